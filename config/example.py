@@ -1,0 +1,103 @@
+"""The commented example ``orchestrator.yaml`` that ``tunnels init`` writes.
+
+Every key is spelled out at its default value, so the file documents the whole schema; a test
+loads it back and compares it with ``Settings()`` key by key.
+"""
+
+from __future__ import annotations
+
+_EXAMPLE = """\
+# orchestrator.yaml: settings of claude-tunnels. Every key is optional; the values below are the
+# defaults. Unknown keys are errors, so a typo is reported instead of silently ignored.
+# Secrets do not belong here: chat tokens go in ARCHIVE/<channel>/credentials (mode 600) or in
+# environment variables.
+
+# The folder holding the projects (relative to this file). A project is a folder directly under
+# it with a CLAUDE.md; its workspaces are sub-folders with a CLAUDE.md or a .claude/ folder.
+root: .
+# Relative to root: the orchestrator's own state (embedded NATS store, ...) and the credentials.
+state_dir: .tunnels
+archive_dir: ARCHIVE
+
+nats:
+  # null starts an embedded nats-server on loopback; set e.g. nats://nats.example:4222 to use a
+  # server or cluster (this is how remote workspace agents join).
+  url: null
+  token: null            # or user + password, or creds_file (an NKEY/JWT .creds file)
+  user: null
+  password: null
+  creds_file: null
+  tls: null              # or: {ca_file: ca.pem, cert_file: client.pem, key_file: client-key.pem}
+  stream: TUNNELS_EVENTS # the JetStream stream holding the event log
+  retention_days: 30
+  duplicate_window_s: 86400
+  connect_timeout_s: 5
+
+# The model of each agent role; null keeps the Claude Code CLI's default model.
+models:
+  router: null
+  planner: null
+  workspace: null
+  direct: null
+
+# Every limit must be greater than 0.
+limits:
+  router_timeout_s: 180
+  planner_timeout_s: 600
+  direct_timeout_s: 300
+  task_timeout_s: 1800          # one workspace task
+  max_parallel_agents: 4        # workspace agents running at once
+  approval_ttl_s: 1800          # an unanswered confirmation or plan expires
+  followup_ttl_s: 1800          # a finished request accepts follow-ups this long
+  upstream_context_chars: 4000  # results passed to a dependent task, per upstream task
+  max_message_chars: 16000
+  readonly_max_turns: 15        # router and planner
+  workspace_max_turns: 100
+  progress_interval_s: 1.0
+
+permissions:
+  bash:
+    # allowlist: only `allow` runs; denylist: all but `deny`; allow_all / deny_all.
+    mode: allowlist
+    allow: null    # null = the built-in default allowlist; [] allows nothing
+    deny: []
+
+claude:
+  cli_path: null       # null = let claude-agent-sdk find the Claude Code CLI
+  env: {}              # extra environment for agent sessions
+  isolate_home: false  # true = agent sessions get a private HOME instead of yours
+
+task_log:
+  dir: .tasks          # relative to root
+  retention_days: 30
+
+# Who may talk to the bot. Ids are stable user ids; an enabled Slack or Telegram channel needs
+# an allowlist, or `allow_everyone: true` set explicitly.
+channels:
+  terminal:
+    enabled: true
+    user: local
+    auto_approve: false
+  slack:
+    enabled: false
+    allowed_users: []      # e.g. [U012ABCDEF]
+    allowed_channels: []   # e.g. [C012ABCDEF]
+    allow_everyone: false
+    auto_approve: false
+  telegram:
+    enabled: false
+    allowed_users: []      # e.g. [123456789]
+    allowed_chats: []
+    allow_everyone: false
+    auto_approve: false
+    per_user_sessions_in_groups: true
+
+# Who may approve anyone's request (the requester always may): <channel>:<user id>,
+# e.g. [terminal:alice, slack:U012ABCDEF, telegram:123456789].
+approvers: []
+"""
+
+
+def dump_default_settings() -> str:
+    """The commented example configuration, every key at its default value."""
+    return _EXAMPLE

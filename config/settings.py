@@ -1,0 +1,262 @@
+"""The settings schema of ``orchestrator.yaml``: frozen structs, every field defaulted.
+
+An empty file is valid. Unknown keys are errors (``forbid_unknown_fields``), so a typo fails
+loudly instead of silently falling back to a default. Cross-field rules live in
+``__post_init__``; their messages start with the offending field in backticks, which the loader
+turns into a dotted key path (``limits.max_parallel_agents``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Literal
+
+import msgspec
+
+BashMode = Literal["allowlist", "denylist", "allow_all", "deny_all"]
+CHANNEL_KINDS = ("terminal", "slack", "telegram")
+_STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The shared struct settings of every section."""
+
+
+def _require_positive(section: _Section, *names: str) -> None:
+    for name in names:
+        value = getattr(section, name)
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"`{name}` must be greater than 0, got {value}; set a positive number")
+
+
+def _require_pair(first: str, first_value: object, second: str, second_value: object) -> None:
+    if first_value is not None and second_value is None:
+        raise ValueError(f"`{second}` is missing while `{first}` is set; set both or neither")
+    if second_value is not None and first_value is None:
+        raise ValueError(f"`{first}` is missing while `{second}` is set; set both or neither")
+
+
+class NatsTLS(_Section, frozen=True, kw_only=True):
+    """TLS files for a connection to an external NATS server."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_pair("cert_file", self.cert_file, "key_file", self.key_file)
+
+
+class NatsSettings(_Section, frozen=True, kw_only=True):
+    """Where the event log lives. ``url: None`` starts an embedded ``nats-server``."""
+
+    url: str | None = None
+    token: str | None = None
+    user: str | None = None
+    password: str | None = None
+    creds_file: str | None = None
+    tls: NatsTLS | None = None
+    stream: str = "TUNNELS_EVENTS"
+    retention_days: float = 30
+    duplicate_window_s: float = 86400
+    connect_timeout_s: float = 5
+
+    def __post_init__(self) -> None:
+        _require_positive(self, "retention_days", "duplicate_window_s", "connect_timeout_s")
+        if not _STREAM_NAME.fullmatch(self.stream):
+            raise ValueError(
+                "`stream` must be 1-64 letters, digits, `_` or `-` (a JetStream stream name)"
+            )
+        _require_pair("user", self.user, "password", self.password)
+        if self.token is not None and self.user is not None:
+            raise ValueError("`token` is set together with `user`; use a token or a user, not both")
+
+    def __repr__(self) -> str:
+        # Settings get logged; the token and password must not be.
+        fields = msgspec.structs.asdict(self)
+        for name in ("token", "password"):
+            if fields[name] is not None:
+                fields[name] = "***"
+        return "NatsSettings(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
+
+
+class ModelSettings(_Section, frozen=True, kw_only=True):
+    """The model of each agent role; ``None`` keeps the Claude Code CLI's default model."""
+
+    router: str | None = None
+    planner: str | None = None
+    workspace: str | None = None
+    direct: str | None = None
+
+
+class LimitSettings(_Section, frozen=True, kw_only=True):
+    """Timeouts, sizes and counts; every one must be positive."""
+
+    router_timeout_s: float = 180
+    planner_timeout_s: float = 600
+    direct_timeout_s: float = 300
+    task_timeout_s: float = 1800
+    max_parallel_agents: int = 4
+    approval_ttl_s: float = 1800
+    followup_ttl_s: float = 1800
+    upstream_context_chars: int = 4000
+    max_message_chars: int = 16000
+    readonly_max_turns: int = 15
+    workspace_max_turns: int = 100
+    progress_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        _require_positive(self, *msgspec.structs.asdict(self))
+
+
+class BashPolicySettings(_Section, frozen=True, kw_only=True):
+    """Which shell commands a workspace agent may run (enforced by ``tunnels.claude.permissions``).
+
+    ``allow: None`` means the built-in default allowlist; ``allow: []`` allows nothing.
+    """
+
+    mode: BashMode = "allowlist"
+    allow: list[str] | None = None
+    deny: list[str] = []
+
+    def __post_init__(self) -> None:
+        for name, patterns in (("allow", self.allow or []), ("deny", self.deny)):
+            for index, pattern in enumerate(patterns):
+                if not pattern.strip():
+                    raise ValueError(f"`{name}[{index}]` is empty; remove it or write a command")
+
+
+class PermissionSettings(_Section, frozen=True, kw_only=True):
+    """What agents may do beyond reading."""
+
+    bash: BashPolicySettings = msgspec.field(default_factory=BashPolicySettings)
+
+
+class ClaudeSettings(_Section, frozen=True, kw_only=True):
+    """How the Claude Code CLI is started."""
+
+    cli_path: str | None = None
+    env: dict[str, str] = {}
+    isolate_home: bool = False
+
+    def __repr__(self) -> str:
+        # `env` often carries API keys: show the names only.
+        env = {name: "***" for name in self.env}
+        return (
+            f"ClaudeSettings(cli_path={self.cli_path!r}, env={env!r}, "
+            f"isolate_home={self.isolate_home!r})"
+        )
+
+
+class TaskLogSettings(_Section, frozen=True, kw_only=True):
+    """The human-readable task log (``<dir>/<date>/<project>/...``), relative to the root."""
+
+    dir: str = ".tasks"
+    retention_days: float = 30
+
+    def __post_init__(self) -> None:
+        if not self.dir.strip():
+            raise ValueError("`dir` is empty; remove the key or give a folder")
+        _require_positive(self, "retention_days")
+
+
+class TerminalChannelSettings(_Section, frozen=True, kw_only=True):
+    """The local terminal channel; its single user is trusted."""
+
+    enabled: bool = True
+    user: str = "local"
+    auto_approve: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.user.strip():
+            raise ValueError("`user` is empty; name the local user, e.g. `user: local`")
+
+
+def _require_allowlist(users: str, places: str, empty: bool, allow_everyone: bool) -> None:
+    if empty and not allow_everyone:
+        raise ValueError(
+            f"`{users}` is empty while the channel is enabled; list the user ids allowed to use "
+            f"the bot in `{users}` (or `{places}`), or set `allow_everyone: true` explicitly"
+        )
+
+
+class SlackChannelSettings(_Section, frozen=True, kw_only=True):
+    """Slack over Socket Mode. Ids are Slack's stable ids (``U…`` users, ``C…`` channels)."""
+
+    enabled: bool = False
+    allowed_users: list[str] = []
+    allowed_channels: list[str] = []
+    allow_everyone: bool = False
+    auto_approve: bool = False
+
+    def __post_init__(self) -> None:
+        if self.enabled:
+            empty = not self.allowed_users and not self.allowed_channels
+            _require_allowlist("allowed_users", "allowed_channels", empty, self.allow_everyone)
+
+
+class TelegramChannelSettings(_Section, frozen=True, kw_only=True):
+    """Telegram over long polling. Ids are Telegram's numeric user and chat ids."""
+
+    enabled: bool = False
+    allowed_users: list[int] = []
+    allowed_chats: list[int] = []
+    allow_everyone: bool = False
+    auto_approve: bool = False
+    per_user_sessions_in_groups: bool = True
+
+    def __post_init__(self) -> None:
+        if self.enabled:
+            empty = not self.allowed_users and not self.allowed_chats
+            _require_allowlist("allowed_users", "allowed_chats", empty, self.allow_everyone)
+
+
+class ChannelSettings(_Section, frozen=True, kw_only=True):
+    """The chat channels the bot listens on."""
+
+    terminal: TerminalChannelSettings = msgspec.field(default_factory=TerminalChannelSettings)
+    slack: SlackChannelSettings = msgspec.field(default_factory=SlackChannelSettings)
+    telegram: TelegramChannelSettings = msgspec.field(default_factory=TelegramChannelSettings)
+
+
+def _check_approver(index: int, qualified: str) -> None:
+    kind, sep, user = qualified.partition(":")
+    if not sep or kind not in CHANNEL_KINDS or not user.strip():
+        raise ValueError(
+            f"`approvers[{index}]` must be `<channel>:<user id>` with channel one of "
+            f"{', '.join(CHANNEL_KINDS)}, e.g. `slack:U123` or `telegram:42`"
+        )
+    if kind == "telegram" and not re.fullmatch(r"-?[0-9]+", user):
+        raise ValueError(
+            f"`approvers[{index}]` is not a number after `telegram:`; Telegram user ids are "
+            "numeric, e.g. `telegram:42`"
+        )
+
+
+class Settings(_Section, frozen=True, kw_only=True):
+    """The whole of ``orchestrator.yaml``.
+
+    Paths: ``root`` is relative to the file's folder; ``state_dir``, ``archive_dir`` and
+    ``task_log.dir`` are relative to ``root``. ``approvers`` are qualified user ids
+    (``terminal:alice``, ``slack:U123``, ``telegram:42``) who may approve anyone's request.
+    """
+
+    root: str = "."
+    state_dir: str = ".tunnels"
+    archive_dir: str = "ARCHIVE"
+    nats: NatsSettings = msgspec.field(default_factory=NatsSettings)
+    models: ModelSettings = msgspec.field(default_factory=ModelSettings)
+    limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
+    permissions: PermissionSettings = msgspec.field(default_factory=PermissionSettings)
+    claude: ClaudeSettings = msgspec.field(default_factory=ClaudeSettings)
+    task_log: TaskLogSettings = msgspec.field(default_factory=TaskLogSettings)
+    channels: ChannelSettings = msgspec.field(default_factory=ChannelSettings)
+    approvers: list[str] = []
+
+    def __post_init__(self) -> None:
+        for name in ("root", "state_dir", "archive_dir"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"`{name}` is empty; remove the key or give a folder")
+        for index, qualified in enumerate(self.approvers):
+            _check_approver(index, qualified)

@@ -1,0 +1,23 @@
+"""The event catalogue: frozen, tagged msgspec structs, their subjects and codec.
+
+Import event types from their modules (`events.conversation`, `events.planning`,
+`events.execution`); this package exports the base and the unions.
+"""
+
+from events.base import Event, RequestEvent, SessionEvent
+from events.catalogue import ALL_EVENT_TYPES, BY_TAG, AnyEvent
+from events.codec import EVENTS, EventDecodeError, encode
+from events.subjects import Subjects
+
+__all__ = [
+    "ALL_EVENT_TYPES",
+    "AnyEvent",
+    "BY_TAG",
+    "EVENTS",
+    "Event",
+    "EventDecodeError",
+    "RequestEvent",
+    "SessionEvent",
+    "Subjects",
+    "encode",
+]

@@ -1,0 +1,107 @@
+"""The closed unions of every event type, and lookups by tag."""
+
+from __future__ import annotations
+
+from typing import Union
+
+from events.base import Event
+from events.conversation import (
+    CancelRequested,
+    ConfirmationAnswered,
+    ConfirmationCancelled,
+    ConfirmationExpired,
+    ConfirmationGiven,
+    ConfirmationRefused,
+    ConfirmationRequested,
+    MessageQueued,
+    MessageReceived,
+    NoticeIssued,
+    PlanRevised,
+    ReplyPosted,
+    RequestOpened,
+)
+from events.execution import (
+    PhaseCompleted,
+    PhaseStarted,
+    PermissionDecided,
+    PermissionRequested,
+    RequestCancelled,
+    RequestCompleted,
+    RequestFailed,
+    WorkspaceProgress,
+    WorkspaceTaskCancelled,
+    WorkspaceTaskDispatched,
+    WorkspaceTaskFailed,
+    WorkspaceTaskInterrupted,
+    WorkspaceTaskSkipped,
+    WorkspaceTaskStarted,
+    WorkspaceTaskSucceeded,
+    WorkspaceTaskTimedOut,
+)
+from events.planning import (
+    ClarificationNeeded,
+    DirectAnswerGiven,
+    PlanApproved,
+    PlanProposed,
+    PlanRejected,
+    RouteDecided,
+)
+
+SessionFamily = Union[
+    MessageReceived,
+    RequestOpened,
+    MessageQueued,
+    NoticeIssued,
+    ConfirmationRequested,
+    ConfirmationAnswered,
+    ConfirmationGiven,
+    ConfirmationRefused,
+    ConfirmationCancelled,
+    ConfirmationExpired,
+    PlanRevised,
+    CancelRequested,
+    ReplyPosted,
+]
+
+RequestFamily = Union[
+    RouteDecided,
+    ClarificationNeeded,
+    DirectAnswerGiven,
+    PlanProposed,
+    PlanApproved,
+    PlanRejected,
+    PhaseStarted,
+    WorkspaceTaskDispatched,
+    WorkspaceTaskStarted,
+    WorkspaceProgress,
+    PermissionRequested,
+    PermissionDecided,
+    WorkspaceTaskSucceeded,
+    WorkspaceTaskFailed,
+    WorkspaceTaskCancelled,
+    WorkspaceTaskTimedOut,
+    WorkspaceTaskSkipped,
+    WorkspaceTaskInterrupted,
+    PhaseCompleted,
+    RequestCompleted,
+    RequestFailed,
+    RequestCancelled,
+]
+
+AnyEvent = Union[SessionFamily, RequestFamily]
+
+TaskEnded = Union[
+    WorkspaceTaskSucceeded,
+    WorkspaceTaskFailed,
+    WorkspaceTaskCancelled,
+    WorkspaceTaskTimedOut,
+    WorkspaceTaskSkipped,
+    WorkspaceTaskInterrupted,
+]
+TASK_ENDED: tuple[type[Event], ...] = TaskEnded.__args__  # type: ignore[attr-defined]
+
+RequestEnded = Union[RequestCompleted, RequestFailed, RequestCancelled]
+REQUEST_ENDED: tuple[type[Event], ...] = RequestEnded.__args__  # type: ignore[attr-defined]
+
+ALL_EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
+BY_TAG: dict[str, type[Event]] = {cls.__struct_config__.tag: cls for cls in ALL_EVENT_TYPES}  # type: ignore[misc]

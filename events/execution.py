@@ -1,0 +1,146 @@
+"""Events of running a plan: phases, workspace tasks, and the end of a request (request subjects)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from events.base import RequestEvent
+from events.values import TaskResult, Usage
+
+
+class PhaseStarted(RequestEvent, frozen=True, kw_only=True, tag="phase.started"):
+    """Phase `phase` (1-based) began; its workspaces run in parallel up to the configured limit."""
+
+    phase: int
+    workspaces: list[str]
+
+
+class WorkspaceTaskDispatched(RequestEvent, frozen=True, kw_only=True, tag="task.dispatched"):
+    """A task was handed to a workspace actor (`target` is "local" or "remote"), with its upstream tasks named."""
+
+    task_id: str
+    workspace: str
+    phase: int
+    task: str
+    upstream: list[str] = []
+    target: str = "local"
+
+
+class WorkspaceTaskStarted(RequestEvent, frozen=True, kw_only=True, tag="task.started"):
+    """A workspace actor started the agent session for the task (`agent` says where)."""
+
+    task_id: str
+    workspace: str
+    agent: str = ""
+
+
+class WorkspaceProgress(RequestEvent, frozen=True, kw_only=True, tag="task.progress"):
+    """What a running agent is doing (a tool use or text), throttled."""
+
+    task_id: str
+    workspace: str
+    kind: Literal["tool", "text"]
+    detail: str
+
+
+class PermissionRequested(RequestEvent, frozen=True, kw_only=True, tag="permission.requested"):
+    """An agent asked to use a tool the policy does not settle by itself."""
+
+    task_id: str
+    workspace: str
+    tool: str
+    detail: str
+
+
+class PermissionDecided(RequestEvent, frozen=True, kw_only=True, tag="permission.decided"):
+    """A tool use was allowed or denied (by the policy or a person), with the reason."""
+
+    task_id: str
+    workspace: str
+    tool: str
+    allowed: bool
+    reason: str
+    by: str = "policy"
+
+
+class WorkspaceTaskSucceeded(RequestEvent, frozen=True, kw_only=True, tag="task.succeeded"):
+    """The agent finished and returned its structured result."""
+
+    task_id: str
+    workspace: str
+    result: TaskResult
+    usage: Usage = Usage()
+
+
+class WorkspaceTaskFailed(RequestEvent, frozen=True, kw_only=True, tag="task.failed"):
+    """The agent crashed, errored or returned an invalid result."""
+
+    task_id: str
+    workspace: str
+    error: str
+    usage: Usage = Usage()
+
+
+class WorkspaceTaskCancelled(RequestEvent, frozen=True, kw_only=True, tag="task.cancelled"):
+    """The task was stopped because the request was cancelled."""
+
+    task_id: str
+    workspace: str
+    reason: str = "cancelled"
+
+
+class WorkspaceTaskTimedOut(RequestEvent, frozen=True, kw_only=True, tag="task.timed_out"):
+    """The agent did not finish within its timeout and was stopped."""
+
+    task_id: str
+    workspace: str
+    timeout_s: float
+
+
+class WorkspaceTaskSkipped(RequestEvent, frozen=True, kw_only=True, tag="task.skipped"):
+    """The task did not run because tasks it depends on did not succeed."""
+
+    task_id: str
+    workspace: str
+    because: list[str]
+
+
+class WorkspaceTaskInterrupted(RequestEvent, frozen=True, kw_only=True, tag="task.interrupted"):
+    """The task was running when the orchestrator (or its agent) went away; it is not resumed."""
+
+    task_id: str
+    workspace: str
+    reason: str
+
+
+class PhaseCompleted(RequestEvent, frozen=True, kw_only=True, tag="phase.completed"):
+    """Every task of the phase ended; lists how each ended."""
+
+    phase: int
+    succeeded: list[str] = []
+    failed: list[str] = []
+    skipped: list[str] = []
+
+
+class RequestCompleted(RequestEvent, frozen=True, kw_only=True, tag="request.completed"):
+    """The plan ran to its end; `summary` is the answer posted to the chat; usage is the total."""
+
+    summary: str
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    usage: Usage = Usage()
+
+
+class RequestFailed(RequestEvent, frozen=True, kw_only=True, tag="request.failed"):
+    """The request could not go on (routing/planning error, expiry, restart); `reason` is told to the person."""
+
+    reason: str
+    stage: Literal["routing", "planning", "approval", "execution", "recovery"] = "execution"
+
+
+class RequestCancelled(RequestEvent, frozen=True, kw_only=True, tag="request.cancelled"):
+    """The request was cancelled by a person; running agents were stopped."""
+
+    by: str
+    usage: Usage = Usage()

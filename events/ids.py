@@ -1,0 +1,107 @@
+"""Ids and time, injected so that actors and projections stay deterministic.
+
+Event ids are ULIDs: 48 bits of milliseconds and 80 bits of entropy in Crockford base32. They sort
+by time, are unique, and are safe as NATS subject tokens (`[0-9A-Z]`), so a request id can sit
+inside a subject.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Protocol
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class Clock(Protocol):
+    """Where actors and projections get the time from."""
+
+    def now(self) -> datetime: ...
+
+
+class IdSource(Protocol):
+    """Where actors get new ids from."""
+
+    def new_id(self) -> str: ...
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+def ulid_from(ms: int, entropy: int) -> str:
+    """A ULID string from a millisecond timestamp and 80 bits of entropy."""
+    return _encode(ms & ((1 << 48) - 1), 10) + _encode(entropy & ((1 << 80) - 1), 16)
+
+
+def ulid_time(ulid: str) -> datetime:
+    """The time encoded in the first 10 characters of a ULID."""
+    ms = 0
+    for char in ulid[:10]:
+        ms = ms * 32 + _CROCKFORD.index(char)
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+class SystemClock:
+    """The wall clock, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class UlidSource:
+    """Monotonic ULIDs: within one millisecond the entropy is incremented, so ids keep sorting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_ms = -1
+        self._last_entropy = 0
+
+    def new_id(self) -> str:
+        with self._lock:
+            ms = time.time_ns() // 1_000_000
+            if ms <= self._last_ms:
+                ms = self._last_ms
+                self._last_entropy += 1
+            else:
+                self._last_entropy = int.from_bytes(os.urandom(10), "big") >> 1
+            self._last_ms = ms
+            return ulid_from(ms, self._last_entropy)
+
+
+class ManualClock:
+    """A clock for tests and replays: it moves only when told to."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        from datetime import timedelta
+
+        self._now = self._now + timedelta(seconds=seconds)
+
+
+class SequentialIds:
+    """Deterministic ids for tests: ULIDs whose time comes from a clock and entropy from a counter."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._counter = 0
+        self._lock = threading.Lock()
+
+    def new_id(self) -> str:
+        with self._lock:
+            self._counter += 1
+            ms = int(self._clock.now().timestamp() * 1000)
+            return ulid_from(ms, self._counter)

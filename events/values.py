@@ -1,0 +1,68 @@
+"""Value objects carried inside events: usage, task results, plans.
+
+They are plain frozen structs (no tag): they never travel alone, only inside an event.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+TestResult = Literal["pass", "fail", "skip"]
+
+
+class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Token use and cost of one agent call, as reported by the Claude Code CLI."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cost_usd: float = 0.0
+    num_turns: int = 0
+    duration_ms: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens
+            + other.cache_creation_input_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+            num_turns=self.num_turns + other.num_turns,
+            duration_ms=self.duration_ms + other.duration_ms,
+        )
+
+
+class TaskResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The structured answer a workspace agent returns at the end of its task."""
+
+    summary: str
+    changed_files: list[str] = []
+    test_result: TestResult = "skip"
+    downstream_context: str = ""
+
+
+class PlannedTask(msgspec.Struct, frozen=True, kw_only=True):
+    """One workspace's task in a plan. `workspace` is qualified: `project/workspace`."""
+
+    workspace: str
+    task: str
+    depends_on: list[str] = []
+
+
+class Plan(msgspec.Struct, frozen=True, kw_only=True):
+    """A validated plan: its tasks and the phases computed from their dependencies."""
+
+    label: str
+    tasks: list[PlannedTask]
+    phases: list[list[str]]
+
+    def task_for(self, workspace: str) -> PlannedTask:
+        """The task planned for `workspace` (a qualified name present in the plan)."""
+        for task in self.tasks:
+            if task.workspace == workspace:
+                return task
+        raise KeyError(workspace)

@@ -1,0 +1,191 @@
+"""The request view: a pure fold of everything that happened to each request.
+
+It is what the task log renders, what `status` answers, and what crash recovery reconciles.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+from msgspec.structs import replace
+
+from events.base import Event
+from events.conversation import (
+    ConfirmationExpired,
+    ConfirmationRequested,
+    PlanRevised,
+    RequestOpened,
+)
+from events.execution import (
+    PhaseStarted,
+    RequestCancelled,
+    RequestCompleted,
+    RequestFailed,
+    WorkspaceProgress,
+    WorkspaceTaskCancelled,
+    WorkspaceTaskDispatched,
+    WorkspaceTaskFailed,
+    WorkspaceTaskInterrupted,
+    WorkspaceTaskSkipped,
+    WorkspaceTaskStarted,
+    WorkspaceTaskSucceeded,
+    WorkspaceTaskTimedOut,
+)
+from events.planning import (
+    ClarificationNeeded,
+    DirectAnswerGiven,
+    PlanApproved,
+    PlanProposed,
+    PlanRejected,
+    RouteDecided,
+)
+from events.values import Plan, TaskResult, Usage
+
+RequestStatus = Literal[
+    "routing", "clarifying", "planning", "awaiting_approval", "executing", "completed", "failed", "cancelled"
+]
+TaskStatus = Literal[
+    "pending", "dispatched", "running", "succeeded", "failed", "cancelled", "timed_out", "skipped", "interrupted"
+]
+TASK_ACTIVE: frozenset[str] = frozenset({"dispatched", "running"})
+REQUEST_OPEN: frozenset[str] = frozenset({"routing", "planning", "awaiting_approval", "executing"})
+
+
+class TaskState(msgspec.Struct, frozen=True, kw_only=True):
+    """One workspace task of a request."""
+
+    workspace: str
+    task: str
+    phase: int
+    task_id: str = ""
+    status: TaskStatus = "pending"
+    target: str = "local"
+    result: TaskResult | None = None
+    error: str = ""
+    usage: Usage = Usage()
+    last_progress: str = ""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class RequestState(msgspec.Struct, frozen=True, kw_only=True):
+    """One request, from the message that opened it to its end."""
+
+    request_id: str
+    session_key: str
+    text: str
+    requester: str
+    channel: str
+    opened_at: datetime
+    status: RequestStatus = "routing"
+    projects: list[str] = []
+    route_method: str = ""
+    plan: Plan | None = None
+    revision: int = 0
+    revisions: list[str] = []
+    approved_by: str = ""
+    approval_expires_at: datetime | None = None
+    phase: int = 0
+    tasks: dict[str, TaskState] = {}
+    answer: str = ""
+    reason: str = ""
+    usage: Usage = Usage()
+    ended_at: datetime | None = None
+
+
+def _task(state: RequestState, workspace: str, **changes: object) -> RequestState:
+    current = state.tasks.get(workspace)
+    if current is None:
+        return state
+    return replace(state, tasks={**state.tasks, workspace: replace(current, **changes)})
+
+
+def _add_usage(state: RequestState, usage: Usage | None) -> RequestState:
+    return state if usage is None else replace(state, usage=state.usage + usage)
+
+
+def open_request(event: RequestOpened) -> RequestState:
+    """The state of a request just opened."""
+    return RequestState(
+        request_id=event.request_id or "",
+        session_key=event.session_key,
+        text=event.text,
+        requester=event.requester,
+        channel=event.channel,
+        opened_at=event.at,
+    )
+
+
+def evolve(state: RequestState, event: Event) -> RequestState:  # noqa: C901 - one case per event
+    """The request after `event`. Pure: no I/O, no clock."""
+    match event:
+        case RouteDecided():
+            state = _add_usage(state, event.usage)
+            return replace(state, status="planning", projects=list(event.projects), route_method=event.method)
+        case ClarificationNeeded():
+            state = _add_usage(state, event.usage)
+            return replace(state, status="clarifying", answer=event.question, ended_at=event.at)
+        case DirectAnswerGiven():
+            return replace(_add_usage(state, event.usage), answer=event.text)
+        case PlanProposed():
+            state = _add_usage(state, event.usage)
+            tasks = {
+                workspace: TaskState(workspace=workspace, task=event.plan.task_for(workspace).task, phase=index)
+                for index, phase in enumerate(event.plan.phases, start=1)
+                for workspace in phase
+            }
+            return replace(state, status="awaiting_approval", plan=event.plan, revision=event.revision, tasks=tasks)
+        case PlanRejected():
+            return replace(_add_usage(state, event.usage), reason=event.reason)
+        case PlanRevised():
+            return replace(state, status="planning", revisions=[*state.revisions, event.text], approval_expires_at=None)
+        case ConfirmationRequested():
+            return replace(state, approval_expires_at=event.expires_at)
+        case ConfirmationExpired():
+            return replace(state, reason="approval expired")
+        case PlanApproved():
+            return replace(state, status="executing", approved_by=event.by)
+        case PhaseStarted():
+            return replace(state, phase=event.phase)
+        case WorkspaceTaskDispatched():
+            return _task(state, event.workspace, task_id=event.task_id, status="dispatched", target=event.target)
+        case WorkspaceTaskStarted():
+            return _task(state, event.workspace, status="running", started_at=event.at)
+        case WorkspaceProgress():
+            return _task(state, event.workspace, last_progress=event.detail)
+        case WorkspaceTaskSucceeded():
+            state = _add_usage(state, event.usage)
+            return _task(state, event.workspace, status="succeeded", result=event.result, usage=event.usage, ended_at=event.at)
+        case WorkspaceTaskFailed():
+            state = _add_usage(state, event.usage)
+            return _task(state, event.workspace, status="failed", error=event.error, usage=event.usage, ended_at=event.at)
+        case WorkspaceTaskTimedOut():
+            return _task(state, event.workspace, status="timed_out", error=f"timed out after {event.timeout_s:g} s", ended_at=event.at)
+        case WorkspaceTaskCancelled():
+            return _task(state, event.workspace, status="cancelled", error=event.reason, ended_at=event.at)
+        case WorkspaceTaskSkipped():
+            because = ", ".join(event.because)
+            return _task(state, event.workspace, status="skipped", error=f"skipped: {because} did not succeed", ended_at=event.at)
+        case WorkspaceTaskInterrupted():
+            return _task(state, event.workspace, status="interrupted", error=event.reason, ended_at=event.at)
+        case RequestCompleted():
+            return replace(state, status="completed", answer=event.summary, ended_at=event.at)
+        case RequestFailed():
+            return replace(state, status="failed", reason=event.reason, ended_at=event.at)
+        case RequestCancelled():
+            return replace(state, status="cancelled", reason=f"cancelled by {event.by}", ended_at=event.at)
+        case _:
+            return state
+
+
+def fold(requests: dict[str, RequestState], event: Event) -> None:
+    """Apply `event` to a dict of requests in place (the projection's inner step)."""
+    if isinstance(event, RequestOpened):
+        if event.request_id and event.request_id not in requests:
+            requests[event.request_id] = open_request(event)
+        return
+    request_id = getattr(event, "request_id", None)
+    if request_id is not None and (current := requests.get(request_id)) is not None:
+        requests[request_id] = evolve(current, event)

@@ -1,0 +1,150 @@
+"""Keeps projections current from the stream: resume from their positions, follow live, `wait()`.
+
+The runner reads with one ordered consumer from the lowest stored position, folds each event into
+every projection (each ignores what it already applied), then, after each burst of events,
+writes the projections' outputs and resolves `wait(position)` callers. Checkpoints are saved at
+most every `checkpoint_interval_s` and on exit: they only shorten the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from nats.aio.msg import Msg
+
+from events.catalogue import AnyEvent
+from projections.base import Projection
+from tunnels.bus.store import EventStore, decode_msg, stream_seq
+
+
+class ProjectionRunner:
+    """`async with ProjectionRunner(store, [views...]) as runner:` then `await runner.wait(seq)`."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        projections: Sequence[Projection],
+        *,
+        checkpoint_interval_s: float = 2.0,
+    ) -> None:
+        self.store = store
+        self.projections = list(projections)
+        self.position = 0
+        self._checkpoint_interval_s = checkpoint_interval_s
+        self._last_checkpoint = 0.0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._flush_scheduled = False
+        self._sub: Any = None
+        self._failure: BaseException | None = None
+        self._listeners: list[Any] = []
+
+    async def __aenter__(self) -> ProjectionRunner:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+        if self._failure is not None and exc is None:
+            raise self._failure
+
+    def add_listener(self, listener: Any) -> None:
+        """Call `listener(seq, event)` after each event is folded (on the event loop)."""
+        self._listeners.append(listener)
+
+    async def start(self, *, catch_up: bool = True) -> None:
+        """Load checkpoints, catch up with the stream, then follow it live."""
+        for projection in self.projections:
+            projection.load()
+        self.position = min((p.position for p in self.projections), default=0)
+        if catch_up:
+            last = await self.store.replay(self._apply, start_seq=self.position + 1)
+            self.position = max(self.position, last)
+            self._flush()
+        self._sub = await self.store.subscribe_ordered(self.store.subjects.events, self.position + 1, self._on_msg)
+
+    async def stop(self) -> None:
+        """Stop following, write outputs and save checkpoints."""
+        if self._sub is not None:
+            sub, self._sub = self._sub, None
+            try:
+                await sub.unsubscribe()
+            except Exception:  # noqa: BLE001 - the connection may already be closed
+                pass
+        self._flush(force_checkpoint=True)
+        for _, future in self._waiters:
+            if not future.done():
+                future.cancel()
+
+    def _apply(self, seq: int, event: AnyEvent) -> None:
+        for projection in self.projections:
+            projection.apply(seq, event)
+        self.position = seq
+
+    async def _on_msg(self, msg: Msg) -> None:
+        try:
+            seq = stream_seq(msg.reply)
+            if seq <= self.position:
+                return
+            event = decode_msg(msg)
+            self._apply(seq, event)
+            for listener in self._listeners:
+                listener(seq, event)
+        except Exception as err:  # noqa: BLE001 - surfaced by wait() and on exit, never lost
+            self._failure = err
+            for _, future in self._waiters:
+                if not future.done():
+                    future.set_exception(err)
+            return
+        if not self._flush_scheduled:
+            # Flush once per burst: the callback runs for every queued message before the loop
+            # gets to this, so a catch-up writes each file once, not once per event.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self, force_checkpoint: bool = False) -> None:
+        self._flush_scheduled = False
+        for projection in self.projections:
+            projection.write_outputs()
+        now = time.monotonic()
+        if force_checkpoint or now - self._last_checkpoint >= self._checkpoint_interval_s:
+            for projection in self.projections:
+                projection.save()
+            self._last_checkpoint = now
+        remaining = []
+        for position, future in self._waiters:
+            if position <= self.position:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                remaining.append((position, future))
+        self._waiters = remaining
+
+    async def wait(self, position: int, timeout: float | None = 30.0) -> None:
+        """Return once every event up to `position` is folded and its outputs are written."""
+        if self._failure is not None:
+            raise self._failure
+        if position <= self.position and not self._flush_scheduled:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((position, future))
+        await asyncio.wait_for(future, timeout)
+
+
+async def rebuild(store: EventStore, projections: Sequence[Projection]) -> int:
+    """Drop the projections and fold the whole stream into them again; return the last sequence."""
+    for projection in projections:
+        projection.reset()
+
+    def apply(seq: int, event: AnyEvent) -> None:
+        for projection in projections:
+            projection.apply(seq, event)
+
+    last = await store.replay(apply)
+    for projection in projections:
+        projection.write_outputs()
+        projection.save()
+    return last

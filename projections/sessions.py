@@ -1,0 +1,155 @@
+"""The session state machine: a pure fold of a conversation's events.
+
+    idle --message--> planning --plan proposed--> pending_plan_approval --approved--> executing
+      ^                 |  ^                           |        |                       |
+      |          clarification  \\----- revised -------/   cancelled/expired      request ended
+      |                 v                                       |                       |
+      |        pending_confirmation                             v                       v
+      \\-------------------------------------------------- awaiting_followup <----------/
+
+`pending_confirmation` means the orchestrator asked the person something (a clarification) and
+the next message answers it. `awaiting_followup` keeps the recent turns so a follow-up has context.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+from msgspec.structs import replace
+
+from events.base import Event
+from events.conversation import (
+    ConfirmationRequested,
+    MessageQueued,
+    MessageReceived,
+    PlanRevised,
+    RequestOpened,
+    Turn,
+)
+from events.execution import RequestCancelled, RequestCompleted, RequestFailed
+from events.planning import ClarificationNeeded, DirectAnswerGiven, PlanApproved, PlanProposed
+from events.values import Plan
+
+SessionStatus = Literal[
+    "idle",
+    "pending_confirmation",
+    "planning",
+    "pending_plan_approval",
+    "executing",
+    "awaiting_followup",
+]
+
+MAX_TURNS = 10
+MAX_DECIDED = 64
+_TURN_CHARS = 2000
+
+
+class ActiveRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The request a session is working on."""
+
+    request_id: str
+    text: str
+    requester: str
+    channel: str
+    opened_at: datetime
+    plan: Plan | None = None
+    revision: int = 0
+    question: str | None = None
+    expires_at: datetime | None = None
+    approvers: list[str] = []
+
+
+class QueuedMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A message that waits for the running request to end."""
+
+    message_id: str
+    text: str
+    sender: str
+
+
+class SessionState(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a channel session needs to decide what a new message means."""
+
+    key: str
+    status: SessionStatus = "idle"
+    request: ActiveRequest | None = None
+    queue: tuple[QueuedMessage, ...] = ()
+    turns: tuple[Turn, ...] = ()
+    decided: tuple[str, ...] = ()
+    last_seq: int = 0
+    last_activity: datetime | None = None
+
+
+def _turn(role: Literal["user", "assistant"], text: str, turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
+    return (*turns, Turn(role=role, text=text[:_TURN_CHARS]))[-MAX_TURNS:]
+
+
+def _decided(state: SessionState, event: Event) -> tuple[str, ...]:
+    if event.causation_id is None or event.family != "session" or isinstance(event, MessageReceived):
+        return state.decided
+    return (*state.decided, event.causation_id)[-MAX_DECIDED:]
+
+
+def _ended(state: SessionState, request_id: str, summary: str) -> SessionState:
+    if state.request is None or state.request.request_id != request_id:
+        return state
+    return replace(state, status="awaiting_followup", request=None, turns=_turn("assistant", summary, state.turns))
+
+
+def evolve(state: SessionState, event: Event) -> SessionState:
+    """The session after `event`. Pure: no I/O, no clock."""
+    state = replace(state, decided=_decided(state, event), last_activity=event.at)
+    request = state.request
+    current = request is not None and getattr(event, "request_id", None) == request.request_id
+    match event:
+        case RequestOpened():
+            return replace(
+                state,
+                status="planning",
+                request=ActiveRequest(
+                    request_id=event.request_id or "",
+                    text=event.text,
+                    requester=event.requester,
+                    channel=event.channel,
+                    opened_at=event.at,
+                ),
+                queue=tuple(m for m in state.queue if m.message_id != event.message_id),
+                turns=_turn("user", event.text, state.turns),
+            )
+        case MessageQueued():
+            return replace(
+                state, queue=(*state.queue, QueuedMessage(message_id=event.message_id, text=event.text, sender=event.sender))
+            )
+        case ClarificationNeeded() if current:
+            assert request is not None
+            return replace(state, status="pending_confirmation", request=replace(request, question=event.question))
+        case PlanProposed() if current:
+            assert request is not None
+            return replace(
+                state, status="pending_plan_approval", request=replace(request, plan=event.plan, revision=event.revision)
+            )
+        case ConfirmationRequested() if current:
+            assert request is not None
+            return replace(state, request=replace(request, expires_at=event.expires_at, approvers=list(event.approvers)))
+        case PlanRevised() if current:
+            assert request is not None
+            return replace(
+                state,
+                status="planning",
+                request=replace(request, plan=None, expires_at=None, revision=request.revision + 1),
+                turns=_turn("user", event.text, state.turns),
+            )
+        case PlanApproved() if current:
+            return replace(state, status="executing")
+        case DirectAnswerGiven() if current:
+            return state
+        case RequestCompleted():
+            return _ended(state, event.request_id, event.summary)
+        case RequestFailed():
+            return _ended(state, event.request_id, f"(failed: {event.reason})")
+        case RequestCancelled():
+            return _ended(state, event.request_id, "(cancelled)")
+        case _:
+            return state

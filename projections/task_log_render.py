@@ -1,0 +1,91 @@
+"""Rendering one request as the Markdown file of the task log (deterministic: same state, same bytes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from events.values import Usage
+from projections.requests import RequestState, TaskState
+from tunnels.tree import slug
+
+NO_PROJECT = "_no-project"
+
+
+def _time(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
+
+
+def _usage(usage: Usage) -> str:
+    return (
+        f"{usage.input_tokens} in / {usage.output_tokens} out tokens, "
+        f"{usage.num_turns} turns, ${usage.cost_usd:.4f}"
+    )
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines() or [""])
+
+
+def relative_path(state: RequestState) -> PurePosixPath:
+    """`<YYYY-MM-DD>/<project>/<HHMMSS>_<label>_<request id>.md`: unique per request, safe for any label."""
+    project = slug(state.projects[0]) if state.projects else NO_PROJECT
+    first_line = state.text.strip().splitlines()[0] if state.text.strip() else ""
+    name = f"{state.opened_at:%H%M%S}_{slug(first_line, max_len=40)}_{state.request_id}.md"
+    return PurePosixPath(f"{state.opened_at:%Y-%m-%d}", project, name)
+
+
+def _task_section(task: TaskState) -> list[str]:
+    lines = [f"### {task.workspace} (phase {task.phase}): {task.status}", "", f"Task: {task.task}", ""]
+    if task.result is not None:
+        lines += [task.result.summary, ""]
+        files = ", ".join(f"`{name}`" for name in task.result.changed_files) or "none"
+        lines += [f"- Changed files: {files}", f"- Tests: {task.result.test_result}"]
+        if task.result.downstream_context:
+            lines.append(f"- Downstream context: {task.result.downstream_context}")
+    if task.error:
+        lines.append(f"- Error: {task.error}")
+    if task.usage != Usage():
+        lines.append(f"- Usage: {_usage(task.usage)}")
+    lines.append("")
+    return lines
+
+
+def render(state: RequestState) -> str:
+    """The whole Markdown file for one request."""
+    title = state.plan.label if state.plan else (state.text.strip().splitlines() or ["(empty request)"])[0][:80]
+    lines = [
+        f"# {title}",
+        "",
+        f"- Request: `{state.request_id}`",
+        f"- Session: `{state.session_key}` ({state.channel}), requested by `{state.requester}`",
+        f"- Opened: {_time(state.opened_at)}; ended: {_time(state.ended_at)}",
+        f"- Status: **{state.status}**" + (f" ({state.reason})" if state.reason else ""),
+        f"- Projects: {', '.join(state.projects) or '-'}",
+        f"- Usage: {_usage(state.usage)}",
+        "",
+        "## Request",
+        "",
+        _quote(state.text),
+        "",
+    ]
+    for number, revision in enumerate(state.revisions, start=1):
+        lines += [f"Revision {number}:", "", _quote(revision), ""]
+    if state.plan is not None:
+        lines += ["## Plan", ""]
+        if state.approved_by:
+            lines += [f"Approved by `{state.approved_by}`.", ""]
+        for index, phase in enumerate(state.plan.phases, start=1):
+            lines.append(f"Phase {index}:")
+            for workspace in phase:
+                task = state.plan.task_for(workspace)
+                after = f" (after {', '.join(task.depends_on)})" if task.depends_on else ""
+                lines.append(f"- `{workspace}`{after}: {task.task}")
+            lines.append("")
+    if state.tasks:
+        lines += ["## Results", ""]
+        for task in sorted(state.tasks.values(), key=lambda t: (t.phase, t.workspace)):
+            lines += _task_section(task)
+    if state.answer:
+        lines += ["## Answer", "", state.answer, ""]
+    return "\n".join(lines).rstrip() + "\n"

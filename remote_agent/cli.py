@@ -1,0 +1,5 @@
+"""The `tunnels-agent` command line."""
+
+
+def main() -> None:
+    raise SystemExit("not yet")

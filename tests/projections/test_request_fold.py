@@ -1,0 +1,67 @@
+"""The request view as a table: statuses of the request and of each task."""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from events.base import Event
+from events.execution import WorkspaceTaskSkipped
+from projections import requests as fold_module
+from projections.requests import RequestState
+from tests.factories import Events, two_phase_plan
+
+KEY = "terminal:alice"
+R1 = "01REQUEST0000000000000001"
+
+
+def fold(events: list[Event]) -> dict[str, RequestState]:
+    requests: dict[str, RequestState] = {}
+    for event in events:
+        fold_module.fold(requests, event)
+    return requests
+
+
+def test_a_request_runs_from_opening_to_completion() -> None:
+    ev = Events()
+    events = [
+        ev.opened(KEY, R1, "upgrade"),
+        ev.routed(KEY, R1, ["shared", "web"]),
+        ev.proposed(KEY, R1, two_phase_plan()),
+        ev.approved(KEY, R1),
+        ev.phase(KEY, R1, 1, ["shared/core"]),
+        ev.dispatched(KEY, R1, "shared/core"),
+        ev.started(KEY, R1, "shared/core"),
+        ev.succeeded(KEY, R1, "shared/core"),
+        ev.phase(KEY, R1, 2, ["web/app"]),
+        ev.dispatched(KEY, R1, "web/app", phase=2),
+        ev.started(KEY, R1, "web/app"),
+    ]
+    state = fold(events)[R1]
+    assert state.status == "executing" and state.phase == 2 and state.projects == ["shared", "web"]
+    assert {w: t.status for w, t in state.tasks.items()} == {"shared/core": "succeeded", "web/app": "running"}
+    assert state.usage.cost_usd == 0.03  # planner 0.01 + task 0.02
+    state = fold([*events, ev.failed(KEY, R1, "web/app", "tests broke"), ev.completed(KEY, R1, "partly")])[R1]
+    assert state.status == "completed" and state.tasks["web/app"].error == "tests broke"
+    assert state.answer == "partly" and state.ended_at is not None
+
+
+def test_skipped_tasks_say_why() -> None:
+    ev = Events()
+    events = [
+        ev.opened(KEY, R1, "x"), ev.routed(KEY, R1, ["shared"]), ev.proposed(KEY, R1, two_phase_plan()),
+        WorkspaceTaskSkipped(request_id=R1, task_id="t2", workspace="web/app", because=["shared/core"], **ev.envelope(KEY)),
+    ]
+    task = fold(events)[R1].tasks["web/app"]
+    assert task.status == "skipped" and "shared/core" in task.error
+
+
+def test_events_of_unknown_requests_are_ignored() -> None:
+    ev = Events()
+    assert fold([ev.routed(KEY, R1, ["x"]), ev.completed(KEY, R1)]) == {}
+
+
+def test_a_second_opening_with_the_same_id_does_not_reset_the_request() -> None:
+    ev = Events()
+    first = ev.opened(KEY, R1, "first")
+    requests = fold([first, ev.routed(KEY, R1, ["p"]), ev.opened(KEY, R1, "again")])
+    assert requests[R1].text == "first" and requests[R1].status == "planning"

@@ -1,0 +1,94 @@
+"""The event backbone of one process: a NATS connection (embedded server or `nats.url`) and the store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from nats.aio.client import Client
+
+from config.loader import LoadedSettings
+from projections import RequestsView, SessionsView, TaskLog
+from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, Layout, connect, running_server_url
+
+Role = Literal["owner", "reader"]
+
+
+@dataclass
+class Backbone:
+    """What a process needs to append and read events."""
+
+    store: EventStore
+    nc: Client
+    server: EmbeddedNatsServer | None
+    url: str
+
+
+def layout_of(loaded: LoadedSettings, prefix: str = "tunnels") -> Layout:
+    """The stream layout named by the settings."""
+    nats = loaded.settings.nats
+    return Layout(prefix=prefix, stream=nats.stream, retention_days=nats.retention_days, duplicate_window_s=nats.duplicate_window_s)
+
+
+def connect_options(loaded: LoadedSettings, url: str, name: str) -> ConnectOptions:
+    """Connection options from `nats.*` (relative file paths are taken from the root)."""
+    nats = loaded.settings.nats
+
+    def path(value: str | None) -> Path | None:
+        return None if value is None else (loaded.root / value).expanduser()
+
+    tls = nats.tls
+    return ConnectOptions(
+        url=url,
+        token=nats.token,
+        user=nats.user,
+        password=nats.password,
+        creds_file=path(nats.creds_file),
+        tls_ca_file=path(tls.ca_file) if tls else None,
+        tls_cert_file=path(tls.cert_file) if tls else None,
+        tls_key_file=path(tls.key_file) if tls else None,
+        connect_timeout_s=nats.connect_timeout_s,
+        name=name,
+    )
+
+
+@asynccontextmanager
+async def open_backbone(loaded: LoadedSettings, *, role: Role, name: str = "tunnels") -> AsyncIterator[Backbone]:
+    """Connect to the configured server, or run the embedded one.
+
+    An `owner` (the orchestrator, a rebuild) starts the embedded server and is refused if another
+    process already owns it; a `reader` (tail, replay) joins a running embedded server if there
+    is one, and otherwise starts one for as long as it runs.
+    """
+    server: EmbeddedNatsServer | None = None
+    url = loaded.settings.nats.url
+    if url is None and role == "reader":
+        url = running_server_url(loaded.state_dir)
+    if url is None:
+        server = EmbeddedNatsServer(loaded.state_dir)
+        await server.start()
+        url = server.url
+    try:
+        nc = await connect(connect_options(loaded, url, name))
+        try:
+            store = EventStore(nc, layout_of(loaded))
+            await store.ensure()
+            yield Backbone(store=store, nc=nc, server=server, url=url)
+        finally:
+            await nc.drain() if nc.is_connected else await nc.close()
+    finally:
+        if server is not None:
+            await server.stop()
+
+
+def standard_projections(loaded: LoadedSettings) -> tuple[SessionsView, RequestsView, TaskLog]:
+    """The projections every orchestrator keeps, with their checkpoints under the state folder."""
+    checkpoints = loaded.state_dir / "projections"
+    return (
+        SessionsView(checkpoints / "sessions.json"),
+        RequestsView(checkpoints / "requests.json"),
+        TaskLog(loaded.task_log_dir, checkpoints / "task_log.json"),
+    )

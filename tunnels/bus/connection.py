@@ -1,0 +1,102 @@
+"""Connecting to NATS: the embedded server or a configured one (token, user/password, creds, TLS)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+
+from tunnels.bus.errors import NotReachable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """How to reach a server. Secrets here never go into an event or a log line."""
+
+    url: str
+    token: str | None = None
+    user: str | None = None
+    password: str | None = None
+    creds_file: Path | None = None
+    nkey_seed: str | None = None
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    inbox_prefix: str | None = None
+    connect_timeout_s: float = 5.0
+    name: str = "tunnels"
+    errors: list[str] = field(default_factory=list, compare=False)
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """An SSL context when TLS files are configured (or the URL is tls://)."""
+        if not (self.tls_ca_file or self.tls_cert_file or self.url.startswith("tls://")):
+            return None
+        context = ssl.create_default_context(cafile=str(self.tls_ca_file) if self.tls_ca_file else None)
+        if self.tls_cert_file and self.tls_key_file:
+            context.load_cert_chain(str(self.tls_cert_file), str(self.tls_key_file))
+        return context
+
+
+def _redact(url: str) -> str:
+    # nats://user:secret@host -> nats://user:***@host
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+async def connect(options: ConnectOptions) -> Client:
+    """Connect, reconnecting forever afterwards; fail within `connect_timeout_s` if nobody answers."""
+
+    async def on_error(err: Exception) -> None:
+        # Permission violations arrive here asynchronously, not as exceptions of publish().
+        options.errors.append(str(err))
+        log.warning("nats: %s", err)
+
+    async def on_disconnect() -> None:
+        log.info("nats: disconnected from %s, reconnecting", _redact(options.url))
+
+    async def on_reconnect() -> None:
+        log.info("nats: reconnected to %s", _redact(options.url))
+
+    kwargs: dict[str, object] = {
+        "servers": [options.url],
+        "name": options.name,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 0.25,
+        "connect_timeout": min(2.0, options.connect_timeout_s),
+        "error_cb": on_error,
+        "disconnected_cb": on_disconnect,
+        "reconnected_cb": on_reconnect,
+        "allow_reconnect": True,
+    }
+    if options.token:
+        kwargs["token"] = options.token
+    if options.user:
+        kwargs["user"], kwargs["password"] = options.user, options.password or ""
+    if options.creds_file:
+        kwargs["user_credentials"] = str(options.creds_file)
+    if options.nkey_seed:
+        kwargs["nkeys_seed_str"] = options.nkey_seed
+    if options.inbox_prefix:
+        kwargs["inbox_prefix"] = options.inbox_prefix
+    if (context := options.tls_context()) is not None:
+        kwargs["tls"] = context
+    try:
+        # With reconnects forever, nats-py's first connect would also retry forever: bound it.
+        return await asyncio.wait_for(nats.connect(**kwargs), options.connect_timeout_s)  # type: ignore[arg-type]
+    except (asyncio.TimeoutError, NatsError, OSError) as err:
+        raise NotReachable(
+            f"no NATS server answered at {_redact(options.url)} within {options.connect_timeout_s:.0f} s "
+            "(is it running? check nats.url, credentials and TLS settings)"
+        ) from err

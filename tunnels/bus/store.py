@@ -1,0 +1,283 @@
+"""The event store: append events to JetStream and read them back, in order.
+
+- Appends are idempotent: the event id is the `Nats-Msg-Id`, so a retried append is stored once.
+- Session appends may be guarded: `expected_session_seq` is the last sequence the writer saw on
+  the session's subjects; if another writer extended the session since, the append is refused
+  with `AppendConflict` (JetStream's expected-last-subject-sequence check, on a wildcard subject).
+- Reads use ordered push consumers (the fastest way to read a stream from nats-py) and stop at
+  the last matching message present when the read began; `follow()` keeps going live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError, NotFoundError
+
+from events.base import Event
+from events.catalogue import AnyEvent
+from events.codec import EVENTS, encode
+from events.subjects import Subjects
+from events.upcasting import SCHEMA_VERSION
+from tunnels.bus.errors import AppendConflict, BusError, BusTimeout
+from tunnels.bus.streams import Layout, consumer_config, ensure_streams
+
+SCHEMA_HEADER = "Tunnels-Schema"
+_WRONG_LAST_SEQUENCE = 10071
+_SCHEMA = str(SCHEMA_VERSION)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """An event as stored: its stream sequence, subject and decoded value."""
+
+    seq: int
+    subject: str
+    event: AnyEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """The result of an append: the stream sequence, and whether it was already stored."""
+
+    seq: int
+    duplicate: bool
+
+
+def stream_seq(reply: str) -> int:
+    """The stream sequence of a JetStream delivery, read from its ack subject.
+
+    Parsing the reply subject ourselves is much cheaper than nats-py's `msg.metadata`.
+    `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>...` (9 tokens), or with domain and account
+    hash `$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>...` (11+ tokens).
+    """
+    tokens = reply.split(".")
+    return int(tokens[5] if len(tokens) == 9 else tokens[7])
+
+
+def decode_msg(msg: Msg) -> AnyEvent:
+    """Decode one stored message, upcasting an older schema."""
+    headers = msg.headers
+    version = headers.get(SCHEMA_HEADER, _SCHEMA) if headers else _SCHEMA
+    return EVENTS.decode(msg.data, int(version))
+
+
+class EventStore:
+    """Append and read events on one JetStream stream."""
+
+    def __init__(self, nc: Client, layout: Layout = Layout(), *, timeout_s: float = 10.0) -> None:
+        self.nc = nc
+        self.js = nc.jetstream(timeout=timeout_s)
+        self.layout = layout
+        self.subjects = Subjects(layout.prefix)
+        self._timeout_s = timeout_s
+        self.declarations: dict[str, Any] = {}
+
+    async def ensure(self) -> None:
+        """Create or update the declared streams (idempotent)."""
+        try:
+            self.declarations = await ensure_streams(self.js, self.layout)
+        except (NatsError, asyncio.TimeoutError) as err:
+            raise BusError(f"could not set up JetStream streams: {err}") from err
+
+    # -- appending -------------------------------------------------------------------------
+
+    def _headers(self, event: Event) -> dict[str, str]:
+        return {"Nats-Msg-Id": event.id, SCHEMA_HEADER: _SCHEMA}
+
+    async def append(self, event: Event, *, expected_session_seq: int | None = None) -> Appended:
+        """Store one event and wait for the server's acknowledgement.
+
+        With `expected_session_seq`, the append succeeds only if the session's last stored
+        event is still at that sequence (0: the session has no event yet).
+        """
+        subject = self.subjects.for_event(event)
+        headers = self._headers(event)
+        if expected_session_seq is not None:
+            headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_session_seq)
+            headers["Nats-Expected-Last-Subject-Sequence-Subject"] = self.subjects.session(event.session_key)
+        try:
+            ack = await self.js.publish(subject, encode(event), headers=headers, timeout=self._timeout_s)
+        except APIError as err:
+            if err.err_code == _WRONG_LAST_SEQUENCE and expected_session_seq is not None:
+                return await self._resolve_conflict(event, expected_session_seq, err)
+            raise BusError(f"append of {event.type} refused: {err.description}") from err
+        except (NatsTimeout, asyncio.TimeoutError) as err:
+            raise BusTimeout(f"append of {event.type} not acknowledged within {self._timeout_s:.0f} s") from err
+        except NatsError as err:
+            raise BusError(f"append of {event.type} failed: {err}") from err
+        return Appended(seq=ack.seq, duplicate=bool(ack.duplicate))
+
+    async def _resolve_conflict(self, event: Event, expected: int, err: APIError) -> Appended:
+        # JetStream checks the expected sequence before deduplication: a retry of an append
+        # that did land is refused too. If the session's last event is ours, it is a duplicate.
+        last = await self._last_msg(self.subjects.session(event.session_key))
+        if last is not None and last.headers and last.headers.get("Nats-Msg-Id") == event.id:
+            return Appended(seq=last.seq or 0, duplicate=True)
+        raise AppendConflict(
+            event.session_key,
+            expected,
+            f"session {event.session_key} was extended by another writer after sequence {expected}",
+        ) from err
+
+    async def append_many(self, events: Iterable[Event], *, window: int = 1000) -> list[Appended]:
+        """Store many events, pipelined (unguarded), in order; retry unacknowledged ones by id."""
+        results: list[Appended] = []
+        batch: list[tuple[Event, asyncio.Future[Any]]] = []
+
+        async def settle() -> None:
+            if not batch:
+                return
+            await asyncio.wait([future for _, future in batch], timeout=self._timeout_s)
+            for event, future in batch:
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    ack = future.result()
+                    results.append(Appended(seq=ack.seq, duplicate=bool(ack.duplicate)))
+                else:
+                    # publish_async futures never resolve for messages lost in flight: retry
+                    # with the same Msg-Id, which the server deduplicates.
+                    future.cancel()
+                    results.append(await self.append(event))
+            batch.clear()
+
+        try:
+            for event in events:
+                future = await self.js.publish_async(
+                    self.subjects.for_event(event), encode(event), headers=self._headers(event)
+                )
+                batch.append((event, future))
+                if len(batch) >= window:
+                    await settle()
+            await settle()
+        except NatsError as err:
+            raise BusError(f"append failed: {err}") from err
+        return results
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _last_msg(self, subject: str) -> Any | None:
+        try:
+            return await self.js.get_last_msg(self.layout.stream, subject, direct=True)
+        except NotFoundError:
+            return None
+        except (NatsError, asyncio.TimeoutError) as err:
+            raise BusError(f"could not read the last event of {subject}: {err}") from err
+
+    async def last_seq(self, subject: str | None = None) -> int:
+        """The sequence of the last event matching `subject` (all events if None); 0 if none."""
+        if subject is None:
+            try:
+                info = await self.js.stream_info(self.layout.stream)
+            except (NatsError, asyncio.TimeoutError) as err:
+                raise BusError(f"could not read stream {self.layout.stream}: {err}") from err
+            return int(info.state.last_seq)
+        last = await self._last_msg(subject)
+        return int(last.seq) if last is not None and last.seq else 0
+
+    async def replay(
+        self,
+        apply: Callable[[int, AnyEvent], None],
+        subject: str | None = None,
+        *,
+        start_seq: int = 1,
+    ) -> int:
+        """Call `apply(seq, event)` for each stored event matching `subject`, from `start_seq`
+        up to the last one present now; return the last sequence applied (0 if none)."""
+        subject = subject or self.subjects.events
+        last = await self.last_seq(None if subject == self.subjects.events else subject)
+        if last < start_seq:
+            return 0
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        failure: list[BaseException] = []
+
+        async def on_msg(msg: Msg) -> None:
+            if done.done():
+                return
+            try:
+                seq = stream_seq(msg.reply)
+                apply(seq, decode_msg(msg))
+            except BaseException as err:  # surfaces in the caller, not lost in a callback
+                failure.append(err)
+                done.set_result(0)
+                return
+            if seq >= last:
+                done.set_result(seq)
+
+        sub = await self.subscribe_ordered(subject, start_seq, on_msg)
+        try:
+            result = await done
+        finally:
+            await _unsubscribe(sub)
+        if failure:
+            raise failure[0]
+        return result
+
+    async def read(self, subject: str | None = None, *, start_seq: int = 1) -> list[Stored]:
+        """Every stored event matching `subject` from `start_seq`, in stream order."""
+        subject = subject or self.subjects.events
+        out: list[Stored] = []
+        await self.replay(lambda seq, event: out.append(Stored(seq, subject, event)), subject, start_seq=start_seq)
+        return out
+
+    async def follow(self, subject: str | None = None, *, start_seq: int | None = None) -> AsyncIterator[Stored]:
+        """Events matching `subject` as they are stored, from `start_seq` (default: new ones only)."""
+        queue: asyncio.Queue[Msg] = asyncio.Queue()
+
+        async def on_msg(msg: Msg) -> None:
+            queue.put_nowait(msg)
+
+        if start_seq is None:
+            start_seq = await self.last_seq() + 1
+        sub = await self.subscribe_ordered(subject or self.subjects.events, start_seq, on_msg)
+        try:
+            while True:
+                msg = await queue.get()
+                yield Stored(stream_seq(msg.reply), msg.subject, decode_msg(msg))
+        finally:
+            await _unsubscribe(sub)
+
+    async def subscribe_ordered(self, subject: str, start_seq: int, cb: Callable[[Msg], Awaitable[None]]) -> Any:
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_seq))
+        try:
+            return await self.js.subscribe(
+                subject, stream=self.layout.stream, cb=cb, ordered_consumer=True, config=config,
+                pending_msgs_limit=1_000_000, pending_bytes_limit=512 * 1024 * 1024,
+            )
+        except (NatsError, asyncio.TimeoutError) as err:
+            raise BusError(f"could not read {subject}: {err}") from err
+
+    async def consume(self, name: str, handler: Callable[[Stored], Awaitable[None]]) -> Any:
+        """Deliver each new event to `handler` at least once, acknowledging after it returns.
+
+        Uses the durable consumer `name` declared in `nats/jetstream.yaml`; a crash before the
+        acknowledgement means the event is delivered again after restart.
+        """
+        spec = self.declarations["consumers"][name]
+        config = consumer_config(spec)
+
+        async def on_msg(msg: Msg) -> None:
+            await handler(Stored(stream_seq(msg.reply), msg.subject, decode_msg(msg)))
+            await msg.ack()
+
+        try:
+            return await self.js.subscribe(
+                config.filter_subject or self.subjects.events, stream=self.layout.stream,
+                durable=config.durable_name, cb=on_msg, manual_ack=True, config=config,
+            )
+        except (NatsError, asyncio.TimeoutError) as err:
+            raise BusError(f"could not attach consumer {name}: {err}") from err
+
+
+async def _unsubscribe(sub: Any) -> None:
+    try:
+        await sub.unsubscribe()
+    except NatsError:
+        pass  # the connection is going away; the ordered consumer is ephemeral anyway

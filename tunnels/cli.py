@@ -1,0 +1,82 @@
+"""The `tunnels` command line.
+
+Every failure the user can act on is printed as one line on stderr with a non-zero exit code;
+tracebacks are for bugs only (and `--debug`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from config.errors import ConfigError
+from config.loader import LoadedSettings, find_config, load_settings
+from tunnels.bus.errors import BusError
+from tunnels.errors import UserError
+
+Command = Callable[[LoadedSettings, argparse.Namespace], Awaitable[int]]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tunnels", description="Drive Claude Code agents across many projects from a chat.")
+    parser.add_argument("--config", type=Path, help="orchestrator.yaml (default: ./orchestrator.yaml if present)")
+    parser.add_argument("--root", type=Path, help="the project tree's root (overrides the config's root)")
+    parser.add_argument("--debug", action="store_true", help="verbose logs and full tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    events = commands.add_parser("events", help="the event stream").add_subparsers(dest="events_command", required=True)
+    tail = events.add_parser("tail", help="follow the event stream live")
+    tail.add_argument("--request", help="only this request's events")
+    tail.add_argument("--session", help="only this session's conversation events")
+    tail.add_argument("--json", action="store_true", help="print events as JSON lines")
+    tail.add_argument("--from-start", action="store_true", help="print the stored events first")
+
+    replay = commands.add_parser("replay", help="print one request's timeline from the stream")
+    replay.add_argument("request_id")
+    replay.add_argument("--json", action="store_true", help="print events as JSON lines")
+
+    projections = commands.add_parser("projections", help="the projections").add_subparsers(dest="projections_command", required=True)
+    projections.add_parser("rebuild", help="drop every projection and rebuild it from the stream")
+    return parser
+
+
+def _command(args: argparse.Namespace) -> Command:
+    from tunnels.commands import events
+
+    match args.command:
+        case "events":
+            return events.tail
+        case "replay":
+            return events.replay
+        case "projections":
+            return events.rebuild_projections
+    raise UserError(f"unknown command {args.command}")
+
+
+def _load(args: argparse.Namespace) -> LoadedSettings:
+    path = args.config or find_config(args.root or Path.cwd())
+    return load_settings(path, root=args.root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `tunnels`; returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        loaded = _load(args)
+        return asyncio.run(_command(args)(loaded, args))
+    except KeyboardInterrupt:
+        return 130
+    except (ConfigError, BusError, UserError) as err:
+        if args.debug:
+            raise
+        print(f"tunnels: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

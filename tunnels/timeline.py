@@ -1,0 +1,96 @@
+"""One readable line per event, for `tunnels replay` and `tunnels events tail`."""
+
+from __future__ import annotations
+
+from events.base import Event
+from events.conversation import (
+    ConfirmationAnswered,
+    ConfirmationGiven,
+    ConfirmationRefused,
+    ConfirmationRequested,
+    MessageQueued,
+    MessageReceived,
+    NoticeIssued,
+    PlanRevised,
+    RequestOpened,
+)
+from events.execution import (
+    PhaseCompleted,
+    PhaseStarted,
+    RequestCompleted,
+    RequestFailed,
+    WorkspaceProgress,
+    WorkspaceTaskDispatched,
+    WorkspaceTaskFailed,
+    WorkspaceTaskSkipped,
+    WorkspaceTaskSucceeded,
+    WorkspaceTaskTimedOut,
+)
+from events.planning import ClarificationNeeded, DirectAnswerGiven, PlanApproved, PlanProposed, RouteDecided
+
+
+def _short(text: str, limit: int = 90) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def detail(event: Event) -> str:  # noqa: C901 - one case per event type
+    """What happened, in a few words."""
+    match event:
+        case MessageReceived():
+            return f"{event.sender}: {_short(event.text)}" + (f" [{event.action}]" if event.action else "")
+        case RequestOpened():
+            return f"opened by {event.requester}: {_short(event.text)}"
+        case MessageQueued():
+            return f"queued #{event.position}: {_short(event.text)}"
+        case NoticeIssued():
+            return f"{event.level}: {_short(event.text)}"
+        case ConfirmationRequested():
+            return f"approval asked of {', '.join(event.approvers) or event.requester}, expires {event.expires_at:%H:%M:%S}"
+        case ConfirmationAnswered():
+            return f"{event.by} answered {event.answer}"
+        case ConfirmationGiven():
+            return f"approved by {event.by}" + (" (auto)" if event.auto else "")
+        case ConfirmationRefused():
+            return f"{event.by} refused: {event.reason}"
+        case PlanRevised():
+            return f"revision by {event.by}: {_short(event.text)}"
+        case RouteDecided():
+            return f"{', '.join(event.projects) or 'no project'} ({event.method})"
+        case ClarificationNeeded():
+            return f"asks: {_short(event.question)}"
+        case DirectAnswerGiven():
+            return _short(event.text)
+        case PlanProposed():
+            phases = " | ".join(", ".join(phase) for phase in event.plan.phases)
+            return f"{event.plan.label!r}: {phases}"
+        case PlanApproved():
+            return f"by {event.by}" + (" (auto)" if event.auto else "")
+        case PhaseStarted():
+            return f"phase {event.phase}: {', '.join(event.workspaces)}"
+        case WorkspaceTaskDispatched():
+            return f"{event.workspace} ({event.target}): {_short(event.task, 60)}"
+        case WorkspaceProgress():
+            return f"{event.workspace} {event.kind}: {_short(event.detail, 60)}"
+        case WorkspaceTaskSucceeded():
+            return f"{event.workspace}: {_short(event.result.summary, 60)} (tests {event.result.test_result}, ${event.usage.cost_usd:.4f})"
+        case WorkspaceTaskFailed():
+            return f"{event.workspace}: {_short(event.error, 70)}"
+        case WorkspaceTaskTimedOut():
+            return f"{event.workspace} after {event.timeout_s:g} s"
+        case WorkspaceTaskSkipped():
+            return f"{event.workspace}: {', '.join(event.because)} did not succeed"
+        case PhaseCompleted():
+            return f"phase {event.phase}: {len(event.succeeded)} ok, {len(event.failed)} failed, {len(event.skipped)} skipped"
+        case RequestCompleted():
+            return f"{event.succeeded} ok, {event.failed} failed, {event.skipped} skipped, ${event.usage.cost_usd:.4f}"
+        case RequestFailed():
+            return f"{event.stage}: {_short(event.reason)}"
+        case _:
+            fields = [f for f in event.__struct_fields__ if f not in ("id", "at", "session_key", "causation_id", "request_id")]
+            return " ".join(f"{name}={_short(str(getattr(event, name)), 40)}" for name in fields)
+
+
+def line(seq: int, event: Event) -> str:
+    """`#seq  HH:MM:SS.mmm  type  detail`."""
+    return f"#{seq:<6} {event.at:%H:%M:%S}.{event.at.microsecond // 1000:03d}  {event.type:<24} {detail(event)}"

@@ -1,0 +1,248 @@
+"""Discovering the projects and workspaces under a root folder.
+
+The rules:
+
+- A *project* is a folder directly under the root that holds a ``CLAUDE.md`` file.
+- Its *workspaces* are the folders inside it, at any depth up to ``max_depth``, that hold a
+  ``CLAUDE.md`` or a ``.claude/`` folder. A workspace is a leaf: nothing inside it is looked at.
+  Its name is its path inside the project (``apps/web``), its qualified name ``project/apps/web``.
+- A project without workspaces is its own single workspace, qualified name ``project``.
+- Never looked at: hidden folders (``.git``, ``.claude``, ``.tasks``, ``.venv``, ...),
+  ``node_modules``, ``__pycache__``, virtualenvs (any folder with a ``pyvenv.cfg``), the
+  ``exclude`` folders (the state and archive folders), folders with unsafe names.
+- A symlink is followed only when its target stays inside the root, outside every folder above
+  and outside other projects, and has not been reached before (so no loops and no folder
+  twice). Real folders are walked before any symlink, so a folder is found under its real name
+  when it has one.
+- A ``CLAUDE.md`` that is a symlink is read only when its target obeys the same rules.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import os
+import stat
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+
+from tunnels.tree.errors import TreeError
+from tunnels.tree.model import Project, Skipped, Tree, Workspace
+from tunnels.tree.names import component_problem
+
+DEFAULT_MAX_DEPTH = 6
+DEFAULT_MAX_DIRS = 10_000
+CLAUDE_MD = "CLAUDE.md"
+CLAUDE_MD_BYTES = 8192
+TRUNCATED = "\n[… CLAUDE.md truncated]"
+_IGNORED_NAMES = frozenset({"node_modules", "__pycache__"})
+_MAX_SKIPPED = 200
+
+
+def discover(
+    root: Path,
+    *,
+    exclude: Iterable[Path] = (),
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_dirs: int = DEFAULT_MAX_DIRS,
+) -> Tree:
+    """Walk ``root`` and return its projects and workspaces (see the module's rules).
+
+    ``exclude`` folders (relative ones are taken from ``root``) are never entered. At most
+    ``max_dirs`` folders are read; when the bound is hit the walk stops and ``Tree.skipped`` says
+    so. Raises ``TreeError`` when ``root`` is not a readable folder.
+    """
+    try:
+        real_root = Path(os.path.realpath(root, strict=True))
+    except OSError as err:
+        raise TreeError(f"the root {root} cannot be used ({err.strerror})") from None
+    if not real_root.is_dir():
+        raise TreeError(f"the root {root} is not a folder")
+    excluded = frozenset(Path(os.path.realpath(real_root / path)) for path in exclude)
+    return _Walker(real_root, excluded, max_depth, max_dirs).run()
+
+
+class _Walker:
+    def __init__(self, root: Path, excluded: frozenset[Path], max_depth: int, max_dirs: int):
+        self.root = root
+        self.excluded = excluded
+        self.max_depth = max_depth
+        self.max_dirs = max_dirs
+        self.seen: set[Path] = {root}  # real folders walked or claimed as workspaces
+        self.claimed: set[Path] = set()  # real workspace folders (nothing inside them counts)
+        self.deferred: deque[tuple[str, str, int, Path]] = deque()  # project, name, depth, link
+        self.projects: dict[str, tuple[Path, str]] = {}
+        self.owners: dict[Path, str] = {}  # real project folder -> project name
+        self.workspaces: dict[str, list[Workspace]] = {}
+        self.skipped: list[Skipped] = []
+        self.scanned = 0
+        self.stopped = False
+
+    def run(self) -> Tree:
+        for name, path, is_link in self._children(self.root, ""):
+            if is_link:
+                self.deferred.append(("", name, 0, path))
+            else:
+                self._project(name, path)
+        while self.deferred:  # symlinks only after every real folder has been seen
+            project, name, depth, link = self.deferred.popleft()
+            target = self._follow(project, f"{project}/{name}".lstrip("/"), link)
+            if target is None:
+                continue
+            if project:
+                self._visit(project, name, target, depth)
+            else:
+                self._project(name, target)
+        return self._tree()
+
+    def _project(self, name: str, path: Path) -> None:
+        claude_md = self._claude_md(path, name)
+        if claude_md is None or path in self.seen:
+            return
+        self.projects[name] = (path, claude_md)
+        self.owners[path] = name
+        self.workspaces[name] = []
+        self._walk(name, "", path, 0)
+
+    def _visit(self, project: str, name: str, path: Path, depth: int) -> None:
+        if path in self.seen:
+            return
+        claude_md = self._claude_md(path, f"{project}/{name}")
+        if claude_md is not None or (path / ".claude").is_dir():
+            self.seen.add(path)
+            self.claimed.add(path)
+            self.workspaces[project].append(
+                Workspace(
+                    project=project,
+                    name=name,
+                    qualified=f"{project}/{name}",
+                    path=path,
+                    claude_md=claude_md or "",
+                )
+            )
+        elif depth < self.max_depth:
+            self._walk(project, name, path, depth)
+
+    def _walk(self, project: str, name: str, path: Path, depth: int) -> None:
+        self.seen.add(path)
+        for child, child_path, is_link in self._children(path, f"{project}/{name}"):
+            child_name = f"{name}/{child}" if name else child
+            if is_link:
+                self.deferred.append((project, child_name, depth + 1, child_path))
+            else:
+                self._visit(project, child_name, child_path, depth + 1)
+
+    def _children(self, folder: Path, shown: str) -> list[tuple[str, Path, bool]]:
+        """The sub-folders worth a look, sorted: (name, path, is a symlink)."""
+        if self.scanned >= self.max_dirs:
+            if not self.stopped:
+                self.stopped = True
+                self._skip(shown, f"not read: the walk stopped after {self.max_dirs} folders")
+            return []
+        self.scanned += 1
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as err:
+            self._skip(shown, f"cannot be read ({err.strerror})")
+            return []
+        found = []
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name in _IGNORED_NAMES:
+                continue
+            is_link = entry.is_symlink()
+            if not is_link and not entry.is_dir(follow_symlinks=False):
+                continue
+            path = Path(entry.path)
+            if component_problem(entry.name):
+                self._skip(f"{shown}/{entry.name!r}".lstrip("/"), "unsafe folder name")
+            elif is_link or not self._ignored(path):  # a link's target is judged when followed
+                found.append((entry.name, path, is_link))
+        return found
+
+    def _follow(self, project: str, shown: str, link: Path) -> Path | None:
+        """The real folder behind ``link`` (met in ``project``, or ``""`` for the root) when it
+        may be followed, else ``None``."""
+        try:
+            real = Path(os.path.realpath(link, strict=True))
+        except OSError as err:
+            reason = "symlink loop" if err.errno == errno.ELOOP else "broken symlink"
+            self._skip(shown, reason)
+            return None
+        if not real.is_dir():
+            return None  # a link to a file is no folder to discover
+        if not self._inside(real):
+            self._skip(shown, "symlink leaves the root")
+        elif self._forbidden(real):
+            self._skip(shown, "symlink into a hidden, ignored or excluded folder")
+        elif real in self.seen or any(parent in self.claimed for parent in real.parents):
+            self._skip(shown, "symlink to a folder already discovered (a loop or an alias)")
+        elif any(self.owners.get(part, project) != project for part in [real, *real.parents]):
+            self._skip(shown, "symlink into another project")
+        else:
+            return real
+        return None
+
+    def _claude_md(self, folder: Path, shown: str) -> str | None:
+        """The first ``CLAUDE_MD_BYTES`` of ``folder/CLAUDE.md``, or ``None`` when unusable."""
+        path = folder / CLAUDE_MD
+        try:
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                path = Path(os.path.realpath(path, strict=True))
+                if not self._inside(path) or self._forbidden(path):
+                    self._skip(f"{shown}/{CLAUDE_MD}", "CLAUDE.md links outside the projects")
+                    return None
+                mode = os.stat(path).st_mode
+            if not stat.S_ISREG(mode):
+                return None
+            with open(path, "rb") as handle:
+                data = handle.read(CLAUDE_MD_BYTES + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            self._skip(f"{shown}/{CLAUDE_MD}", f"cannot be read ({err.strerror})")
+            return None
+        truncated = len(data) > CLAUDE_MD_BYTES
+        # An incremental decoder drops a multi-byte character cut in half at the bound.
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = decoder.decode(data[:CLAUDE_MD_BYTES], final=not truncated)
+        return text + TRUNCATED if truncated else text
+
+    def _inside(self, real: Path) -> bool:
+        return real == self.root or self.root in real.parents
+
+    def _ignored(self, path: Path) -> bool:
+        return path in self.excluded or (path / "pyvenv.cfg").exists()
+
+    def _forbidden(self, real: Path) -> bool:
+        """Whether a path inside the root lies in (or is) a folder discovery never enters."""
+        folder = real if real.is_dir() else real.parent
+        for part in [folder, *folder.parents]:
+            if part == self.root:
+                return False
+            if part.name.startswith(".") or part.name in _IGNORED_NAMES or self._ignored(part):
+                return True
+            if component_problem(part.name):
+                return True
+        return False
+
+    def _skip(self, path: str, reason: str) -> None:
+        if len(self.skipped) < _MAX_SKIPPED:
+            self.skipped.append(Skipped(path=path, reason=reason))
+
+    def _tree(self) -> Tree:
+        projects = []
+        for name in sorted(self.projects):
+            path, claude_md = self.projects[name]
+            found = sorted(self.workspaces[name], key=lambda workspace: workspace.name)
+            if not found:
+                found = [
+                    Workspace(
+                        project=name, name=name, qualified=name, path=path, claude_md=claude_md
+                    )
+                ]
+            projects.append(
+                Project(name=name, path=path, claude_md=claude_md, workspaces=tuple(found))
+            )
+        return Tree(root=self.root, projects=tuple(projects), skipped=tuple(self.skipped))

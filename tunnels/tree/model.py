@@ -1,0 +1,136 @@
+"""The discovered tree of projects and workspaces (frozen values)."""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+
+import msgspec
+
+from tunnels.tree.errors import DuplicateWorkspace, TreeError, UnknownProject, UnknownWorkspace
+from tunnels.tree.names import validate_name
+
+
+class Workspace(msgspec.Struct, frozen=True, kw_only=True):
+    """One place an agent runs: cwd = ``path``, with its own ``CLAUDE.md`` / ``.claude/``.
+
+    ``name`` is the path inside the project with ``/`` (``apps/web``) and ``qualified`` is
+    ``project/name``. A project without workspaces is its own single workspace: then ``name``
+    and ``qualified`` are both the project's name and ``path`` is the project folder. A remote
+    workspace (served by an agent on another host) has ``path=None`` and ``remote=True``.
+    """
+
+    project: str
+    name: str
+    qualified: str
+    path: Path | None
+    claude_md: str = ""
+    remote: bool = False
+
+    @property
+    def is_project_root(self) -> bool:
+        """Whether this is a project standing as its own single workspace."""
+        return self.qualified == self.project
+
+
+class Project(msgspec.Struct, frozen=True, kw_only=True):
+    """A folder directly under the root with a ``CLAUDE.md`` (``path`` is ``None`` when the
+    project is only known through remote workspaces)."""
+
+    name: str
+    path: Path | None
+    claude_md: str
+    workspaces: tuple[Workspace, ...]
+
+
+class Skipped(msgspec.Struct, frozen=True, kw_only=True):
+    """A folder discovery left out for a reason worth telling (``path`` relative to the root)."""
+
+    path: str
+    reason: str
+
+
+class Tree(msgspec.Struct, frozen=True, kw_only=True):
+    """The projects under ``root`` (sorted by name), and what discovery skipped and why."""
+
+    root: Path
+    projects: tuple[Project, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+    def workspaces(self) -> tuple[Workspace, ...]:
+        """Every workspace of every project, in project then workspace order."""
+        return tuple(ws for project in self.projects for ws in project.workspaces)
+
+    def project(self, name: str) -> Project:
+        """The project called ``name``; raises ``UnknownProject`` (or ``UnsafeName``)."""
+        wanted = unicodedata.normalize("NFC", validate_name(name))
+        for project in self.projects:
+            if unicodedata.normalize("NFC", project.name) == wanted:
+                return project
+        known = [project.name for project in self.projects]
+        raise UnknownProject(name, known, _closest(name, known))
+
+    def workspace(self, qualified: str) -> Workspace:
+        """The workspace called ``qualified`` (``project/apps/web``, or ``project`` for a
+        project that is its own workspace); raises ``UnknownWorkspace`` (or ``UnsafeName``)."""
+        wanted = unicodedata.normalize("NFC", validate_name(qualified))
+        for workspace in self.workspaces():
+            if unicodedata.normalize("NFC", workspace.qualified) == wanted:
+                return workspace
+        known = [workspace.qualified for workspace in self.workspaces()]
+        raise UnknownWorkspace(qualified, known, _closest(qualified, known))
+
+    def with_remote(self, workspaces: Iterable[Workspace]) -> Tree:
+        """A new tree that also holds ``workspaces`` (remote ones, ``path=None``).
+
+        A remote workspace joins its project, or a new path-less project of that name. Raises
+        ``DuplicateWorkspace`` when a qualified name is taken and ``UnsafeName`` for a bad name.
+        """
+        taken = {ws.qualified for ws in self.workspaces()}
+        by_project = {project.name: project for project in self.projects}
+        for workspace in workspaces:
+            validate_name(workspace.project)
+            validate_name(workspace.qualified)
+            if workspace.qualified != f"{workspace.project}/{workspace.name}":
+                raise TreeError(
+                    f"workspace {workspace.qualified!r} is not `project/name` of its project "
+                    f"{workspace.project!r} and name {workspace.name!r}; build it with "
+                    "remote_workspace()"
+                )
+            if workspace.qualified in taken:
+                raise DuplicateWorkspace(workspace.qualified)
+            taken.add(workspace.qualified)
+            project = by_project.get(workspace.project) or Project(
+                name=workspace.project, path=None, claude_md="", workspaces=()
+            )
+            by_project[project.name] = msgspec.structs.replace(
+                project,
+                workspaces=tuple(sorted((*project.workspaces, workspace), key=_by_name)),
+            )
+        projects = tuple(sorted(by_project.values(), key=lambda project: project.name))
+        return msgspec.structs.replace(self, projects=projects)
+
+
+def remote_workspace(project: str, name: str, *, claude_md: str = "") -> Workspace:
+    """A workspace served by a remote agent (no local path), for ``Tree.with_remote``."""
+    validate_name(project)
+    validate_name(name)
+    return Workspace(
+        project=project,
+        name=name,
+        qualified=f"{project}/{name}",
+        path=None,
+        claude_md=claude_md,
+        remote=True,
+    )
+
+
+def _by_name(workspace: Workspace) -> str:
+    return workspace.name
+
+
+def _closest(name: str, known: list[str]) -> str | None:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return close[0] if close else None

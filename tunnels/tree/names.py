@@ -1,0 +1,101 @@
+"""Safe names: validating project/workspace names and making file names out of labels."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from tunnels.tree.errors import UnsafeName
+
+MAX_NAME_CHARS = 512
+MAX_COMPONENT_BYTES = 255  # the usual file-system limit of one path component
+_SLUG_DASHES = re.compile(r"[-_]*-[-_]*")
+# Names Windows refuses whatever the extension; a task log may be opened from a shared drive.
+_WINDOWS_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul"]
+    + [f"com{i}" for i in range(1, 10)]
+    + [f"lpt{i}" for i in range(1, 10)]
+)
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is a safe relative name (``web``, ``apps/web``), else raise.
+
+    Refused: empty names or components, absolute paths, ``.``/``..`` and other hidden
+    components (a leading ``.``), backslashes, NUL and other control or format characters
+    (which could hide text), and names over ``MAX_NAME_CHARS`` characters or with a component
+    over ``MAX_COMPONENT_BYTES`` bytes. Raises ``UnsafeName``.
+    """
+    if not isinstance(name, str) or not name:
+        raise UnsafeName(str(name), "the name is empty")
+    if len(name) > MAX_NAME_CHARS:
+        raise UnsafeName(name[:40] + "…", f"longer than {MAX_NAME_CHARS} characters")
+    if "\\" in name:
+        raise UnsafeName(name, "backslashes are not allowed; use `/` between folders")
+    if bad := _invisible(name):
+        raise UnsafeName(name, f"contains the control character U+{ord(bad):04X}")
+    if name.startswith("/"):
+        raise UnsafeName(name, "absolute paths are not allowed; give a name relative to the root")
+    for component in name.split("/"):
+        problem = component_problem(component)
+        if problem:
+            raise UnsafeName(name, problem)
+    return name
+
+
+def component_problem(component: str) -> str | None:
+    """Why one path component is unsafe, or ``None`` when it is fine."""
+    if not component:
+        return "it has an empty component (`//` or a trailing `/`)"
+    if component in (".", ".."):
+        return f"`{component}` components are not allowed"
+    if component.startswith("."):
+        return f"hidden component `{component}` is not allowed"
+    if "\\" in component or "/" in component:
+        return "separators are not allowed inside a component"
+    if _invisible(component):
+        return "it contains a control character"
+    if len(component.encode("utf-8", "surrogatepass")) > MAX_COMPONENT_BYTES:
+        return f"a component is longer than {MAX_COMPONENT_BYTES} bytes"
+    return None
+
+
+def safe_within(root: Path, candidate: Path) -> bool:
+    """Whether ``candidate`` (relative ones are taken from ``root``) stays inside ``root``
+    once every symlink is resolved; it need not exist. A path that cannot be resolved (a
+    symlink loop) is not safe."""
+    try:
+        real_root = root.resolve()
+        real = (root / candidate).resolve()
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: a symlink loop (Python 3.11)
+        return False
+    return real == real_root or real_root in real.parents
+
+
+def slug(label: str, max_len: int = 48) -> str:
+    """A file-name-safe, deterministic slug of ``label`` (at most ``max_len`` characters).
+
+    Letters of any script and digits are kept (lowercased, NFKC-normalised); everything else
+    (slashes, dots, spaces, ``<>:"|?*``) becomes ``-``. An empty result is ``request``; a
+    Windows-reserved name (``con``, ``lpt1``) gets a ``_`` suffix.
+    """
+    if max_len < 1:
+        raise ValueError(f"max_len must be at least 1, got {max_len}")
+    text = "".join(
+        char if char.isalnum() or char == "_" or unicodedata.category(char).startswith("M") else "-"
+        for char in unicodedata.normalize("NFKC", label).casefold()
+    )
+    text = _SLUG_DASHES.sub("-", text).strip("-_")
+    text = text[:max_len].rstrip("-_") or "request"[:max_len]
+    if text in _WINDOWS_RESERVED:
+        text = text[: max_len - 1] + "_" if max_len > len(text) else "request"[:max_len]
+    return text
+
+
+def _invisible(text: str) -> str | None:
+    """The first control (Cc), format (Cf) or surrogate (Cs) character of ``text``, if any."""
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs"):
+            return char
+    return None
