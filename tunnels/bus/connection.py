@@ -58,10 +58,13 @@ def _redact(url: str) -> str:
 async def connect(options: ConnectOptions) -> Client:
     """Connect, reconnecting forever afterwards; fail within `connect_timeout_s` if nobody answers."""
 
+    connected = False
+
     async def on_error(err: Exception) -> None:
         # Permission violations arrive here asynchronously, not as exceptions of publish().
+        # Failures of the first connect are reported once, by the NotReachable below.
         options.errors.append(str(err))
-        log.warning("nats: %s", err)
+        log.log(logging.WARNING if connected else logging.DEBUG, "nats: %s", err)
 
     async def on_disconnect() -> None:
         log.info("nats: disconnected from %s, reconnecting", _redact(options.url))
@@ -94,7 +97,9 @@ async def connect(options: ConnectOptions) -> Client:
         kwargs["tls"] = context
     try:
         # With reconnects forever, nats-py's first connect would also retry forever: bound it.
-        return await asyncio.wait_for(nats.connect(**kwargs), options.connect_timeout_s)  # type: ignore[arg-type]
+        client = await asyncio.wait_for(nats.connect(**kwargs), options.connect_timeout_s)  # type: ignore[arg-type]
+        connected = True
+        return client
     except (asyncio.TimeoutError, NatsError, OSError) as err:
         raise NotReachable(
             f"no NATS server answered at {_redact(options.url)} within {options.connect_timeout_s:.0f} s "

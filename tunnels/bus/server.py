@@ -120,6 +120,7 @@ class EmbeddedNatsServer:
         self._acquire_lock()
         try:
             self.store_dir.mkdir(parents=True, exist_ok=True)
+            await self._reap_previous_server()
             conf = self.nats_dir / "embedded.conf"
             conf.write_text(
                 nats_config_file("embedded.conf")
@@ -140,10 +141,31 @@ class EmbeddedNatsServer:
                     f"its last output: {' | '.join(self.log_tail[-5:])}"
                 ) from None
             self._drain = asyncio.create_task(self._drain_output())
+            (self.nats_dir / "server.pid").write_text(f"{self._process.pid}\n")
             (self.nats_dir / "url").write_text(self.url + "\n")
         except BaseException:
             await self.stop()
             raise
+
+    async def _reap_previous_server(self) -> None:
+        # An owner that was SIGKILLed takes its server down with it (parent-death signal), but
+        # that server may still be exiting; never let two servers share one store.
+        pid_file = self.nats_dir / "server.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"nats-server" not in cmdline or str(self.nats_dir).encode() not in cmdline:
+            return
+        for sig, grace_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = asyncio.get_running_loop().time() + grace_s
+            while Path(f"/proc/{pid}").exists() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)  # no exit notification for a process we did not start
 
     async def _wait_ready(self) -> None:
         assert self._process is not None and self._process.stderr is not None

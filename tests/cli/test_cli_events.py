@@ -1,0 +1,130 @@
+"""`tunnels replay`, `tunnels events tail`, `tunnels projections rebuild` as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.factories import T0, Events, two_phase_plan
+from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, connect
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "terminal:alice"
+RID = "01REQ00000000000000000001"
+
+
+def tunnels(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tunnels.cli", "--root", str(root), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+async def seed(root: Path, server: EmbeddedNatsServer) -> None:
+    ev = Events()
+    nc = await connect(ConnectOptions(url=server.url))
+    store = EventStore(nc)
+    await store.ensure()
+    for event in [
+        ev.message(KEY, "upgrade core"), ev.opened(KEY, RID, "upgrade core"), ev.routed(KEY, RID, ["shared"]),
+        ev.proposed(KEY, RID, two_phase_plan()), ev.asked(KEY, RID), ev.approved(KEY, RID),
+        ev.phase(KEY, RID, 1, ["shared/core"]), ev.succeeded(KEY, RID, "shared/core", "bumped"), ev.completed(KEY, RID),
+        ev.opened("terminal:bob", "01REQ00000000000000000002", "other"),
+    ]:
+        await store.append(event)
+    await nc.close()
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tunnels: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture
+async def seeded_root(tmp_path: Path) -> Path:
+    async with EmbeddedNatsServer(tmp_path / ".tunnels") as server:
+        await seed(tmp_path, server)
+    return tmp_path
+
+
+async def test_replay_prints_the_whole_timeline_of_one_request(seeded_root: Path) -> None:
+    result = tunnels(seeded_root, "replay", RID)
+    assert result.returncode == 0, result.stderr
+    kinds = [line.split()[2] for line in result.stdout.splitlines()]
+    assert kinds == [
+        "request.opened", "route.decided", "plan.proposed", "confirmation.requested", "plan.approved",
+        "phase.started", "task.succeeded", "request.completed",
+    ]
+    assert "shared/core: bumped" in result.stdout
+    as_json = tunnels(seeded_root, "replay", RID, "--json")
+    assert [json.loads(line)["type"] for line in as_json.stdout.splitlines()][0] == "request.opened"
+
+
+async def test_replay_joins_a_running_server_instead_of_fighting_for_the_store(seeded_root: Path) -> None:
+    async with EmbeddedNatsServer(seeded_root / ".tunnels"):
+        result = tunnels(seeded_root, "replay", RID)
+        assert result.returncode == 0 and "request.completed" in result.stdout
+        refused = tunnels(seeded_root, "projections", "rebuild")
+        assert_one_clear_line(refused, "already runs the embedded NATS server")
+
+
+async def test_rebuild_writes_the_task_log_from_the_stream(seeded_root: Path) -> None:
+    result = tunnels(seeded_root, "projections", "rebuild")
+    assert result.returncode == 0, result.stderr
+    assert "2 requests" in result.stdout
+    [log] = list((seeded_root / ".tasks").rglob("*.md"))
+    assert "bumped" in log.read_text()
+
+
+async def test_tail_follows_the_stream_live(seeded_root: Path) -> None:
+    async with EmbeddedNatsServer(seeded_root / ".tunnels") as server:
+        tail = subprocess.Popen(
+            [sys.executable, "-m", "tunnels.cli", "--root", str(seeded_root), "events", "tail", "--json", "--from-start"],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        )
+        try:
+            assert tail.stdout is not None
+            readline = tail.stdout.readline
+            seen = [json.loads(await asyncio.to_thread(readline))["type"] for _ in range(10)]
+            assert seen[0] == "message.received" and seen[-1] == "request.opened"
+            await seed(seeded_root, server)  # the same events again: deduplicated, nothing new ...
+            nc = await connect(ConnectOptions(url=server.url))
+            store = EventStore(nc)
+            await store.append(Events(T0 + timedelta(hours=1)).message("terminal:carol", "live one"))  # ... new
+            await nc.close()
+            assert json.loads(await asyncio.to_thread(readline))["text"] == "live one"
+        finally:
+            tail.terminate()
+            tail.wait(timeout=10)
+
+
+def test_unknown_request_is_one_line(tmp_path: Path) -> None:
+    assert_one_clear_line(tunnels(tmp_path, "replay", "01NOPE"), "no request 01NOPE")
+
+
+def test_corrupt_config_is_one_line_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "orchestrator.yaml").write_text("limits:\n  max_paralel_agents: 3\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "tunnels.cli", "--config", str(tmp_path / "orchestrator.yaml"), "replay", "x"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert_one_clear_line(result, "limits.max_paralel_agents", "max_parallel_agents")
+
+
+def test_no_server_reachable_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "orchestrator.yaml").write_text("nats:\n  url: nats://127.0.0.1:9\n  connect_timeout_s: 1\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "tunnels.cli", "--config", str(tmp_path / "orchestrator.yaml"), "replay", "x"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert_one_clear_line(result, "no NATS server answered at nats://127.0.0.1:9")

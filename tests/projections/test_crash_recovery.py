@@ -1,0 +1,46 @@
+"""Kill -9 after appends, before the projections caught up: a restart loses and doubles nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from projections import ProjectionRunner
+from tests.helpers.crash_writer import views
+from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, connect
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_projections_catch_up_after_the_writer_is_killed(tmp_path: Path) -> None:
+    state, tasks = tmp_path / ".tunnels", tmp_path / ".tasks"
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.crash_writer", str(state), str(tasks)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "READY"
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+    assert len(list(tasks.rglob("*.md"))) == 5  # only the first five were projected
+
+    async with EmbeddedNatsServer(state) as server:  # the killed owner's server is gone or reaped
+        nc = await connect(ConnectOptions(url=server.url))
+        try:
+            store = EventStore(nc)
+            await store.ensure()
+            sessions, requests, log = views(state, tasks)
+            async with ProjectionRunner(store, [sessions, requests, log]) as runner:
+                assert runner.position == 80 == await store.last_seq()
+        finally:
+            await nc.close()
+    assert len(requests.requests) == 10
+    assert all(r.status == "completed" for r in requests.requests.values())
+    # A doubled event would double the usage: each request has planner 0.01 + one task 0.02.
+    assert {round(r.usage.cost_usd, 6) for r in requests.requests.values()} == {0.03}
+    assert len(sessions.get("terminal:alice").turns) == 10
+    assert len(list(tasks.rglob("*.md"))) == 10
