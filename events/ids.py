@@ -105,3 +105,12 @@ class SequentialIds:
             self._counter += 1
             ms = int(self._clock.now().timestamp() * 1000)
             return ulid_from(ms, self._counter)
+
+
+def derived_id(moment: datetime, key: str) -> str:
+    """A ULID that is the same for the same (`moment`, `key`): an inbound message delivered twice
+    (same Slack event, same Telegram update) gets the same id and is stored once."""
+    import hashlib
+
+    entropy = int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=10).digest(), "big")
+    return ulid_from(int(moment.timestamp() * 1000), entropy)

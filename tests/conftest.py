@@ -30,3 +30,7 @@ async def store(nats_server: EmbeddedNatsServer) -> AsyncIterator[EventStore]:
     await store.ensure()
     yield store
     await nc.close()
+
+
+# Fixtures of the tests that run the real Claude Code CLI against the scripted model.
+from tests.conftest_claude import agent_spec, live_processes, scripted_model, workspace  # noqa: E402,F401

@@ -39,15 +39,26 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("request_id")
     replay.add_argument("--json", action="store_true", help="print events as JSON lines")
 
+    chat = commands.add_parser("chat", help="talk to the orchestrator in this terminal")
+    chat.add_argument("--user", help="who you are (default: channels.terminal.user)")
+    chat.add_argument("--scripted-model", metavar="SCENARIO", help="answer with a scripted model (offline) instead of Claude")
+
+    demo = commands.add_parser("demo", help="run the main job end to end, offline, on a sample tree")
+    demo.add_argument("--dir", default=".tunnels/demo", help="where to lay out the sample tree (replaced)")
+
     projections = commands.add_parser("projections", help="the projections").add_subparsers(dest="projections_command", required=True)
     projections.add_parser("rebuild", help="drop every projection and rebuild it from the stream")
     return parser
 
 
 def _command(args: argparse.Namespace) -> Command:
-    from tunnels.commands import events
+    from tunnels.commands import events, run
 
     match args.command:
+        case "chat":
+            return run.chat
+        case "demo":
+            return run.demo
         case "events":
             return events.tail
         case "replay":
@@ -58,6 +69,8 @@ def _command(args: argparse.Namespace) -> Command:
 
 
 def _load(args: argparse.Namespace) -> LoadedSettings:
+    if args.command == "demo":
+        return load_settings(None)  # the demo writes and loads its own settings
     path = args.config or find_config(args.root or Path.cwd())
     return load_settings(path, root=args.root)
 

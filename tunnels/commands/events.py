@@ -60,11 +60,11 @@ async def request_timeline(store: EventStore, request_id: str) -> list[Stored]:
     session_key = own[0].event.session_key if own else await _session_of(store, request_id)
     if session_key is None:
         return []
-    conversation = [
-        stored
-        for stored in await store.read(store.subjects.session(session_key))
-        if getattr(stored.event, "request_id", None) == request_id
-    ]
+    session = await store.read(store.subjects.session(session_key))
+    # The request's own conversation facts, and the messages that caused them.
+    mine = [s for s in session if getattr(s.event, "request_id", None) == request_id]
+    causes = {s.event.causation_id for s in mine + own}
+    conversation = mine + [s for s in session if s.event.id in causes and s not in mine]
     return sorted(own + conversation, key=lambda stored: stored.seq)
 
 

@@ -1,0 +1,56 @@
+"""The shape of every actor here: events are delivered to it, it reacts by recording events.
+
+A `Deliver` carries one stored event and a `done` callback; the dispatcher acknowledges the
+event to JetStream only after `done`, so a crash mid-reaction means redelivery, not loss.
+Reactions are idempotent: each actor checks the projections before acting again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+
+from actors.context import ActorContext
+from events.catalogue import AnyEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """One stored event for an actor; `done(error)` tells the dispatcher the reaction is recorded."""
+
+    event: AnyEvent
+    seq: int
+    done: Callable[[BaseException | None], None]
+
+
+class EventActor(pykka.ThreadingActor):
+    """Base of the orchestrator's actors: `handle(event, seq)` runs in the actor's own thread."""
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Deliver):
+            try:
+                self.handle(message.event, message.seq)
+            except Exception as err:  # noqa: BLE001 - reported by the dispatcher, not lost
+                log.exception("%s failed on %s", type(self).__name__, message.event.type)
+                message.done(err)
+            else:
+                message.done(None)
+            return None
+        return self.on_message(message)
+
+    def handle(self, event: AnyEvent, seq: int) -> None:
+        """React to one event (record what follows from it)."""
+
+    def on_message(self, message: Any) -> Any:
+        """React to a direct message (timers, internal commands)."""
+        raise TypeError(f"{type(self).__name__} got an unexpected message {message!r}")

@@ -1,0 +1,130 @@
+"""The channel session: one per conversation, the state machine deciding what a message means."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from actors.base import EventActor
+from actors.confirm_policy import may_approve
+from actors.context import ActorContext
+from actors.intents import intent_of
+from events.base import Event
+from events.catalogue import AnyEvent
+from events.conversation import (
+    CancelRequested,
+    ConfirmationAnswered,
+    MessageQueued,
+    MessageReceived,
+    NoticeIssued,
+    PlanRevised,
+    RequestOpened,
+)
+from events.execution import RequestCancelled, RequestCompleted, RequestFailed
+from projections.sessions import SessionState
+from tunnels.runtime.status import describe_status
+
+
+class ChannelSession(EventActor):
+    """Decides, for each message of one conversation: new request, answer, status, cancel or queue.
+
+    Its writes are guarded by the session's last sequence: if anything else extended the session
+    meanwhile, the dispatcher re-delivers the message against the fresh state.
+    """
+
+    def __init__(self, ctx: ActorContext, session_key: str) -> None:
+        super().__init__(ctx)
+        self.session_key = session_key
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _state(self) -> SessionState:
+        return self.ctx.sessions.get(self.session_key)
+
+    def _record(self, state: SessionState, *events: Event) -> None:
+        expected = state.last_seq
+        for event in events:
+            expected = self.ctx.emit(event, expected_session_seq=expected).seq
+
+    def _notice(self, state: SessionState, cause: Event, text: str, level: str = "info") -> None:
+        request_id = state.request.request_id if state.request else None
+        self._record(state, NoticeIssued(**self.ctx.envelope(cause, request_id=request_id), text=text, level=level, reply_to=cause.id))  # type: ignore[arg-type]
+
+    def _open(self, state: SessionState, cause: Event, text: str, sender: str, channel: str, message_id: str) -> None:
+        limit = self.ctx.settings.settings.limits.max_message_chars
+        if len(text) > limit:
+            self._notice(state, cause, f"That message is too long ({len(text)} characters; the limit is {limit}). Please shorten it.", "warning")
+            return
+        if not text.strip():
+            return
+        history = list(state.turns) if self._fresh(state) else []
+        self._record(state, RequestOpened(
+            **self.ctx.envelope(cause, request_id=self.ctx.ids.new_id()),
+            text=text, requester=sender, channel=channel, message_id=message_id, history=history,
+        ))
+
+    def _fresh(self, state: SessionState) -> bool:
+        ttl = timedelta(seconds=self.ctx.settings.settings.limits.followup_ttl_s)
+        return state.status == "awaiting_followup" and state.last_activity is not None and self.ctx.clock.now() - state.last_activity < ttl
+
+    # -- reactions ---------------------------------------------------------------------------
+
+    def handle(self, event: AnyEvent, seq: int) -> None:
+        state = self._state()
+        if event.id in state.decided:
+            return  # a redelivery: this message was already answered
+        match event:
+            case MessageReceived():
+                self._on_message(state, event)
+            case RequestCompleted() | RequestFailed() | RequestCancelled():
+                self._after_request(state, event)
+
+    def _on_message(self, state: SessionState, message: MessageReceived) -> None:
+        intent = message.action or intent_of(message.text)
+        request = state.request
+        status = state.status
+        if intent == "status":
+            self._notice(state, message, describe_status(state, self.ctx.requests))
+        elif status == "pending_plan_approval" and request is not None:
+            if message.action and message.request_id not in (None, request.request_id):
+                self._notice(state, message, "That button belongs to an earlier plan; nothing changed.")
+            elif intent in ("approve", "cancel"):
+                self._record(state, ConfirmationAnswered(
+                    **self.ctx.envelope(message, request_id=request.request_id), by=message.sender, answer=intent, message_id=message.id,  # type: ignore[arg-type]
+                ))
+            elif not may_approve(message.sender, request.requester, self.ctx.settings.settings.approvers):
+                self._notice(state, message, f"Only {request.requester} or an approver can change this plan.", "warning")
+            else:
+                self._record(state, PlanRevised(
+                    **self.ctx.envelope(message, request_id=request.request_id), by=message.sender, text=message.text, message_id=message.id,
+                ))
+        elif status in ("executing", "planning") and request is not None:
+            if intent == "cancel":
+                if not may_approve(message.sender, request.requester, self.ctx.settings.settings.approvers):
+                    self._notice(state, message, f"Only {request.requester} or an approver can cancel this request.", "warning")
+                else:
+                    self._record(state, CancelRequested(**self.ctx.envelope(message, request_id=request.request_id), by=message.sender))
+            elif message.action:
+                self._notice(state, message, "Nothing is waiting for approval right now.")
+            else:
+                self._record(state, MessageQueued(
+                    **self.ctx.envelope(message, request_id=request.request_id), message_id=message.id,
+                    text=message.text, sender=message.sender, position=len(state.queue) + 1,
+                ))
+        elif status == "pending_confirmation" and request is not None:
+            if intent == "cancel":
+                self.ctx.emit(RequestCancelled(**self.ctx.envelope(message, request_id=request.request_id), by=message.sender))
+            else:
+                text = f"{request.text}\n\n(You asked: {request.question})\n{message.text}"
+                self._open(state, message, text, message.sender, message.channel, message.id)
+        elif intent == "cancel" or message.action:
+            self._notice(state, message, "Nothing is running or waiting for approval.")
+        else:
+            self._open(state, message, message.text, message.sender, message.channel, message.id)
+
+    def _after_request(self, state: SessionState, ended: Event) -> None:
+        # The request ended: handle the oldest queued message, if any, as a new request.
+        if state.status in ("planning", "pending_plan_approval", "executing", "pending_confirmation") or not state.queue:
+            return
+        queued = state.queue[0]
+        channel = self.session_key.split(":", 1)[0]
+        self._open(state, ended, queued.text, queued.sender, channel, queued.message_id)

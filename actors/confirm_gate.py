@@ -1,0 +1,118 @@
+"""The ConfirmGate: shows the plan, waits for approve / cancel, checks who answers, expires."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from actors.base import EventActor
+from actors.confirm_policy import approvers_for, may_approve
+from actors.context import ActorContext
+from events.catalogue import AnyEvent
+from events.conversation import (
+    ConfirmationAnswered,
+    ConfirmationCancelled,
+    ConfirmationExpired,
+    ConfirmationGiven,
+    ConfirmationRefused,
+    ConfirmationRequested,
+)
+from events.execution import RequestCancelled, RequestFailed
+from events.planning import PlanApproved, PlanProposed
+from projections.requests import RequestState
+
+
+@dataclass(frozen=True)
+class Expire:
+    """Timer message: the approval of `request_id` at `revision` may have expired."""
+
+    request_id: str
+    revision: int
+
+
+@dataclass(frozen=True)
+class Rearm:
+    """After a restart: schedule the expiry of every pending approval again."""
+
+
+class ConfirmGate(EventActor):
+    """Reacts to `plan.proposed` and `confirmation.answered`; only the requester or an approver may answer."""
+
+    def _auto(self, channel: str) -> bool:
+        channels = self.ctx.settings.settings.channels
+        settings = getattr(channels, channel, None)
+        return bool(getattr(settings, "auto_approve", False))
+
+    def _schedule(self, request: RequestState) -> None:
+        if request.approval_expires_at is None:
+            return
+        delay = max(0.0, (request.approval_expires_at - self.ctx.clock.now()).total_seconds())
+        message = Expire(request.request_id, request.revision)
+        ref = self.actor_ref
+        self.ctx.loop.call_soon_threadsafe(self.ctx.loop.call_later, delay, ref.tell, message)
+
+    def handle(self, event: AnyEvent, seq: int) -> None:
+        request = self.ctx.requests.get(getattr(event, "request_id", None) or "")
+        if request is None:
+            return
+        match event:
+            case PlanProposed():
+                self._ask(event, request)
+            case ConfirmationAnswered():
+                self._answered(event, request)
+
+    def _ask(self, proposed: PlanProposed, request: RequestState) -> None:
+        if request.status != "awaiting_approval" or request.revision != proposed.revision or request.approval_expires_at:
+            return
+        envelope = self.ctx.envelope(proposed, request_id=request.request_id)
+        if self._auto(request.channel):
+            self.ctx.emit(ConfirmationGiven(**envelope, by="auto", auto=True))
+            self.ctx.emit(PlanApproved(**self.ctx.envelope(proposed, request_id=request.request_id), by="auto", auto=True))
+            return
+        ttl = timedelta(seconds=self.ctx.settings.settings.limits.approval_ttl_s)
+        asked = ConfirmationRequested(
+            **envelope, requester=request.requester, revision=proposed.revision,
+            approvers=approvers_for(request.requester, self.ctx.settings.settings.approvers),
+            expires_at=envelope["at"] + ttl,
+        )
+        self.ctx.emit(asked)
+        self.ctx.loop.call_soon_threadsafe(
+            self.ctx.loop.call_later, ttl.total_seconds(), self.actor_ref.tell, Expire(request.request_id, proposed.revision)
+        )
+
+    def _answered(self, answer: ConfirmationAnswered, request: RequestState) -> None:
+        ctx, rid = self.ctx, request.request_id
+        if request.status != "awaiting_approval":
+            ctx.emit(ConfirmationRefused(**ctx.envelope(answer, request_id=rid), by=answer.by, reason="nothing is waiting for approval"))
+        elif not may_approve(answer.by, request.requester, ctx.settings.settings.approvers):
+            reason = f"{answer.by} may not answer for {request.requester}'s request; ask them or an approver"
+            ctx.emit(ConfirmationRefused(**ctx.envelope(answer, request_id=rid), by=answer.by, reason=reason))
+        elif answer.answer == "approve":
+            ctx.emit(ConfirmationGiven(**ctx.envelope(answer, request_id=rid), by=answer.by))
+            ctx.emit(PlanApproved(**ctx.envelope(answer, request_id=rid), by=answer.by))
+        else:
+            ctx.emit(ConfirmationCancelled(**ctx.envelope(answer, request_id=rid), by=answer.by))
+            ctx.emit(RequestCancelled(**ctx.envelope(answer, request_id=rid), by=answer.by, usage=request.usage))
+
+    def on_message(self, message: object) -> None:
+        if isinstance(message, Rearm):
+            for request in list(self.ctx.requests.requests.values()):
+                if request.status == "awaiting_approval":
+                    self._schedule(request)
+            return
+        if not isinstance(message, Expire):
+            super().on_message(message)
+        request = self.ctx.requests.get(message.request_id)  # type: ignore[union-attr]
+        if request is None or request.status != "awaiting_approval" or request.revision != message.revision:  # type: ignore[union-attr]
+            return
+        if request.approval_expires_at and request.approval_expires_at > self.ctx.clock.now():
+            self._schedule(request)  # re-armed with a later expiry
+            return
+        cause_id = self.ctx.ids.new_id()
+        envelope = {"at": self.ctx.clock.now(), "session_key": request.session_key, "causation_id": None, "request_id": request.request_id}
+        minutes = self.ctx.settings.settings.limits.approval_ttl_s / 60
+        self.ctx.emit(ConfirmationExpired(id=cause_id, **envelope))
+        self.ctx.emit(RequestFailed(
+            id=self.ctx.ids.new_id(), **envelope, stage="approval",
+            reason=f"nobody approved the plan within {minutes:g} minutes; send the request again to re-plan",
+        ))

@@ -1,0 +1,60 @@
+"""What a message means to a session: approve, cancel, status, or plain text. Pure."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal
+
+Intent = Literal["approve", "cancel", "status", "text"]
+
+_APPROVE_PHRASES = {
+    "yes", "y", "yeah", "yep", "yup", "ok", "okay", "k", "go", "go ahead", "approve", "approved", "lgtm",
+    "sure", "do it", "proceed", "run it", "ship it", "confirm", "confirmed", "yes please", "sounds good",
+    "looks good", "go for it", "👍", "✅", "👌", "🚀",
+}
+_CANCEL_PHRASES = {
+    "cancel", "stop", "no", "nope", "n", "abort", "halt", "never mind", "nevermind", "don't", "dont",
+    "cancel it", "stop it", "forget it", "❌", "🛑", "👎",
+}
+_STATUS_PHRASES = {"status", "progress", "status?", "what's the status", "whats the status", "how is it going"}
+
+
+def _tokens(text: str) -> list[str]:
+    # Emoji and words are tokens; punctuation and skin-tone/variation modifiers are dropped.
+    cleaned = "".join(
+        char for char in unicodedata.normalize("NFKC", text.lower())
+        if unicodedata.category(char) not in ("Sk", "Mn", "Cf") and char not in "\ufe0f"
+    )
+    return [token for token in re.findall(r"[\w']+|[^\w\s]", cleaned) if token not in set(".,!?:;-—()\"'`*_~")]
+
+
+def _is(tokens: list[str], phrases: set[str]) -> bool:
+    if not tokens:
+        return False
+    if " ".join(tokens) in phrases:
+        return True
+    # "ok 👍", "yes, go ahead": every token (or adjacent pair) is itself an answer of that kind.
+    i = 0
+    while i < len(tokens):
+        if i + 1 < len(tokens) and f"{tokens[i]} {tokens[i + 1]}" in phrases:
+            i += 2
+        elif tokens[i] in phrases:
+            i += 1
+        else:
+            return False
+    return True
+
+
+def intent_of(text: str) -> Intent:
+    """Classify a short reply; anything that is not clearly an answer is `text`."""
+    tokens = _tokens(text)
+    if len(tokens) > 6:
+        return "text"
+    if _is(tokens, _STATUS_PHRASES):
+        return "status"
+    if _is(tokens, _APPROVE_PHRASES):
+        return "approve"
+    if _is(tokens, _CANCEL_PHRASES):
+        return "cancel"
+    return "text"

@@ -1,0 +1,160 @@
+"""The phase supervisor (one per request): phases in order, tasks of a phase in parallel.
+
+A task whose dependencies did not all succeed is skipped and reported; independent tasks go on.
+Cancel stops the running agents and records it. The supervisor keeps the outcome of each task
+it has seen, so its decisions never wait on a projection catching up with its own writes.
+"""
+
+from __future__ import annotations
+
+from actors.base import EventActor
+from actors.context import ActorContext
+from events.catalogue import AnyEvent
+from events.conversation import CancelRequested
+from events.execution import (
+    PhaseCompleted,
+    PhaseStarted,
+    RequestCancelled,
+    RequestCompleted,
+    WorkspaceTaskCancelled,
+    WorkspaceTaskDispatched,
+    WorkspaceTaskFailed,
+    WorkspaceTaskInterrupted,
+    WorkspaceTaskSkipped,
+    WorkspaceTaskSucceeded,
+    WorkspaceTaskTimedOut,
+)
+from events.planning import PlanApproved
+from events.values import Plan
+from projections.requests import RequestState
+
+_ENDED = (WorkspaceTaskSucceeded, WorkspaceTaskFailed, WorkspaceTaskTimedOut, WorkspaceTaskCancelled, WorkspaceTaskInterrupted)
+_OUTCOME = {
+    WorkspaceTaskSucceeded: "succeeded", WorkspaceTaskFailed: "failed", WorkspaceTaskTimedOut: "timed_out",
+    WorkspaceTaskCancelled: "cancelled", WorkspaceTaskInterrupted: "interrupted",
+}
+
+
+class PhaseSupervisor(EventActor):
+    """Runs one approved plan."""
+
+    def __init__(self, ctx: ActorContext, request_id: str) -> None:
+        super().__init__(ctx)
+        self.request_id = request_id
+        self.plan: Plan | None = None
+        self.phase = 0
+        self.outcomes: dict[str, str] = {}
+        self.active: set[str] = set()
+        self.cancelled_by: str | None = None
+        self.finished = False
+
+    def handle(self, event: AnyEvent, seq: int) -> None:
+        request = self.ctx.requests.get(self.request_id)
+        if request is None or self.finished:
+            return
+        match event:
+            case PlanApproved() if self.plan is None and request.plan is not None and request.phase == 0:
+                self.plan = request.plan
+                self._start_phase(event, request, 1)
+            case CancelRequested() if self.plan is not None and self.cancelled_by is None:
+                self._cancel(event, request)
+            case _ if isinstance(event, _ENDED) and event.workspace in self.active:  # type: ignore[union-attr]
+                self.active.discard(event.workspace)  # type: ignore[union-attr]
+                self.outcomes[event.workspace] = _OUTCOME[type(event)]  # type: ignore[union-attr,index]
+                self._advance(event, request)
+
+    def _emit(self, cause: AnyEvent, cls: type, **fields: object) -> None:
+        self.ctx.emit(cls(**self.ctx.envelope(cause, request_id=self.request_id), **fields))
+
+    def _start_phase(self, cause: AnyEvent, request: RequestState, number: int) -> None:
+        assert self.plan is not None
+        self.phase = number
+        runnable: list[str] = []
+        skipped: dict[str, list[str]] = {}
+        for workspace in self.plan.phases[number - 1]:
+            failed = [dep for dep in self.plan.task_for(workspace).depends_on if self.outcomes.get(dep) != "succeeded"]
+            if failed:
+                skipped[workspace] = failed
+            else:
+                runnable.append(workspace)
+        self._emit(cause, PhaseStarted, phase=number, workspaces=runnable)
+        for workspace, because in skipped.items():
+            self.outcomes[workspace] = "skipped"
+            self._emit(cause, WorkspaceTaskSkipped, task_id=self._task_id(workspace), workspace=workspace, because=because)
+        remote = self.ctx.services.remote_workspaces()
+        for workspace in runnable:
+            task = self.plan.task_for(workspace)
+            self.active.add(workspace)
+            self._emit(
+                cause, WorkspaceTaskDispatched, task_id=self._task_id(workspace), workspace=workspace, phase=number,
+                task=task.task, upstream=list(task.depends_on), target="remote" if workspace in remote else "local",
+            )
+        if not runnable:
+            self._advance(cause, request)
+
+    def _task_id(self, workspace: str) -> str:
+        assert self.plan is not None
+        index = [task.workspace for task in self.plan.tasks].index(workspace)
+        return f"{self.request_id}-{index + 1}"
+
+    def _advance(self, cause: AnyEvent, request: RequestState) -> None:
+        assert self.plan is not None
+        if self.active:
+            return
+        if self.cancelled_by is not None:
+            self._finish_cancelled(cause, request)
+            return
+        phase_workspaces = self.plan.phases[self.phase - 1]
+        by = {status: [w for w in phase_workspaces if self.outcomes.get(w) == status] for status in ("succeeded", "skipped")}
+        failed = [w for w in phase_workspaces if self.outcomes.get(w) not in ("succeeded", "skipped")]
+        self._emit(cause, PhaseCompleted, phase=self.phase, succeeded=by["succeeded"], failed=failed, skipped=by["skipped"])
+        if self.phase < len(self.plan.phases):
+            self._start_phase(cause, request, self.phase + 1)
+            return
+        self.finished = True
+        self.ctx.emit(RequestCompleted(
+            **self.ctx.envelope(cause, request_id=self.request_id), summary=self._summary(request),
+            succeeded=sum(1 for s in self.outcomes.values() if s == "succeeded"),
+            failed=sum(1 for s in self.outcomes.values() if s not in ("succeeded", "skipped")),
+            skipped=sum(1 for s in self.outcomes.values() if s == "skipped"),
+            usage=self._usage(request),
+        ))
+
+    def _usage(self, request: RequestState):  # type: ignore[no-untyped-def]
+        # The triggering event is folded (the dispatcher waits), so the request's total is current.
+        latest = self.ctx.requests.get(self.request_id) or request
+        return latest.usage
+
+    def _summary(self, request: RequestState) -> str:
+        assert self.plan is not None
+        latest = self.ctx.requests.get(self.request_id) or request
+        marks = {"succeeded": "✓", "skipped": "–"}
+        lines = []
+        for workspace in [w for phase in self.plan.phases for w in phase]:
+            status = self.outcomes.get(workspace, "pending")
+            task = latest.tasks.get(workspace)
+            if status == "succeeded" and task is not None and task.result is not None:
+                detail = task.result.summary
+            elif task is not None and task.error:
+                detail = task.error
+            else:
+                detail = status
+            lines.append(f"{marks.get(status, '✗')} {workspace}: {detail}")
+        done = sum(1 for s in self.outcomes.values() if s == "succeeded")
+        return f"{done} of {len(self.plan.tasks)} workspace tasks succeeded.\n" + "\n".join(lines)
+
+    def _cancel(self, cancel: CancelRequested, request: RequestState) -> None:
+        assert self.plan is not None
+        self.cancelled_by = cancel.by
+        for workspace in [w for phase in self.plan.phases[self.phase:] for w in phase]:
+            if workspace not in self.outcomes:
+                self.outcomes[workspace] = "cancelled"
+                self._emit(cancel, WorkspaceTaskCancelled, task_id=self._task_id(workspace), workspace=workspace, reason="cancelled before it ran")
+        if self.active:
+            self.ctx.services.cancel_request(self.request_id, cancel.by)
+        else:
+            self._finish_cancelled(cancel, request)
+
+    def _finish_cancelled(self, cause: AnyEvent, request: RequestState) -> None:
+        self.finished = True
+        self.ctx.emit(RequestCancelled(**self.ctx.envelope(cause, request_id=self.request_id), by=self.cancelled_by or "", usage=self._usage(request)))

@@ -1,0 +1,31 @@
+"""The workspace agent (one per task): runs the task's Claude Code session and records how it ended."""
+
+from __future__ import annotations
+
+from actors.base import EventActor
+from actors.context import ActorContext
+from events.catalogue import AnyEvent
+from events.execution import WorkspaceTaskDispatched
+
+
+class WorkspaceAgent(EventActor):
+    """Started for one dispatched task; the session runs on the loop and the actor stops when it ends."""
+
+    def __init__(self, ctx: ActorContext, task_id: str) -> None:
+        super().__init__(ctx)
+        self.task_id = task_id
+        self.started = False
+
+    def handle(self, event: AnyEvent, seq: int) -> None:
+        if not isinstance(event, WorkspaceTaskDispatched) or self.started:
+            return
+        self.started = True
+        ref = self.actor_ref
+
+        async def run() -> None:
+            try:
+                await self.ctx.services.run_task(event)
+            finally:
+                ref.stop(block=False)
+
+        self.ctx.start(run(), name=f"task {event.task_id}")

@@ -1,0 +1,154 @@
+"""Append throughput: `EventStore` against raw nats-py JetStream publishing of the same messages.
+
+Both sides publish the same encoded JSON to the same subjects with the same headers
+(`Nats-Msg-Id` = event id, `Tunnels-Schema`), each into a fresh stream declared the same way, in
+alternating order within one run. The events are built before the clock starts; the raw side also
+gets its subjects, payloads and headers prebuilt, so the difference is what the store adds.
+
+(a) sequential: `await store.append(e)` vs `await js.publish(...)`, one at a time;
+(b) pipelined: `store.append_many(events)` (windows of 1000) vs raw `js.publish_async` in windows
+    of 1000, waiting on each window's futures; plus, for context, raw `publish_async` with no
+    windows (nats-py's own 4000-pending limit, then `publish_async_completed()`).
+
+Run: `.venv/bin/python bench/append_throughput.py` (about 30-40 s on 2 cores). Prints medians, never asserts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import _common  # noqa: F401  (first: puts the checkout on sys.path)
+from _common import Row, print_table
+from _stories import realistic_events
+
+from events.base import Event
+from events.codec import encode
+from events.subjects import Subjects
+from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, Layout, connect
+from events.upcasting import SCHEMA_VERSION
+from tunnels.bus.store import SCHEMA_HEADER
+
+ROUNDS = 7
+SEQUENTIAL = 2_000
+PIPELINED = 20_000
+WINDOW = 1_000
+
+_streams = itertools.count()
+
+
+async def fresh_store(nc) -> EventStore:  # type: ignore[no-untyped-def]
+    """A store on a new, empty stream (prefixes of equal length, so stored sizes are equal)."""
+    n = next(_streams)
+    store = EventStore(nc, Layout(prefix=f"b{n:04d}", stream=f"BENCH_{n:04d}"))
+    await store.ensure()
+    return store
+
+
+async def drop(store: EventStore) -> None:
+    for spec in store.declarations["streams"].values():
+        await store.js.delete_stream(spec["name"])
+
+
+def raw_messages(store: EventStore, events: list[Event]) -> list[tuple[str, bytes, dict[str, str]]]:
+    subjects = Subjects(store.layout.prefix)
+    return [(subjects.for_event(e), encode(e), {"Nats-Msg-Id": e.id, SCHEMA_HEADER: str(SCHEMA_VERSION)}) for e in events]
+
+
+async def ours_sequential(nc, events: list[Event]) -> float:  # type: ignore[no-untyped-def]
+    store = await fresh_store(nc)
+    start = time.perf_counter()
+    for event in events:
+        await store.append(event)
+    elapsed = time.perf_counter() - start
+    await drop(store)
+    return len(events) / elapsed
+
+
+async def raw_sequential(nc, events: list[Event]) -> float:  # type: ignore[no-untyped-def]
+    store = await fresh_store(nc)
+    messages = raw_messages(store, events)
+    js = nc.jetstream(timeout=10.0)
+    start = time.perf_counter()
+    for subject, payload, headers in messages:
+        await js.publish(subject, payload, headers=headers, timeout=10.0)
+    elapsed = time.perf_counter() - start
+    await drop(store)
+    return len(events) / elapsed
+
+
+async def ours_pipelined(nc, events: list[Event]) -> float:  # type: ignore[no-untyped-def]
+    store = await fresh_store(nc)
+    start = time.perf_counter()
+    appended = await store.append_many(events, window=WINDOW)
+    elapsed = time.perf_counter() - start
+    assert appended[-1].seq == len(events)  # a sanity check of the run, not of timings
+    await drop(store)
+    return len(events) / elapsed
+
+
+async def raw_pipelined(nc, events: list[Event], window: int | None) -> float:  # type: ignore[no-untyped-def]
+    store = await fresh_store(nc)
+    messages = raw_messages(store, events)
+    js = nc.jetstream(timeout=10.0)
+    await js.publish_async(*messages[0][:2], headers=messages[0][2])  # set up the shared reply inbox
+    await js.publish_async_completed()
+    start = time.perf_counter()
+    if window is None:
+        for subject, payload, headers in messages[1:]:
+            await js.publish_async(subject, payload, headers=headers)
+        await js.publish_async_completed()
+    else:
+        for offset in range(1, len(messages), window):
+            futures = [
+                await js.publish_async(subject, payload, headers=headers)
+                for subject, payload, headers in messages[offset : offset + window]
+            ]
+            await asyncio.wait(futures, timeout=10.0)
+            last = futures[-1].result().seq
+    elapsed = time.perf_counter() - start
+    if window is not None:
+        assert last == len(events)
+    await drop(store)
+    return (len(events) - 1) / elapsed
+
+
+async def main() -> None:
+    events = realistic_events(PIPELINED)
+    size = sum(len(encode(e)) for e in events) / len(events)
+    seq = Row("(a) sequential: append vs js.publish", aim=0.8)
+    pipe = Row("(b) pipelined: append_many vs publish_async, windows of 1000", aim=0.8)
+    unwindowed = Row("(b') append_many vs publish_async, no windows (context)")
+    with tempfile.TemporaryDirectory() as tmp:
+        async with EmbeddedNatsServer(Path(tmp) / "state") as server:
+            nc = await connect(ConnectOptions(url=server.url, name="bench"))
+            # Warm up both paths once (connection, reply inboxes, stream creation), unmeasured.
+            await ours_pipelined(nc, events[:2000])
+            await raw_pipelined(nc, events[:2000], WINDOW)
+            for round_ in range(ROUNDS):
+                ours_first = round_ % 2 == 1
+                for ours in (ours_first, not ours_first):
+                    if ours:
+                        seq.ours.append(await ours_sequential(nc, events[:SEQUENTIAL]))
+                        pipe.ours.append(await ours_pipelined(nc, events))
+                    else:
+                        seq.baseline.append(await raw_sequential(nc, events[:SEQUENTIAL]))
+                        pipe.baseline.append(await raw_pipelined(nc, events, WINDOW))
+                        unwindowed.baseline.append(await raw_pipelined(nc, events, None))
+            unwindowed.ours = pipe.ours
+            await nc.close()
+    print(f"append throughput: {SEQUENTIAL:,} sequential / {PIPELINED:,} pipelined events per round, "
+          f"mean payload {size:.0f} B, file storage, one nats-server on loopback")
+    print_table("append", [seq, pipe, unwindowed], ROUNDS)
+    print(
+        f"\nSUMMARY append: sequential ratio {seq.ratio():.2f}, pipelined ratio {pipe.ratio():.2f} "
+        f"(aim >= 0.8); ours {statistics.median(seq.ours):,.0f} / {statistics.median(pipe.ours):,.0f} events/s"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

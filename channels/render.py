@@ -1,0 +1,103 @@
+"""What a person sees for each event, as plain text. Chat adapters format it for their chat."""
+
+from __future__ import annotations
+
+from events.catalogue import AnyEvent
+from events.conversation import (
+    ConfirmationCancelled,
+    ConfirmationExpired,
+    ConfirmationGiven,
+    ConfirmationRefused,
+    ConfirmationRequested,
+    MessageQueued,
+    NoticeIssued,
+    PlanRevised,
+    RequestOpened,
+)
+from events.execution import (
+    PhaseStarted,
+    RequestCancelled,
+    RequestCompleted,
+    RequestFailed,
+    WorkspaceProgress,
+    WorkspaceTaskCancelled,
+    WorkspaceTaskFailed,
+    WorkspaceTaskInterrupted,
+    WorkspaceTaskSkipped,
+    WorkspaceTaskStarted,
+    WorkspaceTaskSucceeded,
+    WorkspaceTaskTimedOut,
+)
+from events.planning import ClarificationNeeded, DirectAnswerGiven, PlanProposed, PlanRejected, RouteDecided
+from events.values import Plan
+
+
+def plan_text(plan: Plan, request_id: str) -> str:
+    """The plan as shown for approval: phases, workspaces, one line per task."""
+    lines = [f"Plan for request {request_id}: {plan.label}"]
+    for index, phase in enumerate(plan.phases, start=1):
+        lines.append(f"Phase {index}:")
+        for workspace in phase:
+            task = plan.task_for(workspace)
+            first_line = (task.task.splitlines() or [""])[0]
+            lines.append(f"  • {workspace}: {first_line}")
+    return "\n".join(lines)
+
+
+def render(event: AnyEvent, *, progress: bool = True) -> str | None:  # noqa: C901 - one case per event
+    """The text for `event`, or None when it is not shown to people."""
+    match event:
+        case RequestOpened():
+            return f"Working on it (request {event.request_id})."
+        case RouteDecided():
+            return f"Projects: {', '.join(event.projects)}. Planning…" if event.projects else None
+        case ClarificationNeeded():
+            return f"Question: {event.question}"
+        case DirectAnswerGiven():
+            return event.text
+        case PlanProposed():
+            return plan_text(event.plan, event.request_id)
+        case ConfirmationRequested():
+            return f"Reply yes to run it, cancel to drop it, or describe what to change. (Expires at {event.expires_at:%H:%M} UTC.)"
+        case ConfirmationGiven():
+            return f"Approved by {event.by}." if not event.auto else "Approved automatically."
+        case ConfirmationRefused():
+            return f"Not accepted: {event.reason}."
+        case ConfirmationCancelled():
+            return f"Cancelled by {event.by}; nothing ran."
+        case ConfirmationExpired():
+            return None  # the request.failed that follows says it
+        case PlanRevised():
+            return "Revising the plan…"
+        case PlanRejected():
+            return None  # the request.failed that follows says it
+        case MessageQueued():
+            return f"Queued (#{event.position}): I'll handle it when the current request ends."
+        case NoticeIssued():
+            return event.text
+        case PhaseStarted():
+            return f"Phase {event.phase}: {', '.join(event.workspaces) or 'nothing to run'}"
+        case WorkspaceTaskStarted():
+            return f"  ▶ {event.workspace} started" if progress else None
+        case WorkspaceProgress():
+            return f"    {event.workspace}: {event.detail}" if progress else None
+        case WorkspaceTaskSucceeded():
+            files = ", ".join(event.result.changed_files) or "no files"
+            return f"  ✓ {event.workspace}: {event.result.summary} ({files}; tests {event.result.test_result})"
+        case WorkspaceTaskFailed():
+            return f"  ✗ {event.workspace} failed: {event.error}"
+        case WorkspaceTaskTimedOut():
+            return f"  ✗ {event.workspace} timed out after {event.timeout_s:g} s"
+        case WorkspaceTaskSkipped():
+            return f"  – {event.workspace} skipped: {', '.join(event.because)} did not succeed"
+        case WorkspaceTaskCancelled():
+            return f"  ■ {event.workspace}: {event.reason}"
+        case WorkspaceTaskInterrupted():
+            return f"  ■ {event.workspace} interrupted: {event.reason}"
+        case RequestCompleted():
+            return f"Done (request {event.request_id}, ${event.usage.cost_usd:.4f}).\n{event.summary}"
+        case RequestFailed():
+            return f"Request {event.request_id} failed: {event.reason}"
+        case RequestCancelled():
+            return f"Request {event.request_id} cancelled by {event.by}."
+    return None

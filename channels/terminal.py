@@ -1,0 +1,75 @@
+"""The terminal channel: one local conversation on stdin/stdout (the worked example of a channel).
+
+A channel adapter only translates: what the person types becomes `message.received`; the events
+of its session become lines of text. All conversation logic stays in the channel-session actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from channels.render import render
+from events.catalogue import AnyEvent
+from events.conversation import MessageReceived
+from tunnels.runtime.orchestrator import Orchestrator
+
+
+class TerminalChannel:
+    """Connects one terminal conversation (`session_key = terminal:<user>`) to an orchestrator."""
+
+    name = "terminal"
+
+    def __init__(self, orchestrator: Orchestrator, user: str, *, out: TextIO = sys.stdout, show_progress: bool = True) -> None:
+        self.orchestrator = orchestrator
+        self.user = user
+        self.session_key = f"terminal:{user}"
+        self.out = out
+        self.show_progress = show_progress
+        self._count = 0
+        self.events: list[AnyEvent] = []
+        self._watchers: list[tuple[Callable[[AnyEvent], bool], asyncio.Future[AnyEvent]]] = []
+        orchestrator.add_listener(self._on_event)
+
+    def _on_event(self, seq: int, event: AnyEvent) -> None:
+        if event.session_key != self.session_key:
+            return
+        self.events.append(event)
+        if not isinstance(event, MessageReceived):
+            text = render(event, progress=self.show_progress)
+            if text:
+                self.out.write(text + "\n")
+                self.out.flush()
+        for predicate, future in list(self._watchers):
+            if not future.done() and predicate(event):
+                future.set_result(event)
+
+    async def say(self, text: str) -> None:
+        """Send what the person typed."""
+        self._count += 1
+        now = self.orchestrator.clock.now()
+        await self.orchestrator.post_message(
+            session_key=self.session_key, channel=self.name, sender=f"terminal:{self.user}", text=text,
+            message_ref=f"{now.timestamp():.6f}-{self._count}", sent_at=now,
+        )
+
+    def watch(self, predicate: Callable[[AnyEvent], bool]) -> asyncio.Future[AnyEvent]:
+        """A future for the next event of this session matching `predicate` (watching from now)."""
+        future: asyncio.Future[AnyEvent] = asyncio.get_running_loop().create_future()
+        entry = (predicate, future)
+        self._watchers.append(entry)
+        future.add_done_callback(lambda _: self._watchers.remove(entry))
+        return future
+
+    async def run_interactive(self, stdin: TextIO = sys.stdin) -> None:
+        """Read lines until end of input or `/quit`."""
+        self.out.write(f"claude-tunnels: talking as {self.user}. Type a request; /quit to leave.\n")
+        self.out.flush()
+        while True:
+            line = await asyncio.to_thread(stdin.readline)
+            if not line or line.strip() in ("/quit", "/exit"):
+                return
+            if line.strip():
+                await self.say(line.rstrip("\n"))

@@ -1,0 +1,150 @@
+"""Options for the two kinds of session, the TaskResult schema, progress lines, error classes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from claude_agent_sdk import AssistantMessage, TextBlock, ToolUseBlock
+
+from tunnels.claude import (
+    AgentFailed,
+    AgentSpec,
+    AgentTimeout,
+    BashRules,
+    PermissionPolicy,
+    Progress,
+    run_workspace_task,
+)
+from tunnels.claude.guard import ToolGuard
+from tunnels.claude.options import build_options, inline_refs, task_result_schema
+from tunnels.claude.progress import progress_of
+
+
+def _options(spec: AgentSpec):  # type: ignore[no-untyped-def]
+    guard = ToolGuard(PermissionPolicy(spec.cwd, BashRules()))
+    return build_options(spec, guard, {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}, lambda _: None)
+
+
+def test_readonly_options_restrict_the_tools_themselves(tmp_path: Path) -> None:
+    schema = {"type": "object", "properties": {"projects": {"type": "array"}}}
+    spec = AgentSpec(
+        prompt="p",
+        cwd=tmp_path,
+        system_prompt="You route.",
+        output_schema=schema,
+        max_turns=3,
+        model="claude-x",
+    )
+
+    options = _options(spec)
+
+    assert options.tools == ["Read", "Glob", "Grep"]
+    assert options.permission_mode == "default"
+    assert options.setting_sources == ["project"]
+    assert options.system_prompt == "You route."
+    assert options.output_format == {"type": "json_schema", "schema": schema}
+    assert options.can_use_tool is None
+    assert options.hooks is not None and "PreToolUse" in options.hooks
+    assert (options.cwd, options.max_turns, options.model) == (str(tmp_path), 3, "claude-x")
+    assert options.env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:9"
+    assert options.strict_mcp_config  # the workspace's .mcp.json servers never start
+    assert options.settings == '{"disableAllHooks": true}'
+
+
+def test_workspace_command_hooks_run_only_when_asked(tmp_path: Path) -> None:
+    spec = AgentSpec(prompt="p", cwd=tmp_path, kind="workspace", project_hooks=True)
+
+    assert _options(spec).settings is None
+
+
+def test_workspace_options_use_claude_code_prompt_policy_and_task_result(tmp_path: Path) -> None:
+    spec = AgentSpec(prompt="p", cwd=tmp_path, kind="workspace", system_prompt="Run the tests.")
+
+    options = _options(spec)
+
+    assert options.system_prompt == {
+        "type": "preset",
+        "preset": "claude_code",
+        "append": "Run the tests.",
+    }
+    assert options.permission_mode == "default"
+    assert options.can_use_tool is not None
+    assert "Write" in (options.tools or []) and "WebFetch" not in (options.tools or [])
+    assert options.output_format == {"type": "json_schema", "schema": task_result_schema()}
+
+
+def test_the_task_result_schema_is_an_object_schema_without_references() -> None:
+    schema = task_result_schema()
+
+    assert schema["type"] == "object"
+    assert schema["required"] == ["summary"]
+    assert "$ref" not in json.dumps(schema) and "$defs" not in schema
+    assert schema["properties"]["test_result"]["enum"] == ["fail", "pass", "skip"]
+
+
+def test_inline_refs_resolves_nested_references_and_refuses_recursion() -> None:
+    nested = {
+        "$ref": "#/$defs/A",
+        "$defs": {
+            "A": {"type": "object", "properties": {"b": {"$ref": "#/$defs/B"}}},
+            "B": {"type": "string"},
+        },
+    }
+    assert inline_refs(nested) == {"type": "object", "properties": {"b": {"type": "string"}}}
+
+    looped = {
+        "$ref": "#/$defs/A",
+        "$defs": {"A": {"type": "object", "properties": {"a": {"$ref": "#/$defs/A"}}}},
+    }
+    with pytest.raises(ValueError, match="recursive"):
+        inline_refs(looped)
+
+
+def _assistant(*blocks: object) -> AssistantMessage:
+    return AssistantMessage(content=list(blocks), model="m")  # type: ignore[arg-type]
+
+
+def test_progress_lines_are_short_and_relative_to_the_workspace(tmp_path: Path) -> None:
+    message = _assistant(
+        TextBlock(text="  Let me   look.\n" + "x" * 500),
+        ToolUseBlock(id="1", name="Write", input={"file_path": str(tmp_path / "src" / "x.py")}),
+        ToolUseBlock(id="2", name="Edit", input={"file_path": "/etc/hosts"}),
+        ToolUseBlock(id="3", name="Bash", input={"command": "pytest -q\n" + "y" * 300}),
+        ToolUseBlock(id="4", name="Grep", input={"pattern": "TODO"}),
+        ToolUseBlock(id="5", name="StructuredOutput", input={"summary": "s"}),
+    )
+
+    items = progress_of(message, tmp_path)
+
+    assert items[0].kind == "text" and items[0].detail.startswith("Let me look. xxx")
+    assert len(items[0].detail) == 200
+    assert items[1:3] == [Progress("tool", "Write src/x.py"), Progress("tool", "Edit /etc/hosts")]
+    assert items[3].detail.startswith("Bash pytest -q yyy") and len(items[3].detail) <= 125
+    assert items[4] == Progress("tool", "Grep TODO")
+    assert len(items) == 5  # the final structured answer is not progress
+
+
+async def test_run_workspace_task_refuses_a_readonly_spec(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="workspace agent"):
+        await run_workspace_task(AgentSpec(prompt="p", cwd=tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(None, False), (400, False), (429, True), (529, True)]
+)
+def test_api_failures_are_retryable_when_the_api_says_so(
+    status: int | None, retryable: bool
+) -> None:
+    error = AgentFailed("Claude Code failed: x", api_status=status)
+
+    assert error.retryable is retryable
+    assert str(error) == error.message == "Claude Code failed: x"
+
+
+def test_a_timeout_names_its_limit_and_may_be_retried() -> None:
+    error = AgentTimeout(2.5)
+
+    assert error.message == "no answer within 2.5 s"
+    assert error.retryable

@@ -1,0 +1,72 @@
+"""A whole orchestrator for end-to-end tests: sample tree, scripted model, terminal channel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from channels.terminal import TerminalChannel
+from config.loader import load_settings
+from events.catalogue import REQUEST_ENDED, AnyEvent
+from tunnels.demo.sample_tree import lay_out
+from tunnels.runtime.orchestrator import Orchestrator
+from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+
+BASE_SETTINGS = """\
+claude:
+  isolate_home: true
+limits:
+  progress_interval_s: 0.1
+  task_timeout_s: 60
+"""
+
+
+@dataclass
+class World:
+    """What a test drives and inspects."""
+
+    root: Path
+    orchestrator: Orchestrator
+    model: ScriptedModelServer
+    terminal: TerminalChannel
+
+    async def ask(self, text: str, until: Callable[[AnyEvent], bool], timeout: float = 120) -> AnyEvent:
+        """Say `text` and wait for the first event matching `until`."""
+        future = self.terminal.watch(until)
+        await self.terminal.say(text)
+        return await _wait(future, timeout)
+
+    async def run_to_end(self, text: str, timeout: float = 180) -> AnyEvent:
+        """Say `text` and wait until a request of this session ends."""
+        return await self.ask(text, lambda e: isinstance(e, REQUEST_ENDED), timeout)
+
+    def of_type(self, cls: type) -> list[AnyEvent]:
+        """The session's events of one type, in order."""
+        return [event for event in self.terminal.events if isinstance(event, cls)]
+
+
+async def _wait(future: object, timeout: float) -> AnyEvent:
+    import asyncio
+
+    return await asyncio.wait_for(future, timeout)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def world(tmp_path: Path, scenario: str, settings: str = "", *, user: str = "alice") -> AsyncIterator[World]:
+    """Lay out the sample tree under `tmp_path/tree` and run an orchestrator on it."""
+    root = lay_out(tmp_path / "tree")
+    (root / "orchestrator.yaml").write_text(BASE_SETTINGS + settings, encoding="utf-8")
+    loaded = load_settings(root / "orchestrator.yaml")
+    async with ScriptedModelServer(parse_scenario(scenario)) as model:
+        async with Orchestrator(loaded, agent_env=model.env()) as orchestrator:
+            yield World(root, orchestrator, model, TerminalChannel(orchestrator, user, out=_Discard()))
+
+
+class _Discard:
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass

@@ -1,0 +1,107 @@
+"""`ClaudeAgentOptions` for the two kinds of agent session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from claude_agent_sdk import ClaudeAgentOptions
+
+from events.values import TaskResult
+from tunnels.claude.guard import ToolGuard
+from tunnels.claude.spec import AgentSpec
+
+READONLY_TOOLS: tuple[str, ...] = ("Read", "Glob", "Grep")
+"""The only tools a read-only agent has (`tools`, so the others do not exist for it at all)."""
+
+WORKSPACE_TOOLS: tuple[str, ...] = (
+    "Read", "Glob", "Grep", "Write", "Edit", "MultiEdit", "NotebookEdit", "Bash", "TodoWrite",
+)  # fmt: skip
+"""Tools a workspace agent has; names this CLI build lacks (MultiEdit, TodoWrite) are ignored."""
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with every local `#/$defs/…` reference replaced by its definition.
+
+    The Messages API wants a tool's input schema to be an object schema at the top level, and
+    `msgspec.json.schema` returns a bare `{"$ref": …, "$defs": …}` (recursive types unsupported).
+    """
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def resolve(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                name = ref.removeprefix("#/$defs/")
+                if name in seen:
+                    raise ValueError(f"recursive schema reference {ref}")
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return {**resolve(defs[name], (*seen, name)), **resolve(rest, seen)}
+            return {k: resolve(v, seen) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item, seen) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema, ())
+    return resolved
+
+
+def task_result_schema() -> dict[str, Any]:
+    """The JSON schema of `events.values.TaskResult`, references inlined."""
+    return inline_refs(msgspec.json.schema(TaskResult))
+
+
+def build_options(
+    spec: AgentSpec,
+    guard: ToolGuard,
+    env: Mapping[str, str],
+    stderr: Callable[[str], None],
+) -> ClaudeAgentOptions:
+    """Options for `spec`; `guard` enforces the permission policy, `env` is the CLI environment."""
+    common: dict[str, Any] = {
+        "cwd": str(spec.cwd),
+        "setting_sources": ["project"],
+        "permission_mode": "default",
+        "max_turns": spec.max_turns,
+        "model": spec.model,
+        "env": dict(env),
+        "cli_path": spec.cli_path,
+        "stderr": stderr,
+        "hooks": guard.hooks(),
+        # A workspace's .mcp.json servers and settings hooks are commands the policy never
+        # sees; the CLI starts them even for read-only agents. Only our in-process hook stays.
+        "strict_mcp_config": True,
+        "settings": None if spec.project_hooks else json.dumps({"disableAllHooks": True}),
+    }
+    if spec.kind == "readonly":
+        # No can_use_tool: a read outside cwd is then refused by the CLI itself.
+        output = _json_schema_format(spec.output_schema) if spec.output_schema else None
+        return ClaudeAgentOptions(
+            **common,
+            tools=list(READONLY_TOOLS),
+            system_prompt=spec.system_prompt,
+            output_format=output,
+        )
+    return ClaudeAgentOptions(
+        **common,
+        tools=list(WORKSPACE_TOOLS),
+        system_prompt={"type": "preset", "preset": "claude_code", "append": spec.instructions},
+        output_format=_json_schema_format(task_result_schema()),
+        can_use_tool=guard.can_use_tool,
+    )
+
+
+def _json_schema_format(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "json_schema", "schema": inline_refs(schema)}
+
+
+def sandbox_env(run_dir: Path) -> dict[str, str]:
+    """`HOME`, `CLAUDE_CONFIG_DIR` and `TMPDIR` under `run_dir` (the folders must exist)."""
+    return {
+        "HOME": str(run_dir / "home"),
+        "CLAUDE_CONFIG_DIR": str(run_dir / "config"),
+        "TMPDIR": str(run_dir / "tmp"),
+    }

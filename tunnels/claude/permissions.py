@@ -1,0 +1,238 @@
+"""Which tool calls a workspace agent may make: a pure policy, enforced in code by the runner.
+
+Writes must land inside the workspace (symlinks followed, `..` resolved, relative paths taken
+against the workspace) and never inside its `.git/` or `.claude/` folders (git hooks and project
+settings would run commands in later sessions, outside this policy). Read-only tools are allowed.
+Bash is checked per simple command against `BashRules`; every other tool is denied.
+
+Bash rules are a convenience, not a sandbox: an allowed command (a test runner) runs code that the
+workspace controls. Real isolation needs an OS sandbox or a container around the CLI.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tunnels.claude.bash_parse import ParsedCommand, Unparseable, parse_command
+
+BashMode = Literal["allowlist", "denylist", "allow_all", "deny_all"]
+
+WRITE_TOOLS: dict[str, str] = {
+    "Write": "file_path",
+    "Edit": "file_path",
+    "MultiEdit": "file_path",
+    "NotebookEdit": "notebook_path",
+}
+"""Tools that change files, and the input key that holds the path they change."""
+
+READ_ONLY_TOOLS: frozenset[str] = frozenset(
+    {"Read", "Glob", "Grep", "LS", "TodoWrite", "NotebookRead", "StructuredOutput"}
+)
+"""Tools that change nothing (`StructuredOutput` is how the CLI returns the final answer)."""
+
+PROTECTED_DIRS: frozenset[str] = frozenset({".git", ".claude"})
+
+DEFAULT_BASH_ALLOW: tuple[str, ...] = (
+    # looking around
+    "ls *", "pwd", "cat *", "head *", "tail *", "wc *", "grep *", "rg *", "tree *",
+    "diff *", "sort *", "uniq *", "cut *", "stat *", "file *", "du *", "which *", "echo *",
+    "true", "false",
+    # git, read-only
+    "git status *", "git diff *", "git log *", "git show *", "git blame *", "git grep *",
+    "git ls-files *", "git rev-parse *", "git branch", "git branch --show-current",
+    # tests and builds
+    "pytest *", "python -m pytest *", "python3 -m pytest *", "uv run pytest *", "python -m unittest *", "python3 -m unittest *",
+    "make test", "make check", "npm test *", "npm run test *", "yarn test *", "pnpm test *",
+    "cargo test *", "cargo check *", "go test *", "go vet *", "tox *",
+)  # fmt: skip
+"""A sensible allowlist: looking around, read-only git, test runners. `X *` also matches `X`."""
+
+_HARMLESS_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
+_CHANGES_DIR = frozenset({"cd", "pushd", "popd"})
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh"})
+_WRAPPERS = frozenset(
+    {
+        "sudo",
+        "env",
+        "command",
+        "builtin",
+        "exec",
+        "eval",
+        "nohup",
+        "time",
+        "nice",
+        "timeout",
+        "xargs",
+        "stdbuf",
+        "ionice",
+        "setsid",
+        "doas",
+    }
+)
+
+
+@dataclass(frozen=True)
+class BashRules:
+    """How Bash commands are judged.
+
+    `allowlist`: every simple command must match an `allow` pattern; `denylist`: none may match a
+    `deny` pattern; `allow_all` / `deny_all`: everything / nothing. Deny patterns win in every
+    mode. Patterns are fnmatch-style, matched against each command's words joined by spaces;
+    `X *` also matches a bare `X`. In allowlist and denylist modes output redirections must stay
+    inside the workspace and a command the parser cannot follow is denied.
+    """
+
+    mode: BashMode = "allowlist"
+    allow: Sequence[str] = DEFAULT_BASH_ALLOW
+    deny: Sequence[str] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allow", tuple(self.allow))
+        object.__setattr__(self, "deny", tuple(self.deny))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one tool call; `reason` is shown to the model when denied."""
+
+    allow: bool
+    reason: str
+
+
+class PermissionPolicy:
+    """Decides tool calls for an agent whose writes are confined to `workspace`."""
+
+    def __init__(self, workspace: Path, bash: BashRules | None = None) -> None:
+        self.workspace = Path(os.path.realpath(workspace))
+        self.bash = bash or BashRules()
+
+    def decide(self, tool_name: str, tool_input: dict[str, Any]) -> Decision:
+        """Allow or deny `tool_name` called with `tool_input`."""
+        if tool_name in READ_ONLY_TOOLS:
+            return Decision(True, "read-only tool")
+        if tool_name in WRITE_TOOLS:
+            return self._decide_write(tool_name, tool_input.get(WRITE_TOOLS[tool_name]))
+        if tool_name == "Bash":
+            return self._decide_bash(tool_input.get("command"))
+        if tool_name in ("WebFetch", "WebSearch"):
+            return Decision(
+                False, f"{tool_name} is not allowed: workspace agents have no network tools"
+            )
+        if tool_name in ("Task", "Agent"):
+            return Decision(
+                False, f"{tool_name} is not allowed: workspace agents cannot start sub-agents"
+            )
+        return Decision(False, f"{tool_name} is not allowed for workspace agents")
+
+    def _decide_write(self, tool_name: str, path: object) -> Decision:
+        if not isinstance(path, str) or not path:
+            return Decision(False, f"{tool_name} needs a file path")
+        problem = self._path_problem(path)
+        if problem:
+            return Decision(False, f"{tool_name} to {path} is not allowed: {problem}")
+        return Decision(True, "inside the workspace")
+
+    def _path_problem(self, path: str) -> str | None:
+        """Why writing `path` is not allowed, or None."""
+        if path.startswith("~") or "$" in path:
+            return "the path must be literal, without ~ or $ expansions"
+        resolved = Path(
+            os.path.realpath(self.workspace / path)
+        )  # an absolute path replaces the base
+        if resolved == self.workspace or not resolved.is_relative_to(self.workspace):
+            return f"it is outside the workspace {self.workspace}"
+        if PROTECTED_DIRS.intersection(resolved.relative_to(self.workspace).parts):
+            return "the workspace's .git and .claude folders are protected"
+        return None
+
+    def _decide_bash(self, command: object) -> Decision:
+        rules = self.bash
+        if not isinstance(command, str) or not command.strip():
+            return Decision(False, "Bash needs a command")
+        if rules.mode == "deny_all":
+            return Decision(False, "Bash is not allowed for this agent")
+        try:
+            parsed = parse_command(command)
+        except Unparseable as err:
+            if rules.mode == "allow_all" and not _matches_any(command, rules.deny):
+                return Decision(True, "Bash is allowed")
+            return Decision(False, f"Bash command cannot be checked ({err}); write it more simply")
+        expanded = _with_inner_commands(parsed)
+        if expanded is None:
+            return Decision(
+                False, "Bash command cannot be checked (a `sh -c` string); write it more simply"
+            )
+        commands = expanded.commands
+        for words in commands:
+            text = " ".join(words)
+            if _matches_any(text, rules.deny) or _matches_any(
+                " ".join(_unwrapped(words)), rules.deny
+            ):
+                return Decision(False, f"Bash command `{_short(text)}` is denied by a deny rule")
+            if rules.mode == "allowlist" and not _matches_any(text, rules.allow):
+                return Decision(False, f"Bash command `{_short(text)}` is not in the allowlist")
+        if rules.mode != "allow_all":
+            moves = any(words and words[0] in _CHANGES_DIR for words in commands)
+            for target in expanded.write_targets:
+                if target in _HARMLESS_TARGETS:
+                    continue
+                if moves and not target.startswith("/"):
+                    return Decision(
+                        False, f"Bash redirection to {target} after a cd cannot be checked"
+                    )
+                problem = self._path_problem(target)
+                if problem:
+                    return Decision(
+                        False, f"Bash redirection to {target} is not allowed: {problem}"
+                    )
+        return Decision(True, "Bash command allowed")
+
+
+def _matches_any(text: str, patterns: Sequence[str]) -> bool:
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(text, pattern):
+            return True
+        if pattern.endswith(" *") and text == pattern[:-2]:
+            return True
+    return False
+
+
+def _unwrapped(words: list[str]) -> list[str]:
+    """The command without leading assignments and wrappers: `X=1 sudo -n rm …` is `rm …`."""
+    rest = list(words)
+    while rest:
+        if "=" in rest[0] and not rest[0].startswith(("=", "-")):
+            rest.pop(0)
+        elif rest[0] in _WRAPPERS:
+            rest.pop(0)
+            while rest and (rest[0].startswith("-") or rest[0][:1].isdigit()):
+                rest.pop(0)
+        else:
+            break
+    return rest
+
+
+def _with_inner_commands(parsed: ParsedCommand) -> ParsedCommand | None:
+    """`parsed` plus what runs inside `sh -c STRING` / `bash -c STRING`; None if unparseable."""
+    merged = ParsedCommand(list(parsed.commands), list(parsed.write_targets))
+    for words in parsed.commands:
+        bare = _unwrapped(words)
+        if bare and os.path.basename(bare[0]) in _SHELLS and "-c" in bare[1:-1]:
+            try:
+                inner = _with_inner_commands(parse_command(bare[bare.index("-c", 1) + 1]))
+            except Unparseable:
+                return None
+            if inner is None:
+                return None
+            merged.commands.extend(inner.commands)
+            merged.write_targets.extend(inner.write_targets)
+    return merged
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

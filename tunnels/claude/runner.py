@@ -1,0 +1,228 @@
+"""Running one agent session through claude-agent-sdk and the real Claude Code CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import msgspec
+from claude_agent_sdk import (
+    AssistantMessage,
+    ClaudeSDKClient,
+    CLIConnectionError,
+    ClaudeSDKError,
+    ProcessError,
+    ResultMessage,
+    TextBlock,
+)
+
+from events.values import TaskResult, Usage
+from tunnels.claude.errors import AgentFailed, AgentOutputInvalid, AgentTimeout
+from tunnels.claude.guard import ToolGuard
+from tunnels.claude.options import build_options, sandbox_env
+from tunnels.claude.permissions import BashRules, PermissionPolicy
+from tunnels.claude.progress import progress_of
+from tunnels.claude.spec import AgentOutcome, AgentSpec, Progress
+
+ProgressCallback = Callable[[Progress], None]
+
+_STDERR_LINES = 20
+_REASON_LIMIT = 300
+_EXIT_CODE = re.compile(r"exit code:? (-?\d+)")
+
+
+async def run_agent(spec: AgentSpec, on_progress: ProgressCallback | None = None) -> AgentOutcome:
+    """Run the session `spec` to its end and return what it answered.
+
+    Raises `AgentTimeout` after `spec.timeout_s`, `AgentFailed` when the CLI cannot start,
+    crashes or ends with an error result, and `AgentOutputInvalid` when a structured answer was
+    required and none came. Cancelling the calling task raises `CancelledError` as usual. In
+    every case the CLI process is gone when this returns: on timeout, error and cancel it is
+    sent SIGTERM at once instead of waiting out the SDK's 5 s grace period.
+    """
+    with _run_dir(spec.sandbox_dir) as run_env:
+        session = _Session(spec, on_progress, run_env)
+        deadline = asyncio.timeout(spec.timeout_s)
+        try:
+            async with deadline:
+                return await session.run()
+        except TimeoutError:
+            if deadline.expired():
+                raise AgentTimeout(spec.timeout_s) from None
+            raise
+        finally:
+            await session.close()
+
+
+async def run_workspace_task(
+    spec: AgentSpec, on_progress: ProgressCallback | None = None
+) -> tuple[TaskResult, AgentOutcome]:
+    """Run a `workspace` session and validate its structured answer as a `TaskResult`."""
+    if spec.kind != "workspace":
+        raise ValueError(f"run_workspace_task needs a workspace agent, got kind={spec.kind!r}")
+    outcome = await run_agent(spec, on_progress)
+    try:
+        return msgspec.convert(outcome.structured_output, TaskResult), outcome
+    except msgspec.ValidationError as err:
+        raise AgentOutputInvalid(f"the task result is malformed: {err}") from err
+
+
+class _Session:
+    def __init__(
+        self, spec: AgentSpec, on_progress: ProgressCallback | None, run_env: dict[str, str]
+    ):
+        self.spec = spec
+        self.on_progress = on_progress
+        bash = spec.bash if spec.kind == "workspace" else BashRules(mode="deny_all")
+        self.guard = ToolGuard(PermissionPolicy(spec.cwd, bash))
+        self.stderr: deque[str] = deque(maxlen=_STDERR_LINES)
+        env = {**spec.env, **run_env}
+        self.client = ClaudeSDKClient(build_options(spec, self.guard, env, self.stderr.append))
+        self.pid: int | None = None
+        self.ended = False  # the CLI sent its result: it is idle and exits when stdin closes
+
+    async def run(self) -> AgentOutcome:
+        texts: list[str] = []
+        result: ResultMessage | None = None
+        try:
+            await self.client.connect()
+            pid = (await self.client.get_server_info() or {}).get("pid")
+            self.pid = pid if isinstance(pid, int) else None
+            await self.client.query(self.spec.prompt)
+            async for message in self.client.receive_response():
+                if isinstance(message, AssistantMessage):
+                    texts.extend(b.text for b in message.content if isinstance(b, TextBlock))
+                    self._report(message)
+                elif isinstance(message, ResultMessage):
+                    result = message
+        except ClaudeSDKError as err:
+            raise AgentFailed(self._crash_reason(err)) from err
+        except Exception as err:
+            if type(err) is not Exception:  # the SDK's control-request timeouts are bare Exceptions
+                raise
+            raise AgentFailed(_one_line(f"Claude Code did not respond: {err}")) from err
+        if result is None:
+            raise AgentFailed(self._with_stderr("Claude Code ended without a result"))
+        self.ended = True
+        return self._outcome(result, texts)
+
+    async def close(self) -> None:
+        """Stop the CLI (SIGTERM unless it finished cleanly) and reap it."""
+        if not self.ended:
+            _terminate(self.pid)  # synchronous: a second cancel cannot skip it
+        with contextlib.suppress(Exception):
+            await self.client.disconnect()
+
+    def _report(self, message: AssistantMessage) -> None:
+        # message.error: the CLI's own synthetic text about a failed API call, not agent work.
+        if (
+            self.on_progress is not None
+            and message.error is None
+            and message.parent_tool_use_id is None
+        ):
+            for item in progress_of(message, self.spec.cwd):
+                self.on_progress(item)
+
+    def _outcome(self, result: ResultMessage, texts: list[str]) -> AgentOutcome:
+        if result.is_error:
+            raise _result_failure(result, self.spec.max_turns)
+        wants_output = self.spec.kind == "workspace" or self.spec.output_schema is not None
+        if wants_output and result.structured_output is None:
+            said = _one_line(result.result or (texts[-1] if texts else ""))
+            raise AgentOutputInvalid(
+                "the agent ended without its structured answer"
+                + (f"; it said: {said}" if said else "")
+            )
+        raw = result.usage or {}
+        usage = Usage(
+            input_tokens=int(raw.get("input_tokens") or 0),
+            output_tokens=int(raw.get("output_tokens") or 0),
+            cache_read_input_tokens=int(raw.get("cache_read_input_tokens") or 0),
+            cache_creation_input_tokens=int(raw.get("cache_creation_input_tokens") or 0),
+            cost_usd=round(result.total_cost_usd or 0.0, 6),
+            num_turns=result.num_turns,
+            duration_ms=result.duration_ms,
+        )
+        text = result.result if result.result is not None else (texts[-1] if texts else "")
+        return AgentOutcome(
+            text, result.structured_output, usage, result.session_id, self.guard.denied
+        )
+
+    def _crash_reason(self, err: ClaudeSDKError) -> str:
+        if isinstance(err, CLIConnectionError) and not self.pid:
+            # Not found / no such cwd / died while starting (the SDK words that case variously).
+            code = _EXIT_CODE.search(str(err))
+            if code is None and "process stdin" not in str(err):
+                return self._with_stderr(_first_line(err))
+        code = _EXIT_CODE.search(str(err))
+        if isinstance(err, ProcessError) and err.exit_code is not None:
+            return self._with_stderr(f"Claude Code exited with code {err.exit_code}")
+        if code is not None:
+            return self._with_stderr(f"Claude Code exited with code {code.group(1)}")
+        return self._with_stderr(f"Claude Code stopped unexpectedly ({_first_line(err)})")
+
+    def _with_stderr(self, reason: str) -> str:
+        tail = " | ".join(line.strip() for line in self.stderr if line.strip())
+        return _one_line(f"{reason}: {tail}" if tail else reason)
+
+
+def _result_failure(result: ResultMessage, max_turns: int) -> AgentFailed:
+    if result.subtype == "error_max_turns":
+        return AgentFailed(f"the agent did not finish within max_turns={max_turns}")
+    said = result.result or "; ".join(result.errors or []) or result.subtype
+    return AgentFailed(_one_line(f"Claude Code failed: {said}"), api_status=result.api_error_status)
+
+
+def _terminate(pid: int | None) -> None:
+    """SIGTERM the CLI if `pid` is still our child (the CLI also ends the tools it started)."""
+    if pid is None or not _is_our_child(pid):
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGTERM)
+
+
+def _is_our_child(pid: int) -> bool:
+    # Guards against a reaped pid being reused by an unrelated process.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # no procfs (macOS): trust the pid
+    except OSError:
+        return False
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return len(fields) > 1 and int(fields[1]) == os.getpid()
+
+
+@contextlib.contextmanager
+def _run_dir(sandbox_dir: Path | None) -> Iterator[dict[str, str]]:
+    """A fresh HOME/CLAUDE_CONFIG_DIR/TMPDIR under `sandbox_dir` for one run, removed after."""
+    if sandbox_dir is None:
+        yield {}
+        return
+    sandbox_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=sandbox_dir))
+    try:
+        env = sandbox_env(run_dir)
+        for path in env.values():
+            Path(path).mkdir()
+        yield env
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _first_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0].rstrip(": ") if lines else type(err).__name__
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _REASON_LIMIT else flat[: _REASON_LIMIT - 1] + "…"

@@ -1,0 +1,72 @@
+"""What an agent session is asked to do, what it reports while running, and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from events.values import Usage
+from tunnels.claude.permissions import BashRules
+
+AgentKind = Literal["readonly", "workspace"]
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One agent session.
+
+    `readonly` agents (router, planner, direct answers) get only Read/Glob/Grep and the caller's
+    `system_prompt`; `workspace` agents get Claude Code's own prompt with `instructions` appended,
+    write and Bash tools under `PermissionPolicy(cwd, bash)`, and must answer a `TaskResult`.
+    `env` is extra environment for the CLI (e.g. `ScriptedModelServer.env()`). With `sandbox_dir`
+    each run gets a fresh `HOME`, `CLAUDE_CONFIG_DIR` and `TMPDIR` under it, removed afterwards.
+    The workspace's CLAUDE.md, settings and skills load; its MCP servers never start, and its
+    command hooks run only with `project_hooks=True`.
+    """
+
+    prompt: str
+    cwd: Path
+    kind: AgentKind = "readonly"
+    system_prompt: str = ""
+    """Readonly: the whole system prompt. Workspace: appended to Claude Code's prompt."""
+    output_schema: dict[str, Any] | None = None
+    """Readonly only: JSON schema of the structured answer (workspace agents answer TaskResult)."""
+    model: str | None = None
+    max_turns: int = 30
+    timeout_s: float = 600.0
+    env: Mapping[str, str] = field(default_factory=dict)
+    cli_path: str | None = None
+    bash: BashRules = field(default_factory=BashRules)
+    sandbox_dir: Path | None = None
+    project_hooks: bool = False
+    """Run the command hooks of the workspace's `.claude/settings.json` (outside the policy)."""
+
+    @property
+    def instructions(self) -> str:
+        """The workspace agent's appended instructions (same text as `system_prompt`)."""
+        return self.system_prompt
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Something the agent just did: a tool call (`Write src/x.py`) or a piece of its text."""
+
+    kind: Literal["tool", "text"]
+    detail: str
+
+
+@dataclass(frozen=True)
+class AgentOutcome:
+    """What a finished session returned.
+
+    `text` is the final text answer; `structured_output` the JSON answer when a schema was set;
+    `denied` one line per tool call the permission policy refused.
+    """
+
+    text: str
+    structured_output: Any | None
+    usage: Usage
+    session_id: str
+    denied: tuple[str, ...] = ()

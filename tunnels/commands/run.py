@@ -1,0 +1,32 @@
+"""`tunnels chat` and `tunnels demo`."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from channels.terminal import TerminalChannel
+from config.loader import LoadedSettings
+from tunnels.runtime.orchestrator import Orchestrator
+from tunnels.scripted_model import ScriptedModelServer, load_scenario
+
+
+async def chat(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    """An interactive terminal conversation with the orchestrator."""
+    async with AsyncExitStack() as stack:
+        env: dict[str, str] = {}
+        if args.scripted_model:
+            model = await stack.enter_async_context(ScriptedModelServer(load_scenario(Path(args.scripted_model))))
+            env = model.env()
+        orchestrator = await stack.enter_async_context(Orchestrator(loaded, agent_env=env))
+        user = args.user or loaded.settings.channels.terminal.user
+        await TerminalChannel(orchestrator, user).run_interactive()
+    return 0
+
+
+async def demo(loaded: LoadedSettings, args: argparse.Namespace) -> int:
+    """The offline end-to-end demo."""
+    from tunnels.demo.run import run_demo
+
+    return await run_demo(Path(args.dir).absolute())

@@ -1,0 +1,1 @@
+"""`tunnels demo`: the main job end to end, offline (embedded NATS, scripted model, sample tree)."""

@@ -1,0 +1,122 @@
+"""The composition root of a running orchestrator: backbone, projections, actors, dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from actors.confirm_gate import Rearm
+from actors.context import ActorContext, Recorder
+from config.loader import LoadedSettings
+from events.catalogue import AnyEvent
+from events.conversation import MessageReceived
+from events.ids import Clock, IdSource, SystemClock, UlidSource, derived_id
+from projections import ProjectionRunner
+from tunnels.backbone import Backbone, open_backbone, standard_projections
+from tunnels.bus import Appended
+from tunnels.runtime.agent_calls import AgentCalls
+from tunnels.runtime.directory import Directory
+from tunnels.runtime.dispatcher import Dispatcher
+from tunnels.runtime.reconcile import reconcile
+from tunnels.runtime.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class Orchestrator:
+    """`async with Orchestrator(loaded) as orchestrator:` runs the whole system in this process.
+
+    Channels call `post_message` for what people say and `add_listener` to see what happens.
+    `agent_env` is extra environment for every Claude Code session (e.g. a scripted model's URL).
+    """
+
+    def __init__(
+        self, loaded: LoadedSettings, *, agent_env: Mapping[str, str] | None = None,
+        clock: Clock | None = None, ids: IdSource | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.agent_env = dict(agent_env or {})
+        self.clock = clock or SystemClock()
+        self.ids = ids or UlidSource()
+        self._stack = AsyncExitStack()
+        self.backbone: Backbone | None = None
+        self.runner: ProjectionRunner | None = None
+        self.ctx: ActorContext | None = None
+        self.directory: Directory | None = None
+        self.dispatcher: Dispatcher | None = None
+
+    async def __aenter__(self) -> Orchestrator:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self._stop()
+
+    async def _start(self) -> None:
+        loaded = self.loaded
+        self.backbone = await self._stack.enter_async_context(open_backbone(loaded, role="owner", name="tunnels-orchestrator"))
+        store = self.backbone.store
+        sessions, requests, task_log = views = standard_projections(loaded)
+        self.task_log = task_log
+        self.runner = ProjectionRunner(store, views)
+        await self.runner.start()
+        self._stack.push_async_callback(self.runner.stop)
+        task_log.prune(self.clock.now().date(), loaded.settings.task_log.retention_days)
+        recorder = Recorder(store, last_seq=await store.last_seq())
+        services = Services(loaded, AgentCalls(loaded, self.agent_env), recorder, requests, self.clock, self.ids)
+        self.ctx = ActorContext(
+            loop=asyncio.get_running_loop(), recorder=recorder, settings=loaded, clock=self.clock, ids=self.ids,
+            sessions=sessions, requests=requests, services=services,
+        )
+        self.directory = Directory(self.ctx)
+        self.dispatcher = Dispatcher(self.ctx, self.runner, self.directory)
+        await self.dispatcher.start()
+        settled = await reconcile(self.ctx)
+        if settled:
+            log.warning("settled %d request(s) left open by a previous run", settled)
+        self.directory.gate.tell(Rearm())
+
+    async def _stop(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        if self.ctx is not None:
+            for task in list(self.ctx.background):
+                task.cancel()
+            if self.ctx.background:
+                await asyncio.wait(list(self.ctx.background), timeout=15)
+        if self.directory is not None:
+            await asyncio.to_thread(self.directory.stop_all)
+        await self._stack.aclose()
+
+    @property
+    def store(self) -> Any:
+        """The event store (for channels that read history)."""
+        assert self.backbone is not None
+        return self.backbone.store
+
+    def add_listener(self, listener: Callable[[int, AnyEvent], None]) -> None:
+        """Call `listener(seq, event)` on the loop for every event once the projections have it."""
+        assert self.runner is not None
+        self.runner.add_listener(listener)
+
+    async def post_message(
+        self, *, session_key: str, channel: str, sender: str, text: str, message_ref: str,
+        sender_name: str = "", action: str | None = None, request_id: str | None = None, sent_at: datetime | None = None,
+    ) -> Appended:
+        """Record what a person said. The same `message_ref` (a chat's own message id) is stored once."""
+        assert self.ctx is not None
+        at = sent_at or self.clock.now()
+        event = MessageReceived(
+            id=derived_id(at, f"{channel}:{message_ref}"), at=at, session_key=session_key, request_id=request_id,
+            channel=channel, sender=sender, sender_name=sender_name, text=text, message_ref=message_ref, action=action,  # type: ignore[arg-type]
+        )
+        return await self.ctx.recorder.append(event)

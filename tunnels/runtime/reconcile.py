@@ -1,0 +1,49 @@
+"""After a restart: requests the old process was working on are settled from the stream.
+
+Nothing stays "running": an executing request's unfinished tasks are reported as interrupted
+(never run again behind the person's back) and the request fails with that explanation; a
+request caught before its plan was ready fails with a request to send it again. Pending
+approvals stay pending (their expiry is re-armed by the gate).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.context import ActorContext
+from events.execution import RequestFailed, WorkspaceTaskCancelled, WorkspaceTaskInterrupted
+from projections.requests import TASK_ACTIVE
+
+
+async def reconcile(ctx: ActorContext) -> int:
+    """Settle every request left open by a previous process; return how many were settled."""
+    settled = 0
+    for request in list(ctx.requests.requests.values()):
+        if request.status not in ("routing", "planning", "executing"):
+            continue
+
+        def envelope(**fields: Any) -> dict[str, Any]:
+            return {"id": ctx.ids.new_id(), "at": ctx.clock.now(), "session_key": request.session_key,
+                    "causation_id": None, "request_id": request.request_id, **fields}
+
+        if request.status == "executing":
+            interrupted = []
+            for task in sorted(request.tasks.values(), key=lambda t: (t.phase, t.workspace)):
+                if task.status in TASK_ACTIVE:
+                    interrupted.append(task.workspace)
+                    await ctx.recorder.append(WorkspaceTaskInterrupted(
+                        **envelope(task_id=task.task_id, workspace=task.workspace),
+                        reason="the orchestrator restarted while this task ran",
+                    ))
+                elif task.status == "pending":
+                    await ctx.recorder.append(WorkspaceTaskCancelled(
+                        **envelope(task_id=task.task_id, workspace=task.workspace), reason="not run: the orchestrator restarted",
+                    ))
+            names = ", ".join(interrupted) or "none"
+            reason = (f"the orchestrator restarted while this request ran; interrupted tasks: {names}. "
+                      "Nothing was run again; send the request again to retry.")
+        else:
+            reason = "the orchestrator restarted before the plan was ready; please send the request again"
+        await ctx.recorder.append(RequestFailed(**envelope(), stage="recovery", reason=reason))
+        settled += 1
+    return settled

@@ -1,0 +1,141 @@
+"""The asyncio side of the actors: the tree, agent calls, and running workspace tasks.
+
+A workspace runs at most one task at a time across all requests (an asyncio lock per workspace,
+first come first served), and at most `limits.max_parallel_agents` sessions run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from actors.context import Recorder
+from config.loader import LoadedSettings
+from events.execution import (
+    WorkspaceProgress,
+    WorkspaceTaskCancelled,
+    WorkspaceTaskDispatched,
+    WorkspaceTaskFailed,
+    WorkspaceTaskStarted,
+    WorkspaceTaskSucceeded,
+    WorkspaceTaskTimedOut,
+)
+from events.ids import Clock, IdSource
+from events.values import TaskResult
+from projections import RequestsView
+from tunnels.claude import AgentError, AgentTimeout, Progress
+from tunnels.runtime.agent_calls import AgentCalls
+from tunnels.tree import Tree, TreeError, discover
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    """What actors start on the loop."""
+
+    def __init__(
+        self, loaded: LoadedSettings, calls: AgentCalls, recorder: Recorder, requests: RequestsView, clock: Clock, ids: IdSource,
+    ) -> None:
+        self.loaded = loaded
+        self.calls = calls
+        self.recorder = recorder
+        self.requests = requests
+        self.clock = clock
+        self.ids = ids
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._slots = asyncio.Semaphore(loaded.settings.limits.max_parallel_agents)
+        self._running: dict[str, dict[str, asyncio.Task[Any]]] = defaultdict(dict)
+        self._cancelled_by: dict[str, str] = {}
+        self.agent_name = f"local:{loaded.root.name}"
+        self._loop = asyncio.get_running_loop()
+
+    def tree(self) -> Tree:
+        """The project tree as it is on disk now."""
+        loaded = self.loaded
+        return discover(loaded.root, exclude=[loaded.state_dir, loaded.archive_dir, loaded.task_log_dir])
+
+    def remote_workspaces(self) -> set[str]:
+        """Qualified names of workspaces served by remote agents (none yet)."""
+        return set()
+
+    def cancel_request(self, request_id: str, by: str) -> None:
+        """Stop every running task of a request (thread-safe)."""
+
+        def cancel() -> None:
+            self._cancelled_by[request_id] = by
+            for task in self._running.get(request_id, {}).values():
+                task.cancel()
+
+        self._loop.call_soon_threadsafe(cancel)
+
+    def _envelope(self, dispatched: WorkspaceTaskDispatched) -> dict[str, Any]:
+        return {
+            "id": self.ids.new_id(), "at": self.clock.now(), "session_key": dispatched.session_key,
+            "causation_id": dispatched.id, "request_id": dispatched.request_id,
+            "task_id": dispatched.task_id, "workspace": dispatched.workspace,
+        }
+
+    async def run_task(self, dispatched: WorkspaceTaskDispatched) -> None:
+        """Run one dispatched task to its end and record how it ended."""
+        me = asyncio.current_task()
+        assert me is not None
+        self._running[dispatched.request_id][dispatched.task_id] = me
+        progress = _ProgressRecorder(self, dispatched)
+        try:
+            async with self._locks[dispatched.workspace], self._slots:
+                request = self.requests.get(dispatched.request_id)
+                if request is None or request.plan is None or request.status != "executing":
+                    raise asyncio.CancelledError
+                workspace = self.tree().workspace(dispatched.workspace)
+                if workspace.path is None:
+                    raise TreeError(f"{dispatched.workspace} has no local folder")
+                await self.recorder.append(WorkspaceTaskStarted(**self._envelope(dispatched), agent=self.agent_name))
+                upstream: list[tuple[str, TaskResult]] = [
+                    (dep, task.result) for dep in dispatched.upstream
+                    if (task := request.tasks.get(dep)) is not None and task.result is not None
+                ]
+                answered = await self.calls.work(
+                    request.plan.task_for(dispatched.workspace), workspace.path, request.text, upstream, progress.on_progress
+                )
+                await progress.drain()
+                outcome: Any = WorkspaceTaskSucceeded(**self._envelope(dispatched), result=answered.value, usage=answered.usage)
+        except asyncio.CancelledError:
+            by = self._cancelled_by.get(dispatched.request_id, "the orchestrator")
+            outcome = WorkspaceTaskCancelled(**self._envelope(dispatched), reason=f"cancelled by {by}")
+        except AgentTimeout as err:
+            outcome = WorkspaceTaskTimedOut(**self._envelope(dispatched), timeout_s=err.timeout_s)
+        except (AgentError, TreeError) as err:
+            outcome = WorkspaceTaskFailed(**self._envelope(dispatched), error=str(err))
+        finally:
+            self._running[dispatched.request_id].pop(dispatched.task_id, None)
+        await progress.drain()
+        await self.recorder.append(outcome)
+
+
+class _ProgressRecorder:
+    """Turns an agent's progress into `task.progress` events, at most one per interval."""
+
+    def __init__(self, services: Services, dispatched: WorkspaceTaskDispatched) -> None:
+        self.services = services
+        self.dispatched = dispatched
+        self.interval = services.loaded.settings.limits.progress_interval_s
+        self.last = float("-inf")
+        self.pending: set[asyncio.Task[Any]] = set()
+
+    def on_progress(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        event = WorkspaceProgress(**self.services._envelope(self.dispatched), kind=progress.kind, detail=progress.detail[:300])
+        task = asyncio.ensure_future(self.services.recorder.append(event))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def drain(self) -> None:
+        """Wait for the progress events already sent, so none lands after the task's end."""
+        if self.pending:
+            await asyncio.gather(*self.pending, return_exceptions=True)
