@@ -116,7 +116,8 @@ class ChannelSession(EventActor):
             else:
                 text = f"{request.text}\n\n(You asked: {request.question})\n{message.text}"
                 self._open(state, message, text, message.sender, message.channel, message.id)
-        elif intent == "cancel" or message.action:
+        elif intent in ("approve", "cancel") or message.action:
+            # A bare "yes" or "stop" with nothing pending is not a request: say so.
             self._notice(state, message, "Nothing is running or waiting for approval.")
         else:
             self._open(state, message, message.text, message.sender, message.channel, message.id)

@@ -35,7 +35,9 @@ async def test_a_crashing_cli_is_reported_with_the_end_of_its_stderr(tmp_path: P
     with pytest.raises(AgentFailed) as caught:
         await run_agent(spec)
 
-    assert caught.value.message == (
-        "Claude Code exited with code 3: starting | fatal: settings are broken"
+    # Depending on timing the SDK sees the exit, or only a closed stdin.
+    assert caught.value.message in (
+        "Claude Code exited with code 3: starting | fatal: settings are broken",
+        "Claude Code exited while starting: starting | fatal: settings are broken",
     )
     assert not caught.value.retryable

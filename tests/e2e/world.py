@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,13 +16,7 @@ from tunnels.demo.sample_tree import lay_out
 from tunnels.runtime.orchestrator import Orchestrator
 from tunnels.scripted_model import ScriptedModelServer, parse_scenario
 
-BASE_SETTINGS = """\
-claude:
-  isolate_home: true
-limits:
-  progress_interval_s: 0.1
-  task_timeout_s: 60
-"""
+BASE_LIMITS = {"progress_interval_s": 0.1, "task_timeout_s": 60}
 
 
 @dataclass
@@ -31,6 +27,7 @@ class World:
     orchestrator: Orchestrator
     model: ScriptedModelServer
     terminal: TerminalChannel
+    out: io.StringIO
 
     async def ask(self, text: str, until: Callable[[AnyEvent], bool], timeout: float = 120) -> AnyEvent:
         """Say `text` and wait for the first event matching `until`."""
@@ -41,6 +38,14 @@ class World:
     async def run_to_end(self, text: str, timeout: float = 180) -> AnyEvent:
         """Say `text` and wait until a request of this session ends."""
         return await self.ask(text, lambda e: isinstance(e, REQUEST_ENDED), timeout)
+
+    async def post_as(self, sender: str, text: str) -> None:
+        """Someone else writes in the same conversation (as in a shared Slack thread)."""
+        self.terminal._count += 1
+        await self.orchestrator.post_message(
+            session_key=self.terminal.session_key, channel="terminal", sender=sender, text=text,
+            message_ref=f"{sender}-{self.terminal._count}",
+        )
 
     def of_type(self, cls: type) -> list[AnyEvent]:
         """The session's events of one type, in order."""
@@ -54,19 +59,16 @@ async def _wait(future: object, timeout: float) -> AnyEvent:
 
 
 @asynccontextmanager
-async def world(tmp_path: Path, scenario: str, settings: str = "", *, user: str = "alice") -> AsyncIterator[World]:
+async def world(
+    tmp_path: Path, scenario: str, *, limits: dict[str, float] | None = None, settings: dict[str, object] | None = None,
+    user: str = "alice",
+) -> AsyncIterator[World]:
     """Lay out the sample tree under `tmp_path/tree` and run an orchestrator on it."""
     root = lay_out(tmp_path / "tree")
-    (root / "orchestrator.yaml").write_text(BASE_SETTINGS + settings, encoding="utf-8")
+    document = {"claude": {"isolate_home": True}, "limits": {**BASE_LIMITS, **(limits or {})}, **(settings or {})}
+    (root / "orchestrator.yaml").write_text(json.dumps(document), encoding="utf-8")
     loaded = load_settings(root / "orchestrator.yaml")
     async with ScriptedModelServer(parse_scenario(scenario)) as model:
         async with Orchestrator(loaded, agent_env=model.env()) as orchestrator:
-            yield World(root, orchestrator, model, TerminalChannel(orchestrator, user, out=_Discard()))
-
-
-class _Discard:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
+            out = io.StringIO()
+            yield World(root, orchestrator, model, TerminalChannel(orchestrator, user, out=out), out)

@@ -46,7 +46,8 @@ DEFAULT_BASH_ALLOW: tuple[str, ...] = (
     "git status *", "git diff *", "git log *", "git show *", "git blame *", "git grep *",
     "git ls-files *", "git rev-parse *", "git branch", "git branch --show-current",
     # tests and builds
-    "pytest *", "python -m pytest *", "python3 -m pytest *", "uv run pytest *", "python -m unittest *", "python3 -m unittest *",
+    "pytest *", "python -m pytest *", "python3 -m pytest *", "uv run pytest *",
+    "python -m unittest *", "python3 -m unittest *",
     "make test", "make check", "npm test *", "npm run test *", "yarn test *", "pnpm test *",
     "cargo test *", "cargo check *", "go test *", "go vet *", "tox *",
 )  # fmt: skip

@@ -17,7 +17,6 @@ import msgspec
 from claude_agent_sdk import (
     AssistantMessage,
     ClaudeSDKClient,
-    CLIConnectionError,
     ClaudeSDKError,
     ProcessError,
     ResultMessage,
@@ -157,17 +156,19 @@ class _Session:
         )
 
     def _crash_reason(self, err: ClaudeSDKError) -> str:
-        if isinstance(err, CLIConnectionError) and not self.pid:
-            # Not found / no such cwd / died while starting (the SDK words that case variously).
-            code = _EXIT_CODE.search(str(err))
-            if code is None and "process stdin" not in str(err):
-                return self._with_stderr(_first_line(err))
-        code = _EXIT_CODE.search(str(err))
-        if isinstance(err, ProcessError) and err.exit_code is not None:
-            return self._with_stderr(f"Claude Code exited with code {err.exit_code}")
-        if code is not None:
-            return self._with_stderr(f"Claude Code exited with code {code.group(1)}")
-        return self._with_stderr(f"Claude Code stopped unexpectedly ({_first_line(err)})")
+        # A CLI dying at start-up surfaces in several wordings depending on timing.
+        exit_code = err.exit_code if isinstance(err, ProcessError) else None
+        if exit_code is None:
+            # e.g. "Cannot write to terminated process (exit code: 3)"
+            found = _EXIT_CODE.search(str(err))
+            exit_code = int(found.group(1)) if found else None
+        if exit_code is not None:
+            reason = f"Claude Code exited with code {exit_code}"
+        elif "process stdin" in str(err):
+            reason = "Claude Code exited while starting"
+        else:
+            reason = _first_line(err)  # not found, no such working directory, bad output…
+        return self._with_stderr(reason)
 
     def _with_stderr(self, reason: str) -> str:
         tail = " | ".join(line.strip() for line in self.stderr if line.strip())

@@ -1,0 +1,64 @@
+"""SIGKILL the orchestrator while a phase runs; the restarted one reconciles from the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from channels.terminal import TerminalChannel
+from config.loader import load_settings
+from events.execution import RequestCompleted
+from tests.e2e.scenarios import hangs, plan, scenario, succeeds
+from tests.e2e.world import BASE_LIMITS
+from tunnels.demo.sample_tree import lay_out
+from tunnels.runtime.orchestrator import Orchestrator
+from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_a_killed_orchestrator_is_reconciled_and_pending_approvals_survive(tmp_path: Path) -> None:
+    root = lay_out(tmp_path / "tree")
+    (root / "orchestrator.yaml").write_text(json.dumps({"claude": {"isolate_home": True}, "limits": BASE_LIMITS}))
+    script = scenario(
+        plan("alice", ("web-app/backend", "slow", []), ("web-app/frontend", "ui", ["web-app/backend"]), match="alice's slow change"),
+        plan("bob", ("api-service", "bob", []), match="bob's change"),
+        hangs("web-app/backend"), succeeds("api-service", "bob's change is in"),
+    )
+    (tmp_path / "scenario.yaml").write_text(script)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.orchestrator_proc", str(root), str(tmp_path / "scenario.yaml")],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 120)
+        assert line.strip() == "READY"
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+
+    loaded = load_settings(root / "orchestrator.yaml")
+    async with ScriptedModelServer(parse_scenario(script)) as model, Orchestrator(loaded, agent_env=model.env()) as orchestrator:
+        assert orchestrator.ctx is not None and orchestrator.runner is not None
+        await orchestrator.runner.wait(await orchestrator.store.last_seq())
+        requests = orchestrator.ctx.requests.requests
+        [alice] = [r for r in requests.values() if r.requester == "terminal:alice"]
+        [bob] = [r for r in requests.values() if r.requester == "terminal:bob"]
+        assert alice.status == "failed" and "restarted while this request ran" in alice.reason
+        assert {w: t.status for w, t in alice.tasks.items()} == {"web-app/backend": "interrupted", "web-app/frontend": "cancelled"}
+        assert not [t for r in requests.values() for t in r.tasks.values() if t.status in ("running", "dispatched")]
+        assert bob.status == "awaiting_approval"
+        assert orchestrator.ctx.sessions.get("terminal:bob").status == "pending_plan_approval"
+        assert orchestrator.ctx.sessions.get("terminal:alice").status == "awaiting_followup"
+
+        bob_terminal = TerminalChannel(orchestrator, "bob", out=open(os.devnull, "w"))
+        done = bob_terminal.watch(lambda e: isinstance(e, RequestCompleted))
+        await bob_terminal.say("yes")
+        final = await asyncio.wait_for(done, 120)
+        assert "bob's change is in" in final.summary  # type: ignore[attr-defined]

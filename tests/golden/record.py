@@ -1,0 +1,418 @@
+"""Record the golden event streams and their expected folded state (run by hand, never by tests).
+
+    .venv/bin/python tests/golden/record.py                     # record stories not recorded yet
+    .venv/bin/python tests/golden/record.py --refresh-expected  # re-fold every recorded stream
+    .venv/bin/python tests/golden/record.py --rerecord NAME     # overwrite one story (rarely right)
+
+A recorded `stream.jsonl` is history: once committed it stays as it is, so that a schema change
+which breaks old streams fails CI (the fix is an upcaster in `events/upcasting.py`). When a
+projection changes on purpose, `--refresh-expected` re-folds the recorded streams with today's code
+and rewrites only `sessions.json`, `requests.json` and `task_log/`; review that diff. To cover a new
+event or field, add a new story here and run without arguments: existing folders are left alone.
+Ids and times are fixed (`tests.factories.Events`), so recording twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import msgspec
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script from anywhere: import the checkout
+
+from events.base import Event  # noqa: E402
+from events.codec import encode  # noqa: E402
+from events.conversation import (  # noqa: E402
+    CancelRequested,
+    ConfirmationAnswered,
+    ConfirmationCancelled,
+    ConfirmationExpired,
+    ConfirmationGiven,
+    ConfirmationRefused,
+    ConfirmationRequested,
+    MessageQueued,
+    MessageReceived,
+    NoticeIssued,
+    PlanRevised,
+    ReplyPosted,
+    RequestOpened,
+    Turn,
+)
+from events.execution import (  # noqa: E402
+    PermissionDecided,
+    PermissionRequested,
+    PhaseCompleted,
+    PhaseStarted,
+    RequestCancelled,
+    RequestCompleted,
+    RequestFailed,
+    WorkspaceProgress,
+    WorkspaceTaskCancelled,
+    WorkspaceTaskDispatched,
+    WorkspaceTaskFailed,
+    WorkspaceTaskInterrupted,
+    WorkspaceTaskSkipped,
+    WorkspaceTaskStarted,
+    WorkspaceTaskSucceeded,
+    WorkspaceTaskTimedOut,
+)
+from events.planning import (  # noqa: E402
+    ClarificationNeeded,
+    DirectAnswerGiven,
+    PlanApproved,
+    PlanProposed,
+    PlanRejected,
+    RouteDecided,
+)
+from events.subjects import Subjects  # noqa: E402
+from events.upcasting import SCHEMA_VERSION  # noqa: E402
+from events.values import Plan, PlannedTask, TaskResult, Usage  # noqa: E402
+from tests.factories import T0, Events  # noqa: E402
+from tests.golden.replay import (  # noqa: E402
+    REQUESTS,
+    SESSIONS,
+    STREAM,
+    TASK_LOG,
+    Line,
+    decode_event,
+    encode_line,
+    fold,
+    read_stream,
+)
+
+GOLDEN = Path(__file__).resolve().parent
+ROUTER = Usage(input_tokens=1500, output_tokens=120, cost_usd=0.0042, num_turns=1, duration_ms=1800)
+PLANNER = Usage(input_tokens=6400, output_tokens=900, cost_usd=0.031, num_turns=2, duration_ms=9500)
+
+
+def agent_usage(turns: int) -> Usage:
+    return Usage(
+        input_tokens=2000 * turns, output_tokens=300 * turns, cache_read_input_tokens=9000 * turns,
+        cost_usd=round(0.015 * turns, 6), num_turns=turns, duration_ms=6000 * turns,
+    )
+
+
+class Story:
+    """Builds one session's events with a fixed clock; `ev.envelope` moves it one second on."""
+
+    def __init__(self, key: str, start_hours: int) -> None:
+        self.key = key
+        self.channel = key.split(":")[0]
+        self.ev = Events(T0 + timedelta(hours=start_hours))
+        self.events: list[Event] = []
+
+    def new_id(self) -> str:
+        return self.ev.ids.new_id()
+
+    def add(self, cls: type[Event], **fields: object) -> Event:
+        event = cls(**{**self.ev.envelope(self.key), **fields})
+        self.events.append(event)
+        return event
+
+    def message(self, text: str, sender: str, **fields: object) -> MessageReceived:
+        ref = f"{self.channel}-msg-{len(self.events) + 1}"
+        return self.add(MessageReceived, channel=self.channel, sender=sender, text=text, message_ref=ref, **fields)  # type: ignore[return-value]
+
+    def opened(self, rid: str, message: MessageReceived, history: list[Turn], text: str | None = None) -> RequestOpened:
+        return self.add(  # type: ignore[return-value]
+            RequestOpened, request_id=rid, text=text or message.text, requester=message.sender, channel=self.channel,
+            message_id=message.id, history=history, causation_id=message.id,
+        )
+
+    def task(self, rid: str, workspace: str) -> str:
+        return f"{rid}-{workspace.replace('/', '-')}"
+
+    def dispatched(self, rid: str, plan: Plan, workspace: str, phase: int, **fields: object) -> None:
+        planned = plan.task_for(workspace)
+        upstream = [self.task(rid, name) for name in planned.depends_on]
+        self.add(
+            WorkspaceTaskDispatched, request_id=rid, task_id=self.task(rid, workspace), workspace=workspace,
+            phase=phase, task=planned.task, upstream=upstream, **fields,
+        )
+
+    def started(self, rid: str, workspace: str, agent: str = "local") -> None:
+        self.add(WorkspaceTaskStarted, request_id=rid, task_id=self.task(rid, workspace), workspace=workspace, agent=agent)
+
+    def progress(self, rid: str, workspace: str, detail: str, kind: str = "tool") -> None:
+        self.add(WorkspaceProgress, request_id=rid, task_id=self.task(rid, workspace), workspace=workspace, kind=kind, detail=detail)
+
+    def succeeded(self, rid: str, workspace: str, result: TaskResult, turns: int) -> None:
+        self.add(
+            WorkspaceTaskSucceeded, request_id=rid, task_id=self.task(rid, workspace), workspace=workspace,
+            result=result, usage=agent_usage(turns),
+        )
+
+
+def three_phase_request() -> list[Event]:
+    """A three-phase plan: one task fails, its dependant is skipped; then a follow-up request."""
+    s = Story("slack:T01/C02", start_hours=0)
+    alice, bob = "slack:U01ALICE", "slack:U02BOB"
+    r1, r2 = s.new_id(), s.new_id()
+    plan = Plan(
+        label="Upgrade core to v2",
+        tasks=[
+            PlannedTask(workspace="shared/core", task="Bump core to v2 and publish it"),
+            PlannedTask(workspace="web/app", task="Use core v2 in the web app", depends_on=["shared/core"]),
+            PlannedTask(workspace="mobile/app", task="Use core v2 in the mobile app", depends_on=["shared/core"]),
+            PlannedTask(workspace="web/e2e", task="Run the end-to-end suite", depends_on=["web/app", "mobile/app"]),
+        ],
+        phases=[["shared/core"], ["web/app", "mobile/app"], ["web/e2e"]],
+    )
+    ask = s.message("Upgrade core to v2 everywhere, then run the e2e suite", alice)
+    s.opened(r1, ask, [])
+    s.add(RouteDecided, request_id=r1, projects=["shared", "web", "mobile"], method="agent", usage=ROUTER)
+    s.add(PlanProposed, request_id=r1, plan=plan, usage=PLANNER)
+    asked = s.add(ConfirmationRequested, request_id=r1, requester=alice, approvers=[alice, bob], expires_at=T0 + timedelta(minutes=30))
+    yes = s.message("approve", bob, action="approve", causation_id=asked.id)
+    s.add(ConfirmationAnswered, request_id=r1, by=bob, answer="approve", message_id=yes.id, causation_id=yes.id)
+    s.add(ConfirmationGiven, request_id=r1, by=bob)
+    s.add(PlanApproved, request_id=r1, by=bob)
+
+    s.add(PhaseStarted, request_id=r1, phase=1, workspaces=["shared/core"])
+    s.dispatched(r1, plan, "shared/core", 1)
+    s.started(r1, "shared/core")
+    s.progress(r1, "shared/core", "Edit pyproject.toml")
+    s.add(PermissionRequested, request_id=r1, task_id=s.task(r1, "shared/core"), workspace="shared/core", tool="Bash", detail="git push origin v2")
+    s.add(
+        PermissionDecided, request_id=r1, task_id=s.task(r1, "shared/core"), workspace="shared/core", tool="Bash",
+        allowed=False, reason="pushing is not allowed in a workspace task",
+    )
+    s.progress(r1, "shared/core", "Bumped the version; the test suite passes.", kind="text")
+    s.succeeded(r1, "shared/core", TaskResult(
+        summary="core is at v2.0.0; the changelog lists the breaking changes.",
+        changed_files=["pyproject.toml", "CHANGELOG.md", "src/core/__init__.py"], test_result="pass",
+        downstream_context="core v2 renames Client.fetch to Client.get",
+    ), turns=6)
+    s.add(PhaseCompleted, request_id=r1, phase=1, succeeded=["shared/core"])
+
+    s.add(PhaseStarted, request_id=r1, phase=2, workspaces=["web/app", "mobile/app"])
+    s.dispatched(r1, plan, "web/app", 2)
+    s.dispatched(r1, plan, "mobile/app", 2, target="remote")
+    s.started(r1, "web/app")
+    s.started(r1, "mobile/app", agent="remote:builder-1")
+    s.progress(r1, "web/app", "Grep 'Client.fetch'")
+    s.succeeded(r1, "web/app", TaskResult(
+        summary="The web app uses core v2 (Client.get in 14 places).",
+        changed_files=["package.json", "src/api/client.ts"], test_result="pass",
+    ), turns=9)
+    s.add(
+        WorkspaceTaskFailed, request_id=r1, task_id=s.task(r1, "mobile/app"), workspace="mobile/app",
+        error="the release build failed: signing key missing", usage=agent_usage(4),
+    )
+    s.add(PhaseCompleted, request_id=r1, phase=2, succeeded=["web/app"], failed=["mobile/app"])
+
+    s.add(PhaseStarted, request_id=r1, phase=3, workspaces=["web/e2e"])
+    s.add(WorkspaceTaskSkipped, request_id=r1, task_id=s.task(r1, "web/e2e"), workspace="web/e2e", because=["mobile/app"])
+    s.add(PhaseCompleted, request_id=r1, phase=3, skipped=["web/e2e"])
+    summary = "core v2 is out and the web app uses it; the mobile build failed (signing key missing), so the e2e suite did not run."
+    total = ROUTER + PLANNER + agent_usage(6) + agent_usage(9) + agent_usage(4)
+    done = s.add(RequestCompleted, request_id=r1, summary=summary, succeeded=2, failed=1, skipped=1, usage=total)
+    s.add(ReplyPosted, request_id=r1, channel="slack", in_reply_to=done.id, chat_ref="1790000000.000200")
+
+    follow = s.message("Now update the docs for v2", alice)
+    s.opened(r2, follow, [Turn(role="user", text=ask.text), Turn(role="assistant", text=summary)])
+    s.add(RouteDecided, request_id=r2, projects=["docs"], method="explicit", usage=ROUTER)
+    docs = Plan(label="Docs for core v2", tasks=[PlannedTask(workspace="docs/site", task="Document the v2 API")], phases=[["docs/site"]])
+    s.add(PlanProposed, request_id=r2, plan=docs, usage=PLANNER)
+    s.add(ConfirmationGiven, request_id=r2, by=alice, auto=True)
+    s.add(PlanApproved, request_id=r2, by=alice, auto=True)
+    s.add(PhaseStarted, request_id=r2, phase=1, workspaces=["docs/site"])
+    s.dispatched(r2, docs, "docs/site", 1)
+    s.started(r2, "docs/site")
+    s.succeeded(r2, "docs/site", TaskResult(summary="The API reference covers v2.", changed_files=["docs/api.md"]), turns=3)
+    s.add(PhaseCompleted, request_id=r2, phase=1, succeeded=["docs/site"])
+    done = s.add(
+        RequestCompleted, request_id=r2, summary="The docs describe core v2.", succeeded=1,
+        usage=ROUTER + PLANNER + agent_usage(3),
+    )
+    s.add(ReplyPosted, request_id=r2, channel="slack", in_reply_to=done.id, chat_ref="1790000000.000300")
+    return s.events
+
+
+def conversation() -> list[Event]:
+    """A clarification, a refused and a revised approval, a cancelled approval, a queued message."""
+    s = Story("telegram:4242", start_hours=2)
+    carol, dave = "telegram:4242", "telegram:9999"
+    r1, r2, r3, r4 = s.new_id(), s.new_id(), s.new_id(), s.new_id()
+
+    ask = s.message("fix the login", carol, sender_name="Carol")
+    s.opened(r1, ask, [])
+    question = "Which login do you mean: the web app or the mobile app?"
+    s.add(ClarificationNeeded, request_id=r1, question=question, usage=ROUTER)
+    answer = s.message("the web one", carol, sender_name="Carol")
+    history = [Turn(role="user", text=ask.text), Turn(role="assistant", text=question)]
+    s.opened(r2, answer, history, text="fix the login\n\nthe web one")
+    s.add(RouteDecided, request_id=r2, projects=["web"], method="agent", usage=ROUTER)
+    first = Plan(label="Fix the web login", tasks=[PlannedTask(workspace="web/app", task="Fix the login form")], phases=[["web/app"]])
+    s.add(PlanProposed, request_id=r2, plan=first, usage=PLANNER)
+    asked = s.add(ConfirmationRequested, request_id=r2, requester=carol, approvers=[carol], expires_at=T0 + timedelta(hours=3))
+    stranger = s.message("approve", dave, action="approve", causation_id=asked.id)
+    s.add(ConfirmationAnswered, request_id=r2, by=dave, answer="approve", message_id=stranger.id, causation_id=stranger.id)
+    s.add(ConfirmationRefused, request_id=r2, by=dave, reason="telegram:9999 may not approve this plan")
+    change = s.message("also add a regression test", carol)
+    s.add(PlanRevised, request_id=r2, by=carol, text=change.text, message_id=change.id, causation_id=change.id)
+    second = Plan(
+        label="Fix the web login, with a test",
+        tasks=[PlannedTask(workspace="web/app", task="Fix the login form and add a regression test")],
+        phases=[["web/app"]],
+    )
+    s.add(PlanProposed, request_id=r2, plan=second, revision=1, usage=PLANNER)
+    s.add(ConfirmationRequested, request_id=r2, requester=carol, approvers=[carol], expires_at=T0 + timedelta(hours=3), revision=1)
+    cancel = s.message("cancel", carol, action="cancel")
+    s.add(ConfirmationAnswered, request_id=r2, by=carol, answer="cancel", message_id=cancel.id, causation_id=cancel.id)
+    s.add(ConfirmationCancelled, request_id=r2, by=carol)
+    s.add(RequestCancelled, request_id=r2, by=carol, usage=ROUTER + PLANNER + PLANNER)
+    s.add(NoticeIssued, request_id=r2, text="Cancelled: nothing was run.", reply_to=cancel.id)
+
+    work = s.message("Raise the test coverage of the web login module", carol)
+    s.opened(r3, work, [Turn(role="user", text="fix the login\n\nthe web one")])
+    s.add(RouteDecided, request_id=r3, projects=["web"], method="single_project", usage=ROUTER)
+    plan = Plan(label="Login test coverage", tasks=[PlannedTask(workspace="web/app", task="Cover the login module with tests")], phases=[["web/app"]])
+    s.add(PlanProposed, request_id=r3, plan=plan, usage=PLANNER)
+    s.add(ConfirmationGiven, request_id=r3, by=carol, auto=True)
+    s.add(PlanApproved, request_id=r3, by=carol, auto=True)
+    s.add(PhaseStarted, request_id=r3, phase=1, workspaces=["web/app"])
+    s.dispatched(r3, plan, "web/app", 1)
+    s.started(r3, "web/app")
+    later = s.message("and how do deploys work here?", carol)
+    s.add(MessageQueued, request_id=r3, message_id=later.id, text=later.text, sender=carol, causation_id=later.id)
+    s.add(NoticeIssued, request_id=r3, text="Queued: I will answer once the current request ends.", reply_to=later.id)
+    s.progress(r3, "web/app", "Bash pytest --cov=login")
+    s.succeeded(r3, "web/app", TaskResult(
+        summary="Login coverage went from 61% to 94%.", changed_files=["tests/test_login.py"], test_result="pass",
+    ), turns=5)
+    s.add(PhaseCompleted, request_id=r3, phase=1, succeeded=["web/app"])
+    done = s.add(RequestCompleted, request_id=r3, summary="Login coverage is now 94%.", succeeded=1, usage=ROUTER + PLANNER + agent_usage(5))
+    s.add(ReplyPosted, request_id=r3, channel="telegram", in_reply_to=done.id, chat_ref="tg-8812")
+
+    s.add(
+        RequestOpened, request_id=r4, text=later.text, requester=carol, channel="telegram", message_id=later.id,
+        history=[Turn(role="user", text=work.text), Turn(role="assistant", text="Login coverage is now 94%.")],
+        causation_id=later.id,
+    )
+    s.add(RouteDecided, request_id=r4, projects=[], method="agent", usage=ROUTER)
+    reply = "Deploys run from CI: a tag on main builds and ships the web app."
+    s.add(DirectAnswerGiven, request_id=r4, text=reply, usage=agent_usage(1))
+    done = s.add(RequestCompleted, request_id=r4, summary=reply, usage=ROUTER + agent_usage(1))
+    s.add(ReplyPosted, request_id=r4, channel="telegram", in_reply_to=done.id, chat_ref="tg-8813")
+    return s.events
+
+
+def stops_and_failures() -> list[Event]:
+    """A rejected plan, an expired approval, a cancelled run with a timeout, an interrupted task."""
+    s = Story("terminal:local", start_hours=4)
+    me = "terminal:erin"
+    r1, r2, r3, r4 = s.new_id(), s.new_id(), s.new_id(), s.new_id()
+
+    ask = s.message("Rotate the production database password", me)
+    s.opened(r1, ask, [])
+    s.add(RouteDecided, request_id=r1, projects=["infra"], method="explicit", usage=ROUTER)
+    s.add(PlanRejected, request_id=r1, reason="the plan names a sensitive workspace: infra/prod-secrets", usage=PLANNER)
+    s.add(RequestFailed, request_id=r1, reason="the planner proposed a sensitive workspace", stage="planning")
+
+    ask = s.message("Upgrade the CI runners", me)
+    s.opened(r2, ask, [Turn(role="user", text="Rotate the production database password")])
+    s.add(RouteDecided, request_id=r2, projects=["infra"], method="explicit", usage=ROUTER)
+    ci = Plan(label="CI runners", tasks=[PlannedTask(workspace="infra/ci", task="Upgrade the runner images")], phases=[["infra/ci"]])
+    s.add(PlanProposed, request_id=r2, plan=ci, usage=PLANNER)
+    s.add(ConfirmationRequested, request_id=r2, requester=me, approvers=["terminal:ops"], expires_at=T0 + timedelta(hours=4, minutes=1))
+    s.add(ConfirmationExpired, request_id=r2)
+    s.add(RequestFailed, request_id=r2, reason="nobody approved the plan in time", stage="approval")
+
+    ask = s.message("Reindex search and restart its API", me)
+    s.opened(r3, ask, [])
+    s.add(RouteDecided, request_id=r3, projects=["search"], method="single_project", usage=ROUTER)
+    plan = Plan(
+        label="Reindex search",
+        tasks=[PlannedTask(workspace="search/index", task="Rebuild the index"), PlannedTask(workspace="search/api", task="Restart the API")],
+        phases=[["search/index", "search/api"]],
+    )
+    s.add(PlanProposed, request_id=r3, plan=plan, usage=PLANNER)
+    s.add(PlanApproved, request_id=r3, by=me)
+    s.add(PhaseStarted, request_id=r3, phase=1, workspaces=["search/index", "search/api"])
+    for workspace in ("search/index", "search/api"):
+        s.dispatched(r3, plan, workspace, 1)
+        s.started(r3, workspace)
+    s.progress(r3, "search/index", "Bash make reindex")
+    s.add(WorkspaceTaskTimedOut, request_id=r3, task_id=s.task(r3, "search/api"), workspace="search/api", timeout_s=900.0)
+    stop = s.message("stop", me)
+    s.add(CancelRequested, request_id=r3, by=me, causation_id=stop.id)
+    s.add(WorkspaceTaskCancelled, request_id=r3, task_id=s.task(r3, "search/index"), workspace="search/index")
+    s.add(RequestCancelled, request_id=r3, by=me, usage=ROUTER + PLANNER + agent_usage(2))
+
+    ask = s.message("Add an invoice export to billing", me)
+    s.opened(r4, ask, [])
+    s.add(RouteDecided, request_id=r4, projects=["billing"], method="agent", usage=ROUTER)
+    bill = Plan(label="Invoice export", tasks=[PlannedTask(workspace="billing/api", task="Add a CSV invoice export")], phases=[["billing/api"]])
+    s.add(PlanProposed, request_id=r4, plan=bill, usage=PLANNER)
+    s.add(PlanApproved, request_id=r4, by=me)
+    s.add(PhaseStarted, request_id=r4, phase=1, workspaces=["billing/api"])
+    s.dispatched(r4, bill, "billing/api", 1)
+    s.started(r4, "billing/api")
+    s.progress(r4, "billing/api", "Edit billing/export.py")
+    s.add(
+        WorkspaceTaskInterrupted, request_id=r4, task_id=s.task(r4, "billing/api"), workspace="billing/api",
+        reason="the orchestrator restarted while the task ran",
+    )
+    s.add(RequestFailed, request_id=r4, reason="interrupted by a restart; send the request again", stage="recovery")
+    s.add(NoticeIssued, request_id=r4, text="A restart interrupted your request; send it again.", level="warning")
+    return s.events
+
+
+STORIES: dict[str, Callable[[], list[Event]]] = {
+    "three_phase_request": three_phase_request,
+    "conversation": conversation,
+    "stops_and_failures": stops_and_failures,
+}
+
+
+def write_expected(folder: Path) -> None:
+    """Fold the recorded stream with today's code; rewrite the expectations (never the stream)."""
+    shutil.rmtree(folder / TASK_LOG, ignore_errors=True)
+    lines = read_stream(folder)
+    folded = fold([(line.seq, decode_event(line)) for line in lines], folder / TASK_LOG)
+    (folder / SESSIONS).write_bytes(folded.sessions)
+    (folder / REQUESTS).write_bytes(folded.requests)
+
+
+def record(name: str, events: list[Event]) -> None:
+    """Write a story's stream and its expectations."""
+    folder = GOLDEN / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    subjects = Subjects()
+    with open(folder / STREAM, "wb") as out:
+        for seq, event in enumerate(events, start=1):
+            line = Line(seq=seq, schema=SCHEMA_VERSION, subject=subjects.for_event(event), event=msgspec.Raw(encode(event)))
+            assert decode_event(line) == event, f"{name}: {event.type} does not survive a round trip"
+            out.write(encode_line(line))
+    write_expected(folder)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--refresh-expected", action="store_true", help="re-fold every recorded stream, rewrite only the expectations")
+    parser.add_argument("--rerecord", metavar="NAME", action="append", default=[], help="overwrite this story's stream (history!)")
+    args = parser.parse_args()
+    unknown = set(args.rerecord) - set(STORIES)
+    if unknown:
+        parser.error(f"unknown stories {sorted(unknown)}; known: {sorted(STORIES)}")
+    for name, build in STORIES.items():
+        if not (GOLDEN / name / STREAM).exists() or name in args.rerecord:
+            record(name, build())
+            print(f"recorded {name}")
+    if args.refresh_expected:
+        for stream in sorted(GOLDEN.glob(f"*/{STREAM}")):
+            write_expected(stream.parent)
+            print(f"re-folded {stream.parent.name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""An orchestrator process to be SIGKILLed mid-phase (for crash-recovery tests).
+
+Usage: python -m tests.helpers.orchestrator_proc ROOT SCENARIO
+Bob's request waits for approval; Alice's runs a task that never ends. Prints READY then waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+from pathlib import Path
+
+from channels.terminal import TerminalChannel
+from config.loader import load_settings
+from events.conversation import ConfirmationRequested
+from events.execution import WorkspaceTaskStarted
+from tunnels.runtime.orchestrator import Orchestrator
+from tunnels.scripted_model import ScriptedModelServer, load_scenario
+
+
+async def main(root: Path, scenario: Path) -> None:
+    loaded = load_settings(root / "orchestrator.yaml")
+    async with ScriptedModelServer(load_scenario(scenario)) as model, Orchestrator(loaded, agent_env=model.env()) as orchestrator:
+        alice = TerminalChannel(orchestrator, "alice", out=io.StringIO())
+        bob = TerminalChannel(orchestrator, "bob", out=io.StringIO())
+        asked = bob.watch(lambda e: isinstance(e, ConfirmationRequested))
+        await bob.say("in api-service: bob's change")
+        await asyncio.wait_for(asked, 60)
+        asked = alice.watch(lambda e: isinstance(e, ConfirmationRequested))
+        await alice.say("in web-app: alice's slow change")
+        await asyncio.wait_for(asked, 60)
+        started = alice.watch(lambda e: isinstance(e, WorkspaceTaskStarted))
+        await alice.say("yes")
+        await asyncio.wait_for(started, 60)
+        print("READY", flush=True)
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2])))
