@@ -81,9 +81,10 @@ channels:
   slack:
     enabled: false
     allowed_users: []      # e.g. [U012ABCDEF]
-    allowed_channels: []   # e.g. [C012ABCDEF]
+    allowed_channels: []   # e.g. [C012ABCDEF]; empty: any channel the bot is in
     allow_everyone: false
     auto_approve: false
+    api_url: null          # the Web API base URL; null: https://slack.com/api/
   telegram:
     enabled: false
     allowed_users: []      # e.g. [123456789]
@@ -91,6 +92,7 @@ channels:
     allow_everyone: false
     auto_approve: false
     per_user_sessions_in_groups: true
+    api_url: null          # a local Bot API server, e.g. http://127.0.0.1:8081
 
 # Who may approve anyone's request (the requester always may): <channel>:<user id>,
 # e.g. [terminal:alice, slack:U012ABCDEF, telegram:123456789].

@@ -177,7 +177,7 @@ def _require_allowlist(users: str, places: str, empty: bool, allow_everyone: boo
     if empty and not allow_everyone:
         raise ValueError(
             f"`{users}` is empty while the channel is enabled; list the user ids allowed to use "
-            f"the bot in `{users}` (or `{places}`), or set `allow_everyone: true` explicitly"
+            f"the bot in `{users}` (`{places}` only narrows where), or set `allow_everyone: true` explicitly"
         )
 
 
@@ -189,10 +189,12 @@ class SlackChannelSettings(_Section, frozen=True, kw_only=True):
     allowed_channels: list[str] = []
     allow_everyone: bool = False
     auto_approve: bool = False
+    api_url: str | None = None
+    """The Slack Web API base URL (None: https://slack.com/api/); for proxies and tests."""
 
     def __post_init__(self) -> None:
         if self.enabled:
-            empty = not self.allowed_users and not self.allowed_channels
+            empty = not self.allowed_users
             _require_allowlist("allowed_users", "allowed_channels", empty, self.allow_everyone)
 
 
@@ -205,10 +207,12 @@ class TelegramChannelSettings(_Section, frozen=True, kw_only=True):
     allow_everyone: bool = False
     auto_approve: bool = False
     per_user_sessions_in_groups: bool = True
+    api_url: str | None = None
+    """A Bot API server base URL (None: https://api.telegram.org), e.g. a local Bot API server."""
 
     def __post_init__(self) -> None:
         if self.enabled:
-            empty = not self.allowed_users and not self.allowed_chats
+            empty = not self.allowed_users
             _require_allowlist("allowed_users", "allowed_chats", empty, self.allow_everyone)
 
 

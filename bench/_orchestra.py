@@ -1,0 +1,137 @@
+"""Helpers of the orchestration benchmarks: a generated tree, a scripted model, a running orchestrator.
+
+A bench lays out `projects` (each a folder with a CLAUDE.md holding workspace folders with their
+own CLAUDE.md), starts the scripted model server and an `Orchestrator` on the tree (in this
+process, as the end-to-end tests do; the embedded nats-server and the Claude Code CLIs are child
+processes), and runs requests through a `TerminalChannel`: request text, wait for the
+confirmation, approve, wait for the end. Every event the orchestrator publishes is kept with the
+`time.perf_counter()` at which this process saw it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import statistics
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import _common  # noqa: F401  (puts the checkout on sys.path)
+from channels.terminal import TerminalChannel
+from config.loader import load_settings
+from events.catalogue import REQUEST_ENDED, AnyEvent
+from events.conversation import ConfirmationRequested
+from tunnels.runtime.orchestrator import Orchestrator
+from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+
+
+def lay_out_tree(root: Path, projects: dict[str, list[str]]) -> Path:
+    """Write `projects` ({project: [workspace, ...]}) under `root`, each folder with a CLAUDE.md."""
+    for project, workspaces in projects.items():
+        (root / project).mkdir(parents=True, exist_ok=True)
+        (root / project / "CLAUDE.md").write_text(f"# {project}\nA bench project.\n", encoding="utf-8")
+        for workspace in workspaces:
+            folder = root / project / workspace
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "CLAUDE.md").write_text(f"# {workspace}\nA bench workspace of {project}.\n", encoding="utf-8")
+    return root
+
+
+def planner_script(label: str, tasks: Sequence[tuple[str, list[str]]]) -> dict[str, Any]:
+    """The planner answering at once with these (workspace, depends_on) tasks."""
+    return {"name": "planner", "match": ["Plan the workspace tasks."], "turns": [{"structured_output": {
+        "label": label, "tasks": [{"workspace": w, "task": f"Bench task for {w}.", "depends_on": d} for w, d in tasks],
+    }}]}
+
+
+def workspace_script(workspace: str, delay_s: float = 0.0) -> dict[str, Any]:
+    """A workspace agent whose one turn is its structured TaskResult (after `delay_s`), no tool calls."""
+    turn: dict[str, Any] = {"structured_output": {"summary": f"{workspace} done", "changed_files": [], "test_result": "skip"}}
+    if delay_s:
+        turn["delay_s"] = delay_s
+    return {"name": workspace, "match": [f"Workspace: {workspace}\n"], "turns": [turn]}
+
+
+@dataclass
+class Seen:
+    """One event and when this process saw it (after the projections folded it)."""
+
+    event: AnyEvent
+    perf: float
+
+
+@dataclass
+class Bench:
+    """A running orchestrator with every event it published."""
+
+    root: Path
+    orchestrator: Orchestrator
+    model: ScriptedModelServer
+    seen: list[Seen] = field(default_factory=list)
+    _users: int = 0
+
+    def _listen(self, seq: int, event: AnyEvent) -> None:
+        self.seen.append(Seen(event, time.perf_counter()))
+
+    async def approved_request(self, text: str, timeout: float = 120) -> tuple[AnyEvent, AnyEvent]:
+        """Run `text` in a new conversation, approve its plan, and wait for its end.
+
+        Returns the end event and the approving `message.received`. A new conversation per call
+        keeps requests independent (no follow-up to the previous one).
+        """
+        self._users += 1
+        terminal = TerminalChannel(self.orchestrator, f"bench{self._users}", out=io.StringIO(), show_progress=False)
+        asked = terminal.watch(lambda e: isinstance(e, ConfirmationRequested))
+        await terminal.say(text)
+        await asyncio.wait_for(asked, timeout)
+        ended = terminal.watch(lambda e: isinstance(e, REQUEST_ENDED))
+        await terminal.say("yes")
+        final = await asyncio.wait_for(ended, timeout)
+        approval = [e for e in terminal.events if type(e).__name__ == "MessageReceived" and e.text == "yes"]  # type: ignore[attr-defined]
+        return final, approval[0]
+
+    def of_request(self, request_id: str) -> list[Seen]:
+        """The seen events of one request, in stream order."""
+        return [s for s in self.seen if getattr(s.event, "request_id", None) == request_id]
+
+    def by_id(self, event_id: str) -> Seen:
+        """The seen event with this id."""
+        return next(s for s in self.seen if s.event.id == event_id)
+
+
+@asynccontextmanager
+async def running(tmp: Path, projects: dict[str, list[str]], scripts: list[dict[str, Any]], limits: dict[str, Any]) -> AsyncIterator[Bench]:
+    """Lay out the tree under `tmp/tree`, start the scripted model and an orchestrator on it."""
+    root = lay_out_tree(tmp / "tree", projects)
+    document = {"claude": {"isolate_home": True}, "limits": {"progress_interval_s": 0.1, "task_timeout_s": 120, **limits}}
+    (root / "orchestrator.yaml").write_text(json.dumps(document), encoding="utf-8")
+    loaded = load_settings(root / "orchestrator.yaml")
+    async with ScriptedModelServer(parse_scenario(json.dumps({"scripts": scripts}))) as model:
+        async with Orchestrator(loaded, agent_env=model.env()) as orchestrator:
+            bench = Bench(root, orchestrator, model)
+            orchestrator.add_listener(bench._listen)
+            yield bench
+
+
+def seconds(later: datetime, earlier: datetime) -> float:
+    """`later - earlier` in seconds."""
+    return (later - earlier).total_seconds()
+
+
+def med(values: Sequence[float]) -> float:
+    """The median (nan when empty)."""
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values: Sequence[float], scale: float = 1.0, digits: int = 0) -> str:
+    """`median (min-max)` of `values` times `scale`."""
+    if not values:
+        return "-"
+    f = f"{{:.{digits}f}}"
+    return f"{f.format(med(values) * scale)} ({f.format(min(values) * scale)}-{f.format(max(values) * scale)})"

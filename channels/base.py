@@ -1,0 +1,182 @@
+"""What every chat channel shares: inbound recording, per-conversation outbound order, the status message.
+
+A chat channel only translates. Inbound, `receive()` records `message.received` (the same chat
+message twice is stored once) — call it *before* acknowledging the chat. Outbound, the events of
+the channel's sessions are rendered (`channels.render`) and posted by the subclass, in order per
+conversation, without one slow chat holding up another. Progress goes into one status message
+per request, edited at most every `status_interval_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import ClassVar
+
+from channels.render import plan_text, render
+from channels.status import status_text
+from events.catalogue import TASK_ENDED, AnyEvent
+from events.conversation import ConfirmationGiven, ConfirmationRequested, MessageReceived, ReplyPosted
+from events.execution import (
+    PhaseCompleted,
+    PhaseStarted,
+    WorkspaceProgress,
+    WorkspaceTaskDispatched,
+    WorkspaceTaskStarted,
+)
+from events.planning import PlanApproved, PlanProposed
+from tunnels.bus import Appended
+from tunnels.runtime.orchestrator import Orchestrator
+
+log = logging.getLogger(__name__)
+
+STATUS_EVENTS = (PhaseStarted, PhaseCompleted, WorkspaceTaskDispatched, WorkspaceTaskStarted, WorkspaceProgress, *TASK_ENDED)
+"""Events shown only by editing the request's status message."""
+
+
+class ChatChannel(ABC):
+    """Base of the Slack and Telegram channels (the terminal channel is simpler: it only prints)."""
+
+    name: ClassVar[str]
+    status_interval_s: float = 1.0
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orchestrator = orchestrator
+        self._queues: dict[str, asyncio.Queue[AnyEvent]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._status_refs: dict[str, str] = {}
+        self._status_due: dict[str, asyncio.TimerHandle] = {}
+        self._status_last: dict[str, float] = {}
+        orchestrator.add_listener(self._on_event)
+
+    # -- for subclasses ----------------------------------------------------------------------
+
+    @abstractmethod
+    async def post(self, session_key: str, text: str, *, approval_for: str | None = None) -> str:
+        """Post a new message in the conversation; with `approval_for`, add Approve/Cancel
+        buttons for that request. Return the chat's reference to the message."""
+
+    @abstractmethod
+    async def edit(self, session_key: str, ref: str, text: str) -> None:
+        """Replace the text of a message posted earlier."""
+
+    async def receive(
+        self, *, session_key: str, sender: str, text: str, message_ref: str, sent_at: datetime,
+        sender_name: str = "", action: str | None = None, request_id: str | None = None,
+    ) -> Appended:
+        """Record what a person sent (idempotent per `message_ref`)."""
+        return await self.orchestrator.post_message(
+            session_key=session_key, channel=self.name, sender=sender, text=text, message_ref=message_ref,
+            sender_name=sender_name, action=action, request_id=request_id, sent_at=sent_at,
+        )
+
+    async def close(self) -> None:
+        """Stop the outbound workers (subclasses stop their connection, then call this)."""
+        for handle in self._status_due.values():
+            handle.cancel()
+        for worker in self._workers.values():
+            worker.cancel()
+        if self._workers:
+            await asyncio.wait(list(self._workers.values()), timeout=5)
+
+    # -- outbound ----------------------------------------------------------------------------
+
+    def owns(self, session_key: str) -> bool:
+        """Whether the conversation belongs to this channel."""
+        return session_key.startswith(f"{self.name}:")
+
+    def _on_event(self, seq: int, event: AnyEvent) -> None:
+        if not self.owns(event.session_key) or isinstance(event, (MessageReceived, ReplyPosted)):
+            return
+        queue = self._queues.get(event.session_key)
+        if queue is None:
+            queue = self._queues[event.session_key] = asyncio.Queue()
+            self._workers[event.session_key] = asyncio.ensure_future(self._work(event.session_key, queue))
+        queue.put_nowait(event)
+
+    async def _work(self, session_key: str, queue: asyncio.Queue[AnyEvent]) -> None:
+        while True:
+            event = await queue.get()
+            try:
+                await self._deliver(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a chat error must not stop the conversation's outbox
+                log.exception("%s: could not deliver %s to %s", self.name, event.type, session_key)
+
+    async def _deliver(self, event: AnyEvent) -> None:
+        if isinstance(event, _StatusTick):
+            await self._refresh_status(event.session_key, event.request_id)
+            return
+        request_id = getattr(event, "request_id", None)
+        if isinstance(event, STATUS_EVENTS):
+            self._schedule_status(event.session_key, request_id or "")
+            return
+        if isinstance(event, PlanProposed):
+            return  # shown with the question that follows (or the automatic approval)
+        if isinstance(event, ConfirmationRequested):
+            request = self.orchestrator.ctx.requests.get(request_id or "") if self.orchestrator.ctx else None
+            plan = plan_text(request.plan, request.request_id) if request and request.plan else ""
+            text = f"{plan}\n\n{render(event)}" if plan else (render(event) or "")
+            await self.post(event.session_key, text, approval_for=request_id)
+            return
+        if isinstance(event, ConfirmationGiven) and event.auto:
+            request = self.orchestrator.ctx.requests.get(request_id or "") if self.orchestrator.ctx else None
+            if request is not None and request.plan is not None:
+                await self.post(event.session_key, f"{plan_text(request.plan, request.request_id)}\n\nApproved automatically.")
+            return
+        if isinstance(event, PlanApproved):
+            self._schedule_status(event.session_key, event.request_id, at_once=True)
+            return
+        text = render(event, progress=False)
+        if text:
+            await self.post(event.session_key, text)
+        if request_id and type(event).__name__ in ("RequestCompleted", "RequestFailed", "RequestCancelled"):
+            await self._refresh_status(event.session_key, request_id, final=True)
+
+    # -- the status message ------------------------------------------------------------------
+
+    def _schedule_status(self, session_key: str, request_id: str, *, at_once: bool = False) -> None:
+        if not request_id or request_id in self._status_due:
+            return  # an edit is already scheduled; it will show the latest state
+        loop = asyncio.get_running_loop()
+        wait = 0.0 if at_once else max(0.0, self._status_last.get(request_id, 0.0) + self.status_interval_s - loop.time())
+        queue = self._queues[session_key]
+
+        def due() -> None:
+            self._status_due.pop(request_id, None)
+            queue.put_nowait(_StatusTick(session_key, request_id))  # type: ignore[arg-type]
+
+        self._status_due[request_id] = loop.call_later(wait, due)
+
+    async def _refresh_status(self, session_key: str, request_id: str, *, final: bool = False) -> None:
+        ctx = self.orchestrator.ctx
+        request = ctx.requests.get(request_id) if ctx else None
+        if request is None or request.plan is None:
+            return
+        self._status_last[request_id] = asyncio.get_running_loop().time()
+        text = status_text(request)
+        ref = self._status_refs.get(request_id)
+        if ref is None:
+            if final:
+                return  # never posted: the final message says it all
+            self._status_refs[request_id] = await self.post(session_key, text)
+        else:
+            await self.edit(session_key, ref, text)
+        if final:
+            self._status_refs.pop(request_id, None)
+            handle = self._status_due.pop(request_id, None)
+            if handle:
+                handle.cancel()
+
+
+class _StatusTick:
+    """Queued when a request's status message is due for an edit."""
+
+    type = "status.tick"
+
+    def __init__(self, session_key: str, request_id: str) -> None:
+        self.session_key = session_key
+        self.request_id = request_id

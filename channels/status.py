@@ -1,0 +1,27 @@
+"""The one status message per running request that chat channels edit in place."""
+
+from __future__ import annotations
+
+from projections.requests import RequestState
+
+_MARKS = {
+    "pending": "·", "dispatched": "…", "running": "▶", "succeeded": "✓", "failed": "✗",
+    "timed_out": "✗", "cancelled": "■", "skipped": "–", "interrupted": "■",
+}
+
+
+def status_text(request: RequestState) -> str:
+    """Phase, and each workspace's state (running ones with what they are doing)."""
+    if request.plan is None:
+        return f"Request {request.request_id}: {request.status}"
+    lines = [f"Request {request.request_id}: phase {max(request.phase, 1)} of {len(request.plan.phases)} ({request.status})"]
+    for workspace in [w for phase in request.plan.phases for w in phase]:
+        task = request.tasks.get(workspace)
+        status = task.status if task else "pending"
+        detail = ""
+        if task is not None and status == "running" and task.last_progress:
+            detail = f": {task.last_progress[:80]}"
+        elif task is not None and status in ("failed", "timed_out") and task.error:
+            detail = f": {task.error[:80]}"
+        lines.append(f"{_MARKS.get(status, '?')} {workspace}{detail}")
+    return "\n".join(lines)
