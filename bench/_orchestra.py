@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from events.catalogue import REQUEST_ENDED, AnyEvent
 from events.conversation import ConfirmationRequested
 from tunnels.runtime.orchestrator import Orchestrator
 from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from tunnels.scripted_model.server import RecordedRequest
 
 
 def lay_out_tree(root: Path, projects: dict[str, list[str]]) -> Path:
@@ -74,6 +75,8 @@ class Bench:
     orchestrator: Orchestrator
     model: ScriptedModelServer
     seen: list[Seen] = field(default_factory=list)
+    calls: list[tuple[datetime, RecordedRequest]] = field(default_factory=list)
+    """Every request the scripted model received, with the wall-clock time it arrived."""
     _users: int = 0
 
     def _listen(self, seq: int, event: AnyEvent) -> None:
@@ -100,9 +103,20 @@ class Bench:
         """The seen events of one request, in stream order."""
         return [s for s in self.seen if getattr(s.event, "request_id", None) == request_id]
 
-    def by_id(self, event_id: str) -> Seen:
-        """The seen event with this id."""
-        return next(s for s in self.seen if s.event.id == event_id)
+    def calls_for(self, script: str, since: datetime) -> list[datetime]:
+        """Arrival times of the model calls played by `script` (a workspace) since `since`."""
+        return [at for at, r in self.calls if r.script == script and at >= since]
+
+
+def _time_model_calls(bench: Bench) -> None:
+    # The server keeps no arrival times; wrap its (private) recording hook to stamp each request.
+    record = bench.model._record
+
+    async def stamped(recorded: RecordedRequest) -> None:
+        bench.calls.append((datetime.now(timezone.utc), recorded))
+        await record(recorded)
+
+    bench.model._record = stamped  # type: ignore[method-assign]
 
 
 @asynccontextmanager
@@ -116,6 +130,7 @@ async def running(tmp: Path, projects: dict[str, list[str]], scripts: list[dict[
         async with Orchestrator(loaded, agent_env=model.env()) as orchestrator:
             bench = Bench(root, orchestrator, model)
             orchestrator.add_listener(bench._listen)
+            _time_model_calls(bench)
             yield bench
 
 

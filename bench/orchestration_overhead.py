@@ -39,7 +39,7 @@ from pathlib import Path
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 from events.catalogue import AnyEvent
-from _orchestra import Seen, med, planner_script, running, seconds, spread, workspace_script
+from _orchestra import Bench, med, planner_script, running, seconds, spread, workspace_script
 from events.execution import (
     PhaseCompleted,
     PhaseStarted,
@@ -61,8 +61,9 @@ WIDEST = 4
 REQUEST = "Move alpha and beta to the new wire protocol (bench round {n})"
 
 
-def measure(events: list[Seen], approval: AnyEvent) -> dict[str, float]:
-    """The figures (seconds) of one request from its events."""
+def measure(bench: Bench, request_id: str, approval: AnyEvent) -> dict[str, float]:
+    """The figures (seconds) of one request from its events and the model calls its agents made."""
+    events = bench.of_request(request_id)
     of = lambda cls: [s.event for s in events if isinstance(s.event, cls)]  # noqa: E731
     [approved] = of(PlanApproved)
     [completed] = of(RequestCompleted)
@@ -81,11 +82,19 @@ def measure(events: list[Seen], approval: AnyEvent) -> dict[str, float]:
     }
     critical = 0.0
     latencies: list[float] = []
+    boot: list[float] = []
+    finish: list[float] = []
+    calls: list[float] = []
     for p in (1, 2, 3):
         ids = [t for t, d in dispatched.items() if d.phase == p]
         agent = [seconds(done[t].at, begun[t].at) for t in ids]
         lat = [seconds(begun[t].at, dispatched[t].at) for t in ids]
         latencies += lat
+        for t in ids:
+            made = [at for at in bench.calls_for(dispatched[t].workspace, begun[t].at) if at <= done[t].at]
+            calls.append(len(made))
+            boot.append(seconds(made[0], begun[t].at))
+            finish.append(seconds(done[t].at, made[-1]))
         span = seconds(ended[p].at, started[p].at)
         critical += max(agent)
         f[f"p{p}.wall"] = span
@@ -102,6 +111,7 @@ def measure(events: list[Seen], approval: AnyEvent) -> dict[str, float]:
     f["overhead"] = f["wall"] - critical
     f["dispatch_med"] = med(latencies)
     f["dispatch_max"] = max(latencies)
+    f["boot"], f["finish"], f["calls"] = med(boot), med(finish), med(calls)
     return f
 
 
@@ -128,7 +138,12 @@ for _p in (1, 2, 3):
         (f"p{_p}.dispatch_max", "  dispatch latency, slowest task"),
         (f"p{_p}.tail", "  last task.succeeded -> phase.completed"),
     ]
-ROWS += [("dispatch_med", "dispatch latency, median of all 10 tasks"), ("dispatch_max", "dispatch latency, slowest of all 10 tasks")]
+ROWS += [
+    ("dispatch_med", "dispatch latency, median of all 10 tasks"),
+    ("dispatch_max", "dispatch latency, slowest of all 10 tasks"),
+    ("boot", "inside agent time: task.started -> its 1st model call (CLI start-up)"),
+    ("finish", "inside agent time: its last model call -> task.succeeded (answer, CLI exit)"),
+]
 
 
 def print_table(rounds: list[dict[str, float]]) -> None:
@@ -152,13 +167,14 @@ async def main(rounds: int) -> None:
                 if not isinstance(final, RequestCompleted):
                     raise RuntimeError(f"round {n} ended with {final.type}: {final}")
                 await asyncio.sleep(0.2)  # let the last events reach the listener
-                figures = measure(bench.of_request(final.request_id), approval)
+                figures = measure(bench, final.request_id, approval)
                 tag = "warm-up, not counted" if n == 0 else f"round {n}/{rounds}"
                 print(f"{tag}: wall {figures['wall']*1000:.0f} ms, critical path {figures['critical']*1000:.0f} ms, "
                       f"overhead {figures['overhead']*1000:.0f} ms  ({time.perf_counter() - began:.1f} s with planning)", flush=True)
                 if n:
                     results.append(figures)
     print_table(results)
+    print(f"(model calls per workspace session: {med([r['calls'] for r in results]):.0f})")
     over, wall = med([r["overhead"] for r in results]), med([r["wall"] for r in results])
     phases = sum(med([r[f"p{p}.overhead"] for r in results]) for p in (1, 2, 3))
     print(f"\nSummary: 3-phase/10-workspace request overhead {over*1000:.0f} ms median of {wall*1000:.0f} ms wall "
