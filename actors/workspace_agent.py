@@ -9,7 +9,8 @@ from events.execution import WorkspaceTaskDispatched
 
 
 class WorkspaceAgent(EventActor):
-    """Started for one dispatched task; the session runs on the loop and the actor stops when it ends."""
+    """Started for one dispatched task; the session runs on the loop (or is queued for the
+    workspace's remote agent, whose reports come back as events) and the actor then stops."""
 
     def __init__(self, ctx: ActorContext, task_id: str) -> None:
         super().__init__(ctx)
@@ -24,7 +25,10 @@ class WorkspaceAgent(EventActor):
 
         async def run() -> None:
             try:
-                await self.ctx.services.run_task(event)
+                if event.target == "remote":
+                    await self.ctx.services.dispatch_remote(event)
+                else:
+                    await self.ctx.services.run_task(event)
             finally:
                 ref.stop(block=False)
 

@@ -15,7 +15,7 @@ import io
 import json
 import statistics
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -44,9 +44,10 @@ def lay_out_tree(root: Path, projects: dict[str, list[str]]) -> Path:
     return root
 
 
-def planner_script(label: str, tasks: Sequence[tuple[str, list[str]]]) -> dict[str, Any]:
-    """The planner answering at once with these (workspace, depends_on) tasks."""
-    return {"name": "planner", "match": ["Plan the workspace tasks."], "turns": [{"structured_output": {
+def planner_script(label: str, tasks: Sequence[tuple[str, list[str]]], match: str = "") -> dict[str, Any]:
+    """The planner answering at once with these (workspace, depends_on) tasks; with `match`, only
+    for requests containing it (it then wins over a planner script without one)."""
+    return {"name": f"planner-{match}", "match": ["Plan the workspace tasks.", *([match] if match else [])], "turns": [{"structured_output": {
         "label": label, "tasks": [{"workspace": w, "task": f"Bench task for {w}.", "depends_on": d} for w, d in tasks],
     }}]}
 
@@ -82,11 +83,14 @@ class Bench:
     def _listen(self, seq: int, event: AnyEvent) -> None:
         self.seen.append(Seen(event, time.perf_counter()))
 
-    async def approved_request(self, text: str, timeout: float = 120) -> tuple[AnyEvent, AnyEvent]:
+    async def approved_request(
+        self, text: str, timeout: float = 120, on_approve: Callable[[], None] | None = None,
+    ) -> tuple[AnyEvent, AnyEvent]:
         """Run `text` in a new conversation, approve its plan, and wait for its end.
 
         Returns the end event and the approving `message.received`. A new conversation per call
-        keeps requests independent (no follow-up to the previous one).
+        keeps requests independent (no follow-up to the previous one). `on_approve` is called
+        just before the approving message is sent.
         """
         self._users += 1
         terminal = TerminalChannel(self.orchestrator, f"bench{self._users}", out=io.StringIO(), show_progress=False)
@@ -94,6 +98,8 @@ class Bench:
         await terminal.say(text)
         await asyncio.wait_for(asked, timeout)
         ended = terminal.watch(lambda e: isinstance(e, REQUEST_ENDED))
+        if on_approve is not None:
+            on_approve()
         await terminal.say("yes")
         final = await asyncio.wait_for(ended, timeout)
         approval = [e for e in terminal.events if type(e).__name__ == "MessageReceived" and e.text == "yes"]  # type: ignore[attr-defined]

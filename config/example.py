@@ -94,6 +94,10 @@ channels:
     per_user_sessions_in_groups: true
     api_url: null          # a local Bot API server, e.g. http://127.0.0.1:8081
 
+# Remote workspace agents (tunnels-agent on other hosts or pods, reached through nats.url).
+remote:
+  lost_after_s: 30     # no heartbeat for this long: the agent is lost, its running task fails
+
 # Who may approve anyone's request (the requester always may): <channel>:<user id>,
 # e.g. [terminal:alice, slack:U012ABCDEF, telegram:123456789].
 approvers: []

@@ -238,6 +238,16 @@ def _check_approver(index: int, qualified: str) -> None:
         )
 
 
+class RemoteSettings(_Section):
+    """Remote workspace agents (``tunnels-agent``) reached over NATS."""
+
+    lost_after_s: float = 30
+    """An agent whose heartbeat is older than this is lost: its running task fails as "agent lost"."""
+
+    def __post_init__(self) -> None:
+        _require_positive(self, "lost_after_s")
+
+
 class Settings(_Section, frozen=True, kw_only=True):
     """The whole of ``orchestrator.yaml``.
 
@@ -256,6 +266,7 @@ class Settings(_Section, frozen=True, kw_only=True):
     claude: ClaudeSettings = msgspec.field(default_factory=ClaudeSettings)
     task_log: TaskLogSettings = msgspec.field(default_factory=TaskLogSettings)
     channels: ChannelSettings = msgspec.field(default_factory=ChannelSettings)
+    remote: RemoteSettings = msgspec.field(default_factory=RemoteSettings)
     approvers: list[str] = []
 
     def __post_init__(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from events.catalogue import BY_TAG
+from events.catalogue import BY_TAG, AnyEvent
 from events.codec import EventDecodeError, encode
 from events.subjects import Subjects
 from projections import rebuild
@@ -57,8 +57,9 @@ def where(folder: Path, line: Line) -> str:
     return f"tests/golden/{folder.name}/stream.jsonl seq {line.seq}"
 
 
-def decoded(folder: Path) -> list[tuple[int, Any]]:
-    out = []
+def decoded(folder: Path) -> list[tuple[int, AnyEvent]]:
+    """`(seq, event)` for every line, or a failure that says how to fix an old stream."""
+    out: list[tuple[int, AnyEvent]] = []
     for line in read_stream(folder):
         try:
             out.append((line.seq, decode_event(line)))
@@ -126,7 +127,7 @@ def test_every_recorded_event_still_decodes_and_lives_under_its_subject(folder: 
         )
 
 
-def _reencode_problem(folder: Path, line: Line, event: Any) -> str | None:
+def _reencode_problem(folder: Path, line: Line, event: AnyEvent) -> str | None:
     """None if today's encoder writes the recorded bytes again; else what differs and what to do."""
     recorded, today = bytes(line.event), encode(event)
     if today == recorded:

@@ -70,8 +70,12 @@ def running_server_url(state_dir: Path) -> str | None:
 class EmbeddedNatsServer:
     """`async with EmbeddedNatsServer(state_dir) as server:` runs a nats-server; `server.url`."""
 
-    def __init__(self, state_dir: Path, *, port: int = -1, ready_timeout_s: float = 15.0) -> None:
+    def __init__(
+        self, state_dir: Path, *, port: int = -1, ready_timeout_s: float = 15.0, extra_config: str = ""
+    ) -> None:
         self.state_dir = state_dir
+        self.extra_config = extra_config
+        """nats-server config text appended to the embedded config (an `authorization` block)."""
         self.nats_dir = state_dir / "nats"
         self.store_dir = self.nats_dir / "store"
         self._port = port
@@ -125,7 +129,8 @@ class EmbeddedNatsServer:
             conf.write_text(
                 nats_config_file("embedded.conf")
                 .replace("{port}", str(self._port))
-                .replace("{store_dir}", str(self.store_dir)),
+                .replace("{store_dir}", str(self.store_dir))
+                + ("\n" + self.extra_config if self.extra_config else ""),
                 encoding="utf-8",
             )
             self._process = await asyncio.create_subprocess_exec(

@@ -62,7 +62,7 @@ class Directory:
             case CancelRequested():
                 supervisor = self.supervisor(request_id or "", create=False)
                 return [supervisor] if supervisor else []
-            case WorkspaceTaskDispatched() if event.target == "local":
+            case WorkspaceTaskDispatched():
                 return [WorkspaceAgent.start(self.ctx, event.task_id)]
             case _ if isinstance(event, TASK_ENDED):
                 supervisor = self.supervisor(request_id or "", create=False)

@@ -22,7 +22,9 @@ from tunnels.bus import Appended
 from tunnels.runtime.agent_calls import AgentCalls
 from tunnels.runtime.directory import Directory
 from tunnels.runtime.dispatcher import Dispatcher
+from tunnels.bus.workspaces import WorkspaceBus
 from tunnels.runtime.reconcile import reconcile
+from tunnels.runtime.remote import RemoteWorkspaces
 from tunnels.runtime.services import Services
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,12 @@ class Orchestrator:
         self._stack.push_async_callback(self.runner.stop)
         task_log.prune(self.clock.now().date(), loaded.settings.task_log.retention_days)
         recorder = Recorder(store, last_seq=await store.last_seq())
-        services = Services(loaded, AgentCalls(loaded, self.agent_env), recorder, requests, self.clock, self.ids)
+        self.remote = RemoteWorkspaces(
+            WorkspaceBus(store), recorder, requests, self.clock, self.ids, lost_after_s=loaded.settings.remote.lost_after_s,
+        )
+        await self.remote.start()
+        self._stack.push_async_callback(self.remote.stop)
+        services = Services(loaded, AgentCalls(loaded, self.agent_env), recorder, requests, self.clock, self.ids, self.remote)
         self.ctx = ActorContext(
             loop=asyncio.get_running_loop(), recorder=recorder, settings=loaded, clock=self.clock, ids=self.ids,
             sessions=sessions, requests=requests, services=services,

@@ -28,7 +28,10 @@ from events.values import TaskResult
 from projections import RequestsView
 from tunnels.claude import AgentError, AgentTimeout, Progress
 from tunnels.runtime.agent_calls import AgentCalls
-from tunnels.tree import Tree, TreeError, discover
+from remote_agent.protocol import BashPolicy, TaskCommand, UpstreamResult
+from tunnels.bus.errors import BusError
+from tunnels.runtime.remote import RemoteWorkspaces
+from tunnels.tree import Tree, TreeError, discover, remote_workspace
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,9 @@ class Services:
 
     def __init__(
         self, loaded: LoadedSettings, calls: AgentCalls, recorder: Recorder, requests: RequestsView, clock: Clock, ids: IdSource,
+        remote: RemoteWorkspaces | None = None,
     ) -> None:
+        self.remote = remote
         self.loaded = loaded
         self.calls = calls
         self.recorder = recorder
@@ -53,13 +58,47 @@ class Services:
         self._loop = asyncio.get_running_loop()
 
     def tree(self) -> Tree:
-        """The project tree as it is on disk now."""
+        """The project tree as it is on disk now, plus the workspaces remote agents announce."""
         loaded = self.loaded
-        return discover(loaded.root, exclude=[loaded.state_dir, loaded.archive_dir, loaded.task_log_dir])
+        tree = discover(loaded.root, exclude=[loaded.state_dir, loaded.archive_dir, loaded.task_log_dir])
+        local = {workspace.qualified for workspace in tree.workspaces()}
+        remote = []
+        for name, presence in sorted(self.remote.live().items() if self.remote else []):
+            project, _, rest = name.partition("/")
+            if name not in local and rest:
+                try:
+                    remote.append(remote_workspace(project, rest, claude_md=presence.claude_md))
+                except TreeError as err:
+                    log.warning("ignoring the remote workspace %r: %s", name, err)
+        return tree.with_remote(remote) if remote else tree
 
     def remote_workspaces(self) -> set[str]:
-        """Qualified names of workspaces served by remote agents (none yet)."""
-        return set()
+        """Qualified names of workspaces served by remote agents right now."""
+        return set(self.remote.live()) if self.remote else set()
+
+    async def dispatch_remote(self, dispatched: WorkspaceTaskDispatched) -> None:
+        """Queue a task for a remote agent; its reports come back as events."""
+        request = self.requests.get(dispatched.request_id)
+        try:
+            if self.remote is None or request is None or request.plan is None:
+                raise TreeError(f"{dispatched.workspace} has no remote agent")
+            limits, bash = self.loaded.settings.limits, self.loaded.settings.permissions.bash
+            command = TaskCommand(
+                task_id=dispatched.task_id, request_id=dispatched.request_id, workspace=dispatched.workspace,
+                task=request.plan.task_for(dispatched.workspace).task, request_text=request.text,
+                upstream=[
+                    UpstreamResult(workspace=dep, result=task.result) for dep in dispatched.upstream
+                    if (task := request.tasks.get(dep)) is not None and task.result is not None
+                ],
+                timeout_s=limits.task_timeout_s, max_turns=limits.workspace_max_turns, model=self.loaded.settings.models.workspace,
+                bash=BashPolicy(mode=bash.mode, allow=bash.allow, deny=list(bash.deny)),
+                upstream_context_chars=limits.upstream_context_chars, max_message_chars=limits.max_message_chars,
+            )
+            await self.remote.dispatch(dispatched, command)
+        except (TreeError, BusError) as err:
+            if self.remote is not None:
+                self.remote.in_flight.pop(dispatched.task_id, None)
+            await self.recorder.append(WorkspaceTaskFailed(**self._envelope(dispatched), error=str(err)))
 
     def cancel_request(self, request_id: str, by: str) -> None:
         """Stop every running task of a request (thread-safe)."""
@@ -68,6 +107,8 @@ class Services:
             self._cancelled_by[request_id] = by
             for task in self._running.get(request_id, {}).values():
                 task.cancel()
+            if self.remote is not None:
+                asyncio.ensure_future(self.remote.cancel(request_id, by))
 
         self._loop.call_soon_threadsafe(cancel)
 

@@ -1,0 +1,125 @@
+"""What a Slack event or button press means for the orchestrator. Pure: no I/O.
+
+A thread is a conversation: `slack:<team>:<channel>:<thread root ts>`. A top-level message (in a
+channel or a DM) starts a thread keyed by its own `ts`; replies carry the root in `thread_ts`.
+The same message delivered as `message` and as `app_mention`, or redelivered by Slack, yields the
+same `message_ref` and `sent_at`, so the orchestrator stores it once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from channels.slack.blocks import ACTIONS
+from channels.slack.mrkdwn import unescape
+from config.settings import SlackChannelSettings
+
+PERSON_SUBTYPES = (None, "file_share", "thread_broadcast")
+"""Message subtypes written by a person; edits, deletions, joins and bot messages are not."""
+
+_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A person's message or button press, ready for `ChatChannel.receive`."""
+
+    user: str
+    channel: str
+    thread_ts: str
+    session_key: str
+    text: str
+    message_ref: str
+    sent_at: datetime
+    action: str | None = None
+    request_id: str | None = None
+
+    @property
+    def sender(self) -> str:
+        """The qualified sender id, as approvers are written: `slack:<user id>`."""
+        return f"slack:{self.user}"
+
+
+def session_key(team: str, channel: str, thread_ts: str) -> str:
+    """The conversation of one Slack thread."""
+    return f"slack:{team}:{channel}:{thread_ts}"
+
+
+def parse_session_key(key: str) -> tuple[str, str, str]:
+    """(team, channel, thread_ts) of a key made by `session_key`."""
+    kind, team, channel, thread_ts = key.split(":", 3)
+    if kind != "slack" or not channel or not thread_ts:
+        raise ValueError(f"{key!r} is not a Slack session key (slack:<team>:<channel>:<thread_ts>)")
+    return team, channel, thread_ts
+
+
+def sent_at(ts: str) -> datetime:
+    """The moment of a Slack timestamp (`"1700000000.000100"`)."""
+    return datetime.fromtimestamp(float(ts), UTC)
+
+
+def mentions(text: str, bot_user_id: str) -> bool:
+    """Whether `text` mentions the bot."""
+    return bool(bot_user_id) and f"<@{bot_user_id}" in text
+
+
+def plain_text(text: str, bot_user_id: str) -> str:
+    """What the person typed: the leading bot mention stripped, links and escapes undone."""
+    if bot_user_id:
+        text = re.sub(rf"^\s*<@{re.escape(bot_user_id)}(?:\|[^>]*)?>[\s:,]*", "", text)
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1).removeprefix("mailto:"), text)
+    return unescape(text).strip()
+
+
+def from_event(event: Mapping[str, Any], *, team: str, bot_user_id: str) -> Inbound | None:
+    """A `message` or `app_mention` event as an `Inbound`, or None when no person wrote it."""
+    if event.get("subtype") not in PERSON_SUBTYPES or event.get("bot_id") or not event.get("user"):
+        return None
+    user, channel, ts = str(event["user"]), str(event.get("channel", "")), str(event.get("ts", ""))
+    if user == bot_user_id or not channel or not ts:
+        return None
+    thread_ts = str(event.get("thread_ts") or ts)
+    return Inbound(
+        user=user, channel=channel, thread_ts=thread_ts, session_key=session_key(team, channel, thread_ts),
+        text=plain_text(str(event.get("text") or ""), bot_user_id), message_ref=f"{channel}:{ts}", sent_at=sent_at(ts),
+    )
+
+
+def from_click(body: Mapping[str, Any], *, team: str) -> Inbound | None:
+    """An Approve / Cancel button press as an `Inbound` (`action`, `request_id` set), or None."""
+    actions = body.get("actions") or []
+    if not actions or actions[0].get("action_id") not in ACTIONS:
+        return None
+    action = actions[0]
+    user = str((body.get("user") or {}).get("id") or "")
+    channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+    message = body.get("message") or {}
+    root = message.get("thread_ts") or (body.get("container") or {}).get("thread_ts") or message.get("ts")
+    action_ts = str(action.get("action_ts") or "")
+    if not (user and channel and root and action_ts and action.get("value")):
+        return None
+    return Inbound(
+        user=user, channel=channel, thread_ts=str(root), session_key=session_key(team, channel, str(root)),
+        text=ACTIONS[action["action_id"]], message_ref=f"{channel}:{action_ts}:{user}", sent_at=sent_at(action_ts),
+        action=ACTIONS[action["action_id"]], request_id=str(action["value"]),
+    )
+
+
+class Allowlist:
+    """Who may use the bot, and where: `allowed_users` (unless `allow_everyone`), narrowed by
+    `allowed_channels` when that is not empty (a DM's channel id counts like any other)."""
+
+    def __init__(self, settings: SlackChannelSettings) -> None:
+        self._users = frozenset(settings.allowed_users)
+        self._channels = frozenset(settings.allowed_channels)
+        self._everyone = settings.allow_everyone
+
+    def permits(self, user: str, channel: str) -> bool:
+        """Whether `user` may talk to the bot in `channel`."""
+        if not (self._everyone or user in self._users):
+            return False
+        return not self._channels or channel in self._channels

@@ -1,0 +1,147 @@
+"""Who may talk to the bot, which conversation a message belongs to, and what the buttons carry. Pure.
+
+Session keys: `telegram:<chat id>` for a private chat; in a group `telegram:<chat id>`, then
+`:t<topic id>` for a forum topic, then `:u<user id>` when each user has their own conversation
+(the letters keep the key readable and unambiguous: a topic id and a user id are both numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from aiogram.types import Message, MessageEntity
+
+from config.settings import TelegramChannelSettings
+
+ACTIONS = {"approve": "Approve", "cancel": "Cancel"}
+"""Button action -> its label."""
+MAX_CALLBACK_BYTES = 64
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a conversation's messages go: a chat, and a forum topic in it."""
+
+    chat_id: int
+    thread_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What to do with a person's message: ignore it, refuse them, show the help, or record `text`."""
+
+    kind: Literal["ignore", "refuse", "help", "record"]
+    text: str = ""
+    session_key: str = ""
+
+
+HELP = ("Send me a request about your projects. I answer with a plan; approve it with the button or by "
+        "replying yes, or say what to change. Say status to see where things are, cancel to stop.")
+
+
+def read_message(message: Message, settings: TelegramChannelSettings, *, username: str, bot_id: int) -> Reading:
+    """Decide what a message means for the channel (before any conversation logic)."""
+    user = message.from_user
+    if user is None or user.is_bot:
+        return Reading("ignore")
+    text = addressed_text(message, username, bot_id)
+    if text is None:
+        return Reading("ignore")  # group chatter not meant for the bot; not even a refusal
+    refused = refusal(user.id, message.chat.id, settings)
+    if refused:
+        return Reading("refuse", refused)
+    if text.lower() in ("start", "help"):
+        return Reading("help", HELP)
+    return Reading("record", text, key_of_message(message, settings)) if text else Reading("ignore")
+
+
+def session_key(chat_id: int, *, thread_id: int | None = None, user_id: int | None = None) -> str:
+    """The conversation of a chat, a topic in it, and (in a group with per-user sessions) a user."""
+    key = f"telegram:{chat_id}"
+    if thread_id is not None:
+        key += f":t{thread_id}"
+    if user_id is not None:
+        key += f":u{user_id}"
+    return key
+
+
+def place_of(key: str) -> Place:
+    """The chat (and topic) of a session key made by `session_key`; ValueError for anything else."""
+    channel, _, rest = key.partition(":")
+    parts = rest.split(":")
+    if channel != "telegram" or not parts[0].lstrip("-").isdigit():
+        raise ValueError(f"not a Telegram session key: {key!r}")
+    thread = next((int(part[1:]) for part in parts[1:] if part.startswith("t") and part[1:].isdigit()), None)
+    return Place(int(parts[0]), thread)
+
+
+def key_of_message(message: Message, settings: TelegramChannelSettings) -> str:
+    """The conversation a person's message belongs to."""
+    if message.chat.type == "private":
+        return session_key(message.chat.id)
+    thread = message.message_thread_id if message.is_topic_message else None
+    user = message.from_user.id if message.from_user and settings.per_user_sessions_in_groups else None
+    return session_key(message.chat.id, thread_id=thread, user_id=user)
+
+
+def refusal(user_id: int, chat_id: int, settings: TelegramChannelSettings) -> str | None:
+    """Why this user may not use the bot here (a sentence for them), or None when they may."""
+    if not settings.allow_everyone and user_id not in settings.allowed_users:
+        return f"Sorry, you are not allowed to use this bot. Ask its owner to add your Telegram user id {user_id}."
+    if settings.allowed_chats and chat_id not in settings.allowed_chats:
+        return f"Sorry, this bot is not enabled in this chat (chat id {chat_id})."
+    return None
+
+
+def addressed_text(message: Message, username: str, bot_id: int) -> str | None:
+    """The text meant for the bot, without the `@botname` mention; None when it is not for the bot.
+
+    Private chats are always for the bot; in groups only a mention of the bot, a `/command@botname`
+    or a reply to one of the bot's messages is. `/status` becomes `status`.
+    """
+    text = message.text if message.text is not None else message.caption
+    entities = (message.entities if message.text is not None else message.caption_entities) or []
+    if text is None:
+        return None
+    mine = [e for e in entities if _is_mention_of(e, text, username, bot_id)]
+    replied = message.reply_to_message
+    to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
+    command = _command(entities, text)
+    if message.chat.type != "private" and not mine and not to_bot and not _command_for(command, username):
+        return None
+    units = text.encode("utf-16-le")
+    for entity in sorted(mine, key=lambda e: e.offset, reverse=True):
+        units = units[: entity.offset * 2] + units[(entity.offset + entity.length) * 2 :]
+    text = units.decode("utf-16-le")
+    if command:
+        name = command.split("@", 1)[0]
+        text = text.replace(command, name[1:], 1)
+    return " ".join(text.split())
+
+
+def _is_mention_of(entity: MessageEntity, text: str, username: str, bot_id: int) -> bool:
+    if entity.type == "text_mention":
+        return entity.user is not None and entity.user.id == bot_id
+    return entity.type == "mention" and entity.extract_from(text).lower() == f"@{username}".lower()
+
+
+def _command(entities: list[MessageEntity], text: str) -> str | None:
+    first = next((e for e in entities if e.type == "bot_command" and e.offset == 0), None)
+    return first.extract_from(text) if first else None
+
+
+def _command_for(command: str | None, username: str) -> bool:
+    return command is not None and command.lower().endswith(f"@{username}".lower())
+
+
+def callback_data(action: str, request_id: str) -> str | None:
+    """`approve:<request id>`, or None when it would not fit Telegram's 64 bytes."""
+    data = f"{action}:{request_id}"
+    return data if action in ACTIONS and len(data.encode()) <= MAX_CALLBACK_BYTES else None
+
+
+def parse_callback(data: str | None) -> tuple[str, str] | None:
+    """(action, request id) of a button, or None for data this bot did not make."""
+    action, _, request_id = (data or "").partition(":")
+    return (action, request_id) if action in ACTIONS and request_id else None

@@ -1,0 +1,214 @@
+"""The Telegram channel: long polling in, Bot API calls out, one conversation per chat (topic, user)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import datetime, timezone
+from types import TracebackType
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import CallbackQuery, Message, Update, User
+from aiogram.utils.backoff import Backoff, BackoffConfig
+from aiogram.utils.token import TokenValidationError
+
+from actors.confirm_policy import may_approve
+from channels.base import ChatChannel
+from channels.telegram.addressing import ACTIONS, parse_callback, read_message, refusal
+from channels.telegram.calls import TelegramChannelError, describe
+from channels.telegram.outbound import Outbox
+from channels.telegram.polling import poll, who_am_i
+from config.credentials import Secret, load_credentials
+from config.loader import LoadedSettings
+from config.settings import TelegramChannelSettings
+from events.catalogue import AnyEvent
+from tunnels.bus import BusError
+from tunnels.runtime.orchestrator import Orchestrator
+
+log = logging.getLogger(__name__)
+
+ENV_KEYS = {"bot_token": "TELEGRAM_BOT_TOKEN"}
+"""Credential key -> the environment variable that overrides `ARCHIVE/telegram/credentials`."""
+DEFAULT_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1)
+
+
+class TelegramChannel(ChatChannel):
+    """Connects Telegram (private chats; groups when the bot is mentioned or replied to) to an orchestrator.
+
+    `async with TelegramChannel(...)` (or `start()` / `stop()`) polls for updates until the end.
+    Every message and button press is recorded before Telegram is told it arrived; replies are
+    Telegram HTML, split at 4096 characters, retried after 429s and network errors.
+    """
+
+    name = "telegram"
+
+    def __init__(
+        self, orchestrator: Orchestrator, settings: TelegramChannelSettings, *, token: str, approvers: Sequence[str],
+        polling_timeout: int = 10, backoff: BackoffConfig = DEFAULT_BACKOFF,
+    ) -> None:
+        super().__init__(orchestrator)
+        self.settings = settings
+        self.approvers = list(approvers)
+        self.polling_timeout = polling_timeout
+        self.backoff = backoff
+        self._token = Secret(token)
+        server = TelegramAPIServer.from_base(settings.api_url) if settings.api_url else None
+        try:
+            self.bot = Bot(token=token, session=AiohttpSession(api=server) if server else AiohttpSession())
+        except TokenValidationError:
+            raise TelegramChannelError(
+                "the bot token is malformed (it looks like 123456:ABC-...); check `bot_token` in "
+                "ARCHIVE/telegram/credentials or TELEGRAM_BOT_TOKEN"
+            ) from None
+        self.me: User | None = None
+        self.outbox = Outbox(self.bot, settings, token=token, backoff=backoff)
+        self._poller: asyncio.Task[None] | None = None
+        self._chores: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def from_settings(
+        cls, loaded: LoadedSettings, orchestrator: Orchestrator, *, env: Mapping[str, str] | None = None,
+        polling_timeout: int = 10, backoff: BackoffConfig = DEFAULT_BACKOFF,
+    ) -> TelegramChannel:
+        """The channel of `channels.telegram`, with `bot_token` from ARCHIVE/telegram/credentials
+        (TELEGRAM_BOT_TOKEN in `env`, default the process environment, wins)."""
+        credentials = load_credentials(loaded.archive_dir, "telegram", env=os.environ if env is None else env, env_keys=ENV_KEYS)
+        return cls(
+            orchestrator, loaded.settings.channels.telegram, token=credentials.require("bot_token").reveal(),
+            approvers=loaded.settings.approvers, polling_timeout=polling_timeout, backoff=backoff,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Learn who the bot is (retrying while Telegram is unreachable), then poll in the background.
+
+        Raises `TelegramChannelError` when Telegram refuses the token.
+        """
+        if self._poller is not None:
+            return
+        self.me = await who_am_i(self.bot, backoff=self.backoff, token=self._token.reveal())
+        self._poller = asyncio.create_task(
+            poll(self.bot, self._handle, timeout=self.polling_timeout, backoff=self.backoff, token=self._token.reveal()),
+            name="telegram-polling",
+        )
+
+    async def stop(self) -> None:
+        """Stop polling and the outboxes; re-raise what ended the polling early, if anything did."""
+        poller, self._poller = self._poller, None
+        failure: BaseException | None = None
+        if poller is not None:
+            if not poller.done():
+                poller.cancel()
+            await asyncio.wait([poller])
+            failure = None if poller.cancelled() else poller.exception()
+        for chore in self._chores:
+            chore.cancel()
+        if self._chores:
+            await asyncio.wait(list(self._chores))
+        await self.close()
+        await self.bot.session.close()
+        if failure is not None:
+            raise failure
+
+    async def __aenter__(self) -> TelegramChannel:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+    # -- inbound -----------------------------------------------------------------------------
+
+    async def _handle(self, update: Update) -> None:
+        """Handle one update; return only once what it says is recorded (see `polling`)."""
+        delays = Backoff(self.backoff)
+        while True:
+            try:
+                if update.message is not None:
+                    await self._on_message(update.message)
+                elif update.callback_query is not None:
+                    await self._on_callback(update.callback_query)
+                return
+            except BusError as err:  # the store is unreachable: keep the update until it is back
+                log.warning("telegram: update %d not recorded yet (%s); trying again", update.update_id, err)
+                await delays.asleep()
+            except Exception:  # noqa: BLE001 - one bad update must not stop the others
+                log.exception("telegram: update %d could not be handled; skipped", update.update_id)
+                return
+
+    async def _on_message(self, message: Message) -> None:
+        me = self.me
+        assert me is not None  # start() learns it before polling begins
+        reading = read_message(message, self.settings, username=me.username or "", bot_id=me.id)
+        if reading.kind in ("refuse", "help"):
+            self._chore(self.outbox.reply(message, reading.text))
+        if reading.kind != "record" or message.from_user is None:
+            return
+        user = message.from_user
+        await self.receive(
+            session_key=reading.session_key, sender=f"telegram:{user.id}", text=reading.text,
+            message_ref=f"{message.chat.id}:{message.message_id}", sent_at=_utc(message.date), sender_name=user.full_name,
+        )
+        self.outbox.last_inbound[reading.session_key] = message.message_id
+
+    async def _on_callback(self, query: CallbackQuery) -> None:
+        parsed = parse_callback(query.data)
+        ctx = self.orchestrator.ctx
+        request = ctx.requests.get(parsed[1]) if parsed and ctx else None
+        user, message = query.from_user, query.message
+        if parsed is None or request is None or message is None or not self.owns(request.session_key):
+            answer, alert = "This button no longer works; reply in the chat instead.", True
+        elif (refused := refusal(user.id, message.chat.id, self.settings)) is not None:
+            answer, alert = refused, True
+        else:
+            action, request_id = parsed
+            sender = f"telegram:{user.id}"
+            # A button press has no date of its own. The date of the message under it is the same
+            # on every delivery, so a redelivered press gets the same event id and is stored once.
+            date = getattr(message, "date", None)
+            sent_at = _utc(date) if date and date.timestamp() > 0 else self.orchestrator.clock.now()
+            await self.receive(
+                session_key=request.session_key, sender=sender, text=f"[{ACTIONS[action]}]", message_ref=f"cb:{query.id}",
+                sent_at=sent_at, sender_name=user.full_name, action=action, request_id=request_id,
+            )
+            if may_approve(sender, request.requester, self.approvers):
+                answer, alert = ("Approving…" if action == "approve" else "Cancelling…"), False
+            else:
+                answer, alert = f"Only {request.requester} or an approver can answer this plan.", True
+        self._chore(self.outbox.answer(query.id, answer, alert=alert))
+
+    def _chore(self, work: Awaitable[None]) -> None:
+        """Run a reply in the background: polling never waits for Telegram to accept a send."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception as err:  # noqa: BLE001 - a lost refusal or button answer is only logged
+                log.warning("telegram: reply failed: %s", describe(err, self._token.reveal()))
+
+        task = asyncio.ensure_future(guarded())
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    # -- outbound ----------------------------------------------------------------------------
+
+    async def post(self, session_key: str, text: str, *, approval_for: str | None = None) -> str:
+        """Send `text` (split if long) to the conversation; buttons go under the last part."""
+        return await self.outbox.post(session_key, text, approval_for=approval_for)
+
+    async def edit(self, session_key: str, ref: str, text: str) -> None:
+        """Replace a message's text; an edit that changes nothing is fine."""
+        await self.outbox.edit(session_key, ref, text)
+
+    async def _deliver(self, event: AnyEvent) -> None:
+        await super()._deliver(event)
+        await self.outbox.settle_buttons(event)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)

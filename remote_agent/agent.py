@@ -1,0 +1,348 @@
+"""The remote workspace agent: announces itself, takes its workspace's tasks one at a time, reports.
+
+Lifecycle: connect (retrying until the server answers), then at once: the presence heartbeat,
+the control subscription (cancels) and the pull loop. A task message is acknowledged when the
+task starts, so it never runs twice (the consumer delivers each task once). `drain()` (SIGTERM)
+stops pulling, gives the running task `drain_timeout_s` to finish, interrupts it otherwise, marks
+the presence `draining`, sends the reports still queued, and lets `serve()` return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import time
+import uuid
+from collections import deque
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from nats.aio.msg import Msg
+
+from remote_agent.errors import ConsumerMissing, LinkError, SettingsError
+from remote_agent.link import AgentLink
+from remote_agent.protocol import (
+    ENCODER,
+    PROTOCOL_VERSION,
+    CancelCommand,
+    Finished,
+    Presence,
+    Started,
+    TaskCommand,
+)
+from remote_agent.reports import ReportSender
+from remote_agent.settings import AgentSecrets, AgentSettings, host_name
+from remote_agent.task import run_task, task_spec
+from tunnels.bus import NotReachable
+from tunnels.claude import Progress
+
+log = logging.getLogger(__name__)
+
+_TASKS = msgspec.json.Decoder(TaskCommand)
+_CANCELS = msgspec.json.Decoder(CancelCommand)
+_PULL_WAIT_S = 5.0
+_CLAUDE_MD_CHARS = 16000
+_REMEMBERED = 1000
+_FLUSH_AT_EXIT_S = 15.0
+
+
+def agent_version() -> str:
+    """The installed claude-tunnels version."""
+    try:
+        return metadata.version("claude-tunnels")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class _Running:
+    def __init__(self, task_id: str, task: asyncio.Task[Finished]) -> None:
+        self.task_id = task_id
+        self.task = task
+        self.outcome: Literal["cancelled", "interrupted"] = "interrupted"
+        self.why = ""
+
+    def stop(self, outcome: Literal["cancelled", "interrupted"], why: str) -> None:
+        if not self.task.done() and not self.task.cancelling():
+            self.outcome, self.why = outcome, why
+            self.task.cancel()
+
+
+class WorkspaceAgent:
+    """`async with WorkspaceAgent(settings, secrets) as agent: await agent.serve()`.
+
+    `serve()` returns after `drain()`; leaving the block closes the connection. `taken` lists
+    the task ids this agent started, in order.
+    """
+
+    def __init__(self, settings: AgentSettings, secrets: AgentSecrets) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self.workspace = Path(settings.path).resolve()
+        self.agent_id = f"{host_name()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.version = agent_version()
+        self.taken: deque[str] = deque(maxlen=_REMEMBERED)
+        self._cancelled: deque[str] = deque(maxlen=_REMEMBERED)
+        self._draining = asyncio.Event()
+        self._beat_now = asyncio.Event()
+        self._running: _Running | None = None
+        self._link: AgentLink | None = None
+        self._reports: ReportSender | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._lock: object | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> WorkspaceAgent:
+        self._take_lock()
+        try:
+            self._link = await self._connect()
+            if self._link is not None:
+                await self._link.start_pulling()
+                await self._link.on_control(self._on_control)
+                self._reports = await ReportSender(self._link, progress_interval_s=self.settings.progress_interval_s).__aenter__()
+                self._heartbeat = asyncio.create_task(self._beat())
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self._heartbeat is not None:
+                self._heartbeat.cancel()
+                await asyncio.gather(self._heartbeat, return_exceptions=True)
+            if self._reports is not None:
+                await self._reports.__aexit__()
+            if self._link is not None:
+                await self._link.close()
+        finally:
+            self._release_lock()
+
+    def drain(self) -> None:
+        """Stop taking tasks and let the running one finish (a second call interrupts it now)."""
+        if self._draining.is_set() and self._running is not None:
+            self._running.stop("interrupted", "the agent was stopped")
+        self._draining.set()
+        self._beat_now.set()
+
+    @property
+    def draining(self) -> bool:
+        """True once `drain()` was called."""
+        return self._draining.is_set()
+
+    def _take_lock(self) -> None:
+        state = self.settings.state_path
+        state.mkdir(parents=True, exist_ok=True)
+        handle = open(state / "agent.lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise SettingsError(
+                f"another tunnels-agent ({owner}) already serves {self.settings.workspace} with the state "
+                f"folder {state}; stop it first (one agent per workspace)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # type: ignore[attr-defined]
+            self._lock = None
+
+    async def _connect(self) -> AgentLink | None:
+        pause = 0.5
+        while not self._draining.is_set():
+            try:
+                link = await AgentLink.open(self.settings, self.secrets)
+                log.info("connected to %s as the agent of %s", self.settings.nats, self.settings.workspace)
+                return link
+            except NotReachable as err:
+                log.warning("%s; retrying in %.0f s", err, pause)
+            await self._pause(pause)
+            pause = min(pause * 2, 30.0)
+        return None
+
+    async def _pause(self, seconds: float) -> None:
+        """A retry pause that ends early when draining starts."""
+        try:
+            await asyncio.wait_for(self._draining.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    # -- presence -------------------------------------------------------------------------------
+
+    def presence(self) -> Presence:
+        """The presence this agent announces now."""
+        return Presence(
+            workspace=self.settings.workspace, agent_id=self.agent_id, host=host_name(), version=self.version,
+            capacity=1, claude_md=self._claude_md(), heartbeat_s=self.settings.heartbeat_s,
+            heartbeat_at=time.time(), draining=self._draining.is_set(),
+        )
+
+    def _claude_md(self) -> str:
+        try:
+            return (self.workspace / "CLAUDE.md").read_text(encoding="utf-8", errors="replace")[:_CLAUDE_MD_CHARS]
+        except OSError:
+            return ""
+
+    async def _beat(self) -> None:
+        assert self._link is not None
+        failing = False
+        while True:
+            try:
+                await self._link.put_presence(ENCODER.encode(self.presence()))
+                if failing:
+                    log.info("presence written again")
+                failing = False
+            except LinkError as err:
+                if not failing:
+                    log.warning("%s (is the orchestrator running? retrying every %.0f s)", err, self.settings.heartbeat_s)
+                failing = True
+            try:
+                await asyncio.wait_for(self._beat_now.wait(), self.settings.heartbeat_s)
+            except asyncio.TimeoutError:
+                pass
+            self._beat_now.clear()
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Take and run tasks until `drain()`; then settle what is left and return."""
+        if self._link is None or self._reports is None:
+            return  # drained before a connection was made
+        log.info("serving %s from %s (agent %s)", self.settings.workspace, self.workspace, self.agent_id)
+        waiting = False
+        while not self._draining.is_set():
+            try:
+                msg = await self._next_task()
+            except ConsumerMissing as err:
+                if not waiting:
+                    log.info("%s; waiting for the orchestrator to create it", err)
+                waiting = True
+                await self._pause(min(self.settings.heartbeat_s, 2.0))
+                continue
+            except LinkError as err:
+                log.warning("%s; retrying", err)
+                await self._pause(1.0)
+                continue
+            waiting = False
+            if msg is not None:
+                await self._take(msg)
+        for msg in await self._link.stop_pulling():
+            await self._take(msg, refuse="the agent stopped before starting it")
+        self._beat_now.set()
+        if not await self._reports.flush(_FLUSH_AT_EXIT_S):
+            log.warning("%d report(s) could not be delivered before exiting", self._reports.pending)
+        log.info("drained; exiting")
+
+    async def _next_task(self) -> Msg | None:
+        assert self._link is not None
+        pull = asyncio.ensure_future(self._link.next_task(_PULL_WAIT_S))
+        drained = asyncio.ensure_future(self._draining.wait())
+        try:
+            await asyncio.wait({pull, drained}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            drained.cancel()
+            if not pull.done():
+                pull.cancel()  # a message that arrives later stays queued for stop_pulling()
+            await asyncio.gather(pull, drained, return_exceptions=True)
+        return None if pull.cancelled() else pull.result()
+
+    async def _take(self, msg: Msg, refuse: str = "") -> None:
+        assert self._link is not None and self._reports is not None
+        try:
+            command = _TASKS.decode(msg.data)
+        except msgspec.DecodeError as err:
+            await self._link.ack(msg)
+            log.error("ignored a malformed task message: %s", err)
+            return
+        await self._link.ack(msg)  # before it starts: a task never runs twice
+        if command.task_id in self.taken:
+            log.warning("task %s was delivered again; it already ran here", command.task_id)
+            return
+        self.taken.append(command.task_id)
+        task_id = command.task_id
+        if problem := refuse or self._problem(command):
+            outcome: Literal["interrupted", "failed"] = "interrupted" if refuse else "failed"
+            self._reports.send(Finished(task_id=task_id, outcome=outcome, error=problem))
+            return
+        if task_id in self._cancelled:
+            self._reports.send(Finished(task_id=task_id, outcome="cancelled", error="cancelled before it started"))
+            return
+        log.info("task %s started", task_id)
+        self._reports.send(Started(task_id=task_id, agent_id=self.agent_id))
+        finished = await self._run(command)
+        log.info("task %s %s", task_id, finished.outcome)
+        self._reports.send(finished)
+        self._reports.forget(task_id)
+
+    def _problem(self, command: TaskCommand) -> str:
+        if command.workspace != self.settings.workspace:
+            return f"the task is for {command.workspace}, but this agent serves {self.settings.workspace}"
+        if command.version > PROTOCOL_VERSION:
+            return f"the task uses protocol {command.version}; this agent ({self.version}) knows {PROTOCOL_VERSION}: upgrade it"
+        return ""
+
+    async def _run(self, command: TaskCommand) -> Finished:
+        assert self._reports is not None
+        reports = self._reports
+        spec = task_spec(
+            command, self.workspace, env=self.secrets.extra_env,
+            sandbox_dir=self.settings.state_path / "agent-homes", cli_path=self.settings.cli_path,
+        )
+
+        def on_progress(progress: Progress) -> None:
+            reports.progress(command.task_id, progress.kind, progress.detail)
+
+        running = _Running(command.task_id, asyncio.create_task(run_task(spec, command.task_id, on_progress)))
+        self._running = running
+        try:
+            await self._until_done_or_drain_timeout(running)
+        finally:
+            self._running = None
+            if not running.task.done():  # we are being cancelled ourselves: never leave a session behind
+                running.stop("interrupted", "the agent was stopped")
+                await asyncio.wait({running.task})
+        if running.task.cancelled():
+            return Finished(task_id=command.task_id, outcome=running.outcome, error=running.why)
+        if (error := running.task.exception()) is not None:
+            log.error("task %s crashed the agent's runner", command.task_id, exc_info=error)
+            return Finished(task_id=command.task_id, outcome="failed", error=f"the agent failed: {type(error).__name__}: {error}")
+        return running.task.result()
+
+    async def _until_done_or_drain_timeout(self, running: _Running) -> None:
+        drained = asyncio.ensure_future(self._draining.wait())
+        try:
+            await asyncio.wait({running.task, drained}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            drained.cancel()
+        if running.task.done():
+            return
+        limit = self.settings.drain_timeout_s
+        log.info("draining: giving task %s up to %g s to finish", running.task_id, limit)
+        done, _ = await asyncio.wait({running.task}, timeout=limit)
+        if not done:
+            running.stop("interrupted", f"the agent was stopped and the task did not finish within {limit:g} s")
+            await asyncio.wait({running.task})
+
+    def _on_control(self, data: bytes) -> None:
+        try:
+            command = _CANCELS.decode(data)
+        except msgspec.DecodeError as err:
+            log.warning("ignored a malformed control message: %s", err)
+            return
+        self._cancelled.append(command.task_id)
+        running = self._running
+        if running is not None and running.task_id == command.task_id:
+            log.info("task %s cancelled by %s", command.task_id, command.by)
+            running.stop("cancelled", f"cancelled by {command.by}")

@@ -1,0 +1,126 @@
+"""What the orchestrator and a remote workspace agent say to each other over NATS.
+
+Subjects (with `<ws>` = `events.subjects.token(qualified workspace)`):
+
+- `<prefix>.ws.<ws>.task`: `TaskCommand`s, on the JetStream work-queue stream `<stream>_TASKS`;
+  each remote workspace has one durable pull consumer `agent_<key>` (created by the orchestrator),
+  so a task goes to one agent only. The agent acknowledges a task when it starts it: a task is
+  never run twice; if the agent dies, the orchestrator reports the task as "agent lost".
+- `<prefix>.ws.<ws>.control`: `CancelCommand`s (core NATS).
+- `<prefix>.ws.<ws>.out`: `AgentReport`s, sent by the agent as requests; the orchestrator checks
+  them, records the matching events (it is the only writer of the event log) and replies "ok".
+- KV bucket `TUNNELS_AGENTS`, key `<key>` (`kv_key(workspace)`): the agent's `Presence`,
+  rewritten every heartbeat.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from events.subjects import token
+from events.values import TaskResult, Usage
+
+PRESENCE_BUCKET = "TUNNELS_AGENTS"
+PROTOCOL_VERSION = 1
+
+
+def kv_key(workspace: str) -> str:
+    """The KV key (and consumer-name suffix) of a workspace: its subject token without `:`."""
+    return token(workspace).replace(":", "=3A")
+
+
+def consumer_name(workspace: str) -> str:
+    """The durable consumer a workspace's agent pulls its tasks from."""
+    return "agent_" + kv_key(workspace).replace("=", "_").replace(".", "_").replace("/", "_")
+
+
+def inbox_prefix(workspace: str) -> str:
+    """The reply-inbox prefix an agent uses, so its permissions can be narrowed to it."""
+    return f"_INBOX_{consumer_name(workspace)}"
+
+
+class UpstreamResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The result of a task this one depends on."""
+
+    workspace: str
+    result: TaskResult
+
+
+class BashPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """The Bash rules the agent enforces (same meaning as `permissions.bash` in the settings)."""
+
+    mode: Literal["allowlist", "denylist", "allow_all", "deny_all"] = "allowlist"
+    allow: list[str] | None = None
+    deny: list[str] = []
+
+
+class TaskCommand(msgspec.Struct, frozen=True, kw_only=True):
+    """Run one task in the agent's workspace."""
+
+    version: int = PROTOCOL_VERSION
+    task_id: str
+    request_id: str
+    workspace: str
+    task: str
+    request_text: str
+    upstream: list[UpstreamResult] = []
+    timeout_s: float
+    max_turns: int
+    model: str | None = None
+    bash: BashPolicy = BashPolicy()
+    upstream_context_chars: int = 4000
+    max_message_chars: int = 16000
+
+
+class CancelCommand(msgspec.Struct, frozen=True, kw_only=True):
+    """Stop the task if it runs."""
+
+    task_id: str
+    by: str
+
+
+class Presence(msgspec.Struct, frozen=True, kw_only=True):
+    """An agent's announcement, rewritten every `heartbeat_s`."""
+
+    workspace: str
+    agent_id: str
+    host: str
+    version: str
+    capacity: int = 1
+    claude_md: str = ""
+    heartbeat_s: float = 5.0
+    heartbeat_at: float
+    draining: bool = False
+
+
+class Started(msgspec.Struct, frozen=True, kw_only=True, tag="started"):
+    """The agent took the task and started its session."""
+
+    task_id: str
+    agent_id: str
+
+
+class Progressed(msgspec.Struct, frozen=True, kw_only=True, tag="progress"):
+    """What the agent's session is doing (already throttled by the agent)."""
+
+    task_id: str
+    kind: Literal["tool", "text"]
+    detail: str
+
+
+class Finished(msgspec.Struct, frozen=True, kw_only=True, tag="finished"):
+    """How the task ended; `result` only when it succeeded."""
+
+    task_id: str
+    outcome: Literal["succeeded", "failed", "timed_out", "cancelled", "interrupted"]
+    result: TaskResult | None = None
+    error: str = ""
+    usage: Usage = Usage()
+    timeout_s: float = 0.0
+
+
+AgentReport = Started | Progressed | Finished
+REPORTS = msgspec.json.Decoder(AgentReport)
+ENCODER = msgspec.json.Encoder()

@@ -1,0 +1,81 @@
+"""SIGKILL the orchestrator after Slack got its ack; the restarted process handles the message once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from config.loader import LoadedSettings, load_settings
+from tests.channels.slack.slack_world import ALICE, ALPHA, APP_TOKEN, BOT_TOKEN, CHANNEL, small, write_tree
+from tests.fakes.slack import FakeSlack
+from tunnels.backbone import open_backbone
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@contextmanager
+def orchestrator_process(root: Path, scenario: Path, *extra: str) -> Iterator[subprocess.Popen[str]]:
+    """The helper process; SIGKILLed at the end unless the test already ended it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.slack_orchestrator", str(root), str(scenario), *extra],
+        cwd=REPO, stdout=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(30)
+
+
+async def ready(process: subprocess.Popen[str]) -> None:
+    assert process.stdout is not None
+    line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 60)
+    assert line.strip() == "READY"
+
+
+async def stored_types(loaded: LoadedSettings, session_key: str) -> list[str]:
+    """The types of a session's events, read from the running orchestrator's stream."""
+    async with open_backbone(loaded, role="reader", name="test-reader") as backbone:
+        return [s.event.type for s in await backbone.store.read() if s.event.session_key == session_key]
+
+
+async def test_a_message_acked_before_a_kill_is_handled_once_after_restart(tmp_path: Path) -> None:
+    async with FakeSlack(BOT_TOKEN, APP_TOKEN) as fake:
+        root = write_tree(tmp_path, fake.api_url)
+        loaded = load_settings(root / "orchestrator.yaml")
+        scenario = tmp_path / "scenario.yaml"
+        scenario.write_text(small())
+        event = fake.mention_event(ALICE, ALPHA)
+        key = f"slack:T000FAKE:{CHANNEL}:{event['ts']}"
+
+        with orchestrator_process(root, scenario, "--hold") as first:
+            await ready(first)
+            await fake.wait_for_connections(1)
+            envelope_id = await fake.push_event(event)
+            await fake.wait_for_ack(envelope_id)
+            assert await stored_types(loaded, key) == ["message.received"]  # recorded, not yet acted on
+            os.kill(first.pid, signal.SIGKILL)
+            await asyncio.to_thread(first.wait, 30)
+
+        with orchestrator_process(root, scenario) as second:
+            await ready(second)
+            plan = await fake.wait_for_message(lambda m: m.thread_ts == event["ts"] and bool(m.blocks), 60)
+            # Slack, not having seen the ack in time, delivers the envelope once more.
+            await fake.push_event(event, envelope_id=envelope_id, retry_attempt=1)
+            await fake.wait_for_ack(envelope_id)
+            types = await stored_types(loaded, key)
+            second.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(second.wait, 30) == 0  # the fake must answer its close
+
+        assert types.count("message.received") == 1 and types.count("request.opened") == 1
+        assert "plan.proposed" in types and "request.failed" not in types
+        assert [m.ts for m in fake.messages if m.blocks] == [plan.ts]
+        assert "alpha" in plan.text

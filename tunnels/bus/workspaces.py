@@ -1,0 +1,120 @@
+"""NATS plumbing for remote workspace agents: presence KV, task work queue, reports, control."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError
+
+from events.subjects import untoken
+from remote_agent.protocol import ENCODER, PRESENCE_BUCKET, Presence, consumer_name
+from tunnels.bus.errors import BusError
+from tunnels.bus.store import EventStore
+
+log = logging.getLogger(__name__)
+
+_PRESENCE = msgspec.json.Decoder(Presence)
+
+
+class WorkspaceBus:
+    """The orchestrator's side of the remote-agent subjects."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.nc = store.nc
+        self.js = store.js
+        self.subjects = store.subjects
+        self.tasks_stream = f"{store.layout.stream}_TASKS"
+        self._subs: list[Any] = []
+        self._watch_task: asyncio.Task[None] | None = None
+        self._kv: Any = None
+
+    async def start(
+        self,
+        on_presence: Callable[[str, Presence | None], None],
+        on_report: Callable[[str, bytes], Awaitable[bytes]],
+    ) -> None:
+        """Create the presence bucket, watch it, and answer agents' reports."""
+        try:
+            try:
+                self._kv = await self.js.key_value(PRESENCE_BUCKET)
+            except BucketNotFoundError:
+                self._kv = await self.js.create_key_value(KeyValueConfig(bucket=PRESENCE_BUCKET, history=1))
+            watcher = await self._kv.watchall()
+
+            async def report(msg: Msg) -> None:
+                workspace = untoken(msg.subject.split(".")[-2])
+                answer = await on_report(workspace, msg.data)
+                if msg.reply:
+                    await msg.respond(answer)
+
+            self._subs.append(await self.nc.subscribe(f"{self.subjects.prefix}.ws.*.out", cb=report))
+        except (NatsError, asyncio.TimeoutError) as err:
+            raise BusError(f"could not set up the remote-agent subjects: {err}") from err
+        self._watch_task = asyncio.ensure_future(self._watch(watcher, on_presence))
+
+    async def _watch(self, watcher: Any, on_presence: Callable[[str, Presence | None], None]) -> None:
+        while True:
+            try:
+                entry = await watcher.updates(timeout=None)
+            except (NatsError, asyncio.TimeoutError) as err:
+                log.warning("presence watch interrupted: %s", err)
+                continue
+            if entry is None:
+                continue  # the end of the initial values
+            if entry.operation in ("DEL", "PURGE") or not entry.value:
+                on_presence(entry.key, None)
+                continue
+            try:
+                on_presence(entry.key, _PRESENCE.decode(entry.value))
+            except msgspec.DecodeError as err:
+                log.warning("ignoring a malformed presence %s: %s", entry.key, err)
+
+    async def ensure_consumer(self, workspace: str) -> None:
+        """The durable pull consumer one workspace's agents take tasks from (at most once each)."""
+        config = ConsumerConfig(
+            durable_name=consumer_name(workspace), filter_subject=self.subjects.workspace_tasks(workspace),
+            ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, max_deliver=1, ack_wait=60,
+        )
+        try:
+            try:
+                await self.js.consumer_info(self.tasks_stream, config.durable_name)
+            except NotFoundError:
+                await self.js.add_consumer(self.tasks_stream, config)
+        except (NatsError, asyncio.TimeoutError) as err:
+            raise BusError(f"could not create the task consumer of {workspace}: {err}") from err
+
+    async def send_task(self, workspace: str, task_id: str, command: Any) -> None:
+        """Queue a task for the workspace's agent (idempotent per task id)."""
+        await self.ensure_consumer(workspace)
+        try:
+            await self.js.publish(
+                self.subjects.workspace_tasks(workspace), ENCODER.encode(command), stream=self.tasks_stream,
+                headers={"Nats-Msg-Id": task_id},
+            )
+        except (NatsError, asyncio.TimeoutError) as err:
+            raise BusError(f"could not queue task {task_id} for {workspace}: {err}") from err
+
+    async def send_control(self, workspace: str, command: Any) -> None:
+        """Tell the workspace's agent something now (cancel)."""
+        try:
+            await self.nc.publish(self.subjects.workspace_control(workspace), ENCODER.encode(command))
+        except NatsError as err:
+            raise BusError(f"could not reach the agent of {workspace}: {err}") from err
+
+    async def stop(self) -> None:
+        """Stop watching and answering."""
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+        for sub in self._subs:
+            try:
+                await sub.unsubscribe()
+            except NatsError:
+                pass

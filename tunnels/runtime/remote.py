@@ -1,0 +1,180 @@
+"""Remote workspaces: agents on other hosts or pods, reached only through NATS.
+
+A workspace with a fresh presence in the `TUNNELS_AGENTS` bucket is remote: discovery lists it,
+the planner reads its announced CLAUDE.md, and its tasks are queued for its agent instead of run
+here. The agent's reports are checked (a report about another workspace's task is refused) and
+recorded as the same events a local task produces. When a workspace's heartbeat stops for
+`remote.lost_after_s`, its in-flight task fails as "agent lost" (dependants are then skipped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from actors.context import Recorder
+from events.execution import (
+    WorkspaceProgress,
+    WorkspaceTaskCancelled,
+    WorkspaceTaskDispatched,
+    WorkspaceTaskFailed,
+    WorkspaceTaskInterrupted,
+    WorkspaceTaskStarted,
+    WorkspaceTaskSucceeded,
+    WorkspaceTaskTimedOut,
+)
+from events.ids import Clock, IdSource
+from projections import RequestsView
+from remote_agent.protocol import REPORTS, CancelCommand, Finished, Presence, Progressed, Started, TaskCommand, kv_key
+from tunnels.bus.workspaces import WorkspaceBus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _InFlight:
+    dispatched: WorkspaceTaskDispatched
+    since: float
+    agent_id: str = ""
+    started: bool = False
+
+
+class RemoteWorkspaces:
+    """The orchestrator's view of remote agents, and the tasks it has handed them."""
+
+    def __init__(
+        self, bus: WorkspaceBus, recorder: Recorder, requests: RequestsView, clock: Clock, ids: IdSource, *,
+        lost_after_s: float,
+    ) -> None:
+        self.bus = bus
+        self.recorder = recorder
+        self.requests = requests
+        self.clock = clock
+        self.ids = ids
+        self.lost_after_s = lost_after_s
+        self.presences: dict[str, tuple[Presence, float]] = {}
+        self.in_flight: dict[str, _InFlight] = {}
+        self._watchdog: asyncio.Task[None] | None = None
+        self._changed = asyncio.Condition()
+
+    async def start(self) -> None:
+        """Watch presences, answer reports, and watch heartbeats."""
+        await self.bus.start(self._on_presence, self._on_report)
+        self._watchdog = asyncio.ensure_future(self._watch_heartbeats())
+
+    async def stop(self) -> None:
+        """Stop watching (tasks in flight are settled by the next start's reconciliation)."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        await self.bus.stop()
+
+    def _on_presence(self, key: str, presence: Presence | None) -> None:
+        if presence is None:
+            for workspace in [w for w in self.presences if kv_key(w) == key]:
+                del self.presences[workspace]
+            return
+        first = presence.workspace not in self.presences
+        # Staleness is measured on our own clock, from when we saw the heartbeat: hosts' clocks differ.
+        self.presences[presence.workspace] = (presence, time.monotonic())
+        if first:
+            asyncio.ensure_future(self.bus.ensure_consumer(presence.workspace))
+        asyncio.ensure_future(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_live(self, workspace: str, timeout: float = 30.0) -> None:
+        """Return once `workspace` has a live agent (for callers that must not race the KV watch)."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: workspace in self.live()), timeout)
+
+    def live(self) -> dict[str, Presence]:
+        """Workspaces whose agent's heartbeat is fresh."""
+        now = time.monotonic()
+        return {w: p for w, (p, seen) in self.presences.items() if now - seen <= self.lost_after_s and not p.draining}
+
+    async def dispatch(self, dispatched: WorkspaceTaskDispatched, command: TaskCommand) -> None:
+        """Queue the task for the workspace's agent."""
+        self.in_flight[dispatched.task_id] = _InFlight(dispatched, time.monotonic())
+        await self.bus.send_task(dispatched.workspace, dispatched.task_id, command)
+
+    async def cancel(self, request_id: str, by: str) -> list[str]:
+        """Ask the agents running tasks of `request_id` to stop; return those task ids."""
+        tasks = [t for t, f in self.in_flight.items() if f.dispatched.request_id == request_id]
+        for task_id in tasks:
+            await self.bus.send_control(self.in_flight[task_id].dispatched.workspace, CancelCommand(task_id=task_id, by=by))
+        return tasks
+
+    def _envelope(self, dispatched: WorkspaceTaskDispatched) -> dict[str, Any]:
+        return {
+            "id": self.ids.new_id(), "at": self.clock.now(), "session_key": dispatched.session_key,
+            "causation_id": dispatched.id, "request_id": dispatched.request_id,
+            "task_id": dispatched.task_id, "workspace": dispatched.workspace,
+        }
+
+    async def _on_report(self, workspace: str, data: bytes) -> bytes:
+        try:
+            report = REPORTS.decode(data)
+        except msgspec.DecodeError as err:
+            return f"error: not a report ({err})".encode()
+        flight = self.in_flight.get(report.task_id)
+        if flight is None:
+            # Already settled (a retried report, or a task failed as lost): nothing more to record.
+            return b"ok" if self._settled(report.task_id) else b"error: unknown task"
+        if flight.dispatched.workspace != workspace:
+            log.warning("refused a report for %s from the agent of %s", flight.dispatched.workspace, workspace)
+            return b"error: that task belongs to another workspace"
+        envelope = self._envelope(flight.dispatched)
+        match report:
+            case Started() if not flight.started:
+                flight.started, flight.agent_id = True, report.agent_id
+                await self.recorder.append(WorkspaceTaskStarted(**envelope, agent=report.agent_id))
+            case Progressed() if flight.started:
+                await self.recorder.append(WorkspaceProgress(**envelope, kind=report.kind, detail=report.detail[:300]))
+            case Finished():
+                del self.in_flight[report.task_id]
+                await self.recorder.append(_finished_event(report, envelope))
+        return b"ok"
+
+    def _settled(self, task_id: str) -> bool:
+        for request in self.requests.requests.values():
+            for task in request.tasks.values():
+                if task.task_id == task_id:
+                    return task.status not in ("dispatched", "running")
+        return False
+
+    async def _watch_heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.lost_after_s / 4))  # a periodic check, not a synchronisation
+            now = time.monotonic()
+            for task_id, flight in list(self.in_flight.items()):
+                seen = self.presences.get(flight.dispatched.workspace)
+                last = seen[1] if seen else flight.since
+                if now - max(last, flight.since) <= self.lost_after_s:
+                    continue
+                del self.in_flight[task_id]
+                agent = flight.agent_id or (seen[0].agent_id if seen else "its agent")
+                await self.recorder.append(WorkspaceTaskFailed(
+                    **self._envelope(flight.dispatched),
+                    error=f"agent lost: no heartbeat from {agent} for {self.lost_after_s:g} s",
+                ))
+
+
+def _finished_event(report: Finished, envelope: dict[str, Any]) -> Any:
+    match report.outcome:
+        case "succeeded" if report.result is not None:
+            return WorkspaceTaskSucceeded(**envelope, result=report.result, usage=report.usage)
+        case "timed_out":
+            return WorkspaceTaskTimedOut(**envelope, timeout_s=report.timeout_s)
+        case "cancelled":
+            return WorkspaceTaskCancelled(**envelope, reason=report.error or "cancelled")
+        case "interrupted":
+            return WorkspaceTaskInterrupted(**envelope, reason=report.error or "the agent stopped")
+        case _:
+            return WorkspaceTaskFailed(**envelope, error=report.error or "the agent reported no result", usage=report.usage)
