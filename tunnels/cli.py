@@ -43,6 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--user", help="who you are (default: channels.terminal.user)")
     chat.add_argument("--scripted-model", metavar="SCENARIO", help="answer with a scripted model (offline) instead of Claude")
 
+    serve = commands.add_parser("serve", help="run the orchestrator with every enabled chat channel (foreground)")
+    serve.add_argument("--systemd-unit", action="store_true", help="print a systemd unit running this and exit")
+
+    init = commands.add_parser("init", help="set a new root up: settings, credentials, CLAUDE.md stubs")
+    init.add_argument("--yes", action="store_true", help="answer yes to every yes/no question")
+
+    commands.add_parser("doctor", help="check everything a running orchestrator needs and say what to fix")
+
     demo = commands.add_parser("demo", help="run the main job end to end, offline, on a sample tree")
     demo.add_argument("--dir", default=".tunnels/demo", help="where to lay out the sample tree (replaced)")
 
@@ -59,6 +67,18 @@ def _command(args: argparse.Namespace) -> Command:
             return run.chat
         case "demo":
             return run.demo
+        case "init":
+            from tunnels.commands import init
+
+            return init.init
+        case "doctor":
+            from tunnels.commands import doctor
+
+            return doctor.doctor
+        case "serve":
+            from tunnels.commands import serve
+
+            return serve.serve
         case "events":
             return events.tail
         case "replay":
@@ -69,8 +89,8 @@ def _command(args: argparse.Namespace) -> Command:
 
 
 def _load(args: argparse.Namespace) -> LoadedSettings:
-    if args.command == "demo":
-        return load_settings(None)  # the demo writes and loads its own settings
+    if args.command in ("demo", "init"):
+        return load_settings(None)  # these write their own settings
     path = args.config or find_config(args.root or Path.cwd())
     return load_settings(path, root=args.root)
 
