@@ -25,7 +25,7 @@ from events.execution import (
     WorkspaceTaskTimedOut,
 )
 from events.planning import PlanApproved
-from events.values import Plan
+from events.values import Plan, Usage
 from projections.requests import RequestState
 
 _ENDED = (WorkspaceTaskSucceeded, WorkspaceTaskFailed, WorkspaceTaskTimedOut, WorkspaceTaskCancelled, WorkspaceTaskInterrupted)
@@ -120,7 +120,7 @@ class PhaseSupervisor(EventActor):
             usage=self._usage(request),
         ))
 
-    def _usage(self, request: RequestState):  # type: ignore[no-untyped-def]
+    def _usage(self, request: RequestState) -> Usage:
         # The triggering event is folded (the dispatcher waits), so the request's total is current.
         latest = self.ctx.requests.get(self.request_id) or request
         return latest.usage

@@ -43,7 +43,7 @@ def split(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     parts: list[str] = []
     current: list[str] = []
     size = -1  # the length of "\n".join(current)
-    for unit in _pieces(_units(text.strip("\n")), limit):
+    for unit in _pieces(_units(_fences_apart(text.strip("\n"), limit // 2)), limit):
         cost = len(unit) + 1
         if current and size + cost > limit:
             parts.append("\n".join(current))
@@ -53,6 +53,23 @@ def split(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     if current:
         parts.append("\n".join(current))
     return [part for part in (p.strip("\n") for p in parts) if part.strip()]
+
+
+def _fences_apart(text: str, longest: int) -> str:
+    """Fences on lines of their own wherever a line is long enough to be cut: a cut never splits
+    a line holding a fence, so every part keeps its fences paired."""
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= longest or FENCE not in line:
+            lines.append(line)
+            continue
+        pieces = line.split(FENCE)
+        for index, piece in enumerate(pieces):
+            if index:
+                lines.append(FENCE)
+            if piece.strip():
+                lines.append(piece)
+    return "\n".join(lines)
 
 
 def _units(text: str) -> list[list[str]]:

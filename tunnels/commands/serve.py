@@ -21,20 +21,11 @@ async def serve(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with Orchestrator(loaded) as orchestrator:
-        channels = build_channels(loaded, orchestrator)
-        started = []
-        try:
-            for channel in channels:
-                await channel.start()
-                started.append(channel)
-            names = ", ".join(channel.name for channel in started) or "no chat channel (enable one in orchestrator.yaml)"
-            where = orchestrator.backbone.url if orchestrator.backbone else "?"
-            print(f"tunnels: serving {loaded.root} on {names}; events on {where}", file=sys.stderr, flush=True)
-            await stop.wait()
-        finally:
-            for channel in reversed(started):
-                await channel.stop()
+    async with Orchestrator(loaded, channels=lambda orchestrator: build_channels(loaded, orchestrator)) as orchestrator:
+        names = ", ".join(channel.name for channel in orchestrator.channels) or "no chat channel (enable one in orchestrator.yaml)"
+        where = orchestrator.backbone.url if orchestrator.backbone else "?"
+        print(f"tunnels: serving {loaded.root} on {names}; events on {where}", file=sys.stderr, flush=True)
+        await stop.wait()
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
 from types import TracebackType
@@ -40,6 +40,7 @@ class Orchestrator:
     def __init__(
         self, loaded: LoadedSettings, *, agent_env: Mapping[str, str] | None = None,
         clock: Clock | None = None, ids: IdSource | None = None,
+        channels: Callable[[Orchestrator], Sequence[Any]] | None = None,
     ) -> None:
         self.loaded = loaded
         self.agent_env = dict(agent_env or {})
@@ -51,6 +52,8 @@ class Orchestrator:
         self.ctx: ActorContext | None = None
         self.directory: Directory | None = None
         self.dispatcher: Dispatcher | None = None
+        self._channel_factory = channels
+        self.channels: list[Any] = []
 
     async def __aenter__(self) -> Orchestrator:
         try:
@@ -85,6 +88,11 @@ class Orchestrator:
             sessions=sessions, requests=requests, services=services,
         )
         self.directory = Directory(self.ctx)
+        if self._channel_factory is not None:
+            # Channels attach before anything reacts, so they see what the restart settles too.
+            for channel in self._channel_factory(self):
+                await channel.start()
+                self.channels.append(channel)
         self.dispatcher = Dispatcher(self.ctx, self.runner, self.directory)
         await self.dispatcher.start()
         settled = await reconcile(self.ctx)
@@ -93,6 +101,11 @@ class Orchestrator:
         self.directory.gate.tell(Rearm())
 
     async def _stop(self) -> None:
+        for channel in reversed(self.channels):
+            try:
+                await channel.stop()
+            except Exception:  # noqa: BLE001 - stopping must go on for the rest
+                log.exception("could not stop the %s channel cleanly", getattr(channel, "name", "?"))
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.ctx is not None:

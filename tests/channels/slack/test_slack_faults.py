@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.channels.slack.slack_world import ALICE, ALPHA, CHANNEL, slack_world, small
+from tests.channels.slack.slack_world import ALICE, ALPHA, BOB, CHANNEL, slack_world, small
 
 
 async def test_a_dropped_socket_mid_request_loses_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -26,19 +26,22 @@ async def test_a_dropped_socket_mid_request_loses_and_duplicates_nothing(tmp_pat
         assert len([m for m in w.fake.messages_in(CHANNEL, root) if m.text.startswith("Done")]) == 1
 
 
-async def test_a_disconnect_frame_reconnects_and_the_request_goes_on(tmp_path: Path) -> None:
-    async with slack_world(tmp_path) as w:
+async def test_a_disconnect_frame_reconnects_and_a_typed_approval_goes_through(tmp_path: Path) -> None:
+    async with slack_world(tmp_path, approvers=[f"slack:{BOB}"]) as w:
         root = (await w.say(ALICE, ALPHA))["ts"]
         opened = w.fake.open_calls
         await w.fake.send_disconnect("refresh_requested")
         await w.fake.wait_for_connections(2)
         assert w.fake.open_calls == opened + 1
-        plan = await w.plan_message(root)
-        await w.click(ALICE, plan)
+        await w.plan_message(root)
+        # Bob, a configured approver, types his answer in the thread (no mention needed there).
+        await w.say(BOB, "yes", thread_ts=root, mention=False)
 
         await w.fake.wait_for_message(lambda m: m.thread_ts == root and m.text.startswith("Done"), 60)
         await w.settle()
-        assert len(w.of_type("request.opened")) == 1 and len(w.of_type("plan.approved")) == 1
+        assert len(w.of_type("request.opened")) == 1
+        [approved] = w.of_type("plan.approved")
+        assert approved.by == f"slack:{BOB}"  # type: ignore[attr-defined]
 
 
 async def test_a_rate_limited_post_lands_after_retry_after(tmp_path: Path) -> None:

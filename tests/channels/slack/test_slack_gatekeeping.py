@@ -21,6 +21,13 @@ async def test_an_unknown_user_is_refused_and_nothing_is_recorded(tmp_path: Path
         dm = w.fake.message_event(STRANGER, "hello?", channel="D0STRANGER", channel_type="im")
         await w.fake.wait_for_ack(await w.fake.push_event(dm))
 
+        # Events and clicks the bot does not handle are acknowledged all the same (else Slack retries).
+        reaction = {"type": "reaction_added", "user": ALICE, "reaction": "eyes", "event_ts": w.fake.next_ts(),
+                    "item": {"type": "message", "channel": CHANNEL, "ts": mention["ts"]}}
+        await w.fake.wait_for_ack(await w.fake.push_event(reaction))
+        other = w.fake.button_click(ALICE, "some_other_button", "x", message_ts=mention["ts"])
+        await w.fake.wait_for_ack(await w.fake.push_interactive(other))
+
         await w.settle()
         assert not [e for e in w.events if e.type == "message.received"]
         refusals = [m for m in w.fake.messages if m.ephemeral_user == STRANGER]
@@ -86,8 +93,12 @@ async def test_a_redelivered_envelope_is_handled_once_and_no_token_leaks(
     caplog.set_level(logging.DEBUG)
     async with slack_world(tmp_path) as w:
         event = w.fake.mention_event(ALICE, ALPHA)
+        assert w.orchestrator.ctx is not None
+        recorder, before = w.orchestrator.ctx.recorder, w.orchestrator.ctx.recorder.last_seq
         envelope_id = await w.fake.push_event(event)
         await w.fake.wait_for_ack(envelope_id)
+        assert recorder.last_seq > before  # on the stream before Slack got its ack
+        del w.fake.acks[envelope_id]  # so the wait below is for the new ack
         await w.fake.push_event(event, envelope_id=envelope_id, retry_attempt=1)  # as if the ack was lost
         await w.fake.wait_for_ack(envelope_id)
         await w.plan_message(event["ts"])

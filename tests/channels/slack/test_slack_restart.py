@@ -69,6 +69,7 @@ async def test_a_message_acked_before_a_kill_is_handled_once_after_restart(tmp_p
             await ready(second)
             plan = await fake.wait_for_message(lambda m: m.thread_ts == event["ts"] and bool(m.blocks), 60)
             # Slack, not having seen the ack in time, delivers the envelope once more.
+            del fake.acks[envelope_id]  # so the wait below is for the new ack
             await fake.push_event(event, envelope_id=envelope_id, retry_attempt=1)
             await fake.wait_for_ack(envelope_id)
             types = await stored_types(loaded, key)
