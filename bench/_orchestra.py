@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import statistics
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ from channels.terminal import TerminalChannel
 from config.loader import load_settings
 from events.catalogue import REQUEST_ENDED, AnyEvent
 from events.conversation import ConfirmationRequested
+from tunnels.claude import runner as claude_runner
 from tunnels.runtime.orchestrator import Orchestrator
 from tunnels.scripted_model import ScriptedModelServer, parse_scenario
 from tunnels.scripted_model.server import RecordedRequest
@@ -78,6 +80,8 @@ class Bench:
     seen: list[Seen] = field(default_factory=list)
     calls: list[tuple[datetime, RecordedRequest]] = field(default_factory=list)
     """Every request the scripted model received, with the wall-clock time it arrived."""
+    closes: list[tuple[str, datetime, float]] = field(default_factory=list)
+    """Every agent session's close (cwd, when it began, seconds): after a clean end, the wait for the CLI to exit."""
     _users: int = 0
 
     def _listen(self, seq: int, event: AnyEvent) -> None:
@@ -109,6 +113,10 @@ class Bench:
         """The seen events of one request, in stream order."""
         return [s for s in self.seen if getattr(s.event, "request_id", None) == request_id]
 
+    def close_of(self, workspace: str, since: datetime, until: datetime) -> float:
+        """Seconds the session of `workspace` running between `since` and `until` took to close."""
+        return next(d for cwd, at, d in self.closes if cwd.endswith("/" + workspace) and since <= at <= until)
+
     def calls_for(self, script: str, since: datetime) -> list[datetime]:
         """Arrival times of the model calls played by `script` (a workspace) since `since`."""
         return [at for at, r in self.calls if r.script == script and at >= since]
@@ -125,6 +133,26 @@ def _time_model_calls(bench: Bench) -> None:
     bench.model._record = stamped  # type: ignore[method-assign]
 
 
+@contextmanager
+def _time_session_closes(bench: Bench) -> Iterator[None]:
+    # Instrumentation only: how long `_Session.close` (SIGTERM-less disconnect, reaping the CLI)
+    # takes; it runs before `task.succeeded` is recorded, so it is inside a task's agent time.
+    close = claude_runner._Session.close
+
+    async def timed(session: Any) -> None:
+        at, began = datetime.now(timezone.utc), time.perf_counter()
+        try:
+            await close(session)
+        finally:
+            bench.closes.append((str(session.spec.cwd), at, time.perf_counter() - began))
+
+    claude_runner._Session.close = timed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        claude_runner._Session.close = close  # type: ignore[method-assign]
+
+
 @asynccontextmanager
 async def running(tmp: Path, projects: dict[str, list[str]], scripts: list[dict[str, Any]], limits: dict[str, Any]) -> AsyncIterator[Bench]:
     """Lay out the tree under `tmp/tree`, start the scripted model and an orchestrator on it."""
@@ -137,7 +165,13 @@ async def running(tmp: Path, projects: dict[str, list[str]], scripts: list[dict[
             bench = Bench(root, orchestrator, model)
             orchestrator.add_listener(bench._listen)
             _time_model_calls(bench)
-            yield bench
+            with _time_session_closes(bench):
+                yield bench
+
+
+def machine() -> str:
+    """CPUs and the 1-minute load average: other work on the machine skews every figure here."""
+    return f"{os.cpu_count()} CPUs, 1-min load average {os.getloadavg()[0]:.1f}"
 
 
 def seconds(later: datetime, earlier: datetime) -> float:

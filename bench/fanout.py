@@ -42,7 +42,7 @@ from pathlib import Path
 import psutil
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
-from _orchestra import Bench, med, planner_script, running, seconds, spread, workspace_script
+from _orchestra import Bench, machine, med, planner_script, running, seconds, spread, workspace_script
 from events.execution import PhaseCompleted, PhaseStarted, RequestCompleted, WorkspaceTaskDispatched, WorkspaceTaskStarted, WorkspaceTaskSucceeded
 
 PROJECTS = {"alpha": ["core", "api", "worker", "web"], "beta": ["core", "api", "worker", "web"]}
@@ -136,18 +136,19 @@ async def one_round(bench: Bench, n: int, text: str = REQUEST, tasks: int = len(
     dispatched = {e.task_id: e for e in of(WorkspaceTaskDispatched)}
     begun = {e.task_id: e for e in of(WorkspaceTaskStarted)}
     done = {e.task_id: e for e in of(WorkspaceTaskSucceeded)}
-    boot, finish, latency, agent = [], [], [], []
+    boot, finish, latency, agent, reap = [], [], [], [], []
     for t, d in dispatched.items():
         [call] = [at for at in bench.calls_for(d.workspace, begun[t].at) if at <= done[t].at]
         latency.append(seconds(begun[t].at, d.at))
         boot.append(seconds(call, begun[t].at))
         finish.append(seconds(done[t].at, call) - DELAY_S)
         agent.append(seconds(done[t].at, begun[t].at))
+        reap.append(bench.close_of(d.workspace, begun[t].at, done[t].at))
     span = seconds(ended.at, started.at)
     return {
         "span": span, "ratio": span / DELAY_S, "extra": span - DELAY_S, "agent_med": med(agent), "agent_max": max(agent),
         "dispatch_med": med(latency), "dispatch_max": max(latency), "boot_med": med(boot), "boot_max": max(boot),
-        "finish_med": med(finish), "finish_max": max(finish), "tail": seconds(ended.at, max(e.at for e in done.values())),
+        "finish_med": med(finish), "finish_max": max(finish), "reap_med": med(reap), "tail": seconds(ended.at, max(e.at for e in done.values())),
         "total_rss": peaks.total_rss, "self_rss": peaks.self_rss, "cli_rss": peaks.cli_rss, "total_pss": peaks.total_pss,
         "processes": peaks.processes, "samples": peaks.samples, "sampler_cpu": peaks.cpu_s, "approval_to_end": seconds(final.at, approval.at),
     }
@@ -168,6 +169,7 @@ TIME_ROWS = [
     ("boot_max", "CLI start-up, slowest task", 1000, "ms"),
     ("finish_med", "finish, median task (answer sent -> task.succeeded)", 1000, "ms"),
     ("finish_max", "finish, slowest task", 1000, "ms"),
+    ("reap_med", "  of which result in hand -> CLI exited, median", 1000, "ms"),
     ("tail", "last task.succeeded -> phase.completed", 1000, "ms"),
 ]
 MEMORY_ROWS = [
@@ -197,6 +199,7 @@ async def main(rounds: int) -> None:
     scripts = [planner_script("Bump the logging setup", [(w, []) for w in WORKSPACES]),
                planner_script("Bump the logging setup (solo)", [(WORKSPACES[0], [])], match="solo reference"),
                *(workspace_script(w, DELAY_S) for w in WORKSPACES)]
+    print(f"machine: {machine()} at the start", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
         async with running(Path(tmp), PROJECTS, scripts, {"max_parallel_agents": len(WORKSPACES)}) as bench:
             results = []
@@ -210,6 +213,7 @@ async def main(rounds: int) -> None:
                     r.update(solo_span=solo["span"], solo_boot=solo["boot_med"], fan_cost=r["span"] - solo["span"])
                     print(f"  solo reference: phase {solo['span']*1000:.0f} ms", flush=True)
                     results.append(r)
+    print(f"machine: {machine()} at the end")
     print_table(results)
     pick = lambda key: med([r[key] for r in results])  # noqa: E731
     print(f"\nSummary: 8 x 5 s agents in one phase took {pick('span'):.2f} s median ({pick('ratio'):.2f}x the 5 s ideal; "
