@@ -121,6 +121,10 @@ class Services:
 
     async def run_task(self, dispatched: WorkspaceTaskDispatched) -> None:
         """Run one dispatched task to its end and record how it ended."""
+        request = self.requests.get(dispatched.request_id)
+        task = request.tasks.get(dispatched.workspace) if request else None
+        if task is None or task.task_id != dispatched.task_id or task.status != "dispatched":
+            return  # a redelivery of a task that already ran, or was settled by a restart
         me = asyncio.current_task()
         assert me is not None
         self._running[dispatched.request_id][dispatched.task_id] = me
