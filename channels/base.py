@@ -49,6 +49,7 @@ class ChatChannel(ABC):
         self._status_refs: dict[str, str] = {}
         self._status_due: dict[str, asyncio.TimerHandle] = {}
         self._status_last: dict[str, float] = {}
+        self._closed = False
         orchestrator.add_listener(self._on_event)
 
     # -- for subclasses ----------------------------------------------------------------------
@@ -74,6 +75,7 @@ class ChatChannel(ABC):
 
     async def close(self) -> None:
         """Stop the outbound workers (subclasses stop their connection, then call this)."""
+        self._closed = True
         for handle in self._status_due.values():
             handle.cancel()
         for worker in self._workers.values():
@@ -88,7 +90,7 @@ class ChatChannel(ABC):
         return session_key.startswith(f"{self.name}:")
 
     def _on_event(self, seq: int, event: AnyEvent) -> None:
-        if not self.owns(event.session_key) or isinstance(event, (MessageReceived, ReplyPosted)):
+        if self._closed or not self.owns(event.session_key) or isinstance(event, (MessageReceived, ReplyPosted)):
             return
         queue = self._queues.get(event.session_key)
         if queue is None:

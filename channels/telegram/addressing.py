@@ -7,12 +7,15 @@ Session keys: `telegram:<chat id>` for a private chat; in a group `telegram:<cha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from aiogram.types import Message, MessageEntity
 
+from actors.confirm_policy import may_approve
 from config.settings import TelegramChannelSettings
+from projections.requests import RequestState
 
 ACTIONS = {"approve": "Approve", "cancel": "Cancel"}
 """Button action -> its label."""
@@ -135,13 +138,48 @@ def _command_for(command: str | None, username: str) -> bool:
     return command is not None and command.lower().endswith(f"@{username}".lower())
 
 
-def callback_data(action: str, request_id: str) -> str | None:
-    """`approve:<request id>`, or None when it would not fit Telegram's 64 bytes."""
-    data = f"{action}:{request_id}"
+def callback_data(action: str, request_id: str, revision: int) -> str | None:
+    """`approve:<request id>:<plan revision>`, or None when it would not fit Telegram's 64 bytes."""
+    data = f"{action}:{request_id}:{revision}"
     return data if action in ACTIONS and len(data.encode()) <= MAX_CALLBACK_BYTES else None
 
 
-def parse_callback(data: str | None) -> tuple[str, str] | None:
-    """(action, request id) of a button, or None for data this bot did not make."""
-    action, _, request_id = (data or "").partition(":")
-    return (action, request_id) if action in ACTIONS and request_id else None
+def parse_callback(data: str | None) -> tuple[str, str, int] | None:
+    """(action, request id, plan revision) of a button, or None for data this bot did not make."""
+    action, request_id, revision = ((data or "").split(":") + ["", ""])[:3]
+    if action not in ACTIONS or not request_id or not revision.isdigit():
+        return None
+    return action, request_id, int(revision)
+
+
+@dataclass(frozen=True)
+class Press:
+    """What to do with a button press: what to answer, and whether to record it (`action` set)."""
+
+    answer: str
+    alert: bool = True
+    action: str | None = None
+
+
+def read_press(
+    data: str | None, user_id: int, chat_id: int, request: RequestState | None,
+    settings: TelegramChannelSettings, approvers: Sequence[str],
+) -> Press:
+    """Decide about a press on an Approve/Cancel button under the plan of `request`.
+
+    A press on the buttons of a plan that is no longer waiting (answered, revised, expired) is
+    answered but not recorded: it must never approve a plan its presser did not see. A press by
+    someone who may not answer is recorded, so the gate records the refusal.
+    """
+    refused = refusal(user_id, chat_id, settings)
+    if refused:
+        return Press(refused)
+    parsed = parse_callback(data)
+    if parsed is None or request is None or parsed[1] != request.request_id:
+        return Press("This button no longer works; answer in the chat instead.")
+    action, _, revision = parsed
+    if request.status != "awaiting_approval" or request.revision != revision:
+        return Press("This plan is no longer waiting for an answer.")
+    if not may_approve(f"telegram:{user_id}", request.requester, approvers):
+        return Press(f"Only {request.requester} or an approver can answer this plan.", action=action)
+    return Press("Approving…" if action == "approve" else "Cancelling…", alert=False, action=action)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import datetime, timezone
 from types import TracebackType
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -16,9 +17,8 @@ from aiogram.types import CallbackQuery, Message, Update, User
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.token import TokenValidationError
 
-from actors.confirm_policy import may_approve
 from channels.base import ChatChannel
-from channels.telegram.addressing import ACTIONS, parse_callback, read_message, refusal
+from channels.telegram.addressing import ACTIONS, parse_callback, read_message, read_press
 from channels.telegram.calls import TelegramChannelError, describe
 from channels.telegram.outbound import Outbox
 from channels.telegram.polling import poll, who_am_i
@@ -50,24 +50,25 @@ class TelegramChannel(ChatChannel):
         self, orchestrator: Orchestrator, settings: TelegramChannelSettings, *, token: str, approvers: Sequence[str],
         polling_timeout: int = 10, backoff: BackoffConfig = DEFAULT_BACKOFF,
     ) -> None:
-        super().__init__(orchestrator)
-        self.settings = settings
-        self.approvers = list(approvers)
-        self.polling_timeout = polling_timeout
-        self.backoff = backoff
-        self._token = Secret(token)
         server = TelegramAPIServer.from_base(settings.api_url) if settings.api_url else None
-        try:
+        try:  # before the base class subscribes this channel to the orchestrator's events
             self.bot = Bot(token=token, session=AiohttpSession(api=server) if server else AiohttpSession())
         except TokenValidationError:
             raise TelegramChannelError(
                 "the bot token is malformed (it looks like 123456:ABC-...); check `bot_token` in "
                 "ARCHIVE/telegram/credentials or TELEGRAM_BOT_TOKEN"
             ) from None
+        self._stopped = False
+        super().__init__(orchestrator)
+        self.settings = settings
+        self.approvers = list(approvers)
+        self.polling_timeout = polling_timeout
+        self.backoff = backoff
+        self._token = Secret(token)
         self.me: User | None = None
         self.outbox = Outbox(self.bot, settings, token=token, backoff=backoff)
         self._poller: asyncio.Task[None] | None = None
-        self._chores: set[asyncio.Task[None]] = set()
+        self._chores: set[asyncio.Future[None]] = set()
 
     @classmethod
     def from_settings(
@@ -85,21 +86,26 @@ class TelegramChannel(ChatChannel):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Learn who the bot is (retrying while Telegram is unreachable), then poll in the background.
+        """Start polling in the background.
 
-        Raises `TelegramChannelError` when Telegram refuses the token.
+        Raises `TelegramChannelError` at once when Telegram refuses the token. When Telegram cannot
+        be reached, it does not wait: the background task keeps trying (aiogram's own
+        `start_polling` would give up when its first getMe fails).
         """
         if self._poller is not None:
             return
-        self.me = await who_am_i(self.bot, backoff=self.backoff, token=self._token.reveal())
-        self._poller = asyncio.create_task(
-            poll(self.bot, self._handle, timeout=self.polling_timeout, backoff=self.backoff, token=self._token.reveal()),
-            name="telegram-polling",
-        )
+        self.me = await who_am_i(self.bot, backoff=self.backoff, token=self._token.reveal(), patient=False)
+        self._poller = asyncio.create_task(self._run(), name="telegram-polling")
+        self._poller.add_done_callback(_report_end)
+
+    async def _run(self) -> None:
+        token = self._token.reveal()
+        self.me = self.me or await who_am_i(self.bot, backoff=self.backoff, token=token)
+        await poll(self.bot, self._handle, timeout=self.polling_timeout, backoff=self.backoff, token=token)
 
     async def stop(self) -> None:
         """Stop polling and the outboxes; re-raise what ended the polling early, if anything did."""
-        poller, self._poller = self._poller, None
+        poller, self._poller, self._stopped = self._poller, None, True
         failure: BaseException | None = None
         if poller is not None:
             if not poller.done():
@@ -157,57 +163,57 @@ class TelegramChannel(ChatChannel):
         self.outbox.last_inbound[reading.session_key] = message.message_id
 
     async def _on_callback(self, query: CallbackQuery) -> None:
-        parsed = parse_callback(query.data)
-        ctx = self.orchestrator.ctx
+        parsed, ctx, message = parse_callback(query.data), self.orchestrator.ctx, query.message
         request = ctx.requests.get(parsed[1]) if parsed and ctx else None
-        user, message = query.from_user, query.message
-        if parsed is None or request is None or message is None or not self.owns(request.session_key):
-            answer, alert = "This button no longer works; reply in the chat instead.", True
-        elif (refused := refusal(user.id, message.chat.id, self.settings)) is not None:
-            answer, alert = refused, True
-        else:
-            action, request_id = parsed
-            sender = f"telegram:{user.id}"
+        if request is not None and not self.owns(request.session_key):
+            request = None
+        press = read_press(query.data, query.from_user.id, message.chat.id if message else 0, request, self.settings, self.approvers)
+        if press.action is not None and request is not None and message is not None:
             # A button press has no date of its own. The date of the message under it is the same
             # on every delivery, so a redelivered press gets the same event id and is stored once.
-            date = getattr(message, "date", None)
-            sent_at = _utc(date) if date and date.timestamp() > 0 else self.orchestrator.clock.now()
+            date = message.date if isinstance(message, Message) else None
             await self.receive(
-                session_key=request.session_key, sender=sender, text=f"[{ACTIONS[action]}]", message_ref=f"cb:{query.id}",
-                sent_at=sent_at, sender_name=user.full_name, action=action, request_id=request_id,
+                session_key=request.session_key, sender=f"telegram:{query.from_user.id}", text=f"[{ACTIONS[press.action]}]",
+                message_ref=f"cb:{query.id}", sent_at=_utc(date) if date else self.orchestrator.clock.now(),
+                sender_name=query.from_user.full_name, action=press.action, request_id=request.request_id,
             )
-            if may_approve(sender, request.requester, self.approvers):
-                answer, alert = ("Approving…" if action == "approve" else "Cancelling…"), False
-            else:
-                answer, alert = f"Only {request.requester} or an approver can answer this plan.", True
-        self._chore(self.outbox.answer(query.id, answer, alert=alert))
+        self._chore(self.outbox.answer(query.id, press.answer, alert=press.alert))
 
-    def _chore(self, work: Awaitable[None]) -> None:
+    def _chore(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a reply in the background: polling never waits for Telegram to accept a send."""
-
-        async def guarded() -> None:
-            try:
-                await work
-            except Exception as err:  # noqa: BLE001 - a lost refusal or button answer is only logged
-                log.warning("telegram: reply failed: %s", describe(err, self._token.reveal()))
-
-        task = asyncio.ensure_future(guarded())
+        task = asyncio.ensure_future(work)
         self._chores.add(task)
-        task.add_done_callback(self._chores.discard)
+        task.add_done_callback(self._chore_done)
+
+    def _chore_done(self, task: asyncio.Future[None]) -> None:
+        self._chores.discard(task)
+        if not task.cancelled() and (err := task.exception()) is not None:  # a lost refusal is only logged
+            log.warning("telegram: reply failed: %s", describe(err, self._token.reveal()))
 
     # -- outbound ----------------------------------------------------------------------------
 
     async def post(self, session_key: str, text: str, *, approval_for: str | None = None) -> str:
         """Send `text` (split if long) to the conversation; buttons go under the last part."""
-        return await self.outbox.post(session_key, text, approval_for=approval_for)
+        request = self.orchestrator.ctx.requests.get(approval_for) if approval_for and self.orchestrator.ctx else None
+        approval = (approval_for, request.revision if request else 0) if approval_for else None
+        return await self.outbox.post(session_key, text, approval_for=approval)
 
     async def edit(self, session_key: str, ref: str, text: str) -> None:
         """Replace a message's text; an edit that changes nothing is fine."""
         await self.outbox.edit(session_key, ref, text)
 
+    def _on_event(self, seq: int, event: AnyEvent) -> None:
+        if not self._stopped:  # an outbox worker started after stop() would outlive the channel
+            super()._on_event(seq, event)
+
     async def _deliver(self, event: AnyEvent) -> None:
         await super()._deliver(event)
         await self.outbox.settle_buttons(event)
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (err := task.exception()) is not None:  # stop() raises it again
+        log.error("telegram: polling stopped: %s", err)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -51,7 +51,7 @@ def split_html(markup: str, limit: int = MAX_UNITS) -> list[str]:
     """
     atoms = _atoms(markup)
     parts: list[str] = []
-    start, open_tags = 0, []  # open_tags: the opening tags (raw) in force where the part starts
+    start, open_tags = 0, list[str]()  # the opening tags (raw) in force where the part starts
     while start < len(atoms):
         end = _cut(atoms, start, limit)
         closing_at_end = _open_after(atoms[start:end], open_tags)

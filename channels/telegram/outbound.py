@@ -40,11 +40,12 @@ class Outbox:
         """Session key -> the person's latest message there; in groups the bot's answer replies to it."""
         self._buttons: dict[str, tuple[str, int, str]] = {}  # request id -> (session key, message id, its HTML)
 
-    async def post(self, session_key: str, text: str, *, approval_for: str | None = None) -> str:
-        """Send `text` as one or more messages; return the first one's id."""
+    async def post(self, session_key: str, text: str, *, approval_for: tuple[str, int] | None = None) -> str:
+        """Send `text` as one or more messages, with Approve/Cancel buttons for `approval_for`
+        (request id, plan revision) under the last; return the first one's id."""
         place = place_of(session_key)
         parts = split_html(to_html(text)) or [escape("…")]
-        keyboard = _keyboard(approval_for) if approval_for else None
+        keyboard = _keyboard(*approval_for) if approval_for else None
         reply_to = self.last_inbound.get(session_key) if place.chat_id < 0 else None
         first: int | None = None
         for index, part in enumerate(parts):
@@ -52,7 +53,7 @@ class Outbox:
             sent = await self._send(place, part, markup, reply_to if first is None else None)
             first = first or sent.message_id
             if markup is not None and approval_for:
-                self._buttons[approval_for] = (session_key, sent.message_id, part)
+                self._buttons[approval_for[0]] = (session_key, sent.message_id, part)
         assert first is not None
         return str(first)
 
@@ -116,7 +117,7 @@ class Outbox:
             raise TelegramChannelError(f"{what} failed: {describe(err, self._token)}") from None
 
 
-def _keyboard(request_id: str) -> InlineKeyboardMarkup | None:
+def _keyboard(request_id: str, revision: int) -> InlineKeyboardMarkup | None:
     buttons = [InlineKeyboardButton(text=label, callback_data=data)
-               for action, label in ACTIONS.items() if (data := callback_data(action, request_id))]
+               for action, label in ACTIONS.items() if (data := callback_data(action, request_id, revision))]
     return InlineKeyboardMarkup(inline_keyboard=[buttons]) if len(buttons) == len(ACTIONS) else None

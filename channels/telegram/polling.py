@@ -1,4 +1,4 @@
-"""Long polling: who the bot is (retried until Telegram answers), and the getUpdates loop.
+"""Long polling: who the bot is (getMe, retried until Telegram answers), and the getUpdates loop.
 
 Nothing a person sends is lost: an update is confirmed only after it is recorded. Telegram forgets
 update N when a later getUpdates carries an offset above N. `poll` sends that offset only after
@@ -40,8 +40,9 @@ def _refused_token() -> TelegramChannelError:
     )
 
 
-async def who_am_i(bot: Bot, *, backoff: BackoffConfig, token: str) -> User:
-    """The bot's own user (getMe), retried with backoff while Telegram cannot be reached."""
+async def who_am_i(bot: Bot, *, backoff: BackoffConfig, token: str, patient: bool = True) -> User | None:
+    """The bot's own user (getMe). While Telegram cannot be reached it is retried with backoff, or,
+    when not `patient`, None is returned. A refused token raises `TelegramChannelError`."""
     delays = Backoff(backoff)
     while True:
         try:
@@ -52,6 +53,8 @@ async def who_am_i(bot: Bot, *, backoff: BackoffConfig, token: str) -> User:
             if not retryable(err):
                 raise TelegramChannelError(f"getMe failed: {describe(err, token)}") from None
             log.warning("telegram: getMe failed (%s); trying again in %.1f s", describe(err, token), delays.next_delay)
+            if not patient:
+                return None
             await delays.asleep()
 
 

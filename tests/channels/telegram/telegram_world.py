@@ -47,16 +47,16 @@ class TgWorld:
             if not future.done() and predicate(event):
                 future.set_result(event)
 
-    async def wait_event(self, predicate: Callable[[AnyEvent], bool], timeout: float = 60) -> AnyEvent:
-        """The first event (already seen, or still to come) matching `predicate`."""
+    async def wait_event(self, kind: type[E] | tuple[type, ...], timeout: float = 60) -> E:
+        """The first event of `kind` (already seen, or still to come)."""
         for event in self.seen:
-            if predicate(event):
-                return event
-        future: asyncio.Future[AnyEvent] = asyncio.get_running_loop().create_future()
-        entry = (predicate, future)
+            if isinstance(event, kind):
+                return event  # type: ignore[return-value]
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        entry = (lambda event: isinstance(event, kind), future)
         self._watchers.append(entry)
         try:
-            return await asyncio.wait_for(future, timeout)
+            return await asyncio.wait_for(future, timeout)  # type: ignore[no-any-return]
         finally:
             self._watchers.remove(entry)
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from channels.telegram.addressing import Place
 from channels.telegram.markup import MAX_UNITS, escape, split_html, to_html, utf16_units, visible
 from channels.telegram.outbound import Outbox
 from config.settings import TelegramChannelSettings
@@ -99,3 +100,10 @@ async def test_a_long_markup_heavy_result_is_sent_and_accepted(outbox: tuple[Fak
     await box.edit(f"telegram:{ALICE}", first, "Request 01TEST: phase 1 of 1 (running)\n▶ a_b <c> & *d*")  # unchanged: fine
     assert sent[0].text == "Request 01TEST: phase 1 of 1 (running)\n▶ a_b <c> & *d*"
     assert len(fake.calls_to("editMessageText")) == 2
+
+
+async def test_html_telegram_refuses_still_goes_out_as_plain_text(outbox: tuple[FakeTelegram, Outbox]) -> None:
+    fake, box = outbox
+    sent = await box._send(Place(ALICE), "<b>unclosed &amp; bare", None, None)  # never made by to_html
+    assert (sent.text, fake.messages[-1].parse_mode) == ("unclosed & bare", None)
+    assert [c.get("parse_mode") for c in fake.calls_to("sendMessage")] == ["HTML", None]

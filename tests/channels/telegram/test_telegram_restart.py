@@ -1,0 +1,81 @@
+"""SIGKILL the orchestrator after it recorded a Telegram message but before Telegram heard so; restart it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+
+from channels.telegram import TelegramChannel
+from config.credentials import write_credentials
+from config.loader import load_settings
+from tests.channels.telegram.telegram_world import ALICE, FAST, write_settings
+from tests.fakes.telegram import FakeTelegram
+from tunnels.demo.run import REQUEST, demo_scenario_text
+from tunnels.demo.sample_tree import lay_out
+from tunnels.runtime.orchestrator import Orchestrator
+from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+async def expect(process: asyncio.subprocess.Process, prefix: str, timeout: float = 120) -> str:
+    """The process's next output line starting with `prefix` (earlier lines are skipped)."""
+    assert process.stdout is not None
+    stdout = process.stdout
+
+    async def read() -> str:
+        while line := (await stdout.readline()).decode():
+            if line.startswith(prefix):
+                return line.strip()
+        raise AssertionError(f"the process ended (code {await process.wait()}) before printing {prefix}")
+
+    return await asyncio.wait_for(read(), timeout)
+
+
+async def test_a_message_recorded_before_a_crash_is_handled_exactly_once(tmp_path: Path) -> None:
+    root = lay_out(tmp_path / "tree")
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(demo_scenario_text())
+    async with FakeTelegram() as fake:
+        loaded = load_settings(write_settings(root, fake.base_url))
+        write_credentials(loaded.archive_dir / "telegram" / "credentials", {"bot_token": fake.token})
+        # It polls 30 s at a time and, once a poll fails, waits 30 s before the next: the test acts in between.
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.helpers.telegram_orchestrator", str(root), str(scenario), "--poll", "30",
+            "--backoff", "30", cwd=REPO, env={k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"},
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            await expect(process, "READY")
+            await fake.wait_for(lambda: len(fake.calls_to("getUpdates")) == 1)  # its first long poll waits
+            update_id = await fake.push_message(ALICE, ALICE, REQUEST)
+            # That waiting poll delivers the message (it is past the fault check); the next one, which
+            # would confirm it, fails.
+            fake.add_fault("getUpdates", status=502)
+            assert await expect(process, "RECEIVED") == f"RECEIVED {ALICE}:1"
+            await expect(process, "OPENED")
+            await fake.wait_for(lambda: any(c.get("offset") == str(update_id + 1) for c in fake.calls_to("getUpdates")))
+        finally:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+        assert not [offset for offset in fake.offsets if offset > update_id]  # Telegram never heard it arrived
+
+        # A new orchestrator on the same stream, its channel attached as `tunnels serve` does it:
+        # Telegram delivers the message again.
+        async with ScriptedModelServer(parse_scenario(demo_scenario_text())) as model, Orchestrator(
+            loaded, agent_env=model.env(),
+            channels=lambda o: [TelegramChannel.from_settings(loaded, o, env={}, polling_timeout=1, backoff=FAST)],
+        ) as orchestrator:
+            await fake.wait_for_confirmed(update_id, timeout=30)  # recorded (again) before it was confirmed
+            stored = await orchestrator.store.read()
+            # The request the crash cut short was settled at the restart, and Alice is told.
+            told = await fake.wait_for_message(lambda m: "restarted before the plan was ready" in m.text, timeout=30)
+            assert told.chat_id == ALICE and told.text.startswith("Request ")
+
+    counts = Counter(s.event.type for s in stored if s.event.session_key == f"telegram:{ALICE}")
+    assert (counts["message.received"], counts["request.opened"]) == (1, 1)
+    assert counts["request.failed"] == 1
