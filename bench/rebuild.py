@@ -74,11 +74,10 @@ async def raw_read(nc: Client, store: EventStore) -> float:
 async def full_rebuild(store: EventStore, where: str | None = None) -> float:
     with tempfile.TemporaryDirectory(dir=where) as tmp:
         state = Path(tmp)
-        views = [
-            SessionsView(state / "sessions.json"),
-            RequestsView(state / "requests.json"),
-            TaskLog(state / ".tasks", state / "task_log.json"),
-        ]
+        requests = RequestsView(state / "requests.json")
+        # As the orchestrator has them (tunnels.backbone.standard_projections): the task log
+        # renders the requests view instead of folding every event again.
+        views = [SessionsView(state / "sessions.json"), requests, TaskLog(state / ".tasks", state / "task_log.json", requests=requests)]
         start = time.perf_counter()
         last = await rebuild(store, views)
         elapsed = time.perf_counter() - start
@@ -93,7 +92,8 @@ async def views_rebuild(store: EventStore) -> float:
 
 
 def offline_fold(payloads: list[bytes]) -> float:
-    views = [SessionsView(), RequestsView(), TaskLog(Path("never-written"))]
+    requests = RequestsView()
+    views = [SessionsView(), requests, TaskLog(Path("never-written"), requests=requests)]
     start = time.perf_counter()
     for seq, payload in enumerate(payloads, start=1):
         event = EVENTS.decode(payload)

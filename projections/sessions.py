@@ -29,7 +29,7 @@ from events.conversation import (
     Turn,
 )
 from events.execution import RequestCancelled, RequestCompleted, RequestFailed
-from events.planning import ClarificationNeeded, DirectAnswerGiven, PlanApproved, PlanProposed
+from events.planning import ClarificationNeeded, PlanApproved, PlanProposed
 from events.values import Plan
 
 SessionStatus = Literal[
@@ -92,15 +92,18 @@ def _decided(state: SessionState, event: Event) -> tuple[str, ...]:
     return (*state.decided, event.causation_id)[-MAX_DECIDED:]
 
 
-def _ended(state: SessionState, request_id: str, summary: str) -> SessionState:
-    if state.request is None or state.request.request_id != request_id:
+def _ended(state: SessionState, ended: Event, summary: str) -> SessionState:
+    if state.request is None or state.request.request_id != getattr(ended, "request_id", None):
         return state
-    return replace(state, status="awaiting_followup", request=None, turns=_turn("assistant", summary, state.turns))
+    return replace(
+        state, status="awaiting_followup", request=None, turns=_turn("assistant", summary, state.turns), last_activity=ended.at,
+    )
 
 
 def evolve(state: SessionState, event: Event) -> SessionState:
     """The session after `event`. Pure: no I/O, no clock."""
-    state = replace(state, decided=_decided(state, event), last_activity=event.at)
+    if event.family == "session":
+        state = replace(state, decided=_decided(state, event), last_activity=event.at)
     request = state.request
     current = request is not None and getattr(event, "request_id", None) == request.request_id
     match event:
@@ -124,11 +127,12 @@ def evolve(state: SessionState, event: Event) -> SessionState:
             )
         case ClarificationNeeded() if current:
             assert request is not None
-            return replace(state, status="pending_confirmation", request=replace(request, question=event.question))
+            return replace(state, status="pending_confirmation", request=replace(request, question=event.question), last_activity=event.at)
         case PlanProposed() if current:
             assert request is not None
             return replace(
-                state, status="pending_plan_approval", request=replace(request, plan=event.plan, revision=event.revision)
+                state, status="pending_plan_approval", request=replace(request, plan=event.plan, revision=event.revision),
+                last_activity=event.at,
             )
         case ConfirmationRequested() if current:
             assert request is not None
@@ -142,14 +146,13 @@ def evolve(state: SessionState, event: Event) -> SessionState:
                 turns=_turn("user", event.text, state.turns),
             )
         case PlanApproved() if current:
-            return replace(state, status="executing")
-        case DirectAnswerGiven() if current:
-            return state
+            return replace(state, status="executing", last_activity=event.at)
         case RequestCompleted():
-            return _ended(state, event.request_id, event.summary)
+            return _ended(state, event, event.summary)
         case RequestFailed():
-            return _ended(state, event.request_id, f"(failed: {event.reason})")
+            return _ended(state, event, f"(failed: {event.reason})")
         case RequestCancelled():
-            return _ended(state, event.request_id, "(cancelled)")
+            return _ended(state, event, "(cancelled)")
         case _:
+            # Progress and task events change nothing here: no new state object per event.
             return state

@@ -6,7 +6,9 @@ Retention deletes whole day folders older than the configured age (by date, not 
 
 from __future__ import annotations
 
+import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,29 +16,63 @@ from typing import Any
 import msgspec
 
 from events.catalogue import AnyEvent
-from projections import requests as request_fold
 from projections.base import Projection, write_atomically
 from projections.requests import RequestState
 from projections.task_log_render import relative_path, render
+from projections.views import RequestsView
+
+# Creating a file costs far more kernel time than rendering it: writes go to a few threads so
+# they overlap with folding the stream (and with each other).
+_WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="task-log")
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    # A new file is created in place (one system call; a half-written one after a crash is found
+    # different and replaced atomically when the request is rendered again on restart).
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        if path.read_bytes() != data:
+            write_atomically(path, data)
+        return
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 class TaskLog(Projection):
-    """Keeps `<directory>/<date>/<project>/<time>_<label>_<request id>.md` current."""
+    """Keeps `<directory>/<date>/<project>/<time>_<label>_<request id>.md` current.
+
+    It renders the requests view: pass the `RequestsView` the runner already folds (`requests=`)
+    so each event is folded once; without one it folds its own.
+    """
 
     name = "task_log"
 
-    def __init__(self, directory: Path, checkpoint_path: Path | None = None) -> None:
+    def __init__(self, directory: Path, checkpoint_path: Path | None = None, *, requests: RequestsView | None = None) -> None:
         super().__init__(checkpoint_path)
         self.directory = directory
-        self.requests: dict[str, RequestState] = {}
+        self._shared = requests is not None
+        self.view = requests if requests is not None else RequestsView()
         self._dirty: set[str] = set()
+        self._writes: list[Future[None]] = []
+        self._folders: set[Path] = set()
+
+    @property
+    def requests(self) -> dict[str, RequestState]:
+        """The requests this log renders."""
+        return self.view.requests
 
     def _apply(self, seq: int, event: AnyEvent) -> None:
         request_id = getattr(event, "request_id", None)
         if request_id is None:
             return
-        request_fold.fold(self.requests, event)
-        if request_id in self.requests:
+        if not self._shared:
+            self.view.apply(seq, event)
+        if request_id in self.view.requests:
             self._dirty.add(request_id)
 
     def path_of(self, request_id: str) -> Path | None:
@@ -44,19 +80,30 @@ class TaskLog(Projection):
         state = self.requests.get(request_id)
         return self.directory / relative_path(state) if state else None
 
-    def write_outputs(self) -> None:
-        """Render every request that changed since the last call."""
+    def write_outputs(self, *, wait_for_files: bool = True) -> None:
+        """Render every request that changed since the last call; with `wait_for_files`, return
+        only when every file is written (what the runner's `wait()` promises)."""
         still_dirty: set[str] = set()
         for request_id in sorted(self._dirty):
             state = self.requests[request_id]
             if not state.projects and state.status in ("routing",):
                 still_dirty.add(request_id)  # its folder (the project) is not known yet
                 continue
-            path = self.directory / relative_path(state)
+            if not wait_for_files and state.ended_at is None:
+                still_dirty.add(request_id)  # mid-rebuild: write it once, when it has ended
+                continue
             data = render(state).encode("utf-8")
-            if not path.exists() or path.read_bytes() != data:
-                write_atomically(path, data)
+            path = self.directory / relative_path(state)
+            if path.parent not in self._folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(path.parent)
+            self._writes.append(_WRITERS.submit(_write_if_changed, path, data))
         self._dirty = still_dirty
+        if wait_for_files:
+            writes, self._writes = self._writes, []
+            wait(writes)
+            for write in writes:
+                write.result()  # a failed write surfaces here, not lost in a thread
 
     def prune(self, today: date, retention_days: float) -> list[Path]:
         """Delete day folders older than `retention_days` before `today`; return what was deleted."""
@@ -75,14 +122,17 @@ class TaskLog(Projection):
         return removed
 
     def _state(self) -> Any:
-        return self.requests
+        return {} if self._shared else self.view.requests
 
     def _restore(self, raw: bytes) -> None:
-        self.requests = msgspec.json.decode(raw, type=dict[str, RequestState])
+        if not self._shared:
+            self.view.requests = msgspec.json.decode(raw, type=dict[str, RequestState])
 
     def _clear(self) -> None:
-        self.requests = {}
+        if not self._shared:
+            self.view.reset()
         self._dirty = set()
+        self._folders = set()
         if self.directory.is_dir():
             for day in self.directory.iterdir():
                 try:

@@ -87,8 +87,9 @@ async def open_backbone(loaded: LoadedSettings, *, role: Role, name: str = "tunn
 def standard_projections(loaded: LoadedSettings) -> tuple[SessionsView, RequestsView, TaskLog]:
     """The projections every orchestrator keeps, with their checkpoints under the state folder."""
     checkpoints = loaded.state_dir / "projections"
+    requests = RequestsView(checkpoints / "requests.json")
     return (
         SessionsView(checkpoints / "sessions.json"),
-        RequestsView(checkpoints / "requests.json"),
-        TaskLog(loaded.task_log_dir, checkpoints / "task_log.json"),
+        requests,
+        TaskLog(loaded.task_log_dir, checkpoints / "task_log.json", requests=requests),
     )
