@@ -23,7 +23,8 @@ from typing import Literal
 import msgspec
 from nats.aio.msg import Msg
 
-from remote_agent.errors import ConsumerMissing, LinkError, SettingsError
+from remote_agent.errors import ConnectionClosed, ConsumerMissing, LinkError, SettingsError
+from remote_agent.ledger import TaskLedger
 from remote_agent.link import AgentLink
 from remote_agent.protocol import (
     ENCODER,
@@ -58,6 +59,27 @@ def agent_version() -> str:
         return "0+unknown"
 
 
+async def wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until `event` is set or `seconds` pass; whether it was set.
+
+    Not `asyncio.wait_for`: on Python 3.11 it can swallow a cancellation that arrives just as
+    the event is set, and a cancelled loop would then run on forever.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        pass
+    return event.is_set()
+
+
+async def stop_task(task: asyncio.Task[object]) -> None:
+    """Cancel `task` and wait for it, cancelling again if a cancellation was swallowed."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+
+
 class _Running:
     def __init__(self, task_id: str, task: asyncio.Task[Finished]) -> None:
         self.task_id = task_id
@@ -74,8 +96,8 @@ class _Running:
 class WorkspaceAgent:
     """`async with WorkspaceAgent(settings, secrets) as agent: await agent.serve()`.
 
-    `serve()` returns after `drain()`; leaving the block closes the connection. `taken` lists
-    the task ids this agent started, in order.
+    `serve()` returns after `drain()`; leaving the block closes the connection. `ledger` holds
+    the tasks this workspace's agent started and finished (on disk, across restarts).
     """
 
     def __init__(self, settings: AgentSettings, secrets: AgentSecrets) -> None:
@@ -84,7 +106,7 @@ class WorkspaceAgent:
         self.workspace = Path(settings.path).resolve()
         self.agent_id = f"{host_name()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.version = agent_version()
-        self.taken: deque[str] = deque(maxlen=_REMEMBERED)
+        self.ledger: TaskLedger | None = None
         self._cancelled: deque[str] = deque(maxlen=_REMEMBERED)
         self._draining = asyncio.Event()
         self._beat_now = asyncio.Event()
@@ -99,11 +121,15 @@ class WorkspaceAgent:
     async def __aenter__(self) -> WorkspaceAgent:
         self._take_lock()
         try:
+            self.ledger = ledger = TaskLedger(self.settings.state_path / "tasks.log")
             self._link = await self._connect()
             if self._link is not None:
                 await self._link.start_pulling()
                 await self._link.on_control(self._on_control)
-                self._reports = await ReportSender(self._link, progress_interval_s=self.settings.progress_interval_s).__aenter__()
+                self._reports = await ReportSender(
+                    self._link, progress_interval_s=self.settings.progress_interval_s,
+                    on_answered=lambda report: ledger.finish(report.task_id) if isinstance(report, Finished) else None,
+                ).__aenter__()
                 self._heartbeat = asyncio.create_task(self._beat())
         except BaseException:
             await self.__aexit__()
@@ -113,8 +139,9 @@ class WorkspaceAgent:
     async def __aexit__(self, *exc: object) -> None:
         try:
             if self._heartbeat is not None:
-                self._heartbeat.cancel()
-                await asyncio.gather(self._heartbeat, return_exceptions=True)
+                await stop_task(self._heartbeat)
+                if not self._heartbeat.cancelled() and self._heartbeat.exception() is not None:
+                    raise self._heartbeat.exception()  # type: ignore[misc]
             if self._reports is not None:
                 await self._reports.__aexit__()
             if self._link is not None:
@@ -174,10 +201,7 @@ class WorkspaceAgent:
 
     async def _pause(self, seconds: float) -> None:
         """A retry pause that ends early when draining starts."""
-        try:
-            await asyncio.wait_for(self._draining.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
+        await wait_event(self._draining, seconds)
 
     # -- presence -------------------------------------------------------------------------------
 
@@ -208,10 +232,7 @@ class WorkspaceAgent:
                 if not failing:
                     log.warning("%s (is the orchestrator running? retrying every %.0f s)", err, self.settings.heartbeat_s)
                 failing = True
-            try:
-                await asyncio.wait_for(self._beat_now.wait(), self.settings.heartbeat_s)
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(self._beat_now, self.settings.heartbeat_s)
             self._beat_now.clear()
 
     # -- tasks ----------------------------------------------------------------------------------
@@ -221,8 +242,14 @@ class WorkspaceAgent:
         if self._link is None or self._reports is None:
             return  # drained before a connection was made
         log.info("serving %s from %s (agent %s)", self.settings.workspace, self.workspace, self.agent_id)
+        assert self.ledger is not None
+        for task_id in self.ledger.unfinished():
+            log.warning("task %s was running when the previous agent stopped: reporting it interrupted", task_id)
+            self._reports.send(Finished(task_id=task_id, outcome="interrupted", error="the agent stopped while running it"))
         waiting = False
         while not self._draining.is_set():
+            if self._heartbeat is not None and self._heartbeat.done():
+                self._heartbeat.result()  # a bug in the heartbeat: crash (and be restarted), never run unannounced
             try:
                 msg = await self._next_task()
             except ConsumerMissing as err:
@@ -231,6 +258,8 @@ class WorkspaceAgent:
                 waiting = True
                 await self._pause(min(self.settings.heartbeat_s, 2.0))
                 continue
+            except ConnectionClosed:
+                raise  # nats-py gives up only on fatal errors: exit and let the supervisor restart us
             except LinkError as err:
                 log.warning("%s; retrying", err)
                 await self._pause(1.0)
@@ -266,11 +295,13 @@ class WorkspaceAgent:
             await self._link.ack(msg)
             log.error("ignored a malformed task message: %s", err)
             return
-        await self._link.ack(msg)  # before it starts: a task never runs twice
-        if command.task_id in self.taken:
+        assert self.ledger is not None
+        if command.task_id in self.ledger:
+            await self._link.ack(msg)
             log.warning("task %s was delivered again; it already ran here", command.task_id)
             return
-        self.taken.append(command.task_id)
+        self.ledger.start(command.task_id)  # on disk before the ack: a task never runs twice
+        await self._link.ack(msg)
         task_id = command.task_id
         if problem := refuse or self._problem(command):
             outcome: Literal["interrupted", "failed"] = "interrupted" if refuse else "failed"

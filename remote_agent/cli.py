@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from remote_agent.agent import WorkspaceAgent
-from remote_agent.errors import SettingsError
+from remote_agent.errors import ConnectionClosed, SettingsError
 from remote_agent.settings import PASSWORD_ENV, SEED_ENV, AgentSettings, load_settings, read_secrets
 
 _REFUSED = {
@@ -85,7 +85,8 @@ async def _serve(agent: WorkspaceAgent) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `tunnels-agent`; returns the exit code (0 after a clean drain, 2 on a settings error)."""
+    """Run `tunnels-agent`; the exit code: 0 after a clean drain, 1 when the connection was closed
+    for good (a supervisor restarts it), 2 on a settings error."""
     try:
         settings, args = parse(sys.argv[1:] if argv is None else argv)
         secrets = read_secrets(settings, os.environ)
@@ -101,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as err:
         print(f"tunnels-agent: {err}", file=sys.stderr)
         return 2
+    except ConnectionClosed as err:
+        print(f"tunnels-agent: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

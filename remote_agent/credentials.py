@@ -84,7 +84,7 @@ def public_key(seed: Secret) -> str:
 
 def write_secret_file(path: Path, secret: Secret) -> None:
     """Write `secret` to `path` with mode 0600 from the start (atomically: a temp file, renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -17,3 +17,7 @@ class LinkError(AgentProcessError):
 
 class ConsumerMissing(LinkError):
     """The workspace's task consumer does not exist yet: the orchestrator creates it on first sight."""
+
+
+class ConnectionClosed(LinkError):
+    """The connection was closed for good (e.g. the server revoked the credentials): restart the agent."""

@@ -20,7 +20,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 
 from events.subjects import Subjects
-from remote_agent.errors import ConsumerMissing, LinkError
+from remote_agent.errors import ConnectionClosed, ConsumerMissing, LinkError
 from remote_agent.protocol import PRESENCE_BUCKET, consumer_name, inbox_prefix, kv_key
 from remote_agent.settings import AgentSecrets, AgentSettings
 from tunnels.bus import ConnectOptions, connect
@@ -31,6 +31,7 @@ _NO_RESPONDERS = "503"
 _ENDED = ("404", "408", "409")  # no message, request expired, consumer changed: ask again
 _HEARTBEAT = "100"
 _RECONNECT_CHECK_S = 0.5
+_CLOSE_FLUSH_S = 3
 
 
 class AgentLink:
@@ -72,11 +73,14 @@ class AgentLink:
         return cls(await connect(options), settings, errors)
 
     async def close(self) -> None:
-        """Close the connection (what is buffered is flushed first)."""
+        """Close the connection, flushing what is buffered first (for at most a few seconds)."""
+        if self.nc.is_closed:
+            return
         try:
-            await self.nc.drain()
-        except (NatsError, asyncio.TimeoutError, OSError):
-            await self.nc.close()
+            await self.nc.flush(timeout=_CLOSE_FLUSH_S)
+        except (NatsError, asyncio.TimeoutError, OSError) as err:
+            log.warning("could not flush before closing: %s", err)
+        await self.nc.close()
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -100,7 +104,7 @@ class AgentLink:
         if (msg := self._take_queued()) is not None:
             return msg
         if self.nc.is_closed or self._pull_sub is None:
-            raise LinkError("the NATS connection is closed")
+            raise ConnectionClosed(f"the NATS connection was closed ({self.nc.last_error or 'no error given'})")
         request = json.dumps({"batch": 1, "expires": int(wait_s * 1e9)}).encode()
         try:
             await self.nc.publish(self._next_subject, request, reply=self._pull_sub.subject)
@@ -110,8 +114,9 @@ class AgentLink:
         deadline = asyncio.get_running_loop().time() + wait_s + 2.0
         while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
             try:
-                msg = await asyncio.wait_for(self._deliveries.get(), min(remaining, _RECONNECT_CHECK_S))
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(min(remaining, _RECONNECT_CHECK_S)):
+                    msg = await self._deliveries.get()
+            except TimeoutError:
                 if self.nc.stats["reconnects"] != reconnects:
                     return None  # a restarted server forgot the request: ask again now
                 continue

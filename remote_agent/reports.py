@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 
 from remote_agent.link import AgentLink
 from remote_agent.protocol import ENCODER, AgentReport, Progressed
@@ -20,14 +21,18 @@ log = logging.getLogger(__name__)
 
 _FIRST_PAUSE_S = 0.1
 _MAX_PAUSE_S = 5.0
-_ANSWER_TIMEOUT_S = 5.0
+_ANSWER_TIMEOUT_S = 2.0
 
 
 class ReportSender:
     """`async with ReportSender(link) as reports:` then `reports.send(...)`, `reports.progress(...)`."""
 
-    def __init__(self, link: AgentLink, *, progress_interval_s: float) -> None:
+    def __init__(
+        self, link: AgentLink, *, progress_interval_s: float, on_answered: Callable[[AgentReport], None] | None = None,
+    ) -> None:
         self.link = link
+        self.on_answered = on_answered
+        """Called with each report once the orchestrator answered it (accepted or refused)."""
         self.progress_interval_s = progress_interval_s
         self.refused: list[tuple[AgentReport, str]] = []
         """Reports the orchestrator answered with an error, and its answer."""
@@ -44,8 +49,9 @@ class ReportSender:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
+            while not self._worker.done():  # nats-py's request may swallow one cancellation
+                self._worker.cancel()
+                await asyncio.wait({self._worker}, timeout=1.0)
             if not self._worker.cancelled() and self._worker.exception() is not None:
                 raise self._worker.exception()  # type: ignore[misc]
 
@@ -74,8 +80,9 @@ class ReportSender:
     async def flush(self, timeout_s: float) -> bool:
         """Wait until every queued report was answered; False if `timeout_s` passed first."""
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout_s)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout_s):
+                await self._idle.wait()
+        except TimeoutError:
             return False
         return True
 
@@ -95,6 +102,8 @@ class ReportSender:
             answer = await self._deliver(report)
             if self._queue and self._queue[0] is report:
                 self._queue.popleft()
+            if self.on_answered is not None:
+                self.on_answered(report)
             if answer != b"ok":
                 text = answer.decode(errors="replace")
                 log.warning("the orchestrator refused a %s report of task %s: %s", type(report).__name__, report.task_id, text)

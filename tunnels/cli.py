@@ -56,13 +56,21 @@ def _parser() -> argparse.ArgumentParser:
 
     projections = commands.add_parser("projections", help="the projections").add_subparsers(dest="projections_command", required=True)
     projections.add_parser("rebuild", help="drop every projection and rebuild it from the stream")
+
+    from tunnels.commands.deploy import add_parsers  # `agent credentials`, `deploy ssh|k8s`
+
+    add_parsers(commands)
     return parser
 
 
 def _command(args: argparse.Namespace) -> Command:
-    from tunnels.commands import events, run
+    from tunnels.commands import agent, deploy, events, run
 
     match args.command:
+        case "agent":
+            return agent.credentials
+        case "deploy":
+            return deploy.ssh if args.deploy_command == "ssh" else deploy.k8s
         case "chat":
             return run.chat
         case "demo":

@@ -131,9 +131,13 @@ class AgentProcess:
     async def wait(self, timeout: float = 60.0) -> int:
         """Wait for the process to end; its exit code."""
         assert self.process is not None
-        code = await asyncio.wait_for(self.process.wait(), timeout)
+        try:
+            code = await asyncio.wait_for(self.process.wait(), timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"the agent did not exit within {timeout} s:\n" + "\n".join(self.lines[-30:])) from None
         if self._reader is not None:
             await asyncio.wait_for(self._reader, timeout)
+        print(f"--- agent log (exit {code}) ---", *self.lines, sep="\n")  # shown by pytest on failure
         return code
 
     def signal(self, signum: int) -> None:
@@ -154,8 +158,9 @@ class AgentProcess:
         if self.process is not None and self.process.returncode is None:
             self.kill_group()
             await self.process.wait()
-        if self._reader is not None:
-            await asyncio.gather(self._reader, return_exceptions=True)
+            if self._reader is not None:
+                await asyncio.gather(self._reader, return_exceptions=True)
+            print("--- agent log (killed) ---", *self.lines, sep="\n")
 
 
 def agent_args(url: str, workspace: str, path: Path, seed_file: Path, state_dir: Path, *extra: str) -> list[str]:
@@ -276,3 +281,100 @@ def task(workspace: str, task_id: str, text: str = "make the change", **fields: 
     """A task command with test defaults."""
     base: dict[str, Any] = {"timeout_s": 60.0, "max_turns": 8, "request_id": "req-" + task_id, "request_text": "please " + text}
     return TaskCommand(task_id=task_id, workspace=workspace, task=text, **{**base, **fields})
+
+
+class TcpProxy:
+    """A TCP forwarder on a free loopback port that a test can cut and restore (a network cut).
+
+    `async with TcpProxy(host, port) as proxy:` then connect to `proxy.port`; `await proxy.cut()`
+    drops every connection and refuses new ones; `await proxy.restore()` listens again (same port).
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self.connections = 0
+        """Connections accepted so far."""
+        self._server: asyncio.base_events.Server | None = None
+        self._pipes: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def __aenter__(self) -> TcpProxy:
+        await self.restore()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.cut()
+
+    async def restore(self) -> None:
+        """Accept connections (again) on the proxy's port."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Close the listening socket and every open connection."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        for pipe in list(self._pipes):
+            pipe.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            pipe = asyncio.create_task(self._pipe(source, sink))
+            self._pipes.add(pipe)
+            pipe.add_done_callback(self._pipes.discard)
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            sink.transport.abort()
+            self._writers.discard(sink)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A test CA, a server certificate for 127.0.0.1 and a client certificate (made with openssl)."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+    def server_block(self) -> str:
+        """A nats-server `tls` block requiring client certificates (mutual TLS)."""
+        return (f'tls {{\n  cert_file: "{self.server_cert}"\n  key_file: "{self.server_key}"\n'
+                f'  ca_file: "{self.ca}"\n  verify: true\n  timeout: 2\n}}\n')
+
+
+def make_tls_files(folder: Path) -> TlsFiles:
+    """Create the files under `folder` (ECDSA P-256 keys, one day of validity)."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    curve = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *curve, "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1", "-subj", "/CN=tunnels test CA")
+    for name, extension in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+        openssl("req", *curve, "-keyout", f"{name}-key.pem", "-out", f"{name}.csr", "-subj", f"/CN=tunnels test {name}")
+        (folder / f"{name}.ext").write_text(extension + "\n", encoding="utf-8")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+                "-out", f"{name}.pem", "-days", "1", "-extfile", f"{name}.ext")
+    return TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem", folder / "client.pem", folder / "client-key.pem")

@@ -1,0 +1,151 @@
+"""The real orchestrator and a real `tunnels-agent` process, over a nats-server with authorization.
+
+The orchestrator connects as the unrestricted `orchestrator` user; the agent as an nkey user
+confined to its workspace (the block `tunnels agent credentials` prints). Both sessions run the
+real Claude Code CLI against the scripted model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from events.conversation import ConfirmationRequested
+from events.execution import (
+    RequestCompleted,
+    WorkspaceTaskFailed,
+    WorkspaceTaskSkipped,
+    WorkspaceTaskStarted,
+)
+from tests.e2e.scenarios import plan, scenario, succeeds
+from tests.e2e.world import World, world
+from tests.helpers.remote import (
+    ORCH_PASSWORD,
+    ORCH_USER,
+    AgentIdentity,
+    AgentProcess,
+    TcpProxy,
+    agent_args,
+    authorization,
+    make_identity,
+    write_env_file,
+)
+from tunnels.bus import EmbeddedNatsServer
+from tunnels.scripted_model import parse_scenario
+
+pytestmark = pytest.mark.cli
+
+EDGE = "edge/worker"
+
+
+def mixed_plan(*edge_script: dict[str, Any]) -> str:
+    return scenario(
+        plan("mixed", ("shared-lib/core", "bump", []), (EDGE, "deploy the edge", ["shared-lib/core"]),
+             ("api-service", "use it", [EDGE])),
+        succeeds("shared-lib/core", "core bumped", writes="VERSION"),
+        *edge_script,
+        succeeds("api-service", "api uses the edge"),
+    )
+
+
+def edge_hangs() -> dict[str, Any]:
+    return {"name": EDGE, "match": [f"Workspace: {EDGE}\n"], "turns": [{"hang": True}]}
+
+
+@asynccontextmanager
+async def remote_world(tmp_path: Path, script: str, **remote: float) -> AsyncIterator[tuple[World, AgentIdentity, Path, str]]:
+    """An authorizing server, the orchestrator on it, and the edge agent's identity and folder."""
+    identity = make_identity(EDGE, tmp_path / "keys")
+    edge_dir = tmp_path / "edge-host" / "worker"
+    edge_dir.mkdir(parents=True)
+    (edge_dir / "CLAUDE.md").write_text("# worker\nRuns at the edge.\n", encoding="utf-8")
+    async with EmbeddedNatsServer(tmp_path / "hub", extra_config=authorization(identity)) as server:
+        settings = {"nats": {"url": server.url, "user": ORCH_USER, "password": ORCH_PASSWORD}, "remote": remote}
+        async with world(tmp_path, script, settings=settings) as w:
+            yield w, identity, edge_dir, server.url
+
+
+async def start_edge_agent(w: World, identity: AgentIdentity, edge_dir: Path, url: str, tmp_path: Path) -> AgentProcess:
+    env_file = write_env_file(tmp_path / "edge.env", w.model.env())
+    args = agent_args(url, EDGE, edge_dir, identity.seed_file, tmp_path / "edge-state", "--env-file", str(env_file))
+    agent = await AgentProcess(args).start()
+    await w.orchestrator.remote.wait_live(EDGE)
+    return agent
+
+
+async def run_request(w: World, text: str, until: type = RequestCompleted, timeout: float = 90) -> Any:
+    await w.ask(text, lambda e: isinstance(e, ConfirmationRequested))
+    return await w.ask("yes", lambda e: isinstance(e, until), timeout)
+
+
+async def test_a_plan_mixing_local_and_remote_workspaces_runs_end_to_end(tmp_path: Path) -> None:
+    script = mixed_plan(succeeds(EDGE, "edge deployed", writes="deploy.txt"))
+    async with remote_world(tmp_path, script) as (w, identity, edge_dir, url):
+        host, port = url.removeprefix("nats://").split(":")
+        async with TcpProxy(host, int(port)) as proxy:
+            agent = await start_edge_agent(w, identity, edge_dir, f"nats://127.0.0.1:{proxy.port}", tmp_path)
+            try:
+                final = await run_request(w, "in shared-lib, edge and api-service: mixed")
+                assert (final.succeeded, final.failed) == (3, 0), final
+                assert "edge deployed" in final.summary
+                # the planner read the CLAUDE.md the agent announced
+                assert "Runs at the edge." in w.model.requests_for("planner-mixed")[0].task_text
+                # the remote session ran in the agent's folder, got the local result upstream,
+                # and wrote only there
+                edge_request = w.model.requests_for(EDGE)[0]
+                assert edge_request.cwd == str(edge_dir.resolve())
+                assert "core bumped" in edge_request.task_text
+                assert (edge_dir / "deploy.txt").read_text() == "x\n"
+                assert sorted(p.name for p in edge_dir.iterdir()) == ["CLAUDE.md", "deploy.txt"]
+                assert not list(w.root.rglob("deploy.txt"))
+                started = [e for e in w.of_type(WorkspaceTaskStarted) if e.workspace == EDGE]
+                assert [e.agent for e in started] == [w.orchestrator.remote.presences[EDGE][0].agent_id]
+
+                # The agent's network goes away while it is idle, and comes back: it takes the next task.
+                await proxy.cut()
+                await agent.wait_for_line("disconnected from")
+                await proxy.restore()
+                await agent.wait_for_line("reconnected to")
+                final = await run_request(w, "in shared-lib, edge and api-service: mixed again")
+                assert (final.succeeded, final.failed) == (3, 0), final
+            finally:
+                agent.signal(signal.SIGTERM)
+                assert await agent.wait() == 0
+
+
+async def test_a_killed_agent_is_reported_lost_and_a_restarted_one_serves_again(tmp_path: Path) -> None:
+    async with remote_world(tmp_path, mixed_plan(edge_hangs()), lost_after_s=2) as (w, identity, edge_dir, url):
+        agent = await start_edge_agent(w, identity, edge_dir, url, tmp_path)
+        try:
+            started = w.terminal.watch(lambda e: isinstance(e, WorkspaceTaskStarted) and e.workspace == EDGE)
+            lost = w.terminal.watch(lambda e: isinstance(e, WorkspaceTaskFailed) and e.workspace == EDGE)
+            skipped = w.terminal.watch(lambda e: isinstance(e, WorkspaceTaskSkipped))
+            await w.ask("in shared-lib, edge and api-service: mixed", lambda e: isinstance(e, ConfirmationRequested))
+            await w.terminal.say("yes")
+            await asyncio.wait_for(started, 60)
+            await w.model.wait_for_requests(1, script=EDGE)  # the remote session is running
+            agent.kill_group()  # the host goes away mid-task: agent and its Claude Code CLI
+            await agent.wait()
+            loop = asyncio.get_running_loop()
+            killed_at = loop.time()
+            failure = await asyncio.wait_for(lost, 30)
+            assert "agent lost" in failure.error
+            assert loop.time() - killed_at < 2 + 3  # lost_after_s plus the watchdog's period and slack
+            assert (await asyncio.wait_for(skipped, 30)).workspace == "api-service"
+        finally:
+            await agent.stop()
+        # The agent starts again (same state folder: its lock was released with the process).
+        w.model.load(parse_scenario(mixed_plan(succeeds(EDGE, "edge deployed"))))
+        agent = await start_edge_agent(w, identity, edge_dir, url, tmp_path)
+        try:
+            final = await run_request(w, "in shared-lib, edge and api-service: mixed again")
+            assert (final.succeeded, final.failed) == (3, 0), final
+        finally:
+            agent.signal(signal.SIGTERM)
+            assert await agent.wait() == 0

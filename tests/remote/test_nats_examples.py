@@ -1,0 +1,34 @@
+"""The example server configs in nats/ are valid for nats-server, and agree with the generator."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from remote_agent.credentials import agent_permissions
+from tests.remote.test_deploy import SEED
+from tunnels.bus.server import find_nats_server
+
+NATS_DIR = Path(__file__).resolve().parents[2] / "nats"
+ENV = {"TUNNELS_ORCHESTRATOR_PASSWORD": "x", "TUNNELS_NODE": "n1", "TUNNELS_ROUTE_PASSWORD": "y",
+       "TUNNELS_LEAF_SEED": SEED.reveal()}
+
+
+@pytest.mark.parametrize("name", ["permissions.example.conf", "leafnode.example.conf", "cluster.example.conf"])
+def test_example_config_is_valid(name: str) -> None:
+    checked = subprocess.run([find_nats_server(), "-t", "-c", str(NATS_DIR / name)], capture_output=True, text=True,
+                             env={**os.environ, **ENV}, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    assert "is valid" in checked.stdout + checked.stderr
+
+
+@pytest.mark.parametrize("name", ["permissions.example.conf", "leafnode.example.conf"])
+def test_example_agent_block_is_what_the_generator_makes(name: str) -> None:
+    text = (NATS_DIR / name).read_text(encoding="utf-8")
+    quoted = set(re.findall(r'^\s+"([^"]+)",$', text, flags=re.MULTILINE))
+    allowed = agent_permissions("shop/api")
+    assert quoted == set(allowed.publish) | set(allowed.subscribe)
