@@ -1,8 +1,9 @@
 """The remote workspace agent: announces itself, takes its workspace's tasks one at a time, reports.
 
 Lifecycle: connect (retrying until the server answers), then at once: the presence heartbeat,
-the control subscription (cancels) and the pull loop. A task message is acknowledged when the
-task starts, so it never runs twice (the consumer delivers each task once). `drain()` (SIGTERM)
+the control subscription (cancels) and the pull loop. A task is written to the on-disk ledger
+and acknowledged when it starts, so it never runs twice; a task the previous agent process was
+running when it died is reported `interrupted` at start-up (see `ledger`). `drain()` (SIGTERM)
 stops pulling, gives the running task `drain_timeout_s` to finish, interrupts it otherwise, marks
 the presence `draining`, sends the reports still queued, and lets `serve()` return.
 """

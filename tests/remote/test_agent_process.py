@@ -184,12 +184,41 @@ async def test_agent_reconnects_after_a_network_cut_and_takes_the_next_task(
             assert (await stand_in.wait_report(finished("before"))).outcome == "succeeded"  # type: ignore[union-attr]
             await proxy.cut()  # mid-idle: the agent is waiting for its next task
             await agent.wait_for_line("disconnected from")
-            await stand_in.send(task(API, "after"))  # queued while the agent is away
             await proxy.restore()
             await agent.wait_for_line("reconnected to")
+            # (Not sent during the cut: the server may not have seen the connection die yet and
+            # would hand the task to it; with max_deliver=1 it would then never come again.)
+            await stand_in.send(task(API, "after"))
             report = await stand_in.wait_report(finished("after"))
             assert isinstance(report, Finished) and report.outcome == "succeeded", report
             assert proxy.connections >= 2
         finally:
             agent.signal(signal.SIGTERM)
             assert await agent.wait() == 0
+
+
+async def test_a_task_running_when_the_agent_died_is_reported_interrupted_by_the_next_agent(
+    auth_server: EmbeddedNatsServer, stand_in: StandInOrchestrator, api_identity: AgentIdentity,
+    workspace_dir: Path, scripted_model: ScriptedModelServer, tmp_path: Path,
+) -> None:
+    scripted_model.load(parse_scenario(scenario(hangs_on("forever"), succeeds(API, "done"))))
+    await stand_in.ensure_consumer(API)
+    agent = await start_agent(auth_server.url, api_identity, workspace_dir, tmp_path, scripted_model)
+    try:
+        await stand_in.send(task(API, "t-died", "run forever"))
+        await stand_in.wait_report(started("t-died"))
+        await scripted_model.wait_for_requests(1, script="hang-forever")
+    finally:
+        await agent.stop()  # SIGKILL: agent and CLI, no report
+    assert not any(isinstance(r, Finished) for r in stand_in.reports_of("t-died"))
+    agent = await start_agent(auth_server.url, api_identity, workspace_dir, tmp_path, scripted_model)
+    try:
+        report = await stand_in.wait_report(finished("t-died"))
+        assert isinstance(report, Finished) and report.outcome == "interrupted"
+        assert "stopped while running it" in report.error
+        await stand_in.send(task(API, "t-next"))
+        assert (await stand_in.wait_report(finished("t-next"))).outcome == "succeeded"  # type: ignore[union-attr]
+        assert len(scripted_model.requests_for("hang-forever")) == 1  # never run again
+    finally:
+        agent.signal(signal.SIGTERM)
+        assert await agent.wait() == 0

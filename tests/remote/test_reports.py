@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nats.aio.msg import Msg
 
+from events.subjects import Subjects
 from remote_agent.link import AgentLink
 from remote_agent.protocol import REPORTS, Finished, Started
 from remote_agent.reports import ReportSender
@@ -14,7 +15,6 @@ from remote_agent.settings import AgentSecrets, AgentSettings
 from tests.helpers.remote import AgentIdentity, orchestrator_connection
 from tests.remote.conftest import API
 from tunnels.bus import EmbeddedNatsServer
-from events.subjects import Subjects
 
 
 async def test_a_report_waits_for_the_orchestrator_and_a_refusal_is_not_retried(

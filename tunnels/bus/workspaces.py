@@ -78,10 +78,14 @@ class WorkspaceBus:
                 log.warning("ignoring a malformed presence %s: %s", entry.key, err)
 
     async def ensure_consumer(self, workspace: str) -> None:
-        """The durable pull consumer one workspace's agents take tasks from (at most once each)."""
+        """The durable pull consumer one workspace's agents take tasks from.
+
+        An agent acknowledges a task when it starts it, after noting it in its on-disk ledger, so a
+        task is run once; a delivery lost with a dying connection is delivered again (up to 5 times)
+        instead of waiting forever as "dispatched"."""
         config = ConsumerConfig(
             durable_name=consumer_name(workspace), filter_subject=self.subjects.workspace_tasks(workspace),
-            ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, max_deliver=1, ack_wait=60,
+            ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, max_deliver=5, ack_wait=60,
         )
         try:
             try:
