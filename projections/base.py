@@ -67,9 +67,8 @@ class Projection(ABC):
     @abstractmethod
     def _clear(self) -> None: ...
 
-    def write_outputs(self, *, wait_for_files: bool = True) -> None:
-        """Write what the projection shows outside (files); called after each burst of events.
-        Without `wait_for_files` the writes may still be going on when it returns."""
+    def write_outputs(self) -> None:
+        """Write what the projection shows outside (files); called after each burst of events."""
 
     def load(self) -> None:
         """Restore the last checkpoint, if any."""

@@ -139,17 +139,9 @@ async def rebuild(store: EventStore, projections: Sequence[Projection]) -> int:
     for projection in projections:
         projection.reset()
 
-    applied = 0
-
     def apply(seq: int, event: AnyEvent) -> None:
-        nonlocal applied
         for projection in projections:
             projection.apply(seq, event)
-        applied += 1
-        if applied % 10_000 == 0:
-            # Start writing what is ready while the rest of the stream is folded.
-            for projection in projections:
-                projection.write_outputs(wait_for_files=False)
 
     last = await store.replay(apply)
     for projection in projections:

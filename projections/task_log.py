@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,6 @@ from projections.base import Projection, write_atomically
 from projections.requests import RequestState
 from projections.task_log_render import relative_path, render
 from projections.views import RequestsView
-
-# Creating a file costs far more kernel time than rendering it: writes go to a few threads so
-# they overlap with folding the stream (and with each other).
-_WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="task-log")
-
 
 def _write_if_changed(path: Path, data: bytes) -> None:
     # A new file is created in place (one system call; a half-written one after a crash is found
@@ -58,7 +52,6 @@ class TaskLog(Projection):
         self._shared = requests is not None
         self.view = requests if requests is not None else RequestsView()
         self._dirty: set[str] = set()
-        self._writes: list[Future[None]] = []
         self._folders: set[Path] = set()
 
     @property
@@ -80,30 +73,21 @@ class TaskLog(Projection):
         state = self.requests.get(request_id)
         return self.directory / relative_path(state) if state else None
 
-    def write_outputs(self, *, wait_for_files: bool = True) -> None:
-        """Render every request that changed since the last call; with `wait_for_files`, return
-        only when every file is written (what the runner's `wait()` promises)."""
+    def write_outputs(self) -> None:
+        """Render every request that changed since the last call."""
         still_dirty: set[str] = set()
         for request_id in sorted(self._dirty):
             state = self.requests[request_id]
             if not state.projects and state.status in ("routing",):
                 still_dirty.add(request_id)  # its folder (the project) is not known yet
                 continue
-            if not wait_for_files and state.ended_at is None:
-                still_dirty.add(request_id)  # mid-rebuild: write it once, when it has ended
-                continue
             data = render(state).encode("utf-8")
             path = self.directory / relative_path(state)
             if path.parent not in self._folders:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._folders.add(path.parent)
-            self._writes.append(_WRITERS.submit(_write_if_changed, path, data))
+            _write_if_changed(path, data)
         self._dirty = still_dirty
-        if wait_for_files:
-            writes, self._writes = self._writes, []
-            wait(writes)
-            for write in writes:
-                write.result()  # a failed write surfaces here, not lost in a thread
 
     def prune(self, today: date, retention_days: float) -> list[Path]:
         """Delete day folders older than `retention_days` before `today`; return what was deleted."""
