@@ -11,7 +11,6 @@ the presence `draining`, sends the reports still queued, and lets `serve()` retu
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import time
@@ -41,6 +40,7 @@ from remote_agent.settings import AgentSecrets, AgentSettings, host_name
 from remote_agent.task import run_task, task_spec
 from tunnels.bus import NotReachable
 from tunnels.claude import Progress
+from tunnels.pidlock import LockHeld, acquire
 
 log = logging.getLogger(__name__)
 
@@ -164,23 +164,13 @@ class WorkspaceAgent:
 
     def _take_lock(self) -> None:
         state = self.settings.state_path
-        state.mkdir(parents=True, exist_ok=True)
-        handle = open(state / "agent.lock", "a+")
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "another process"
-            handle.close()
+            self._lock = acquire(state / "agent.lock")
+        except LockHeld as held:
             raise SettingsError(
-                f"another tunnels-agent ({owner}) already serves {self.settings.workspace} with the state "
+                f"another tunnels-agent ({held.owner}) already serves {self.settings.workspace} with the state "
                 f"folder {state}; stop it first (one agent per workspace)"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
-        self._lock = handle
 
     def _release_lock(self) -> None:
         if self._lock is not None:

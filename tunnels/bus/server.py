@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import fcntl
 import os
 import re
 import shutil
@@ -23,6 +22,7 @@ from types import TracebackType
 
 from tunnels.bus.errors import ServerBinaryMissing, ServerStartFailed, StoreLocked
 from tunnels.natsconf import nats_config_file
+from tunnels.pidlock import LockHeld, acquire, is_held
 
 _READY = re.compile(rb"Server is ready")
 _LISTEN = re.compile(rb"Listening for client connections on ([0-9.]+):(\d+)")
@@ -54,16 +54,9 @@ def _die_with_parent() -> None:
 
 def running_server_url(state_dir: Path) -> str | None:
     """The URL of the embedded server another process owns on this root, if one is running."""
-    nats_dir = state_dir / "nats"
-    lock_path, url_path = nats_dir / "owner.lock", nats_dir / "url"
-    if not lock_path.exists() or not url_path.exists():
-        return None
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return url_path.read_text().strip() or None
-        fcntl.flock(handle, fcntl.LOCK_UN)
+    url_path = state_dir / "nats" / "url"
+    if url_path.exists() and is_held(state_dir / "nats" / "owner.lock"):
+        return url_path.read_text().strip() or None
     return None
 
 
@@ -94,23 +87,13 @@ class EmbeddedNatsServer:
         await self.stop()
 
     def _acquire_lock(self) -> None:
-        self.nats_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(self.nats_dir / "owner.lock", "a+")
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            owner = handle.read().strip() or "another process"
-            handle.close()
+            self._lock_handle = acquire(self.nats_dir / "owner.lock")
+        except LockHeld as held:
             raise StoreLocked(
-                f"another tunnels ({owner}) already runs the embedded NATS server of "
+                f"another tunnels ({held.owner}) already runs the embedded NATS server of "
                 f"{self.state_dir.parent}; stop it first, or point both at one server with nats.url"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
-        self._lock_handle = handle
 
     def _release_lock(self) -> None:
         if self._lock_handle is not None:
