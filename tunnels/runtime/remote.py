@@ -32,6 +32,7 @@ from events.ids import Clock, IdSource
 from projections import RequestsView
 from remote_agent.protocol import REPORTS, CancelCommand, Finished, Presence, Progressed, Started, TaskCommand, kv_key
 from tunnels.bus.workspaces import WorkspaceBus
+from tunnels.runtime.envelopes import task_envelope
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +113,7 @@ class RemoteWorkspaces:
         return tasks
 
     def _envelope(self, dispatched: WorkspaceTaskDispatched) -> dict[str, Any]:
-        return {
-            "id": self.ids.new_id(), "at": self.clock.now(), "session_key": dispatched.session_key,
-            "causation_id": dispatched.id, "request_id": dispatched.request_id,
-            "task_id": dispatched.task_id, "workspace": dispatched.workspace,
-        }
+        return task_envelope(dispatched, self.clock, self.ids)
 
     async def _on_report(self, workspace: str, data: bytes) -> bytes:
         try:

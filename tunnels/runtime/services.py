@@ -28,6 +28,7 @@ from events.values import TaskResult
 from projections import RequestsView
 from tunnels.claude import AgentError, AgentTimeout, Progress
 from tunnels.runtime.agent_calls import AgentCalls
+from tunnels.runtime.envelopes import task_envelope
 from remote_agent.protocol import BashPolicy, TaskCommand, UpstreamResult
 from tunnels.bus.errors import BusError
 from tunnels.runtime.remote import RemoteWorkspaces
@@ -113,11 +114,7 @@ class Services:
         self._loop.call_soon_threadsafe(cancel)
 
     def _envelope(self, dispatched: WorkspaceTaskDispatched) -> dict[str, Any]:
-        return {
-            "id": self.ids.new_id(), "at": self.clock.now(), "session_key": dispatched.session_key,
-            "causation_id": dispatched.id, "request_id": dispatched.request_id,
-            "task_id": dispatched.task_id, "workspace": dispatched.workspace,
-        }
+        return task_envelope(dispatched, self.clock, self.ids)
 
     async def run_task(self, dispatched: WorkspaceTaskDispatched) -> None:
         """Run one dispatched task to its end and record how it ended."""
