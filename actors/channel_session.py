@@ -103,8 +103,10 @@ class ChannelSession(EventActor):
                     self._notice(state, message, f"Only {request.requester} or an approver can cancel this request.", "warning")
                 else:
                     self._record(state, CancelRequested(**self.ctx.envelope(message, request_id=request.request_id), by=message.sender))
-            elif message.action:
-                self._notice(state, message, "Nothing is waiting for approval right now.")
+            elif message.action or intent == "approve":
+                # A "yes" before the plan is shown is not a new request to queue.
+                waiting = "The plan is not ready yet; I'll ask when it is." if status == "planning" else "Nothing is waiting for approval right now."
+                self._notice(state, message, waiting)
             else:
                 self._record(state, MessageQueued(
                     **self.ctx.envelope(message, request_id=request.request_id), message_id=message.id,

@@ -170,3 +170,16 @@ async def test_a_huge_message_is_refused_and_a_clarification_is_asked(tmp_path: 
         question = await w.ask("fix it", is_(ClarificationNeeded))
         assert question.question == "Which project?"  # type: ignore[attr-defined]
         assert w.orchestrator.ctx.sessions.get("terminal:alice").status == "pending_confirmation"  # type: ignore[union-attr]
+
+
+async def test_a_yes_before_the_plan_is_shown_is_not_queued_as_a_request(tmp_path: Path) -> None:
+    slow_plan = plan("one", ("api-service", "x", []))
+    slow_plan["turns"][0]["delay_s"] = 2
+    async with world(tmp_path, scenario(slow_plan)) as w:
+        asked = w.terminal.watch(is_(ConfirmationRequested))
+        await w.ask(f"{ALL} one", lambda e: e.type == "request.opened")
+        notice = await w.ask("yes", lambda e: e.type == "notice.issued")
+        assert "The plan is not ready yet" in notice.text  # type: ignore[attr-defined]
+        await asyncio.wait_for(asked, 60)
+        assert not w.of_type(MessageQueued)
+        assert w.orchestrator.ctx.sessions.get("terminal:alice").status == "pending_plan_approval"  # type: ignore[union-attr]
