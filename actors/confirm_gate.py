@@ -99,20 +99,23 @@ class ConfirmGate(EventActor):
             for request in list(self.ctx.requests.requests.values()):
                 if request.status == "awaiting_approval":
                     self._schedule(request)
-            return
-        if not isinstance(message, Expire):
+        elif isinstance(message, Expire):
+            self._expire(message)
+        else:
             super().on_message(message)
-        request = self.ctx.requests.get(message.request_id)  # type: ignore[union-attr]
-        if request is None or request.status != "awaiting_approval" or request.revision != message.revision:  # type: ignore[union-attr]
+
+    def _expire(self, message: Expire) -> None:
+        request = self.ctx.requests.get(message.request_id)
+        if request is None or request.status != "awaiting_approval" or request.revision != message.revision:
             return
         if request.approval_expires_at and request.approval_expires_at > self.ctx.clock.now():
             self._schedule(request)  # re-armed with a later expiry
             return
-        cause_id = self.ctx.ids.new_id()
-        envelope = {"at": self.ctx.clock.now(), "session_key": request.session_key, "causation_id": None, "request_id": request.request_id}
-        minutes = self.ctx.settings.settings.limits.approval_ttl_s / 60
-        self.ctx.emit(ConfirmationExpired(id=cause_id, **envelope))
+        at, minutes = self.ctx.clock.now(), self.ctx.settings.settings.limits.approval_ttl_s / 60
+        expired = ConfirmationExpired(id=self.ctx.ids.new_id(), at=at, session_key=request.session_key, request_id=request.request_id)
+        self.ctx.emit(expired)
         self.ctx.emit(RequestFailed(
-            id=self.ctx.ids.new_id(), **envelope, stage="approval",
+            id=self.ctx.ids.new_id(), at=at, session_key=request.session_key, causation_id=expired.id,
+            request_id=request.request_id, stage="approval",
             reason=f"nobody approved the plan within {minutes:g} minutes; send the request again to re-plan",
         ))

@@ -7,7 +7,7 @@ from actors.context import ActorContext
 from events.catalogue import AnyEvent
 from events.conversation import RequestOpened
 from events.execution import RequestFailed
-from events.planning import ClarificationNeeded, RouteDecided
+from events.planning import ClarificationNeeded, RouteDecided, RouteMethod
 from tunnels.claude import AgentError
 from tunnels.routing import RoutingInvalid, explicit_route
 from tunnels.tree import TreeError
@@ -37,7 +37,7 @@ class Router(EventActor):
             explicit = explicit_route(opened.text, tree)
             if explicit is not None:
                 projects, workspaces = explicit
-                method = "explicit" if len(tree.projects) > 1 or workspaces else "single_project"
+                method: RouteMethod = "explicit" if len(tree.projects) > 1 or workspaces else "single_project"
                 outcome = RouteDecided(**ctx.envelope(opened, request_id=request_id), projects=projects, workspaces=workspaces, method=method)
             else:
                 answered = await ctx.services.calls.route(opened.text, opened.history, tree)

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from channels.render import plan_text, render
 from channels.status import status_text
-from events.catalogue import TASK_ENDED, AnyEvent
+from events.catalogue import REQUEST_ENDED, TASK_ENDED, AnyEvent
 from events.conversation import ConfirmationGiven, ConfirmationRequested, MessageReceived, ReplyPosted
 from events.execution import (
     PhaseCompleted,
@@ -32,7 +32,7 @@ from tunnels.runtime.orchestrator import Orchestrator
 
 log = logging.getLogger(__name__)
 
-STATUS_EVENTS = (PhaseStarted, PhaseCompleted, WorkspaceTaskDispatched, WorkspaceTaskStarted, WorkspaceProgress, *TASK_ENDED)
+STATUS_EVENTS: tuple[type, ...] = (PhaseStarted, PhaseCompleted, WorkspaceTaskDispatched, WorkspaceTaskStarted, WorkspaceProgress, *TASK_ENDED)
 """Events shown only by editing the request's status message."""
 
 
@@ -130,12 +130,12 @@ class ChatChannel(ABC):
                 await self.post(event.session_key, f"{plan_text(request.plan, request.request_id)}\n\nApproved automatically.")
             return
         if isinstance(event, PlanApproved):
-            self._schedule_status(event.session_key, event.request_id, at_once=True)
+            self._schedule_status(event.session_key, event.request_id or "", at_once=True)
             return
-        text = render(event, progress=False)
-        if text:
-            await self.post(event.session_key, text)
-        if request_id and type(event).__name__ in ("RequestCompleted", "RequestFailed", "RequestCancelled"):
+        rendered = render(event, progress=False)
+        if rendered:
+            await self.post(event.session_key, rendered)
+        if request_id and isinstance(event, REQUEST_ENDED):
             await self._refresh_status(event.session_key, request_id, final=True)
 
     # -- the status message ------------------------------------------------------------------

@@ -238,7 +238,7 @@ def _check_approver(index: int, qualified: str) -> None:
         )
 
 
-class RemoteSettings(_Section):
+class RemoteSettings(_Section, frozen=True, kw_only=True):
     """Remote workspace agents (``tunnels-agent``) reached over NATS."""
 
     lost_after_s: float = 30

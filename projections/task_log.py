@@ -92,7 +92,7 @@ class TaskLog(Projection):
     def prune(self, today: date, retention_days: float) -> list[Path]:
         """Delete day folders older than `retention_days` before `today`; return what was deleted."""
         cutoff = today - timedelta(days=retention_days)
-        removed = []
+        removed: list[Path] = []
         if not self.directory.is_dir():
             return removed
         for day in sorted(self.directory.iterdir()):

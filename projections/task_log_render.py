@@ -78,9 +78,9 @@ def render(state: RequestState) -> str:
         for index, phase in enumerate(state.plan.phases, start=1):
             lines.append(f"Phase {index}:")
             for workspace in phase:
-                task = state.plan.task_for(workspace)
-                after = f" (after {', '.join(task.depends_on)})" if task.depends_on else ""
-                lines.append(f"- `{workspace}`{after}: {task.task}")
+                planned = state.plan.task_for(workspace)
+                after = f" (after {', '.join(planned.depends_on)})" if planned.depends_on else ""
+                lines.append(f"- `{workspace}`{after}: {planned.task}")
             lines.append("")
     if state.tasks:
         lines += ["## Results", ""]

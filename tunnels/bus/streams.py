@@ -93,8 +93,9 @@ async def ensure_streams(js: JetStreamContext, layout: Layout) -> dict[str, Any]
     decl = declarations(layout)
     for spec in decl["streams"].values():
         config = stream_config(spec)
+        name = str(spec["name"])
         try:
-            info = await js.stream_info(config.name)
+            info = await js.stream_info(name)
         except NotFoundError:
             await js.add_stream(config)
             continue

@@ -83,13 +83,14 @@ class WorkspaceBus:
         An agent acknowledges a task when it starts it, after noting it in its on-disk ledger, so a
         task is run once; a delivery lost with a dying connection is delivered again (up to 5 times)
         instead of waiting forever as "dispatched"."""
+        durable = consumer_name(workspace)
         config = ConsumerConfig(
-            durable_name=consumer_name(workspace), filter_subject=self.subjects.workspace_tasks(workspace),
+            durable_name=durable, filter_subject=self.subjects.workspace_tasks(workspace),
             ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, max_deliver=5, ack_wait=60,
         )
         try:
             try:
-                await self.js.consumer_info(self.tasks_stream, config.durable_name)
+                await self.js.consumer_info(self.tasks_stream, durable)
             except NotFoundError:
                 await self.js.add_consumer(self.tasks_stream, config)
         except (NatsError, asyncio.TimeoutError) as err:

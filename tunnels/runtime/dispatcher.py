@@ -65,8 +65,12 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[BaseException | None] = loop.create_future()
 
+        def settle(error: BaseException | None) -> None:
+            if not done.done():
+                done.set_result(error)
+
         def finished(error: BaseException | None) -> None:
-            loop.call_soon_threadsafe(lambda: done.done() or done.set_result(error))
+            loop.call_soon_threadsafe(settle, error)
 
         try:
             ref.tell(Deliver(stored.event, stored.seq, finished))
