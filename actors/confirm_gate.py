@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from actors.base import EventActor
 from actors.confirm_policy import approvers_for, may_approve
-from actors.context import ActorContext
 from events.catalogue import AnyEvent
 from events.conversation import (
     ConfirmationAnswered,

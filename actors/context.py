@@ -12,7 +12,7 @@ import concurrent.futures
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from config.loader import LoadedSettings
 from events.base import Event
@@ -23,10 +23,6 @@ from tunnels.bus import Appended, EventStore
 log = logging.getLogger(__name__)
 
 _EMIT_TIMEOUT_S = 30.0
-
-
-class Services(Protocol):
-    """The asyncio-side work actors may start (agent calls); see `tunnels.runtime.services`."""
 
 
 @dataclass
@@ -54,7 +50,7 @@ class ActorContext:
     ids: IdSource
     sessions: SessionsView
     requests: RequestsView
-    services: Any
+    services: Any  # tunnels.runtime.services.Services (which imports this module)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def envelope(self, cause: Event, **fields: Any) -> dict[str, Any]:

@@ -7,10 +7,11 @@ inside a subject.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -87,8 +88,6 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward."""
-        from datetime import timedelta
-
         self._now = self._now + timedelta(seconds=seconds)
 
 
@@ -110,7 +109,5 @@ class SequentialIds:
 def derived_id(moment: datetime, key: str) -> str:
     """A ULID that is the same for the same (`moment`, `key`): an inbound message delivered twice
     (same Slack event, same Telegram update) gets the same id and is stored once."""
-    import hashlib
-
     entropy = int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=10).digest(), "big")
     return ulid_from(int(moment.timestamp() * 1000), entropy)

@@ -172,7 +172,7 @@ class _ProgressRecorder:
         if now - self.last < self.interval:
             return
         self.last = now
-        event = WorkspaceProgress(**self.services._envelope(self.dispatched), kind=progress.kind, detail=progress.detail[:300])
+        event = WorkspaceProgress(**task_envelope(self.dispatched, self.services.clock, self.services.ids), kind=progress.kind, detail=progress.detail[:300])
         task = asyncio.ensure_future(self.services.recorder.append(event))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
