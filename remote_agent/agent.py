@@ -221,7 +221,11 @@ class WorkspaceAgent:
                 failing = False
             except LinkError as err:
                 if not failing:
-                    log.warning("%s (is the orchestrator running? retrying every %.0f s)", err, self.settings.heartbeat_s)
+                    log.warning(
+                        "%s (is the orchestrator running?%s retrying every %.0f s)", err,
+                        "" if self.settings.js_domain else " behind a leaf node, give the hub's --js-domain;",
+                        self.settings.heartbeat_s,
+                    )
                 failing = True
             await wait_event(self._beat_now, self.settings.heartbeat_s)
             self._beat_now.clear()

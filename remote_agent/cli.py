@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--tls-key", metavar="FILE", help="client key (mutual TLS)")
     add("--prefix", help="subject prefix (default: tunnels)")
     add("--stream", help="the orchestrator's stream name (default: TUNNELS_EVENTS; tasks are on <stream>_TASKS)")
+    add("--js-domain", metavar="DOMAIN", help="the hub's JetStream domain, when --nats is a leaf node (see nats/leafnode.example.conf)")
     add("--heartbeat-s", type=float, help="seconds between presence updates (default: 5)")
     add("--drain-timeout-s", type=float, help="on SIGTERM, how long the running task may take to finish (default: 60)")
     add("--progress-interval-s", type=float, help="at most one progress report per this many seconds (default: 1)")

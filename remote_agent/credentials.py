@@ -17,7 +17,7 @@ import nkeys
 
 from config.credentials import Secret
 from events.subjects import Subjects
-from remote_agent.protocol import PRESENCE_BUCKET, consumer_name, inbox_prefix, kv_key
+from remote_agent.protocol import ack_subjects, consumer_name, inbox_prefix, next_task_subject, presence_subject
 
 
 @dataclass(frozen=True)
@@ -28,16 +28,21 @@ class Permissions:
     subscribe: tuple[str, ...]
 
 
-def agent_permissions(workspace: str, *, prefix: str = "tunnels", stream: str = "TUNNELS_EVENTS") -> Permissions:
-    """The minimal permissions of the agent of `workspace` (see the module docstring)."""
+def agent_permissions(
+    workspace: str, *, prefix: str = "tunnels", stream: str = "TUNNELS_EVENTS", js_domain: str | None = None
+) -> Permissions:
+    """The minimal permissions of the agent of `workspace` (see the module docstring).
+
+    With `js_domain` (an agent behind a leaf node) the JetStream subjects are the domain's; the
+    same block then confines both the agent on its leaf server and the leaf connection on the hub.
+    """
     subjects = Subjects(prefix)
-    tasks, consumer = f"{stream}_TASKS", consumer_name(workspace)
     return Permissions(
         publish=(
             subjects.workspace_out(workspace),  # reports (requests; the answer comes to the inbox)
-            f"$JS.API.CONSUMER.MSG.NEXT.{tasks}.{consumer}",  # pull the next task
-            f"$JS.ACK.{tasks}.{consumer}.>",  # acknowledge a task
-            f"$KV.{PRESENCE_BUCKET}.{kv_key(workspace)}",  # write its presence (a JetStream publish)
+            next_task_subject(workspace, stream, js_domain),  # pull the next task
+            ack_subjects(workspace, stream),  # acknowledge a task
+            presence_subject(workspace, js_domain),  # write its presence (a JetStream publish)
         ),
         subscribe=(
             subjects.workspace_control(workspace),  # cancels
@@ -46,9 +51,12 @@ def agent_permissions(workspace: str, *, prefix: str = "tunnels", stream: str = 
     )
 
 
-def permission_block(workspace: str, public_key: str, *, prefix: str = "tunnels", stream: str = "TUNNELS_EVENTS") -> str:
+def permission_block(
+    workspace: str, public_key: str, *, prefix: str = "tunnels", stream: str = "TUNNELS_EVENTS",
+    js_domain: str | None = None,
+) -> str:
     """The `authorization { users = [...] }` entry of the agent, in nats-server config syntax."""
-    allowed = agent_permissions(workspace, prefix=prefix, stream=stream)
+    allowed = agent_permissions(workspace, prefix=prefix, stream=stream, js_domain=js_domain)
 
     def items(subjects: tuple[str, ...]) -> str:
         return "".join(f'\n        "{subject}",' for subject in subjects)

@@ -35,6 +35,8 @@ class K8sTarget:
     path: str = "/workspace"
     prefix: str = "tunnels"
     stream: str = "TUNNELS_EVENTS"
+    js_domain: str | None = None
+    """The hub's JetStream domain, when `nats` is a leaf node."""
     drain_timeout_s: float = 60.0
     cpu_request: str = "250m"
     memory_request: str = "512Mi"
@@ -70,6 +72,8 @@ def manifest(target: K8sTarget, seed: Secret, env_file: Secret | None = None) ->
         "--nkey-seed-file", f"{SECRET_DIR}/seed.nk", "--state-dir", STATE_DIR,
         "--prefix", target.prefix, "--stream", target.stream, "--drain-timeout-s", f"{target.drain_timeout_s:g}",
     ]
+    if target.js_domain:
+        args += ["--js-domain", target.js_domain]
     if env_file is not None:
         data["agent.env"] = _b64(env_file.reveal())
         args += ["--env-file", f"{SECRET_DIR}/agent.env"]

@@ -29,6 +29,8 @@ class SshTarget:
     nats: str
     prefix: str = "tunnels"
     stream: str = "TUNNELS_EVENTS"
+    js_domain: str | None = None
+    """The hub's JetStream domain, when `nats` is a leaf node."""
     package: str = "claude-tunnels"
     """A pip requirement; ignored when `wheel` is given."""
     wheel: Path | None = None
@@ -97,6 +99,8 @@ def agent_config(target: SshTarget) -> str:
         f"heartbeat_s: {target.heartbeat_s:g}",
         f"drain_timeout_s: {target.drain_timeout_s:g}",
     ]
+    if target.js_domain:
+        lines.append(f"js_domain: {json.dumps(target.js_domain)}")
     if target.with_env_file:
         lines.append("env_file: agent.env")
     return "\n".join(lines) + "\n"

@@ -21,7 +21,7 @@ from nats.errors import Error as NatsError
 
 from events.subjects import Subjects
 from remote_agent.errors import ConnectionClosed, ConsumerMissing, LinkError
-from remote_agent.protocol import PRESENCE_BUCKET, consumer_name, inbox_prefix, kv_key
+from remote_agent.protocol import consumer_name, inbox_prefix, next_task_subject, presence_subject
 from remote_agent.settings import AgentSecrets, AgentSettings
 from tunnels.bus import ConnectOptions, connect
 
@@ -46,8 +46,8 @@ class AgentLink:
         self.consumer = consumer_name(settings.workspace)
         self.out_subject = subjects.workspace_out(settings.workspace)
         self.control_subject = subjects.workspace_control(settings.workspace)
-        self.presence_subject = f"$KV.{PRESENCE_BUCKET}.{kv_key(settings.workspace)}"
-        self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.task_stream}.{self.consumer}"
+        self.presence_subject = presence_subject(settings.workspace, settings.js_domain)
+        self._next_subject = next_task_subject(settings.workspace, settings.stream, settings.js_domain)
         self._deliveries: asyncio.Queue[Msg] = asyncio.Queue()
         self._pull_sub: Any = None
         self._control_sub: Any = None

@@ -11,6 +11,11 @@ Subjects (with `<ws>` = `events.subjects.token(qualified workspace)`):
   them, records the matching events (it is the only writer of the event log) and replies "ok".
 - KV bucket `TUNNELS_AGENTS`, key `<key>` (`kv_key(workspace)`): the agent's `Presence`,
   rewritten every heartbeat.
+
+An agent behind a NATS leaf node reaches the hub's JetStream through the hub's JetStream domain
+(`jetstream { domain: hub }`): its pulls go to `$JS.<domain>.API.…` and its presence writes to
+`$JS.<domain>.API.$KV.…`, which the hub maps onto its own API and KV subjects. Plain `$JS.API.…`
+and `$KV.…` subjects stay inside one domain and never cross a leaf connection (nats-server 2.15).
 """
 
 from __future__ import annotations
@@ -34,6 +39,27 @@ def kv_key(workspace: str) -> str:
 def consumer_name(workspace: str) -> str:
     """The durable consumer a workspace's agent pulls its tasks from."""
     return "agent_" + kv_key(workspace).replace("=", "_").replace(".", "_").replace("/", "_")
+
+
+def js_api_prefix(js_domain: str | None) -> str:
+    """The JetStream API prefix: `$JS.API`, or `$JS.<domain>.API` across a leaf node."""
+    return f"$JS.{js_domain}.API" if js_domain else "$JS.API"
+
+
+def next_task_subject(workspace: str, stream: str, js_domain: str | None = None) -> str:
+    """Where the agent of `workspace` asks for its next task (a pull request on its consumer)."""
+    return f"{js_api_prefix(js_domain)}.CONSUMER.MSG.NEXT.{stream}_TASKS.{consumer_name(workspace)}"
+
+
+def ack_subjects(workspace: str, stream: str) -> str:
+    """The subjects the agent acknowledges its tasks on (the same in every domain)."""
+    return f"$JS.ACK.{stream}_TASKS.{consumer_name(workspace)}.>"
+
+
+def presence_subject(workspace: str, js_domain: str | None = None) -> str:
+    """Where the agent of `workspace` writes its presence key (a JetStream publish)."""
+    subject = f"$KV.{PRESENCE_BUCKET}.{kv_key(workspace)}"
+    return f"{js_api_prefix(js_domain)}.{subject}" if js_domain else subject
 
 
 def inbox_prefix(workspace: str) -> str:

@@ -55,6 +55,8 @@ class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     tls_key: str | None = None
     prefix: str = "tunnels"
     stream: str = "TUNNELS_EVENTS"
+    js_domain: str | None = None
+    """The hub's JetStream domain, when the agent connects to a leaf node rather than the hub."""
     heartbeat_s: float = 5.0
     drain_timeout_s: float = 60.0
     progress_interval_s: float = 1.0
@@ -88,6 +90,8 @@ class AgentSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError(f"`prefix` must be dot-separated letters, digits, `_` or `-`, got {self.prefix!r}")
         if not _STREAM.fullmatch(self.stream):
             raise ValueError(f"`stream` must be 1-64 letters, digits, `_` or `-`, got {self.stream!r}")
+        if self.js_domain is not None and not _STREAM.fullmatch(self.js_domain):
+            raise ValueError(f"`js_domain` must be 1-64 letters, digits, `_` or `-`, got {self.js_domain!r}")
         for name in ("heartbeat_s", "progress_interval_s", "connect_timeout_s"):
             if not (getattr(self, name) > 0 and math.isfinite(getattr(self, name))):
                 raise ValueError(f"`{name}` must be a positive number, got {getattr(self, name)}")

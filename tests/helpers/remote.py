@@ -62,10 +62,40 @@ def make_identity(workspace: str, folder: Path) -> AgentIdentity:
     return AgentIdentity(workspace, path, public_key(seed), seed)
 
 
-def authorization(*agents: AgentIdentity, prefix: str = PREFIX, stream: str = STREAM) -> str:
+def authorization(
+    *agents: AgentIdentity, prefix: str = PREFIX, stream: str = STREAM, js_domain: str | None = None,
+    orchestrator: bool = True, extra_users: str = "",
+) -> str:
     """An `authorization` block: the orchestrator may do anything, each agent only its own subjects."""
-    users = "\n".join(permission_block(a.workspace, a.public_key, prefix=prefix, stream=stream) for a in agents)
-    return f"authorization {{\n  users = [\n{{ user: {ORCH_USER}, password: {ORCH_PASSWORD} }}\n{users}\n  ]\n}}\n"
+    users = "\n".join(
+        permission_block(a.workspace, a.public_key, prefix=prefix, stream=stream, js_domain=js_domain) for a in agents
+    )
+    orch = f"{{ user: {ORCH_USER}, password: {ORCH_PASSWORD} }}" if orchestrator else ""
+    return f"authorization {{\n  users = [\n{orch}\n{extra_users}\n{users}\n  ]\n}}\n"
+
+
+def hub_config(store_dir: Path, js_domain: str, *leaves: AgentIdentity) -> str:
+    """Extra config of a hub that remote sites reach through leaf nodes: a JetStream domain, a
+    leaf-node listener on a free port, and each leaf confined like the agent it carries.
+
+    nats-server keeps the last of two blocks of one name, so this `jetstream` block replaces the
+    embedded config's (hence the store folder given again)."""
+    return (
+        f'jetstream {{ store_dir: "{store_dir}", domain: {js_domain} }}\n'
+        'leafnodes { listen: "127.0.0.1:-1" }\n'
+        + authorization(*leaves, js_domain=js_domain)
+    )
+
+
+def leaf_config(hub_leaf_port: int, leaf: AgentIdentity, js_domain: str, *agents: AgentIdentity, extra_users: str = "") -> str:
+    """Extra config of a leaf server on an agent's host: no JetStream of its own, one outgoing
+    leaf connection to the hub as `leaf`, and the agents as local users (domain permissions)."""
+    return (
+        "server_name: tunnels_test_leaf\n"
+        "jetstream: disabled\n"
+        f'leafnodes {{ remotes = [ {{ url: "nats://127.0.0.1:{hub_leaf_port}", nkey: "{leaf.seed.reveal()}" }} ] }}\n'
+        + authorization(*agents, js_domain=js_domain, orchestrator=False, extra_users=extra_users)
+    )
 
 
 async def orchestrator_connection(url: str) -> tuple[Client, list[str]]:

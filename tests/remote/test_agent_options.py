@@ -92,6 +92,7 @@ def test_config_file_refuses_secret_values_and_unknown_keys(ws: Path, tmp_path: 
         (["--user", "u", "--nkey-seed-file", "f"], "choose one way to authenticate"),
         (["--tls-cert", "c.pem"], "`tls_cert` and `tls_key` go together"),
         (["--nats", "http://h:80"], "`nats` must be a URL"),
+        (["--js-domain", "hub.>"], "`js_domain` must be"),
     ],
 )
 def test_invalid_settings_say_what_to_fix(args: list[str], message: str, ws: Path) -> None:

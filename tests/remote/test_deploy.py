@@ -18,7 +18,7 @@ import yaml
 
 from config.credentials import Secret
 from remote_agent.credentials import permission_block, public_key, write_secret_file
-from remote_agent.deploy_ssh import SshTarget, install_script, ssh_plan
+from remote_agent.deploy_ssh import SshTarget, agent_config, install_script, ssh_plan
 from tunnels.cli import main
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -139,3 +139,24 @@ def test_agent_credentials_creates_keeps_and_rotates(in_tmp: Path, capsys: pytes
 
 def test_permission_block_golden() -> None:
     check_golden("permission_block_shop_api.conf", permission_block("shop/api", public_key(SEED)))
+
+
+def test_an_agent_behind_a_leaf_node_is_deployed_with_the_hub_domain(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "agent", "credentials", "shop/edge", "--out", "creds", "--js-domain", "hub")
+    assert code == 0, err
+    assert '"$JS.hub.API.CONSUMER.MSG.NEXT.TUNNELS_EVENTS_TASKS.agent_shop_2Fedge"' in out
+    assert '"$JS.hub.API.$KV.TUNNELS_AGENTS.shop=2Fedge"' in out
+    assert '"$JS.API.' not in out and '"$KV.' not in out  # those would never cross the leaf
+    seed = "creds/shop_2Fedge.nk"
+    code, out, err = run(capsys, "deploy", "k8s", "--workspace", "shop/edge", "--nats", "nats://127.0.0.1:4222",
+                         "--seed-file", seed, "--js-domain", "hub")
+    assert code == 0, err
+    args = list(yaml.safe_load_all(out))[1]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--js-domain") + 1] == "hub"
+    target = SshTarget(host="h", workspace="shop/edge", path="/srv/edge", nats="nats://127.0.0.1:4222", js_domain="hub")
+    assert 'js_domain: "hub"' in agent_config(target)
+    assert "js_domain" not in agent_config(SshTarget(host="h", workspace="shop/edge", path="/srv/edge", nats="nats://h:4222"))
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, "deploy", "k8s", "--workspace", "shop/edge", "--nats", "nats://h:4222",
+            "--seed-file", seed, "--js-domain", "hub.*")
+    assert exited.value.code == 2 and "argument --js-domain: must be" in capsys.readouterr().err

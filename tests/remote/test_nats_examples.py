@@ -26,9 +26,9 @@ def test_example_config_is_valid(name: str) -> None:
     assert "is valid" in checked.stdout + checked.stderr
 
 
-@pytest.mark.parametrize("name", ["permissions.example.conf", "leafnode.example.conf"])
-def test_example_agent_block_is_what_the_generator_makes(name: str) -> None:
+@pytest.mark.parametrize(("name", "js_domain"), [("permissions.example.conf", None), ("leafnode.example.conf", "hub")])
+def test_example_agent_block_is_what_the_generator_makes(name: str, js_domain: str | None) -> None:
     text = (NATS_DIR / name).read_text(encoding="utf-8")
     quoted = set(re.findall(r'^\s+"([^"]+)",$', text, flags=re.MULTILINE))
-    allowed = agent_permissions("shop/api")
+    allowed = agent_permissions("shop/api", js_domain=js_domain)
     assert quoted == set(allowed.publish) | set(allowed.subscribe)

@@ -25,7 +25,7 @@ from tunnels.natsconf import nats_config_file
 from tunnels.pidlock import LockHeld, acquire, is_held
 
 _READY = re.compile(rb"Server is ready")
-_LISTEN = re.compile(rb"Listening for client connections on ([0-9.]+):(\d+)")
+_LISTEN = re.compile(rb"Listening for ([a-z ]+) connections on ([0-9.]+):(\d+)")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -78,6 +78,8 @@ class EmbeddedNatsServer:
         self._drain: asyncio.Task[None] | None = None
         self.url = ""
         self.log_tail: list[str] = []
+        self.listeners: dict[str, tuple[str, int]] = {}
+        """Host and port per kind of connection (`client`, `leafnode`, `websocket`, …) as logged at start."""
 
     async def __aenter__(self) -> EmbeddedNatsServer:
         await self.start()
@@ -167,7 +169,10 @@ class EmbeddedNatsServer:
                 )
             self._remember(line)
             if match := _LISTEN.search(line):
-                host_port = (match.group(1).decode(), match.group(2).decode())
+                kind, host, port = (group.decode() for group in match.groups())
+                self.listeners[kind] = (host, int(port))
+                if kind == "client":
+                    host_port = (host, port)
             if _READY.search(line) and host_port:
                 self.url = f"nats://{host_port[0]}:{host_port[1]}"
                 self._port = int(host_port[1])  # a restart comes back on the same port

@@ -49,7 +49,9 @@ async def credentials(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         write_secret_file(path, seed)
         made = "rotated" if args.rotate else "created"
     stream = args.stream or loaded.settings.nats.stream
-    block = permission_block(workspace, public_key(seed), prefix=args.prefix, stream=stream)
+    block = permission_block(
+        workspace, public_key(seed), prefix=args.prefix, stream=stream, js_domain=args.js_domain
+    )
     conf = path.with_suffix(".conf")
     conf.write_text(block, encoding="utf-8")
     sys.stdout.write(block)

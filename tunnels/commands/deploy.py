@@ -22,6 +22,7 @@ from tunnels.commands.agent import checked_workspace, seed_path
 from tunnels.errors import UserError
 
 _WHEEL = re.compile(r"[A-Za-z0-9_.+-]+\.whl")
+_DOMAIN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _nats_url(loaded: LoadedSettings, given: str | None) -> str:
@@ -73,7 +74,7 @@ async def ssh(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     seed, seed_file = _seed(loaded, workspace, args.seed_file)
     target = SshTarget(
         host=args.host, workspace=workspace, path=args.path, nats=_nats_url(loaded, args.nats), prefix=args.prefix,
-        stream=args.stream or loaded.settings.nats.stream, package=args.package, wheel=args.wheel,
+        stream=args.stream or loaded.settings.nats.stream, js_domain=args.js_domain, package=args.package, wheel=args.wheel,
         with_env_file=args.env_file is not None, drain_timeout_s=args.drain_timeout_s,
         ssh_options=tuple(args.ssh_option or ()),
     )
@@ -99,6 +100,7 @@ async def k8s(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     target = K8sTarget(
         workspace=workspace, nats=_nats_url(loaded, args.nats), image=args.image, pvc=args.pvc,
         namespace=args.namespace, prefix=args.prefix, stream=args.stream or loaded.settings.nats.stream,
+        js_domain=args.js_domain,
         drain_timeout_s=args.drain_timeout_s,
     )
     text = to_yaml(manifest(target, seed, Secret(env.decode()) if env is not None else None))
@@ -143,3 +145,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
 def _layout_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", default="tunnels", help="subject prefix (default: tunnels)")
     parser.add_argument("--stream", help="the event stream's name (default: nats.stream)")
+    parser.add_argument(
+        "--js-domain", type=_js_domain, metavar="DOMAIN",
+        help="the hub's JetStream domain, for an agent that connects to a leaf node (nats/leafnode.example.conf)",
+    )
+
+
+def _js_domain(value: str) -> str:
+    if not _DOMAIN.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"must be 1-64 letters, digits, `_` or `-`, got {value!r}")
+    return value
