@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo install bench clean
+.PHONY: test demo install bench clean ssh-server
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) ssh-server
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The live `tunnels deploy ssh` test runs a real sshd on a loopback port (skipped without one).
+# Installed from Debian's packages when we are root; RUNLEVEL=1 keeps the package from starting
+# a system sshd on port 22.
+ssh-server:
+	@if [ ! -x /usr/sbin/sshd ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing openssh-server for the live ssh deploy test"; \
+	  export DEBIAN_FRONTEND=noninteractive RUNLEVEL=1; \
+	  apt-get install -y -q openssh-server >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q openssh-server >/dev/null 2>&1; } \
+	  || echo "note: could not install openssh-server; the live ssh deploy test will be skipped"; \
+	fi
 
 demo: $(STAMP)
 	$(VENV)/bin/tunnels demo

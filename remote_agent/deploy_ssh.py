@@ -1,10 +1,14 @@
-"""Installing an agent on a host over ssh: a virtualenv, its config, a systemd user unit.
+"""Installing an agent on a host over ssh: a virtualenv, its config, a supervisor that restarts it.
+
+The supervisor is a systemd user unit where the host has a systemd user session; elsewhere (a
+container, a minimal host) it is `supervise.sh`, a small shell loop started with `setsid nohup`
+that restarts the agent whenever it exits (it does not survive a reboot of the host).
 
 `ssh_plan()` is pure: it returns the exact steps (`ssh` command lines and what goes on their
 stdin), which `tunnels deploy ssh` prints (`--dry-run`) or runs. Secrets (the nkey seed, the
 env file) travel only on ssh's stdin, written under `umask 077`: never in a command line.
 Everything is idempotent: running the plan again rewrites the config and the unit, upgrades
-the package and restarts the one agent instance.
+the package and restarts the one agent instance (or stops the previous supervisor first).
 """
 
 from __future__ import annotations
@@ -106,10 +110,45 @@ def agent_config(target: SshTarget) -> str:
     return "\n".join(lines) + "\n"
 
 
+SUPERVISOR_SCRIPT = """\
+#!/bin/sh
+# Written by `tunnels deploy ssh` on a host without a systemd user session: runs tunnels-agent and
+# starts it again whenever it exits (as systemd's Restart=always would) until this script gets
+# SIGTERM, which it passes on so the agent drains. Its log: agent.log beside it.
+base="$(cd "$(dirname "$0")" && pwd)"
+echo $$ > "$base/supervise.pid"
+child=
+stop() {
+  if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; wait "$child"; fi
+  rm -f "$base/supervise.pid"
+  exit 0
+}
+trap stop TERM INT
+while :; do
+  "$base/venv/bin/tunnels-agent" --config "$base/agent.yaml" >>"$base/agent.log" 2>&1 &
+  child=$!
+  wait "$child"  # a signal ends the wait at once; the trap then stops the agent
+  child=
+  sleep 5 &  # RestartSec, interruptible
+  wait $!
+done
+"""
+
+
 def install_script(target: SshTarget) -> str:
     """The shell script run on the host (`sh -s`) to install or update the agent."""
     unit = f"tunnels-agent@{target.instance}.service"
-    requirement = f'"$base/{target.wheel.name}"' if target.wheel else shlex.quote(target.package)
+    if target.wheel:
+        # The exact wheel given replaces what is installed even when its version is the same
+        # (a rebuilt development wheel); then its dependencies are installed as needed.
+        wheel = f'"$base/{target.wheel.name}"'
+        install = (
+            f'"$base/venv/bin/python" -m pip install --quiet --force-reinstall --no-deps {wheel}\n'
+            f'"$base/venv/bin/python" -m pip install --quiet {wheel}\n'
+        )
+    else:
+        install = f'"$base/venv/bin/python" -m pip install --quiet --upgrade {shlex.quote(target.package)}\n'
+    stop_wait = int(target.drain_timeout_s) + 30
     return (
         "set -eu\n"
         "umask 077\n"
@@ -120,10 +159,11 @@ def install_script(target: SshTarget) -> str:
         f"{{ echo {shlex.quote(f'the workspace folder {target.path} does not exist on this host')} >&2; exit 1; }}\n"
         'mkdir -p "$base/state"\n'
         '[ -x "$base/venv/bin/python" ] || python3 -m venv "$base/venv"\n'
-        f'"$base/venv/bin/python" -m pip install --quiet --upgrade {requirement}\n'
+        f"{install}"
         "cat > \"$base/agent.yaml\" <<'TUNNELS_EOF'\n"
         f"{agent_config(target)}"
         "TUNNELS_EOF\n"
+        "if systemctl --user show-environment >/dev/null 2>&1; then\n"
         'units="${XDG_CONFIG_HOME:-$HOME/.config}/systemd/user"\n'
         'mkdir -p "$units"\n'
         f"cat > \"$units/{UNIT_TEMPLATE}\" <<'TUNNELS_EOF'\n"
@@ -136,6 +176,25 @@ def install_script(target: SshTarget) -> str:
         'loginctl enable-linger "$(id -un)" 2>/dev/null || '
         "echo \"note: run 'sudo loginctl enable-linger $(id -un)' so the agent keeps running after logout\" >&2\n"
         f"systemctl --user --no-pager --lines=0 status {unit} || true\n"
+        "else\n"
+        "echo \"no systemd user session here: $base/supervise.sh restarts the agent (not after a reboot)\" >&2\n"
+        "cat > \"$base/supervise.sh\" <<'TUNNELS_EOF'\n"
+        f"{SUPERVISOR_SCRIPT}"
+        "TUNNELS_EOF\n"
+        "# stop the supervisor a previous deploy started (checked by its command line, not just its pid)\n"
+        'pid=$(cat "$base/supervise.pid" 2>/dev/null || true)\n'
+        'if [ -n "$pid" ] && grep -q supervise.sh "/proc/$pid/cmdline" 2>/dev/null; then\n'
+        '  kill -TERM "$pid"\n'
+        "  waited=0\n"
+        '  while kill -0 "$pid" 2>/dev/null; do\n'
+        f'    waited=$((waited + 1)); [ "$waited" -le {stop_wait * 10} ] || {{ kill -KILL "$pid"; break; }}\n'
+        "    sleep 0.1\n"
+        "  done\n"
+        "fi\n"
+        '# setsid + nohup: detached from this ssh session, which can end at once\n'
+        'setsid nohup sh "$base/supervise.sh" </dev/null >/dev/null 2>&1 &\n'
+        'echo $! > "$base/supervise.pid"\n'
+        "fi\n"
     )
 
 

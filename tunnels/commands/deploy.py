@@ -59,6 +59,9 @@ async def _run(step: Step) -> None:
     )
     out, err = await process.communicate(step.stdin)
     sys.stdout.write(out.decode(errors="replace"))
+    if process.returncode == 0:
+        for line in err.decode(errors="replace").splitlines():  # the host's notes
+            print(f"tunnels deploy: host: {line}", file=sys.stderr)
     if process.returncode != 0:
         tail = " | ".join(err.decode(errors="replace").strip().splitlines()[-5:])
         raise UserError(f"`{step.title}` failed (exit {process.returncode}): {tail or 'no output'}")
@@ -88,7 +91,11 @@ async def ssh(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     for step in steps:
         print(f"tunnels deploy: {step.title}", file=sys.stderr)
         await _run(step)
-    print(f"tunnels deploy: the agent of {workspace} runs on {args.host} as tunnels-agent@{target.instance}", file=sys.stderr)
+    print(
+        f"tunnels deploy: the agent of {workspace} runs on {args.host}, supervised by the systemd user unit "
+        f"tunnels-agent@{target.instance} (or by {target.base}/supervise.sh where the host has no systemd user session)",
+        file=sys.stderr,
+    )
     return 0
 
 
