@@ -12,6 +12,7 @@ import stat
 import subprocess
 from pathlib import Path
 
+import kubernetes_validate
 import nkeys
 import pytest
 import yaml
@@ -160,3 +161,15 @@ def test_an_agent_behind_a_leaf_node_is_deployed_with_the_hub_domain(in_tmp: Pat
         run(capsys, "deploy", "k8s", "--workspace", "shop/edge", "--nats", "nats://h:4222",
             "--seed-file", seed, "--js-domain", "hub.*")
     assert exited.value.code == 2 and "argument --js-domain: must be" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra", [(), ("--env-file", "agent.env", "--namespace", "agents", "--js-domain", "hub")])
+def test_deploy_k8s_manifest_is_valid_for_the_kubernetes_api(
+    extra: tuple[str, ...], in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checked against the Kubernetes API's own schemas (strict: an unknown or misplaced field fails)."""
+    code, out, err = run(capsys, "deploy", "k8s", "--workspace", "shop/api", "--nats", "tls://nats:4222",
+                         "--seed-file", "keys/shop_2Fapi.nk", *extra)
+    assert code == 0, err
+    for document in yaml.safe_load_all(out):
+        kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
