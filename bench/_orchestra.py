@@ -154,10 +154,14 @@ def _time_session_closes(bench: Bench) -> Iterator[None]:
 
 
 @asynccontextmanager
-async def running(tmp: Path, projects: dict[str, list[str]], scripts: list[dict[str, Any]], limits: dict[str, Any]) -> AsyncIterator[Bench]:
-    """Lay out the tree under `tmp/tree`, start the scripted model and an orchestrator on it."""
+async def running(
+    tmp: Path, projects: dict[str, list[str]], scripts: list[dict[str, Any]], limits: dict[str, Any],
+    **settings: Any,
+) -> AsyncIterator[Bench]:
+    """Lay out the tree under `tmp/tree`, start the scripted model and an orchestrator on it
+    (`settings`: more sections of orchestrator.yaml, e.g. `remote={...}`)."""
     root = lay_out_tree(tmp / "tree", projects)
-    document = {"claude": {"isolate_home": True}, "limits": {"progress_interval_s": 0.1, "task_timeout_s": 120, **limits}}
+    document = {"claude": {"isolate_home": True}, "limits": {"progress_interval_s": 0.1, "task_timeout_s": 120, **limits}, **settings}
     (root / "orchestrator.yaml").write_text(json.dumps(document), encoding="utf-8")
     loaded = load_settings(root / "orchestrator.yaml")
     async with ScriptedModelServer(parse_scenario(json.dumps({"scripts": scripts}))) as model:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +39,29 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class _InFlight:
+class InFlight:
+    """A task handed to a remote agent and not settled yet."""
+
     dispatched: WorkspaceTaskDispatched
     since: float
+    """When it was dispatched (monotonic seconds)."""
     agent_id: str = ""
     started: bool = False
+
+
+def silent_tasks(
+    in_flight: Mapping[str, InFlight], presences: Mapping[str, tuple[Presence, float]], now: float, lost_after_s: float,
+) -> list[str]:
+    """The tasks whose agent is lost: no heartbeat seen for more than `lost_after_s` (counted from
+    the dispatch when that is later, so a task is never lost on an old silence). The watchdog checks
+    every min(1 s, lost_after_s / 4), so a task fails at most that long after this becomes true."""
+    lost = []
+    for task_id, flight in in_flight.items():
+        seen = presences.get(flight.dispatched.workspace)
+        last = max(seen[1], flight.since) if seen else flight.since
+        if now - last > lost_after_s:
+            lost.append(task_id)
+    return lost
 
 
 class RemoteWorkspaces:
@@ -59,7 +78,7 @@ class RemoteWorkspaces:
         self.ids = ids
         self.lost_after_s = lost_after_s
         self.presences: dict[str, tuple[Presence, float]] = {}
-        self.in_flight: dict[str, _InFlight] = {}
+        self.in_flight: dict[str, InFlight] = {}
         self._watchdog: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
 
@@ -102,7 +121,7 @@ class RemoteWorkspaces:
 
     async def dispatch(self, dispatched: WorkspaceTaskDispatched, command: TaskCommand) -> None:
         """Queue the task for the workspace's agent."""
-        self.in_flight[dispatched.task_id] = _InFlight(dispatched, time.monotonic())
+        self.in_flight[dispatched.task_id] = InFlight(dispatched, time.monotonic())
         await self.bus.send_task(dispatched.workspace, dispatched.task_id, command)
 
     async def cancel(self, request_id: str, by: str) -> list[str]:
@@ -149,13 +168,11 @@ class RemoteWorkspaces:
     async def _watch_heartbeats(self) -> None:
         while True:
             await asyncio.sleep(min(1.0, self.lost_after_s / 4))  # a periodic check, not a synchronisation
-            now = time.monotonic()
-            for task_id, flight in list(self.in_flight.items()):
+            for task_id in silent_tasks(self.in_flight, self.presences, time.monotonic(), self.lost_after_s):
+                flight = self.in_flight.pop(task_id, None)
+                if flight is None:
+                    continue  # its report settled it while an earlier failure was being recorded
                 seen = self.presences.get(flight.dispatched.workspace)
-                last = seen[1] if seen else flight.since
-                if now - max(last, flight.since) <= self.lost_after_s:
-                    continue
-                del self.in_flight[task_id]
                 agent = flight.agent_id or (seen[0].agent_id if seen else "its agent")
                 await self.recorder.append(WorkspaceTaskFailed(
                     **self._envelope(flight.dispatched),

@@ -1,0 +1,40 @@
+"""When the orchestrator declares a remote agent lost: exactly after `remote.lost_after_s` of silence."""
+
+from __future__ import annotations
+
+from remote_agent.protocol import Presence
+from tests.factories import Events
+from tunnels.runtime.remote import InFlight, silent_tasks
+
+LOST_AFTER_S = 10.0
+EDGE, OTHER = "edge/worker", "edge/other"
+
+
+def flight(workspace: str, since: float) -> InFlight:
+    return InFlight(Events().dispatched("s", "r1", workspace), since)
+
+
+def seen(workspace: str, at: float) -> tuple[Presence, float]:
+    presence = Presence(workspace=workspace, agent_id="a1", host="h", version="0", heartbeat_at=at)
+    return presence, at
+
+
+def test_a_task_is_lost_only_after_the_configured_silence() -> None:
+    in_flight = {"t1": flight(EDGE, since=90.0)}
+    presences = {EDGE: seen(EDGE, 100.0)}  # the last heartbeat, after the dispatch
+    assert silent_tasks(in_flight, presences, 100.0 + LOST_AFTER_S, LOST_AFTER_S) == []
+    assert silent_tasks(in_flight, presences, 100.0 + LOST_AFTER_S + 0.01, LOST_AFTER_S) == ["t1"]
+
+
+def test_silence_counts_from_the_dispatch_when_the_heartbeat_is_older() -> None:
+    in_flight = {"t1": flight(EDGE, since=200.0)}
+    presences = {EDGE: seen(EDGE, 100.0)}
+    assert silent_tasks(in_flight, presences, 200.0 + LOST_AFTER_S, LOST_AFTER_S) == []
+    assert silent_tasks(in_flight, presences, 200.0 + LOST_AFTER_S + 0.01, LOST_AFTER_S) == ["t1"]
+
+
+def test_each_workspace_is_judged_by_its_own_agent() -> None:
+    in_flight = {"t1": flight(EDGE, since=0.0), "t2": flight(OTHER, since=0.0)}
+    presences = {EDGE: seen(EDGE, 50.0)}  # OTHER's agent never announced itself (or its key was deleted)
+    assert silent_tasks(in_flight, presences, 55.0, LOST_AFTER_S) == ["t2"]
+    assert silent_tasks(in_flight, presences, 61.0, LOST_AFTER_S) == ["t1", "t2"]
