@@ -199,6 +199,22 @@ def _read_file(path: Path) -> dict[str, Secret]:
     return parse_credentials(text, path=path)
 
 
+def read_secret_file(path: Path) -> Secret:
+    """The one secret held in `path` (surrounding whitespace removed); the file must be private."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, encoding="utf-8") as handle:
+            _check_mode(path, os.fstat(fd).st_mode)
+            text = handle.read().strip()
+    except UnicodeDecodeError:
+        raise CredentialsError("is not UTF-8 text", file=path, fix="save it as UTF-8") from None
+    except OSError as err:
+        raise CredentialsError(f"cannot be read ({err.strerror})", file=path, fix="check the file and its folder") from None
+    if not text:
+        raise CredentialsError("is empty", file=path, fix="write the secret into it")
+    return Secret(text)
+
+
 def _check_mode(path: Path, mode: int) -> None:
     if not stat.S_ISREG(mode):
         raise CredentialsError("is not a regular file", file=path, fix="make it a file")

@@ -23,10 +23,11 @@ nats:
   # null starts an embedded nats-server on loopback; set e.g. nats://nats.example:4222 to use a
   # server or cluster (this is how remote workspace agents join).
   url: null
-  token: null            # or user + password, or creds_file (an NKEY/JWT .creds file)
+  token: null            # or user + password, or creds_file (a JWT .creds file), or nkey_seed_file
   user: null
   password: null
   creds_file: null
+  nkey_seed_file: null   # a file (mode 0600) holding an nkey user seed, SU...
   tls: null              # or: {ca_file: ca.pem, cert_file: client.pem, key_file: client-key.pem}
   stream: TUNNELS_EVENTS # the JetStream stream holding the event log
   retention_days: 30

@@ -56,6 +56,8 @@ class NatsSettings(_Section, frozen=True, kw_only=True):
     user: str | None = None
     password: str | None = None
     creds_file: str | None = None
+    nkey_seed_file: str | None = None
+    """A file (mode 0600) holding an nkey user seed (`SU…`); the server knows its public key."""
     tls: NatsTLS | None = None
     stream: str = "TUNNELS_EVENTS"
     retention_days: float = 30
@@ -69,8 +71,9 @@ class NatsSettings(_Section, frozen=True, kw_only=True):
                 "`stream` must be 1-64 letters, digits, `_` or `-` (a JetStream stream name)"
             )
         _require_pair("user", self.user, "password", self.password)
-        if self.token is not None and self.user is not None:
-            raise ValueError("`token` is set together with `user`; use a token or a user, not both")
+        methods = [m for m in ("token", "user", "creds_file", "nkey_seed_file") if getattr(self, m) is not None]
+        if len(methods) > 1:
+            raise ValueError(f"`{methods[0]}` is set together with `{methods[1]}`; choose one way to log in")
 
     def __repr__(self) -> str:
         # Settings get logged; the token and password must not be.

@@ -10,6 +10,8 @@ from typing import Literal
 
 from nats.aio.client import Client
 
+from config.credentials import read_secret_file
+from config.errors import CredentialsError
 from config.loader import LoadedSettings
 from projections import RequestsView, SessionsView, TaskLog
 from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, Layout, connect, running_server_url
@@ -41,12 +43,21 @@ def connect_options(loaded: LoadedSettings, url: str, name: str) -> ConnectOptio
         return None if value is None else (loaded.root / value).expanduser()
 
     tls = nats.tls
+    seed = None
+    if nats.nkey_seed_file is not None:
+        seed_path = path(nats.nkey_seed_file)
+        assert seed_path is not None
+        seed = read_secret_file(seed_path)
+        if not seed.reveal().startswith("SU"):
+            raise CredentialsError("does not hold an nkey user seed (SU...)", file=seed_path,
+                                   fix="put the user's nkey seed (it starts with SU) in it")
     return ConnectOptions(
         url=url,
         token=nats.token,
         user=nats.user,
         password=nats.password,
         creds_file=path(nats.creds_file),
+        nkey_seed=seed.reveal() if seed is not None else None,
         tls_ca_file=path(tls.ca_file) if tls else None,
         tls_cert_file=path(tls.cert_file) if tls else None,
         tls_key_file=path(tls.key_file) if tls else None,

@@ -12,7 +12,7 @@ import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
-from tunnels.bus.errors import NotReachable
+from tunnels.bus.errors import LoginRefused, NotReachable
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,11 @@ async def connect(options: ConnectOptions) -> Client:
         connected = True
         return client
     except (asyncio.TimeoutError, NatsError, OSError) as err:
+        if any("authorization violation" in e.lower() for e in [*options.errors, str(err)]):
+            raise LoginRefused(
+                f"the NATS server at {_redact(options.url)} refused the login (authorization violation): "
+                "check the user and password, token, creds file or nkey seed, and the server's authorization block"
+            ) from err
         raise NotReachable(
             f"no NATS server answered at {_redact(options.url)} within {options.connect_timeout_s:.0f} s "
             "(is it running? check nats.url, credentials and TLS settings)"

@@ -31,6 +31,12 @@ class NotReachable(BusError):
     retryable = True
 
 
+class LoginRefused(NotReachable):
+    """The server answered but refused our credentials (trying again will not help)."""
+
+    retryable = False
+
+
 class BusTimeout(BusError):
     """NATS did not answer in time."""
 
