@@ -5,6 +5,11 @@ message twice is stored once) — call it *before* acknowledging the chat. Outbo
 the channel's sessions are rendered (`channels.render`) and posted by the subclass, in order per
 conversation, without one slow chat holding up another. Progress goes into one status message
 per request, edited at most every `status_interval_s`.
+
+Nothing a person should read is lost to a crash: each chat reply (`CHAT_REPLIES`) is confirmed
+with `reply.posted` once posted, and a channel that starts posts first, in each of its
+conversations, the replies of the last `resend_within_s` that were recorded but never confirmed
+(at least once: a crash between posting and confirming posts that one reply twice).
 """
 
 from __future__ import annotations
@@ -12,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from channels.render import plan_text, render
 from channels.status import status_text
-from events.catalogue import REQUEST_ENDED, TASK_ENDED, AnyEvent
+from events.catalogue import CHAT_REPLIES, REQUEST_ENDED, TASK_ENDED, AnyEvent
 from events.conversation import ConfirmationGiven, ConfirmationRequested, MessageReceived, ReplyPosted
 from events.execution import (
     PhaseCompleted,
@@ -41,6 +46,8 @@ class ChatChannel(ABC):
 
     name: ClassVar[str]
     status_interval_s: float = 1.0
+    resend_within_s: float = 24 * 3600
+    """How old an unconfirmed reply may be and still be posted after a restart."""
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self.orchestrator = orchestrator
@@ -50,7 +57,10 @@ class ChatChannel(ABC):
         self._status_due: dict[str, asyncio.TimerHandle] = {}
         self._status_last: dict[str, float] = {}
         self._closed = False
+        # Both in one step, with no await between: a reply folded before it is in the snapshot of
+        # unconfirmed replies, one folded after it reaches the listener, and none does both.
         orchestrator.add_listener(self._on_event)
+        self._queue_unconfirmed()
 
     # -- for subclasses ----------------------------------------------------------------------
 
@@ -92,11 +102,25 @@ class ChatChannel(ABC):
     def _on_event(self, seq: int, event: AnyEvent) -> None:
         if self._closed or not self.owns(event.session_key) or isinstance(event, (MessageReceived, ReplyPosted)):
             return
-        queue = self._queues.get(event.session_key)
+        self._enqueue(event.session_key, event)
+
+    def _enqueue(self, session_key: str, item: AnyEvent | _Resend) -> None:
+        queue = self._queues.get(session_key)
         if queue is None:
-            queue = self._queues[event.session_key] = asyncio.Queue()
-            self._workers[event.session_key] = asyncio.ensure_future(self._work(event.session_key, queue))
-        queue.put_nowait(event)
+            queue = self._queues[session_key] = asyncio.Queue()
+            self._workers[session_key] = asyncio.ensure_future(self._work(session_key, queue))
+        queue.put_nowait(item)  # type: ignore[arg-type]
+
+    def _queue_unconfirmed(self) -> None:
+        ctx = self.orchestrator.ctx
+        if ctx is None:
+            return
+        since = self.orchestrator.clock.now() - timedelta(seconds=self.resend_within_s)
+        for session_key, state in ctx.sessions.sessions.items():
+            seqs = [p.seq for p in state.unposted if p.at >= since]
+            if seqs and self.owns(session_key):
+                log.info("%s: posting %d reply(ies) a previous run did not confirm in %s", self.name, len(seqs), session_key)
+                self._enqueue(session_key, _Resend(session_key, seqs))
 
     async def _work(self, session_key: str, queue: asyncio.Queue[AnyEvent]) -> None:
         while True:
@@ -108,35 +132,47 @@ class ChatChannel(ABC):
             except Exception:  # noqa: BLE001 - a chat error must not stop the conversation's outbox
                 log.exception("%s: could not deliver %s to %s", self.name, event.type, session_key)
 
-    async def _deliver(self, event: AnyEvent) -> None:
-        if isinstance(event, _StatusTick):
-            await self._refresh_status(event.session_key, event.request_id)
-            return
+    async def _deliver(self, item: AnyEvent | _StatusTick | _Resend) -> None:
+        if isinstance(item, _StatusTick):
+            await self._refresh_status(item.session_key, item.request_id)
+        elif isinstance(item, _Resend):
+            for seq in item.seqs:
+                try:
+                    stored = await self.orchestrator.store.get(seq)
+                except LookupError:
+                    continue  # aged out of the stream
+                await self._deliver(stored.event)
+        else:
+            ref = await self._show(item)
+            if isinstance(item, CHAT_REPLIES):
+                await self.orchestrator.record_reply(item, channel=self.name, chat_ref=ref or "")
+
+    async def _show(self, event: AnyEvent) -> str | None:
+        """Post or schedule what `event` shows; the chat's reference of a message it posted."""
         request_id = getattr(event, "request_id", None)
         if isinstance(event, STATUS_EVENTS):
             self._schedule_status(event.session_key, request_id or "")
-            return
+            return None
         if isinstance(event, PlanProposed):
-            return  # shown with the question that follows (or the automatic approval)
+            return None  # shown with the question that follows (or the automatic approval)
         if isinstance(event, ConfirmationRequested):
             request = self.orchestrator.ctx.requests.get(request_id or "") if self.orchestrator.ctx else None
             plan = plan_text(request.plan, request.request_id) if request and request.plan else ""
             text = f"{plan}\n\n{render(event)}" if plan else (render(event) or "")
-            await self.post(event.session_key, text, approval_for=request_id)
-            return
+            return await self.post(event.session_key, text, approval_for=request_id)
         if isinstance(event, ConfirmationGiven) and event.auto:
             request = self.orchestrator.ctx.requests.get(request_id or "") if self.orchestrator.ctx else None
             if request is not None and request.plan is not None:
-                await self.post(event.session_key, f"{plan_text(request.plan, request.request_id)}\n\nApproved automatically.")
-            return
+                return await self.post(event.session_key, f"{plan_text(request.plan, request.request_id)}\n\nApproved automatically.")
+            return None
         if isinstance(event, PlanApproved):
             self._schedule_status(event.session_key, event.request_id or "", at_once=True)
-            return
+            return None
         rendered = render(event, progress=False)
-        if rendered:
-            await self.post(event.session_key, rendered)
+        ref = await self.post(event.session_key, rendered) if rendered else None
         if request_id and isinstance(event, REQUEST_ENDED):
             await self._refresh_status(event.session_key, request_id, final=True)
+        return ref
 
     # -- the status message ------------------------------------------------------------------
 
@@ -172,6 +208,16 @@ class ChatChannel(ABC):
             handle = self._status_due.pop(request_id, None)
             if handle:
                 handle.cancel()
+
+
+class _Resend:
+    """Queued first in a conversation at start: replies (stream sequences) to post again."""
+
+    type = "replies.resend"
+
+    def __init__(self, session_key: str, seqs: list[int]) -> None:
+        self.session_key = session_key
+        self.seqs = seqs
 
 
 class _StatusTick:

@@ -105,3 +105,23 @@ REQUEST_ENDED: tuple[type[Event], ...] = RequestEnded.__args__  # type: ignore[a
 
 ALL_EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
 BY_TAG: dict[str, type[Event]] = {cls.__struct_config__.tag: cls for cls in ALL_EVENT_TYPES}  # type: ignore[misc]
+
+ChatReply = Union[
+    RequestOpened,
+    RouteDecided,
+    ClarificationNeeded,
+    DirectAnswerGiven,
+    ConfirmationRequested,
+    ConfirmationGiven,
+    ConfirmationRefused,
+    ConfirmationCancelled,
+    PlanRevised,
+    MessageQueued,
+    NoticeIssued,
+    RequestCompleted,
+    RequestFailed,
+    RequestCancelled,
+]
+CHAT_REPLIES: tuple[type[Event], ...] = ChatReply.__args__  # type: ignore[attr-defined]
+"""What a chat channel posts as a message of its own (task progress only edits the status message).
+A channel confirms each with `reply.posted`; the ones without are posted again after a restart."""

@@ -9,6 +9,9 @@
 
 `pending_confirmation` means the orchestrator asked the person something (a clarification) and
 the next message answers it. `awaiting_followup` keeps the recent turns so a follow-up has context.
+
+Beside the state machine, a session keeps the chat replies (`events.catalogue.CHAT_REPLIES`) that
+its channel has not confirmed with `reply.posted`: a restarted channel posts those again.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import msgspec
 from msgspec.structs import replace
 
 from events.base import Event
+from events.catalogue import CHAT_REPLIES
 from events.conversation import (
     ConfirmationRequested,
     MessageQueued,
     MessageReceived,
     PlanRevised,
+    ReplyPosted,
     RequestOpened,
     Turn,
 )
@@ -43,6 +48,7 @@ SessionStatus = Literal[
 
 MAX_TURNS = 10
 MAX_DECIDED = 64
+MAX_UNPOSTED = 20
 _TURN_CHARS = 2000
 
 
@@ -69,6 +75,14 @@ class QueuedMessage(msgspec.Struct, frozen=True, kw_only=True):
     sender: str
 
 
+class PendingReply(msgspec.Struct, frozen=True, kw_only=True):
+    """A chat reply whose posting the channel has not confirmed yet."""
+
+    seq: int
+    event_id: str
+    at: datetime
+
+
 class SessionState(msgspec.Struct, frozen=True, kw_only=True):
     """Everything a channel session needs to decide what a new message means."""
 
@@ -78,6 +92,8 @@ class SessionState(msgspec.Struct, frozen=True, kw_only=True):
     queue: tuple[QueuedMessage, ...] = ()
     turns: tuple[Turn, ...] = ()
     decided: tuple[str, ...] = ()
+    unposted: tuple[PendingReply, ...] = ()
+    """Chat replies not yet confirmed posted, oldest first (at most `MAX_UNPOSTED`)."""
     last_seq: int = 0
     last_activity: datetime | None = None
 
@@ -156,3 +172,15 @@ def evolve(state: SessionState, event: Event) -> SessionState:
         case _:
             # Progress and task events change nothing here: no new state object per event.
             return state
+
+
+def track_replies(state: SessionState, seq: int, event: Event) -> SessionState:
+    """Note a chat reply (stored at `seq`) as unposted until its `reply.posted`. Pure."""
+    if isinstance(event, ReplyPosted):
+        if not any(p.event_id == event.in_reply_to for p in state.unposted):
+            return state
+        return replace(state, unposted=tuple(p for p in state.unposted if p.event_id != event.in_reply_to))
+    if isinstance(event, CHAT_REPLIES):
+        pending = PendingReply(seq=seq, event_id=event.id, at=event.at)
+        return replace(state, unposted=(*state.unposted, pending)[-MAX_UNPOSTED:])
+    return state

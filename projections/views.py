@@ -30,7 +30,7 @@ class SessionsView(Projection):
         return self.sessions.get(key) or SessionState(key=key)
 
     def _apply(self, seq: int, event: AnyEvent) -> None:
-        state = session_fold.evolve(self.get(event.session_key), event)
+        state = session_fold.track_replies(session_fold.evolve(self.get(event.session_key), event), seq, event)
         if event.family == "session":
             state = replace(state, last_seq=seq)
         self.sessions[event.session_key] = state

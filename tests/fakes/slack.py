@@ -130,6 +130,19 @@ class FakeSlack:
         await self._wait(match, timeout, lambda: f"no matching message; posted so far: {self.messages!r}")
         return found[0]
 
+    async def wait_for_call(
+        self, method: str, predicate: Callable[[dict[str, Any]], bool] = lambda _: True, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """The parameters of the first call to `method` matching `predicate` (answered or faulted); waits for it."""
+        found: list[dict[str, Any]] = []
+
+        def match() -> bool:
+            found[:] = [params for params in self.calls_to(method) if predicate(params)][:1]
+            return bool(found)
+
+        await self._wait(match, timeout, lambda: f"no matching {method} call; calls so far: {[m for m, _ in self.calls]}")
+        return found[0]
+
     async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The ack frame the client sent for `envelope_id`; waits for it."""
         await self._wait(lambda: envelope_id in self.acks, timeout,
@@ -162,6 +175,10 @@ class FakeSlack:
     ) -> None:
         """Answer the next `times` calls to `method` with `error` (HTTP `status`; 429 carries `Retry-After`)."""
         self._faults.setdefault(method, []).append(_Fault(status, error, retry_after if status == 429 else None, times))
+
+    def clear_faults(self) -> None:
+        """Answer every call normally again."""
+        self._faults.clear()
 
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method, [])
@@ -309,6 +326,7 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await read_params(request)
         self.calls.append((method, params))
+        await self._notify()
         fault = self._take_fault(method)
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}

@@ -171,6 +171,16 @@ class EventStore:
         except (NatsError, asyncio.TimeoutError) as err:
             raise BusError(f"could not read the last event of {subject}: {err}") from err
 
+    async def get(self, seq: int) -> Stored:
+        """The event stored at stream sequence `seq`; `LookupError` if there is none (any more)."""
+        try:
+            raw = await self.js.get_msg(self.layout.stream, seq, direct=True)
+        except NotFoundError:
+            raise LookupError(f"no event at sequence {seq} of {self.layout.stream}") from None
+        except (NatsError, asyncio.TimeoutError) as err:
+            raise BusError(f"could not read event {seq}: {err}") from err
+        return Stored(seq, str(raw.subject), decode_msg(raw))  # type: ignore[arg-type]
+
     async def last_seq(self, subject: str | None = None) -> int:
         """The sequence of the last event matching `subject` (all events if None); 0 if none."""
         if subject is None:

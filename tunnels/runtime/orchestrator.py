@@ -14,7 +14,7 @@ from actors.confirm_gate import Rearm
 from actors.context import ActorContext, Recorder
 from config.loader import LoadedSettings
 from events.catalogue import AnyEvent
-from events.conversation import MessageReceived
+from events.conversation import MessageReceived, ReplyPosted
 from events.ids import Clock, IdSource, SystemClock, UlidSource, derived_id
 from projections import ProjectionRunner
 from tunnels.backbone import Backbone, open_backbone, standard_projections
@@ -127,6 +127,15 @@ class Orchestrator:
         """Call `listener(seq, event)` on the loop for every event once the projections have it."""
         assert self.runner is not None
         self.runner.add_listener(listener)
+
+    async def record_reply(self, replied: AnyEvent, *, channel: str, chat_ref: str) -> Appended:
+        """Record that `channel` posted its message for `replied` (recorded twice, stored once)."""
+        assert self.ctx is not None
+        event = ReplyPosted(
+            id=derived_id(replied.at, f"reply:{channel}:{replied.id}"), at=self.clock.now(), session_key=replied.session_key,
+            request_id=getattr(replied, "request_id", None), channel=channel, in_reply_to=replied.id, chat_ref=chat_ref,
+        )
+        return await self.ctx.recorder.append(event)
 
     async def post_message(
         self, *, session_key: str, channel: str, sender: str, text: str, message_ref: str,

@@ -102,11 +102,11 @@ class SlackWorld:
 
     async def plan_message(self, thread_ts: str, timeout: float = 60) -> SlackMessage:
         """The bot's message with Approve / Cancel buttons in `thread_ts`."""
-        return await self.fake.wait_for_message(lambda m: m.thread_ts == thread_ts and _buttons(m) != {}, timeout)
+        return await self.fake.wait_for_message(lambda m: m.thread_ts == thread_ts and buttons(m) != {}, timeout)
 
     async def click(self, user: str, message: SlackMessage, action: str = "Approve") -> str:
         """`user` clicks a button of `message`; returns the envelope id once acked."""
-        action_id, value = _buttons(message)[action]
+        action_id, value = buttons(message)[action]
         payload = self.fake.button_click(user, action_id, value, message_ts=message.ts, thread_ts=message.thread_ts)
         envelope_id = await self.fake.push_interactive(payload)
         await self.fake.wait_for_ack(envelope_id)
@@ -117,7 +117,7 @@ class SlackWorld:
         return f"slack:T000FAKE:{CHANNEL}:{thread_ts}"
 
 
-def _buttons(message: SlackMessage) -> dict[str, tuple[str, str]]:
+def buttons(message: SlackMessage) -> dict[str, tuple[str, str]]:
     """Button label -> (action_id, value) of a message's actions blocks."""
     return {element["text"]["text"]: (element["action_id"], element["value"])
             for block in message.blocks or [] if block.get("type") == "actions"

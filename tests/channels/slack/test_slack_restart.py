@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from config.loader import LoadedSettings, load_settings
-from tests.channels.slack.slack_world import ALICE, ALPHA, APP_TOKEN, BOT_TOKEN, CHANNEL, small, write_tree
+from tests.channels.slack.slack_world import ALICE, ALPHA, APP_TOKEN, BOT_TOKEN, CHANNEL, buttons, small, write_tree
 from tests.fakes.slack import FakeSlack
 from tunnels.backbone import open_backbone
 
@@ -80,3 +80,49 @@ async def test_a_message_acked_before_a_kill_is_handled_once_after_restart(tmp_p
         assert "plan.proposed" in types and "request.failed" not in types
         assert [m.ts for m in fake.messages if m.blocks] == [plan.ts]
         assert "alpha" in plan.text
+
+
+async def test_replies_recorded_but_never_posted_before_a_kill_are_posted_once_after_restart(tmp_path: Path) -> None:
+    async with FakeSlack(BOT_TOKEN, APP_TOKEN) as fake:
+        root = write_tree(tmp_path, fake.api_url)
+        loaded = load_settings(root / "orchestrator.yaml")
+        scenario = tmp_path / "scenario.yaml"
+        scenario.write_text(small())
+        event = fake.mention_event(ALICE, ALPHA)
+        thread = event["ts"]
+        key = f"slack:T000FAKE:{CHANNEL}:{thread}"
+
+        def in_thread(text: str) -> list[str]:
+            return [m.text for m in fake.messages_in(CHANNEL, thread) if m.text.startswith(text)]
+
+        with orchestrator_process(root, scenario) as first:
+            await ready(first)
+            await fake.wait_for_connections(1)
+            await fake.wait_for_ack(await fake.push_event(event))
+            plan = await fake.wait_for_message(lambda m: m.thread_ts == thread and bool(m.blocks), 60)
+            # From now on Slack refuses every new message: the approval's answer and the final
+            # answer are recorded as events but never reach the thread.
+            fake.add_fault("chat.postMessage", status=500, error="internal_error", times=1000)
+            action_id, value = buttons(plan)["Approve"]
+            clicked = await fake.push_interactive(fake.button_click(ALICE, action_id, value, message_ts=plan.ts, thread_ts=thread))
+            await fake.wait_for_ack(clicked)
+            await fake.wait_for_call("chat.postMessage", lambda p: str(p.get("text", "")).startswith("Done"), 120)
+            os.kill(first.pid, signal.SIGKILL)
+            await asyncio.to_thread(first.wait, 30)
+
+        assert in_thread("Done") == [] and in_thread("Approved by") == []
+        fake.clear_faults()
+        with orchestrator_process(root, scenario) as second:
+            await ready(second)
+            done = await fake.wait_for_message(lambda m: m.thread_ts == thread and m.text.startswith("Done"), 60)
+            types = await stored_types(loaded, key)
+            second.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(second.wait, 30) == 0
+
+        assert "alpha is in" in done.text
+        # posted once each, in order; what the first run had posted is not posted again
+        texts = [m.text for m in fake.messages_in(CHANNEL, thread)]
+        assert len(in_thread("Approved by")) == 1 and len(in_thread("Done")) == 1
+        assert texts.index(in_thread("Approved by")[0]) < texts.index(done.text)
+        assert len(in_thread("Working on it")) == 1 and sum(bool(m.blocks) for m in fake.messages_in(CHANNEL, thread)) == 1
+        assert types.count("request.completed") == 1 and "reply.posted" in types
