@@ -73,3 +73,16 @@ async def test_doctor_checks_each_part_and_names_the_fix(tmp_path: Path) -> None
         assert "telegram: FAILED:" in output and "chmod 600" in output
         assert "model access: FAILED" in output
         assert "xoxb-1-wrong" not in output and TG_TOKEN not in output
+
+
+async def test_doctor_names_an_unusable_nats_seed_file_and_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "CLAUDE.md").write_text("# proj\n")
+    (tmp_path / "nats.nk").write_text("SUAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n")
+    (tmp_path / "nats.nk").chmod(0o644)
+    (tmp_path / "orchestrator.yaml").write_text(json.dumps({"nats": {"url": "nats://127.0.0.1:1", "nkey_seed_file": "nats.nk"}}))
+    code, output = await tunnels(tmp_path, "doctor", env={"ANTHROPIC_API_KEY": "sk-test"})
+    assert code == 1
+    assert "NATS: FAILED:" in output and "chmod 600" in output and "nats.nk" in output
+    assert "project tree: ok" in output and "Claude Code: ok" in output  # the other checks still ran
+    assert "SUAAAA" not in output

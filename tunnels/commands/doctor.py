@@ -36,7 +36,7 @@ async def _nats(loaded: LoadedSettings) -> str:
             last = await backbone.store.last_seq()
             kind = "embedded" if backbone.server else "at"
             return f"NATS {kind} {backbone.url} answers; {last} event(s) in the log"
-    except BusError as err:
+    except (BusError, ConfigError) as err:  # ConfigError: an unusable credentials file (mode, content)
         raise Failed(str(err)) from err
 
 
