@@ -169,6 +169,10 @@ class FakeTelegram:
         default = f"Too Many Requests: retry after {retry_after}" if status == 429 else _STATUS_TEXT.get(status, "")
         self._faults.setdefault(method, []).append(_Fault(status, description or default, retry_after, times))
 
+    def clear_faults(self) -> None:
+        """Answer every call normally again."""
+        self._faults.clear()
+
     async def network_down(self) -> None:
         """Close every connection (including a waiting long poll) without answering, until `network_up()`."""
         self._down = True

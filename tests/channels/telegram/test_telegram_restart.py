@@ -79,3 +79,42 @@ async def test_a_message_recorded_before_a_crash_is_handled_exactly_once(tmp_pat
     counts = Counter(s.event.type for s in stored if s.event.session_key == f"telegram:{ALICE}")
     assert (counts["message.received"], counts["request.opened"]) == (1, 1)
     assert counts["request.failed"] == 1
+
+
+async def test_replies_telegram_refused_are_posted_once_by_the_next_run(tmp_path: Path) -> None:
+    root = lay_out(tmp_path / "tree")
+    async with FakeTelegram() as fake:
+        loaded = load_settings(write_settings(root, fake.base_url))
+
+        def channels(orchestrator: Orchestrator) -> list[TelegramChannel]:
+            return [TelegramChannel(orchestrator, loaded.settings.channels.telegram, token=fake.token,
+                                    approvers=loaded.settings.approvers, polling_timeout=1, backoff=FAST)]
+
+        def sent(prefix: str) -> list[str]:
+            return [m.text for m in fake.messages_in(ALICE) if m.text.startswith(prefix)]
+
+        async with ScriptedModelServer(parse_scenario(demo_scenario_text())) as model:
+            async with Orchestrator(loaded, agent_env=model.env(), channels=channels) as orchestrator:
+                await fake.push_message(ALICE, ALICE, REQUEST)
+                plan = await fake.wait_for_message(lambda m: m.reply_markup is not None, timeout=90)
+                # From now on Telegram refuses every new message: what follows is recorded, not sent.
+                fake.add_fault("sendMessage", status=500, times=10_000)
+                approve = plan.reply_markup["inline_keyboard"][0][0]["callback_data"]  # type: ignore[index]
+                await fake.push_callback(ALICE, ALICE, plan.message_id, approve)
+                await fake.wait_for(lambda: any("Done (request" in c.get("text", "") for c in fake.calls_to("sendMessage")),
+                                    timeout=120)
+            assert sent("Done") == [] and sent("Approved by") == []
+
+            fake.clear_faults()
+            async with Orchestrator(loaded, agent_env=model.env(), channels=channels) as orchestrator:
+                done = await fake.wait_for_message(lambda m: m.text.startswith("Done"), timeout=60)
+                stored = await orchestrator.store.read()
+
+    assert "request" in done.text and done.chat_id == ALICE
+    texts = [m.text for m in fake.messages_in(ALICE)]
+    assert len(sent("Approved by")) == 1 and len(sent("Done")) == 1 and len(sent("Working on it")) == 1
+    assert texts.index(sent("Approved by")[0]) < texts.index(done.text)
+    assert sum(m.reply_markup is not None for m in fake.messages_in(ALICE)) == 1  # the plan is not asked again
+    posted = [s.event for s in stored if s.event.type == "reply.posted"]
+    completed = [s.event for s in stored if s.event.type == "request.completed"]
+    assert [p.in_reply_to for p in posted].count(completed[0].id) == 1
