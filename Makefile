@@ -24,8 +24,8 @@ ssh-server:
 	@if [ ! -x /usr/sbin/sshd ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "installing openssh-server for the live ssh deploy test"; \
 	  export DEBIAN_FRONTEND=noninteractive RUNLEVEL=1; \
-	  apt-get install -y -q openssh-server >/dev/null 2>&1 \
-	  || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q openssh-server >/dev/null 2>&1; } \
+	  timeout 300 apt-get install -y -q openssh-server >/dev/null 2>&1 \
+	  || { timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 300 apt-get install -y -q openssh-server >/dev/null 2>&1; } \
 	  || echo "note: could not install openssh-server; the live ssh deploy test will be skipped"; \
 	fi
 
