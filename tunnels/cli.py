@@ -68,6 +68,10 @@ def _command(args: argparse.Namespace) -> Command:
 
     match args.command:
         case "agent":
+            if args.agent_command == "list":
+                from tunnels.commands.agent_list import list_agents
+
+                return list_agents
             return agent.credentials
         case "deploy":
             return deploy.ssh if args.deploy_command == "ssh" else deploy.k8s

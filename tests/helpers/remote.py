@@ -36,6 +36,7 @@ from remote_agent.protocol import (
     kv_key,
 )
 from tunnels.bus import ConnectOptions, connect
+from tunnels.scripted_model import ScriptedModelServer
 
 ORCH_USER = "orchestrator"
 ORCH_PASSWORD = "orchestrator-test-password"
@@ -199,6 +200,13 @@ def agent_args(url: str, workspace: str, path: Path, seed_file: Path, state_dir:
         "--nats", url, "--workspace", workspace, "--path", str(path), "--nkey-seed-file", str(seed_file),
         "--state-dir", str(state_dir), "--heartbeat-s", "0.5", "--progress-interval-s", "0.1", *extra,
     ]
+
+
+async def start_agent(url: str, identity: AgentIdentity, path: Path, tmp_path: Path, model: ScriptedModelServer, *extra: str) -> AgentProcess:
+    """A test agent for `identity` serving `path`, its Claude Code CLI pointed at the scripted `model`."""
+    env_file = write_env_file(tmp_path / "agent.env", model.env())
+    args = agent_args(url, identity.workspace, path, identity.seed_file, tmp_path / "agent-state", "--env-file", str(env_file), *extra)
+    return await AgentProcess(args).start()
 
 
 def write_env_file(path: Path, env: dict[str, str]) -> Path:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import reduce
-
 from events.base import Event
 from events.execution import WorkspaceTaskSkipped
 from projections import requests as fold_module

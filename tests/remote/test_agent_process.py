@@ -20,9 +20,8 @@ from tests.helpers.remote import (
     AgentProcess,
     StandInOrchestrator,
     TcpProxy,
-    agent_args,
+    start_agent,
     task,
-    write_env_file,
 )
 from tests.remote.conftest import API
 from tunnels.bus import EmbeddedNatsServer
@@ -42,12 +41,6 @@ def finished(task_id: str) -> Any:
 
 def started(task_id: str) -> Any:
     return lambda workspace, report: isinstance(report, Started) and report.task_id == task_id
-
-
-async def start_agent(url: str, identity: AgentIdentity, path: Path, tmp_path: Path, model: ScriptedModelServer, *extra: str) -> AgentProcess:
-    env_file = write_env_file(tmp_path / "agent.env", model.env())
-    args = agent_args(url, identity.workspace, path, identity.seed_file, tmp_path / "agent-state", "--env-file", str(env_file), *extra)
-    return await AgentProcess(args).start()
 
 
 def descendants(agent: AgentProcess) -> list[psutil.Process]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -123,3 +124,27 @@ class WorkspaceBus:
                 await sub.unsubscribe()
             except NatsError:
                 pass
+
+
+async def read_presences(js: Any, timeout_s: float = 5.0) -> list[tuple[Presence, datetime | None]]:
+    """Every agent's latest presence and when the server stored it, by workspace (none without a bucket)."""
+    try:
+        kv = await js.key_value(PRESENCE_BUCKET)
+        watcher = await kv.watchall(ignore_deletes=True)
+    except BucketNotFoundError:
+        return []
+    except (NatsError, asyncio.TimeoutError) as err:
+        raise BusError(f"could not read the agents' presence: {err}") from err
+    found: dict[str, tuple[Presence, datetime | None]] = {}
+    try:
+        while (entry := await watcher.updates(timeout=timeout_s)) is not None:  # None: all current values read
+            try:
+                presence = _PRESENCE.decode(entry.value or b"")
+            except msgspec.DecodeError:
+                continue  # not ours to show
+            found[presence.workspace] = (presence, entry.created)
+    except (NatsError, asyncio.TimeoutError) as err:
+        raise BusError(f"could not read the agents' presence: {err}") from err
+    finally:
+        await watcher.stop()
+    return [found[workspace] for workspace in sorted(found)]

@@ -126,6 +126,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     creds.add_argument("--out", type=Path, help="where to keep the seed (default: <state_dir>/agents)")
     creds.add_argument("--rotate", action="store_true", help="replace an existing seed with a new one")
     _layout_options(creds)
+    listing = agent.add_parser("list", help="the agents that announced themselves, and whether they are live")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
 
     deploy = commands.add_parser("deploy", help="install a remote workspace agent").add_subparsers(dest="deploy_command", required=True)
     over_ssh = deploy.add_parser("ssh", help="on a host over ssh, as a systemd user service")
