@@ -41,13 +41,14 @@ from remote_agent.task import run_task, task_spec
 from tunnels.bus import NotReachable
 from tunnels.claude import Progress
 from tunnels.pidlock import LockHeld, acquire
+from tunnels.tree.claude_md import read_claude_md
 
 log = logging.getLogger(__name__)
 
 _TASKS = msgspec.json.Decoder(TaskCommand)
 _CANCELS = msgspec.json.Decoder(CancelCommand)
 _PULL_WAIT_S = 5.0
-_CLAUDE_MD_CHARS = 16000
+_CLAUDE_MD_BYTES = 16_000
 _REMEMBERED = 1000
 _FLUSH_AT_EXIT_S = 15.0
 
@@ -205,10 +206,8 @@ class WorkspaceAgent:
         )
 
     def _claude_md(self) -> str:
-        try:
-            return (self.workspace / "CLAUDE.md").read_text(encoding="utf-8", errors="replace")[:_CLAUDE_MD_CHARS]
-        except OSError:
-            return ""
+        # Bounded, and never through a link out of the workspace: it is announced to the hub.
+        return read_claude_md(self.workspace, _CLAUDE_MD_BYTES) or ""
 
     async def _beat(self) -> None:
         assert self._link is not None

@@ -17,7 +17,7 @@ from tunnels.tree import (
     discover,
     remote_workspace,
 )
-from tunnels.tree.discover import CLAUDE_MD_BYTES, TRUNCATED
+from tunnels.tree.claude_md import CLAUDE_MD_BYTES, TRUNCATED
 
 # A sample root: relative path -> file content ("/" at the end: an empty folder).
 SAMPLE = {

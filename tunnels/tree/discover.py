@@ -19,7 +19,6 @@ The rules:
 
 from __future__ import annotations
 
-import codecs
 import errno
 import os
 import stat
@@ -27,15 +26,13 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
+from tunnels.tree.claude_md import CLAUDE_MD, CLAUDE_MD_BYTES, bounded_text
 from tunnels.tree.errors import TreeError
 from tunnels.tree.model import Project, Skipped, Tree, Workspace
 from tunnels.tree.names import component_problem
 
 DEFAULT_MAX_DEPTH = 6
 DEFAULT_MAX_DIRS = 10_000
-CLAUDE_MD = "CLAUDE.md"
-CLAUDE_MD_BYTES = 8192
-TRUNCATED = "\n[… CLAUDE.md truncated]"
 _IGNORED_NAMES = frozenset({"node_modules", "__pycache__"})
 _MAX_SKIPPED = 200
 
@@ -203,11 +200,7 @@ class _Walker:
         except OSError as err:
             self._skip(f"{shown}/{CLAUDE_MD}", f"cannot be read ({err.strerror})")
             return None
-        truncated = len(data) > CLAUDE_MD_BYTES
-        # An incremental decoder drops a multi-byte character cut in half at the bound.
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text = decoder.decode(data[:CLAUDE_MD_BYTES], final=not truncated)
-        return text + TRUNCATED if truncated else text
+        return bounded_text(data)
 
     def _inside(self, real: Path) -> bool:
         return real == self.root or self.root in real.parents
