@@ -45,6 +45,29 @@ class TaskResult(msgspec.Struct, frozen=True, kw_only=True):
     downstream_context: str = ""
 
 
+SUMMARY_CHARS = 4000
+CONTEXT_CHARS = 8000
+MAX_CHANGED_FILES = 500
+PATH_CHARS = 300
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def bounded_result(result: TaskResult) -> TaskResult:
+    """`result` with every field within the bounds a chat message, an event and a dependant's
+    prompt can carry (a runaway answer, or a remote agent's, is cut, never refused)."""
+    files = [_cut(path, PATH_CHARS) for path in result.changed_files[:MAX_CHANGED_FILES]]
+    if len(result.changed_files) > MAX_CHANGED_FILES:
+        files.append(f"… and {len(result.changed_files) - MAX_CHANGED_FILES} more")
+    bounded = TaskResult(
+        summary=_cut(result.summary, SUMMARY_CHARS), changed_files=files, test_result=result.test_result,
+        downstream_context=_cut(result.downstream_context, CONTEXT_CHARS),
+    )
+    return result if bounded == result else bounded
+
+
 class PlannedTask(msgspec.Struct, frozen=True, kw_only=True):
     """One workspace's task in a plan. `workspace` is qualified: `project/workspace`."""
 

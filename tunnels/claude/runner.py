@@ -23,7 +23,7 @@ from claude_agent_sdk import (
     TextBlock,
 )
 
-from events.values import TaskResult, Usage
+from events.values import TaskResult, Usage, bounded_result
 from tunnels.claude.errors import AgentFailed, AgentOutputInvalid, AgentTimeout
 from tunnels.claude.guard import ToolGuard
 from tunnels.claude.options import build_options, sandbox_env
@@ -69,7 +69,7 @@ async def run_workspace_task(
         raise ValueError(f"run_workspace_task needs a workspace agent, got kind={spec.kind!r}")
     outcome = await run_agent(spec, on_progress)
     try:
-        return msgspec.convert(outcome.structured_output, TaskResult), outcome
+        return bounded_result(msgspec.convert(outcome.structured_output, TaskResult)), outcome
     except msgspec.ValidationError as err:
         raise AgentOutputInvalid(f"the task result is malformed: {err}") from err
 

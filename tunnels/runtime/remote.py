@@ -30,6 +30,7 @@ from events.execution import (
     WorkspaceTaskTimedOut,
 )
 from events.ids import Clock, IdSource
+from events.values import bounded_result
 from projections import RequestsView
 from remote_agent.protocol import REPORTS, CancelCommand, Finished, Presence, Progressed, Started, TaskCommand, kv_key
 from tunnels.bus.workspaces import WorkspaceBus
@@ -180,15 +181,21 @@ class RemoteWorkspaces:
                 ))
 
 
+_REASON_CHARS = 1000
+
+
 def _finished_event(report: Finished, envelope: dict[str, Any]) -> Any:
+    """The event a remote agent's final report stands for; what it says is cut to size."""
+    error = report.error[:_REASON_CHARS] if report.error else None
     match report.outcome:
         case "succeeded" if report.result is not None:
-            return WorkspaceTaskSucceeded(**envelope, result=report.result, usage=report.usage)
+            # A remote host is not trusted to keep within bounds: cut as a local result is.
+            return WorkspaceTaskSucceeded(**envelope, result=bounded_result(report.result), usage=report.usage)
         case "timed_out":
             return WorkspaceTaskTimedOut(**envelope, timeout_s=report.timeout_s)
         case "cancelled":
-            return WorkspaceTaskCancelled(**envelope, reason=report.error or "cancelled")
+            return WorkspaceTaskCancelled(**envelope, reason=error or "cancelled")
         case "interrupted":
-            return WorkspaceTaskInterrupted(**envelope, reason=report.error or "the agent stopped")
+            return WorkspaceTaskInterrupted(**envelope, reason=error or "the agent stopped")
         case _:
-            return WorkspaceTaskFailed(**envelope, error=report.error or "the agent reported no result", usage=report.usage)
+            return WorkspaceTaskFailed(**envelope, error=error or "the agent reported no result", usage=report.usage)

@@ -1,4 +1,4 @@
-"""When the orchestrator declares a remote agent lost: exactly after `remote.lost_after_s` of silence."""
+"""The orchestrator's judgement of remote agents: lost after `remote.lost_after_s` of silence; reports cut to size."""
 
 from __future__ import annotations
 
@@ -38,3 +38,20 @@ def test_each_workspace_is_judged_by_its_own_agent() -> None:
     presences = {EDGE: seen(EDGE, 50.0)}  # OTHER's agent never announced itself (or its key was deleted)
     assert silent_tasks(in_flight, presences, 55.0, LOST_AFTER_S) == ["t2"]
     assert silent_tasks(in_flight, presences, 61.0, LOST_AFTER_S) == ["t1", "t2"]
+
+
+def test_what_a_remote_agent_reports_is_cut_to_size_before_it_is_recorded() -> None:
+    from events.execution import WorkspaceTaskFailed, WorkspaceTaskSucceeded
+    from events.ids import ManualClock, SequentialIds
+    from events.values import SUMMARY_CHARS, TaskResult
+    from remote_agent.protocol import Finished
+    from tunnels.runtime.envelopes import task_envelope
+    from tunnels.runtime.remote import _finished_event
+
+    clock = ManualClock(Events().clock.now())
+    envelope = task_envelope(Events().dispatched("s", "r1", EDGE), clock, SequentialIds(clock))
+    huge = Finished(task_id="t1", outcome="succeeded", result=TaskResult(summary="s" * 1_000_000))
+    succeeded = _finished_event(huge, envelope)
+    assert isinstance(succeeded, WorkspaceTaskSucceeded) and len(succeeded.result.summary) == SUMMARY_CHARS
+    failed = _finished_event(Finished(task_id="t1", outcome="failed", error="e" * 1_000_000), envelope)
+    assert isinstance(failed, WorkspaceTaskFailed) and len(failed.error) == 1000
