@@ -215,3 +215,31 @@ async def test_a_task_running_when_the_agent_died_is_reported_interrupted_by_the
     finally:
         agent.signal(signal.SIGTERM)
         assert await agent.wait() == 0
+
+
+async def test_two_agents_of_one_workspace_share_its_tasks_and_none_runs_twice(
+    auth_server: EmbeddedNatsServer, stand_in: StandInOrchestrator, api_identity: AgentIdentity,
+    workspace_dir: Path, scripted_model: ScriptedModelServer, tmp_path: Path,
+) -> None:
+    """Two hosts serving the same workspace (say, after a failover): the work queue hands each task
+    to one of them, and each task is started and finished once."""
+    scripted_model.load(parse_scenario(scenario(succeeds(API, "done", delay_s=0.3))))
+    await stand_in.ensure_consumer(API)
+    first = await start_agent(auth_server.url, api_identity, workspace_dir, tmp_path / "host-1", scripted_model)
+    second = await start_agent(auth_server.url, api_identity, workspace_dir, tmp_path / "host-2", scripted_model)
+    tasks = [f"t{n}" for n in range(6)]
+    try:
+        await stand_in.wait_presence(lambda p: p.workspace == API)
+        for task_id in tasks:
+            await stand_in.send(task(API, task_id))
+        for task_id in tasks:
+            report = await stand_in.wait_report(finished(task_id))
+            assert isinstance(report, Finished) and report.outcome == "succeeded", report
+    finally:
+        for agent in (first, second):
+            agent.signal(signal.SIGTERM)
+        assert [await first.wait(), await second.wait()] == [0, 0]
+    for task_id in tasks:
+        kinds = [type(r).__name__ for r in stand_in.reports_of(task_id) if not isinstance(r, Progressed)]
+        assert kinds == ["Started", "Finished"], (task_id, kinds)
+    assert len(scripted_model.requests_for(API)) >= len(tasks)  # each task really ran a session
