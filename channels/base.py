@@ -6,10 +6,11 @@ the channel's sessions are rendered (`channels.render`) and posted by the subcla
 conversation, without one slow chat holding up another. Progress goes into one status message
 per request, edited at most every `status_interval_s`.
 
-Nothing a person should read is lost to a crash: each chat reply (`CHAT_REPLIES`) is confirmed
-with `reply.posted` once posted, and a channel that starts posts first, in each of its
-conversations, the replies of the last `resend_within_s` that were recorded but never confirmed
-(at least once: a crash between posting and confirming posts that one reply twice).
+Nothing a person should read is lost to a crash or a chat outage: each chat reply
+(`CHAT_REPLIES`) is confirmed with `reply.posted` once posted. A channel that starts posts first,
+in each of its conversations, the replies of the last `resend_within_s` that were recorded but
+never confirmed; while it runs, it posts again every `retry_unconfirmed_s` the ones the chat
+refused (at least once: a crash between posting and confirming posts that one reply twice).
 """
 
 from __future__ import annotations
@@ -48,10 +49,13 @@ class ChatChannel(ABC):
     status_interval_s: float = 1.0
     resend_within_s: float = 24 * 3600
     """How old an unconfirmed reply may be and still be posted after a restart."""
+    retry_unconfirmed_s: float = 60.0
+    """While running, how often replies the chat refused are tried again."""
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self.orchestrator = orchestrator
-        self._queues: dict[str, asyncio.Queue[AnyEvent]] = {}
+        self._queues: dict[str, asyncio.Queue[tuple[int, AnyEvent | _StatusTick | _Resend]]] = {}
+        self._queued: set[int] = set()  # stream sequences of replies queued or being posted
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._status_refs: dict[str, str] = {}
         self._status_due: dict[str, asyncio.TimerHandle] = {}
@@ -61,6 +65,12 @@ class ChatChannel(ABC):
         # unconfirmed replies, one folded after it reaches the listener, and none does both.
         orchestrator.add_listener(self._on_event)
         self._queue_unconfirmed()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # built outside a loop (a check of its settings): nothing to post
+            self._retries: asyncio.Task[None] | None = None
+        else:
+            self._retries = loop.create_task(self._retry_unconfirmed())
 
     # -- for subclasses ----------------------------------------------------------------------
 
@@ -86,6 +96,8 @@ class ChatChannel(ABC):
     async def close(self) -> None:
         """Stop the outbound workers (subclasses stop their connection, then call this)."""
         self._closed = True
+        if self._retries is not None:
+            self._retries.cancel()
         for handle in self._status_due.values():
             handle.cancel()
         for worker in self._workers.values():
@@ -102,35 +114,49 @@ class ChatChannel(ABC):
     def _on_event(self, seq: int, event: AnyEvent) -> None:
         if self._closed or not self.owns(event.session_key) or isinstance(event, (MessageReceived, ReplyPosted)):
             return
-        self._enqueue(event.session_key, event)
+        if isinstance(event, CHAT_REPLIES):
+            self._queued.add(seq)
+        self._enqueue(event.session_key, event, seq)
 
-    def _enqueue(self, session_key: str, item: AnyEvent | _Resend) -> None:
+    def _enqueue(self, session_key: str, item: AnyEvent | _StatusTick | _Resend, seq: int = 0) -> None:
         queue = self._queues.get(session_key)
         if queue is None:
             queue = self._queues[session_key] = asyncio.Queue()
             self._workers[session_key] = asyncio.ensure_future(self._work(session_key, queue))
-        queue.put_nowait(item)  # type: ignore[arg-type]
+        queue.put_nowait((seq, item))
 
-    def _queue_unconfirmed(self) -> None:
+    def _queue_unconfirmed(self, older_than_s: float = 0.0) -> None:
+        """Queue the unconfirmed replies of this channel's conversations that are not queued yet."""
         ctx = self.orchestrator.ctx
         if ctx is None:
             return
-        since = self.orchestrator.clock.now() - timedelta(seconds=self.resend_within_s)
+        now = self.orchestrator.clock.now()
+        since, until = now - timedelta(seconds=self.resend_within_s), now - timedelta(seconds=older_than_s)
         for session_key, state in ctx.sessions.sessions.items():
-            seqs = [p.seq for p in state.unposted if p.at >= since]
+            seqs = [p.seq for p in state.unposted if since <= p.at <= until and p.seq not in self._queued]
             if seqs and self.owns(session_key):
-                log.info("%s: posting %d reply(ies) a previous run did not confirm in %s", self.name, len(seqs), session_key)
+                log.info("%s: posting %d unconfirmed reply(ies) again in %s", self.name, len(seqs), session_key)
+                self._queued.update(seqs)
                 self._enqueue(session_key, _Resend(session_key, seqs))
 
-    async def _work(self, session_key: str, queue: asyncio.Queue[AnyEvent]) -> None:
+    async def _retry_unconfirmed(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.retry_unconfirmed_s)  # a periodic check, not a synchronisation
+            self._queue_unconfirmed(older_than_s=self.retry_unconfirmed_s)
+
+    async def _work(self, session_key: str, queue: asyncio.Queue[tuple[int, AnyEvent | _StatusTick | _Resend]]) -> None:
         while True:
-            event = await queue.get()
+            seq, item = await queue.get()
             try:
-                await self._deliver(event)
+                await self._deliver(item)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a chat error must not stop the conversation's outbox
-                log.exception("%s: could not deliver %s to %s", self.name, event.type, session_key)
+                log.exception("%s: could not deliver %s to %s", self.name, item.type, session_key)
+            finally:
+                self._queued.discard(seq)
+                if isinstance(item, _Resend):
+                    self._queued.difference_update(item.seqs)
 
     async def _deliver(self, item: AnyEvent | _StatusTick | _Resend) -> None:
         if isinstance(item, _StatusTick):
@@ -185,7 +211,7 @@ class ChatChannel(ABC):
 
         def due() -> None:
             self._status_due.pop(request_id, None)
-            queue.put_nowait(_StatusTick(session_key, request_id))  # type: ignore[arg-type]
+            queue.put_nowait((0, _StatusTick(session_key, request_id)))
 
         self._status_due[request_id] = loop.call_later(wait, due)
 

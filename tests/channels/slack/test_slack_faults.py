@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from channels.slack import SlackChannel
 from tests.channels.slack.slack_world import ALICE, ALPHA, BOB, CHANNEL, slack_world, small
 
 
@@ -55,3 +58,19 @@ async def test_a_rate_limited_post_lands_after_retry_after(tmp_path: Path) -> No
         assert posts[0]["text"] == posts[1]["text"]
         assert [m.text for m in w.fake.messages_in(CHANNEL, root)].count(posts[0]["text"]) == 1
         assert plan.text in [p["text"] for p in posts]
+
+
+async def test_a_reply_slack_refused_is_posted_again_while_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SlackChannel, "retry_unconfirmed_s", 0.5)
+    async with slack_world(tmp_path) as w:
+        event = await w.say(ALICE, ALPHA)
+        plan = await w.plan_message(event["ts"])
+        w.fake.add_fault("chat.postMessage", status=500, error="internal_error", times=1)  # Slack has a bad moment
+        await w.click(ALICE, plan)
+        approved = await w.fake.wait_for_message(lambda m: m.text.startswith("Approved by"), timeout=30)
+        done = await w.fake.wait_for_message(lambda m: m.text.startswith("Done"), timeout=90)
+        failed_calls = [c for c in w.fake.calls_to("chat.postMessage") if str(c.get("text", "")).startswith("Approved by")]
+        assert len(failed_calls) == 2  # refused once, posted by the retry
+        texts = [m.text for m in w.fake.messages_in(CHANNEL, event["ts"])]
+        assert texts.count(approved.text) == 1 and texts.count(done.text) == 1
+        assert sum(t.startswith("Working on it") for t in texts) == 1  # nothing confirmed is posted again
