@@ -174,7 +174,9 @@ class ChatChannel(ABC):
                 await self.orchestrator.record_reply(item, channel=self.name, chat_ref=ref or "")
 
     async def _show(self, event: AnyEvent) -> str | None:
-        """Post or schedule what `event` shows; the chat's reference of a message it posted."""
+        """Post or schedule what `event` shows; the chat's reference of a message it posted.
+
+        Subclasses extend this (not `_deliver`), so whatever they show is confirmed the same way."""
         request_id = getattr(event, "request_id", None)
         if isinstance(event, STATUS_EVENTS):
             self._schedule_status(event.session_key, request_id or "")

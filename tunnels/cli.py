@@ -10,15 +10,16 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from config.errors import ConfigError
 from config.loader import LoadedSettings, find_config, load_settings
 from tunnels.bus.errors import BusError
 from tunnels.errors import UserError
 
-Command = Callable[[LoadedSettings, argparse.Namespace], Awaitable[int]]
+Command = Callable[[LoadedSettings, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def _parser() -> argparse.ArgumentParser:

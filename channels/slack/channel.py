@@ -129,15 +129,16 @@ class SlackChannel(ChatChannel):
         parts = to_mrkdwn_parts(text) or ["…"]
         await self.client.chat_postEphemeral(channel=channel, user=user, text=parts[0], thread_ts=thread_ts)
 
-    async def _deliver(self, event: AnyEvent) -> None:
+    async def _show(self, event: AnyEvent) -> str | None:
         if isinstance(event, ConfirmationRefused) and event.by.startswith(f"{self.name}:"):
             # Only the person whose answer was refused needs to see why.
             _, channel, thread_ts = parse_session_key(event.session_key)
             await self.tell(channel, event.by.split(":", 1)[1], render(event) or "Not accepted.", thread_ts=thread_ts)
-            return
-        await super()._deliver(event)
+            return None
+        ref = await super()._show(event)
         if isinstance(event, _APPROVAL_SETTLED) and event.request_id in self._approvals:
             await self._drop_buttons(event.request_id)
+        return ref
 
     async def _drop_buttons(self, request_id: str) -> None:
         """Once a plan is answered (or gone), its message keeps the text and loses the buttons."""

@@ -206,9 +206,10 @@ class TelegramChannel(ChatChannel):
         if not self._stopped:  # an outbox worker started after stop() would outlive the channel
             super()._on_event(seq, event)
 
-    async def _deliver(self, event: AnyEvent) -> None:
-        await super()._deliver(event)
+    async def _show(self, event: AnyEvent) -> str | None:
+        ref = await super()._show(event)
         await self.outbox.settle_buttons(event)
+        return ref
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

@@ -69,9 +69,10 @@ async def run_demo(base: Path, out: TextIO = sys.stdout) -> int:
         await terminal.say("yes")
         final = await asyncio.wait_for(ended, 600)
         changed = _print_changes(before, snapshot(root), out)
-        log_path = orchestrator.task_log.path_of(final.request_id)  # type: ignore[union-attr]
+        request_id = str(getattr(final, "request_id", ""))  # every REQUEST_ENDED event carries one
+        log_path = orchestrator.task_log.path_of(request_id)
     out.write(f"\nTask log: {log_path}\n")
-    out.write(f"Timeline: tunnels --root {root} replay {final.request_id}\n")  # type: ignore[union-attr]
+    out.write(f"Timeline: tunnels --root {root} replay {request_id}\n")
     ok = isinstance(final, RequestCompleted) and final.failed == 0 and bool(changed)
     out.write("\nDemo finished.\n" if ok else "\nDemo did not finish as expected.\n")
     return 0 if ok else 1

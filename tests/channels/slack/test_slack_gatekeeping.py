@@ -55,6 +55,8 @@ async def test_a_click_by_a_non_approver_is_refused_with_one_ephemeral_note(tmp_
         refused = await w.wait_event(lambda e: e.type == "confirmation.refused")
         assert refused.by == f"slack:{BOB}"  # type: ignore[attr-defined]
         await w.fake.wait_for_message(lambda m: m.ephemeral_user == BOB)
+        # the note is confirmed like any reply, so it is never posted again
+        await w.wait_event(lambda e: e.type == "reply.posted" and e.in_reply_to == refused.id)  # type: ignore[attr-defined]
         await w.fake.wait_for_message(lambda m: m.ephemeral_user == STRANGER)
         await w.settle()
         assert not w.of_type("plan.approved")
