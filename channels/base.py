@@ -51,11 +51,14 @@ class ChatChannel(ABC):
     """How old an unconfirmed reply may be and still be posted after a restart."""
     retry_unconfirmed_s: float = 60.0
     """While running, how often replies the chat refused are tried again."""
+    max_attempts: int = 5
+    """How often one reply is tried in one run; after that it waits for the next start."""
 
     def __init__(self, orchestrator: Orchestrator) -> None:
         self.orchestrator = orchestrator
         self._queues: dict[str, asyncio.Queue[tuple[int, AnyEvent | _StatusTick | _Resend]]] = {}
         self._queued: set[int] = set()  # stream sequences of replies queued or being posted
+        self._failures: dict[int, int] = {}  # failed attempts per reply (stream sequence) in this run
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._status_refs: dict[str, str] = {}
         self._status_due: dict[str, asyncio.TimerHandle] = {}
@@ -133,7 +136,10 @@ class ChatChannel(ABC):
         now = self.orchestrator.clock.now()
         since, until = now - timedelta(seconds=self.resend_within_s), now - timedelta(seconds=older_than_s)
         for session_key, state in ctx.sessions.sessions.items():
-            seqs = [p.seq for p in state.unposted if since <= p.at <= until and p.seq not in self._queued]
+            seqs = [
+                p.seq for p in state.unposted
+                if since <= p.at <= until and p.seq not in self._queued and self._failures.get(p.seq, 0) < self.max_attempts
+            ]
             if seqs and self.owns(session_key):
                 log.info("%s: posting %d unconfirmed reply(ies) again in %s", self.name, len(seqs), session_key)
                 self._queued.update(seqs)
@@ -153,16 +159,25 @@ class ChatChannel(ABC):
                 raise
             except Exception:  # noqa: BLE001 - a chat error must not stop the conversation's outbox
                 log.exception("%s: could not deliver %s to %s", self.name, item.type, session_key)
+                self._count_failure(item.current if isinstance(item, _Resend) else seq)
             finally:
                 self._queued.discard(seq)
                 if isinstance(item, _Resend):
                     self._queued.difference_update(item.seqs)
+
+    def _count_failure(self, seq: int) -> None:
+        if not seq:
+            return  # not a reply (a status edit)
+        self._failures[seq] = failures = self._failures.get(seq, 0) + 1
+        if failures == self.max_attempts:
+            log.error("%s: reply %d failed %d times; the next start tries it again", self.name, seq, failures)
 
     async def _deliver(self, item: AnyEvent | _StatusTick | _Resend) -> None:
         if isinstance(item, _StatusTick):
             await self._refresh_status(item.session_key, item.request_id)
         elif isinstance(item, _Resend):
             for seq in item.seqs:
+                item.current = seq
                 try:
                     stored = await self.orchestrator.store.get(seq)
                 except LookupError:
@@ -246,6 +261,8 @@ class _Resend:
     def __init__(self, session_key: str, seqs: list[int]) -> None:
         self.session_key = session_key
         self.seqs = seqs
+        self.current = 0
+        """The reply being posted (the one that failed, if posting raises)."""
 
 
 class _StatusTick:

@@ -74,6 +74,7 @@ class FakeSlack:
         self.connection_count = 0  # websocket connections accepted so far
         self._foreign: set[tuple[str, str]] = set()  # (channel, ts) of messages by someone other than the bot
         self._faults: dict[str, list[_Fault]] = {}
+        self._refusals: list[tuple[str, Callable[[dict[str, Any]], bool], str]] = []
         self._tickets: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
         self._draining: set[int] = set()  # ids of sockets told to disconnect; no new envelopes go there
@@ -179,6 +180,11 @@ class FakeSlack:
     def clear_faults(self) -> None:
         """Answer every call normally again."""
         self._faults.clear()
+        self._refusals.clear()
+
+    def refuse(self, method: str, predicate: Callable[[dict[str, Any]], bool], *, error: str = "channel_not_found") -> None:
+        """Answer every call to `method` whose parameters match `predicate` with `error`, until cleared."""
+        self._refusals.append((method, predicate, error))
 
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method, [])
@@ -327,6 +333,9 @@ class FakeSlack:
         params = await read_params(request)
         self.calls.append((method, params))
         await self._notify()
+        for refused_method, predicate, error in self._refusals:
+            if refused_method == method and predicate(params):
+                return web.json_response({"ok": False, "error": error})
         fault = self._take_fault(method)
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}

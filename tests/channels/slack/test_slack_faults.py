@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,41 @@ async def test_a_reply_slack_refused_is_posted_again_while_running(tmp_path: Pat
         texts = [m.text for m in w.fake.messages_in(CHANNEL, event["ts"])]
         assert texts.count(approved.text) == 1 and texts.count(done.text) == 1
         assert sum(t.startswith("Working on it") for t in texts) == 1  # nothing confirmed is posted again
+
+
+async def test_a_reply_slack_keeps_refusing_is_tried_a_bounded_number_of_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(SlackChannel, "retry_unconfirmed_s", 0.2)
+    monkeypatch.setattr(SlackChannel, "max_attempts", 3)
+    gave_up = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    class GiveUp(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "failed 3 times" in record.getMessage():
+                loop.call_soon_threadsafe(gave_up.set)
+
+    handler = GiveUp()
+    logging.getLogger("channels.base").addHandler(handler)
+    try:
+        async with slack_world(tmp_path) as w:
+            event = await w.say(ALICE, ALPHA)
+            plan = await w.plan_message(event["ts"])
+
+            def approval_note(params: dict[str, object]) -> bool:
+                return str(params.get("text", "")).startswith("Approved by")
+
+            w.fake.refuse("chat.postMessage", approval_note)  # this one message never goes through
+            await w.click(ALICE, plan)
+            await w.fake.wait_for_message(lambda m: m.text.startswith("Done"), timeout=90)  # the rest flows on
+            await asyncio.wait_for(gave_up.wait(), 30)
+            assert len([c for c in w.fake.calls_to("chat.postMessage") if approval_note(c)]) == 3
+            # the next retry round leaves it for the next start
+            given = w.of_type("confirmation.given")[0]
+            [given_seq] = [s.seq for s in await w.orchestrator.store.read() if s.event.id == given.id]
+            w.channel._queue_unconfirmed(older_than_s=0)
+            assert given_seq not in w.channel._queued
+            assert not [e for e in w.of_type("reply.posted") if e.in_reply_to == given.id]  # type: ignore[attr-defined]
+    finally:
+        logging.getLogger("channels.base").removeHandler(handler)
