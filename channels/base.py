@@ -38,6 +38,8 @@ from tunnels.runtime.orchestrator import Orchestrator
 
 log = logging.getLogger(__name__)
 
+LATE_PLAN_NOTE = "(Posted late: this plan no longer waits for an answer.)"
+
 STATUS_EVENTS: tuple[type, ...] = (PhaseStarted, PhaseCompleted, WorkspaceTaskDispatched, WorkspaceTaskStarted, WorkspaceProgress, *TASK_ENDED)
 """Events shown only by editing the request's status message."""
 
@@ -201,6 +203,9 @@ class ChatChannel(ABC):
         if isinstance(event, ConfirmationRequested):
             request = self.orchestrator.ctx.requests.get(request_id or "") if self.orchestrator.ctx else None
             plan = plan_text(request.plan, request.request_id) if request and request.plan else ""
+            if request is not None and request.status != "awaiting_approval":
+                # Posted late (the chat refused it, or a restart): the question is closed by now.
+                return await self.post(event.session_key, f"{plan}\n\n{LATE_PLAN_NOTE}" if plan else LATE_PLAN_NOTE)
             text = f"{plan}\n\n{render(event)}" if plan else (render(event) or "")
             return await self.post(event.session_key, text, approval_for=request_id)
         if isinstance(event, ConfirmationGiven) and event.auto:

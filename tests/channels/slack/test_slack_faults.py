@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from channels.base import LATE_PLAN_NOTE
 from channels.slack import SlackChannel
 from tests.channels.slack.slack_world import ALICE, ALPHA, BOB, CHANNEL, slack_world, small
 
@@ -114,3 +115,21 @@ async def test_a_reply_slack_keeps_refusing_is_tried_a_bounded_number_of_times(
             assert not [e for e in w.of_type("reply.posted") if e.in_reply_to == given.id]  # type: ignore[attr-defined]
     finally:
         logging.getLogger("channels.base").removeHandler(handler)
+
+
+async def test_a_plan_posted_late_carries_no_buttons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SlackChannel, "retry_unconfirmed_s", 0.2)
+    async with slack_world(tmp_path) as w:
+
+        def is_plan(params: dict[str, object]) -> bool:
+            return str(params.get("text", "")).startswith("Plan for request")
+
+        w.fake.refuse("chat.postMessage", is_plan)
+        root = (await w.say(ALICE, ALPHA))["ts"]
+        await w.fake.wait_for_call("chat.postMessage", is_plan, 60)  # the plan did not reach the thread
+        w.fake.clear_faults()
+        await w.say(ALICE, "yes", thread_ts=root, mention=False)  # Alice answers without having seen it
+        await w.fake.wait_for_message(lambda m: m.thread_ts == root and m.text.startswith("Done"), 90)
+        late = await w.fake.wait_for_message(lambda m: m.thread_ts == root and m.text.startswith("Plan for request"), 30)
+        assert LATE_PLAN_NOTE in late.text and "Reply yes" not in late.text
+        assert not late.blocks or not [b for b in late.blocks if b.get("type") == "actions"]
