@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from config.loader import LoadedSettings, load_settings
 from tests.channels.slack.slack_world import ALICE, ALPHA, APP_TOKEN, BOT_TOKEN, CHANNEL, buttons, small, write_tree
@@ -47,14 +48,18 @@ async def stored_types(loaded: LoadedSettings, session_key: str) -> list[str]:
         return [s.event.type for s in await backbone.store.read() if s.event.session_key == session_key]
 
 
+def restart_setup(tmp_path: Path, fake: FakeSlack) -> tuple[Path, LoadedSettings, Path, dict[str, Any], str]:
+    """The tree, its settings, the scenario file, Alice's mention and its conversation key."""
+    root = write_tree(tmp_path, fake.api_url)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(small())
+    event = fake.mention_event(ALICE, ALPHA)
+    return root, load_settings(root / "orchestrator.yaml"), scenario, event, f"slack:T000FAKE:{CHANNEL}:{event['ts']}"
+
+
 async def test_a_message_acked_before_a_kill_is_handled_once_after_restart(tmp_path: Path) -> None:
     async with FakeSlack(BOT_TOKEN, APP_TOKEN) as fake:
-        root = write_tree(tmp_path, fake.api_url)
-        loaded = load_settings(root / "orchestrator.yaml")
-        scenario = tmp_path / "scenario.yaml"
-        scenario.write_text(small())
-        event = fake.mention_event(ALICE, ALPHA)
-        key = f"slack:T000FAKE:{CHANNEL}:{event['ts']}"
+        root, loaded, scenario, event, key = restart_setup(tmp_path, fake)
 
         with orchestrator_process(root, scenario, "--hold") as first:
             await ready(first)
@@ -84,13 +89,8 @@ async def test_a_message_acked_before_a_kill_is_handled_once_after_restart(tmp_p
 
 async def test_replies_recorded_but_never_posted_before_a_kill_are_posted_once_after_restart(tmp_path: Path) -> None:
     async with FakeSlack(BOT_TOKEN, APP_TOKEN) as fake:
-        root = write_tree(tmp_path, fake.api_url)
-        loaded = load_settings(root / "orchestrator.yaml")
-        scenario = tmp_path / "scenario.yaml"
-        scenario.write_text(small())
-        event = fake.mention_event(ALICE, ALPHA)
+        root, loaded, scenario, event, key = restart_setup(tmp_path, fake)
         thread = event["ts"]
-        key = f"slack:T000FAKE:{CHANNEL}:{thread}"
 
         def in_thread(text: str) -> list[str]:
             return [m.text for m in fake.messages_in(CHANNEL, thread) if m.text.startswith(text)]
