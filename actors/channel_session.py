@@ -7,7 +7,7 @@ from datetime import timedelta
 from actors.base import EventActor
 from actors.confirm_policy import may_approve
 from actors.context import ActorContext
-from actors.intents import intent_of
+from actors.intents import intent_of, permission_answer
 from events.base import Event
 from events.catalogue import AnyEvent
 from events.conversation import (
@@ -16,6 +16,7 @@ from events.conversation import (
     MessageQueued,
     MessageReceived,
     NoticeIssued,
+    PermissionAnswered,
     PlanRevised,
     RequestOpened,
 )
@@ -82,7 +83,11 @@ class ChannelSession(EventActor):
         intent = message.action or intent_of(message.text)
         request = state.request
         status = state.status
-        if intent == "status":
+        if message.permission_id:
+            self._answer_question(state, message, message.permission_id, allowed=message.action == "approve")
+        elif (question := self._pending_question(state)) is not None and (answer := permission_answer(message.text)) is not None:
+            self._answer_question(state, message, question, allowed=answer)
+        elif intent == "status":
             self._notice(state, message, describe_status(state, self.ctx.requests))
         elif status == "pending_plan_approval" and request is not None:
             if message.action and message.request_id not in (None, request.request_id):
@@ -123,6 +128,22 @@ class ChannelSession(EventActor):
             self._notice(state, message, "Nothing is running or waiting for approval.")
         else:
             self._open(state, message, message.text, message.sender, message.channel, message.id)
+
+    def _pending_question(self, state: SessionState) -> str | None:
+        """The oldest permission question still waiting in this conversation's running request."""
+        if state.status != "executing" or state.request is None:
+            return None
+        request = self.ctx.requests.get(state.request.request_id)
+        pending = request.pending_questions() if request is not None else []
+        return pending[0].permission_id if pending else None
+
+    def _answer_question(self, state: SessionState, message: MessageReceived, permission_id: str, *, allowed: bool) -> None:
+        # Who may answer is the gate's to check (it knows the question); a typed answer goes to the oldest.
+        request_id = message.request_id or (state.request.request_id if state.request else None)
+        self._record(state, PermissionAnswered(
+            **self.ctx.envelope(message, request_id=request_id), permission_id=permission_id, by=message.sender,
+            allowed=allowed, message_id=message.id,
+        ))
 
     def _after_request(self, state: SessionState, ended: Event) -> None:
         # The request ended: handle the oldest queued message, if any, as a new request.

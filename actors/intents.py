@@ -18,6 +18,8 @@ _CANCEL_PHRASES = {
     "cancel it", "stop it", "forget it", "❌", "🛑", "👎",
 }
 _STATUS_PHRASES = {"status", "progress", "status?", "what's the status", "whats the status", "how is it going"}
+_ALLOW_PHRASES = (_APPROVE_PHRASES - {"proceed"}) | {"allow", "allow it", "allowed", "permit", "grant", "grant it", "yes allow"}
+_DENY_PHRASES = {"deny", "denied", "deny it", "no", "nope", "n", "refuse", "reject", "don't", "dont", "👎", "❌", "no way"}
 
 
 def _tokens(text: str) -> list[str]:
@@ -58,3 +60,17 @@ def intent_of(text: str) -> Intent:
     if _is(tokens, _CANCEL_PHRASES):
         return "cancel"
     return "text"
+
+
+def permission_answer(text: str) -> bool | None:
+    """A short reply to a permission question: True (allow), False (deny), or None (not an answer).
+
+    "stop" and "cancel" are not answers: they still cancel the whole request."""
+    tokens = _tokens(text)
+    if len(tokens) > 6:
+        return None
+    if _is(tokens, _DENY_PHRASES):
+        return False
+    if _is(tokens, _ALLOW_PHRASES):
+        return True
+    return None

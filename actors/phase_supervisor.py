@@ -139,6 +139,8 @@ class PhaseSupervisor(EventActor):
                 detail = task.error
             else:
                 detail = status
+            if task is not None and task.refused:
+                detail += f" ({task.refused} action{'s' if task.refused != 1 else ''} refused)"
             lines.append(f"{marks.get(status, '✗')} {workspace}: {detail}")
         done = sum(1 for s in self.outcomes.values() if s == "succeeded")
         return f"{done} of {len(self.plan.tasks)} workspace tasks succeeded.\n" + "\n".join(lines)

@@ -21,11 +21,13 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from channels.render import plan_text, render
+from channels.render import plan_text, question_text, render
 from channels.status import status_text
 from events.catalogue import CHAT_REPLIES, REQUEST_ENDED, TASK_ENDED, AnyEvent
 from events.conversation import ConfirmationGiven, ConfirmationRequested, MessageReceived, ReplyPosted
 from events.execution import (
+    PermissionDecided,
+    PermissionRequested,
     PhaseCompleted,
     PhaseStarted,
     WorkspaceProgress,
@@ -39,6 +41,7 @@ from tunnels.runtime.orchestrator import Orchestrator
 log = logging.getLogger(__name__)
 
 LATE_PLAN_NOTE = "(Posted late: this plan no longer waits for an answer.)"
+LATE_QUESTION_NOTE = "(Posted late: this question is closed.)"
 
 STATUS_EVENTS: tuple[type, ...] = (PhaseStarted, PhaseCompleted, WorkspaceTaskDispatched, WorkspaceTaskStarted, WorkspaceProgress, *TASK_ENDED)
 """Events shown only by editing the request's status message."""
@@ -80,9 +83,12 @@ class ChatChannel(ABC):
     # -- for subclasses ----------------------------------------------------------------------
 
     @abstractmethod
-    async def post(self, session_key: str, text: str, *, approval_for: str | None = None) -> str:
+    async def post(
+        self, session_key: str, text: str, *, approval_for: str | None = None, question_for: tuple[str, str] | None = None,
+    ) -> str:
         """Post a new message in the conversation; with `approval_for`, add Approve/Cancel
-        buttons for that request. Return the chat's reference to the message."""
+        buttons for that request; with `question_for` (request id, permission id), Allow/Deny
+        buttons for that permission question. Return the chat's reference to the message."""
 
     @abstractmethod
     async def edit(self, session_key: str, ref: str, text: str) -> None:
@@ -90,12 +96,12 @@ class ChatChannel(ABC):
 
     async def receive(
         self, *, session_key: str, sender: str, text: str, message_ref: str, sent_at: datetime,
-        sender_name: str = "", action: str | None = None, request_id: str | None = None,
+        sender_name: str = "", action: str | None = None, request_id: str | None = None, permission_id: str | None = None,
     ) -> Appended:
         """Record what a person sent (idempotent per `message_ref`)."""
         return await self.orchestrator.post_message(
             session_key=session_key, channel=self.name, sender=sender, text=text, message_ref=message_ref,
-            sender_name=sender_name, action=action, request_id=request_id, sent_at=sent_at,
+            sender_name=sender_name, action=action, request_id=request_id, permission_id=permission_id, sent_at=sent_at,
         )
 
     async def close(self) -> None:
@@ -216,11 +222,26 @@ class ChatChannel(ABC):
         if isinstance(event, PlanApproved):
             self._schedule_status(event.session_key, event.request_id or "", at_once=True)
             return None
+        if isinstance(event, PermissionRequested):
+            return await self._ask(event)
+        if isinstance(event, PermissionDecided):
+            self._schedule_status(event.session_key, event.request_id)
+            if not event.permission_id:
+                return None  # the policy's own decisions show in the status message
+            return await self.post(event.session_key, render(event) or "")
         rendered = render(event, progress=False)
         ref = await self.post(event.session_key, rendered) if rendered else None
         if request_id and isinstance(event, REQUEST_ENDED):
             await self._refresh_status(event.session_key, request_id, final=True)
         return ref
+
+    async def _ask(self, event: PermissionRequested) -> str:
+        """Post a relayed permission question with Allow/Deny buttons (none once it is closed)."""
+        request = self.orchestrator.ctx.requests.get(event.request_id) if self.orchestrator.ctx else None
+        question = request.questions.get(event.permission_id) if request else None
+        if question is None or question.decided or request is None or request.status != "executing":
+            return await self.post(event.session_key, f"{question_text(event)}\n{LATE_QUESTION_NOTE}")
+        return await self.post(event.session_key, question_text(event), question_for=(event.request_id, event.permission_id))
 
     # -- the status message ------------------------------------------------------------------
 

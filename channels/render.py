@@ -15,6 +15,8 @@ from events.conversation import (
     RequestOpened,
 )
 from events.execution import (
+    PermissionDecided,
+    PermissionRequested,
     PhaseStarted,
     RequestCancelled,
     RequestCompleted,
@@ -42,6 +44,23 @@ def plan_text(plan: Plan, request_id: str) -> str:
             first_line = (task.task.splitlines() or [""])[0]
             lines.append(f"  • {workspace}: {first_line}")
     return "\n".join(lines)
+
+
+def question_text(event: PermissionRequested) -> str:
+    """A relayed permission question, as asked in the conversation."""
+    who = event.approvers[0] if event.approvers else "the requester"
+    deadline = f"; no answer by {event.expires_at:%H:%M} UTC means deny" if event.expires_at else ""
+    return (
+        f"❓ {event.workspace} asks to use {event.tool}: {event.detail}\n"
+        f"Why I ask: {event.reason}.\n"
+        f"Allow or deny? ({who} or an approver may answer{deadline}.)"
+    )
+
+
+def decision_text(event: PermissionDecided) -> str:
+    """The answer to a relayed question, or (as progress) a refusal by the policy or the sandbox."""
+    mark = "✓ Allowed" if event.allowed else "✗ Denied"
+    return f"{mark} for {event.workspace}: {event.tool} {event.detail} ({event.reason})"
 
 
 def render(event: AnyEvent, *, progress: bool = True) -> str | None:  # noqa: C901 - one case per event
@@ -81,6 +100,12 @@ def render(event: AnyEvent, *, progress: bool = True) -> str | None:  # noqa: C9
             return f"  ▶ {event.workspace} started" if progress else None
         case WorkspaceProgress():
             return f"    {event.workspace}: {event.detail}" if progress else None
+        case PermissionRequested():
+            return question_text(event)
+        case PermissionDecided() if event.permission_id:
+            return decision_text(event)
+        case PermissionDecided() if not event.allowed:
+            return f"    {event.workspace}: refused {event.tool} {event.detail}: {event.reason}" if progress else None
         case WorkspaceTaskSucceeded():
             files = ", ".join(event.result.changed_files) or "no files"
             return f"  ✓ {event.workspace}: {event.result.summary} ({files}; tests {event.result.test_result})"

@@ -23,5 +23,8 @@ def status_text(request: RequestState) -> str:
             detail = f": {task.last_progress[:80]}"
         elif task is not None and status in ("failed", "timed_out") and task.error:
             detail = f": {task.error[:80]}"
-        lines.append(f"{_MARKS.get(status, '?')} {workspace}{detail}")
+        refused = f" ({task.refused} action{'s' if task.refused != 1 else ''} refused)" if task is not None and task.refused else ""
+        lines.append(f"{_MARKS.get(status, '?')} {workspace}{detail}{refused}")
+    for question in request.pending_questions():
+        lines.append(f"❓ {question.workspace} waits for an answer: {question.tool} {question.detail[:80]}")
     return "\n".join(lines)

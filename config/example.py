@@ -62,10 +62,22 @@ permissions:
     mode: allowlist
     allow: null    # null = the built-in default allowlist; [] allows nothing
     deny: []
+  # Claude Code's OS sandbox (bubblewrap + socat on Linux) around every Bash command: writes only
+  # in the workspace, no network, secrets hidden. `off` runs commands unconfined (warned at every
+  # start); with it on, agents do not run where the sandbox cannot.
+  sandbox: true
+  network:
+    allow: []      # hosts sandboxed commands may reach, e.g. [pypi.org, "*.npmjs.org"]
+  relay:
+    # asked in the conversation (Allow / Deny) instead of refused: `bash` commands outside the
+    # allowlist, `network` hosts not listed. [] refuses them without asking.
+    actions: [bash, network]
+    timeout_s: 300 # no answer in time means deny
 
 claude:
   cli_path: null       # null = let claude-agent-sdk find the Claude Code CLI
-  env: {}              # extra environment for agent sessions
+  env: {}              # extra environment for agent sessions (the only variables they get
+                       # beyond locale, paths, proxies and model settings)
   isolate_home: false  # true = agent sessions get a private HOME instead of yours
 
 task_log:

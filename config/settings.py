@@ -130,10 +130,47 @@ class BashPolicySettings(_Section, frozen=True, kw_only=True):
                     raise ValueError(f"`{name}[{index}]` is empty; remove it or write a command")
 
 
+_DOMAIN = re.compile(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+RelayAction = Literal["bash", "network"]
+
+
+class NetworkSettings(_Section, frozen=True, kw_only=True):
+    """Which hosts an agent's sandboxed commands may reach (none by default)."""
+
+    allow: list[str] = []
+    """Domain names, or `*.example.org` for every subdomain (e.g. `pypi.org`, `*.npmjs.org`)."""
+
+    def __post_init__(self) -> None:
+        for index, domain in enumerate(self.allow):
+            if not _DOMAIN.fullmatch(domain):
+                raise ValueError(
+                    f"`allow[{index}]` is not a domain name: {domain!r}; write a host such as `pypi.org` "
+                    "or `*.npmjs.org` (no scheme, port or path)"
+                )
+
+
+class RelaySettings(_Section, frozen=True, kw_only=True):
+    """Which actions an agent may not take by itself are asked of a person in the conversation."""
+
+    actions: list[RelayAction] = msgspec.field(default_factory=lambda: ["bash", "network"])
+    """`bash`: a command outside the Bash allowlist; `network`: a host not in `network.allow`.
+    `[]` refuses them without asking."""
+    timeout_s: float = 300
+    """No answer within this time means deny."""
+
+    def __post_init__(self) -> None:
+        _require_positive(self, "timeout_s")
+
+
 class PermissionSettings(_Section, frozen=True, kw_only=True):
     """What agents may do beyond reading."""
 
     bash: BashPolicySettings = msgspec.field(default_factory=BashPolicySettings)
+    sandbox: bool = True
+    """Claude Code's OS sandbox around every Bash command of a workspace agent. `off` runs them
+    unconfined (a warning at every start); agents do not run where the sandbox cannot."""
+    network: NetworkSettings = msgspec.field(default_factory=NetworkSettings)
+    relay: RelaySettings = msgspec.field(default_factory=RelaySettings)
 
 
 class ClaudeSettings(_Section, frozen=True, kw_only=True):

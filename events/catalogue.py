@@ -16,6 +16,7 @@ from events.conversation import (
     MessageQueued,
     MessageReceived,
     NoticeIssued,
+    PermissionAnswered,
     PlanRevised,
     ReplyPosted,
     RequestOpened,
@@ -61,6 +62,7 @@ SessionFamily = Union[
     PlanRevised,
     CancelRequested,
     ReplyPosted,
+    PermissionAnswered,
 ]
 
 RequestFamily = Union[
@@ -118,6 +120,7 @@ ChatReply = Union[
     PlanRevised,
     MessageQueued,
     NoticeIssued,
+    PermissionRequested,
     RequestCompleted,
     RequestFailed,
     RequestCancelled,

@@ -20,7 +20,10 @@ class Turn(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class MessageReceived(SessionEvent, frozen=True, kw_only=True, tag="message.received"):
-    """A person sent a message (or pressed a button: `action`) in a chat; recorded before the chat is acknowledged."""
+    """A person sent a message (or pressed a button: `action`) in a chat; recorded before the chat is acknowledged.
+
+    A button of a plan carries `request_id`; a button of a relayed permission question also
+    carries `permission_id` (`approve` allows, `cancel` denies)."""
 
     channel: str
     sender: str
@@ -28,6 +31,7 @@ class MessageReceived(SessionEvent, frozen=True, kw_only=True, tag="message.rece
     message_ref: str
     sender_name: str = ""
     action: Answer | None = None
+    permission_id: str | None = None
 
 
 class RequestOpened(SessionEvent, frozen=True, kw_only=True, tag="request.opened"):
@@ -96,6 +100,15 @@ class ConfirmationCancelled(SessionEvent, frozen=True, kw_only=True, tag="confir
 
 class ConfirmationExpired(SessionEvent, frozen=True, kw_only=True, tag="confirmation.expired"):
     """Nobody answered before the approval expired; nothing runs."""
+
+
+class PermissionAnswered(SessionEvent, frozen=True, kw_only=True, tag="permission.answered"):
+    """Someone answered a relayed permission question (typed or with a button); the gate checks who."""
+
+    permission_id: str
+    by: str
+    allowed: bool
+    message_id: str
 
 
 class PlanRevised(SessionEvent, frozen=True, kw_only=True, tag="plan.revised"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from events.base import RequestEvent
@@ -44,16 +45,27 @@ class WorkspaceProgress(RequestEvent, frozen=True, kw_only=True, tag="task.progr
 
 
 class PermissionRequested(RequestEvent, frozen=True, kw_only=True, tag="permission.requested"):
-    """An agent asked to use a tool the policy does not settle by itself."""
+    """An agent wants to do what the policy leaves to a person (`reason`, decided by `rule`); the
+    question `permission_id` waits in the conversation for one of `approvers` until `expires_at`."""
 
     task_id: str
     workspace: str
     tool: str
     detail: str
+    permission_id: str = ""
+    reason: str = ""
+    rule: str = ""
+    expires_at: datetime | None = None
+    approvers: list[str] = []
 
 
 class PermissionDecided(RequestEvent, frozen=True, kw_only=True, tag="permission.decided"):
-    """A tool use was allowed or denied (by the policy or a person), with the reason."""
+    """A tool use was allowed or denied, with the reason and the `rule` that decided.
+
+    `by` is `policy` (the permission rules), `sandbox` (the OS sandbox refused it while it ran),
+    `timeout` or `orchestrator` (a question nobody answered in time, or whose task ended), or the
+    person who answered the question `permission_id`. `detail` is a bounded summary of the input.
+    """
 
     task_id: str
     workspace: str
@@ -61,6 +73,9 @@ class PermissionDecided(RequestEvent, frozen=True, kw_only=True, tag="permission
     allowed: bool
     reason: str
     by: str = "policy"
+    detail: str = ""
+    rule: str = ""
+    permission_id: str = ""
 
 
 class WorkspaceTaskSucceeded(RequestEvent, frozen=True, kw_only=True, tag="task.succeeded"):

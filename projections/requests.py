@@ -19,6 +19,8 @@ from events.conversation import (
     RequestOpened,
 )
 from events.execution import (
+    PermissionDecided,
+    PermissionRequested,
     PhaseStarted,
     RequestCancelled,
     RequestCompleted,
@@ -50,6 +52,8 @@ TaskStatus = Literal[
     "pending", "dispatched", "running", "succeeded", "failed", "cancelled", "timed_out", "skipped", "interrupted"
 ]
 TASK_ACTIVE: frozenset[str] = frozenset({"dispatched", "running"})
+MAX_REFUSALS = 20
+"""Refusals kept per task (the count goes on)."""
 REQUEST_OPEN: frozenset[str] = frozenset({"routing", "planning", "awaiting_approval", "executing"})
 
 
@@ -68,6 +72,27 @@ class TaskState(msgspec.Struct, frozen=True, kw_only=True):
     last_progress: str = ""
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    refused: int = 0
+    """Actions of the agent that were refused (by the policy, the sandbox, a person or a deadline)."""
+    refusals: list[str] = []
+    """The first `MAX_REFUSALS` of them, one line each (`Bash curl …: not in the allowlist`)."""
+
+
+class Question(msgspec.Struct, frozen=True, kw_only=True):
+    """A permission question relayed to the conversation, and its answer once given."""
+
+    permission_id: str
+    task_id: str
+    workspace: str
+    tool: str
+    detail: str
+    reason: str
+    asked_at: datetime
+    expires_at: datetime | None = None
+    approvers: list[str] = []
+    decided: bool = False
+    allowed: bool = False
+    by: str = ""
 
 
 class RequestState(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +118,12 @@ class RequestState(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
     usage: Usage = Usage()
     ended_at: datetime | None = None
+    questions: dict[str, Question] = {}
+    """Permission questions relayed to the conversation, by id (pending and answered)."""
+
+    def pending_questions(self) -> list[Question]:
+        """The questions still waiting for an answer, oldest first."""
+        return sorted((q for q in self.questions.values() if not q.decided), key=lambda q: q.asked_at)
 
 
 def _task(state: RequestState, workspace: str, **changes: object) -> RequestState:
@@ -170,6 +201,15 @@ def evolve(state: RequestState, event: Event) -> RequestState:  # noqa: C901 - o
             return _task(state, event.workspace, status="skipped", error=f"skipped: {because} did not succeed", ended_at=event.at)
         case WorkspaceTaskInterrupted():
             return _task(state, event.workspace, status="interrupted", error=event.reason, ended_at=event.at)
+        case PermissionRequested() if event.permission_id and event.permission_id not in state.questions:
+            question = Question(
+                permission_id=event.permission_id, task_id=event.task_id, workspace=event.workspace, tool=event.tool,
+                detail=event.detail, reason=event.reason, asked_at=event.at, expires_at=event.expires_at,
+                approvers=list(event.approvers),
+            )
+            return replace(state, questions={**state.questions, event.permission_id: question})
+        case PermissionDecided():
+            return _decided(state, event)
         case RequestCompleted():
             return replace(state, status="completed", answer=event.summary, ended_at=event.at)
         case RequestFailed():
@@ -178,6 +218,21 @@ def evolve(state: RequestState, event: Event) -> RequestState:  # noqa: C901 - o
             return replace(state, status="cancelled", reason=f"cancelled by {event.by}", ended_at=event.at)
         case _:
             return state
+
+
+def _decided(state: RequestState, event: PermissionDecided) -> RequestState:
+    question = state.questions.get(event.permission_id) if event.permission_id else None
+    if question is not None:
+        if question.decided:
+            return state  # the first answer counts (a late timeout or a second click changes nothing)
+        answered = replace(question, decided=True, allowed=event.allowed, by=event.by)
+        state = replace(state, questions={**state.questions, event.permission_id: answered})
+    task = state.tasks.get(event.workspace)
+    if event.allowed or task is None or task.task_id != event.task_id:
+        return state
+    line = f"{event.tool} {event.detail}".strip()[:200] + f": {event.reason}"[:300]
+    refusals = [*task.refusals, line] if len(task.refusals) < MAX_REFUSALS else task.refusals
+    return _task(state, event.workspace, refused=task.refused + 1, refusals=refusals)
 
 
 def fold(requests: dict[str, RequestState], event: Event) -> None:

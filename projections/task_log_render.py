@@ -45,6 +45,11 @@ def _task_section(task: TaskState) -> list[str]:
             lines.append(f"- Downstream context: {task.result.downstream_context}")
     if task.error:
         lines.append(f"- Error: {task.error}")
+    if task.refused:
+        lines.append(f"- Refused actions ({task.refused}):")
+        lines += [f"  - {' '.join(line.split())}" for line in task.refusals]
+        if task.refused > len(task.refusals):
+            lines.append(f"  - … and {task.refused - len(task.refusals)} more")
     if task.usage != Usage():
         lines.append(f"- Usage: {_usage(task.usage)}")
     lines.append("")

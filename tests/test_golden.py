@@ -36,7 +36,11 @@ from tunnels.bus import EventStore
 GOLDEN = Path(__file__).parent / "golden"
 FOLDERS = sorted(stream.parent for stream in GOLDEN.glob("*/stream.jsonl"))
 
-ADDED_FIELDS: dict[str, frozenset[str]] = {}
+ADDED_FIELDS: dict[str, frozenset[str]] = {
+    "message.received": frozenset({"permission_id"}),
+    "permission.requested": frozenset({"permission_id", "reason", "rule", "expires_at", "approvers"}),
+    "permission.decided": frozenset({"detail", "rule", "permission_id"}),
+}
 """Fields added with a default after a golden stream was recorded, by event tag: `{"task.started": frozenset({"host"})}`.
 
 Old events lack them and decode with the default; listing a field here says that was meant.

@@ -11,10 +11,13 @@ from events.conversation import (
     MessageQueued,
     MessageReceived,
     NoticeIssued,
+    PermissionAnswered,
     PlanRevised,
     RequestOpened,
 )
 from events.execution import (
+    PermissionDecided,
+    PermissionRequested,
     PhaseCompleted,
     PhaseStarted,
     RequestCompleted,
@@ -72,6 +75,13 @@ def detail(event: Event) -> str:  # noqa: C901 - one case per event type
             return f"{event.workspace} ({event.target}): {_short(event.task, 60)}"
         case WorkspaceProgress():
             return f"{event.workspace} {event.kind}: {_short(event.detail, 60)}"
+        case PermissionRequested():
+            return f"{event.workspace} asks: {event.tool} {_short(event.detail, 60)} ({_short(event.reason, 60)})"
+        case PermissionAnswered():
+            return f"{event.by} answered {'allow' if event.allowed else 'deny'}"
+        case PermissionDecided():
+            verdict = "allowed" if event.allowed else "REFUSED"
+            return f"{event.workspace} {verdict} {event.tool} {_short(event.detail, 50)} [{event.rule or event.by}, by {event.by}]: {_short(event.reason, 60)}"
         case WorkspaceTaskSucceeded():
             return f"{event.workspace}: {_short(event.result.summary, 60)} (tests {event.result.test_result}, ${event.usage.cost_usd:.4f})"
         case WorkspaceTaskFailed():

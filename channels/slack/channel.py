@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.base import ChatChannel
 from channels.render import render
-from channels.slack.blocks import approval_blocks, section
+from channels.slack.blocks import approval_blocks, question_blocks, section
 from channels.slack.inbound import Allowlist, parse_session_key
 from channels.slack.listeners import Inbox
 from channels.slack.mrkdwn import SECTION_LIMIT, TEXT_LIMIT, to_mrkdwn_parts
@@ -24,7 +24,7 @@ from config.loader import LoadedSettings
 from config.settings import SlackChannelSettings
 from events.catalogue import AnyEvent
 from events.conversation import ConfirmationCancelled, ConfirmationExpired, ConfirmationGiven, ConfirmationRefused, PlanRevised
-from events.execution import RequestCancelled, RequestCompleted, RequestFailed
+from events.execution import PermissionDecided, RequestCancelled, RequestCompleted, RequestFailed
 from tunnels.runtime.orchestrator import Orchestrator
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class SlackChannel(ChatChannel):
         self.inbox.register(self.app)
         self._handler: AsyncSocketModeHandler | None = None
         self._approvals: dict[str, tuple[str, str, str]] = {}  # request id -> (session key, ts, mrkdwn)
+        self._questions: dict[str, tuple[str, str, str, str]] = {}  # permission id -> (request id, session key, ts, mrkdwn)
 
     @classmethod
     def from_settings(
@@ -100,22 +101,31 @@ class SlackChannel(ChatChannel):
 
     # -- outbound ----------------------------------------------------------------------------
 
-    async def post(self, session_key: str, text: str, *, approval_for: str | None = None) -> str:
+    async def post(
+        self, session_key: str, text: str, *, approval_for: str | None = None, question_for: tuple[str, str] | None = None,
+    ) -> str:
         """Post `text` in the conversation's thread (split when long); the last part carries the
-        Approve / Cancel buttons when `approval_for` is a request id. Returns the first part's ts."""
+        Approve / Cancel buttons when `approval_for` is a request id, or Allow / Deny when
+        `question_for` is (request id, permission id). Returns the first part's ts."""
         _, channel, thread_ts = parse_session_key(session_key)
-        parts = to_mrkdwn_parts(text, SECTION_LIMIT if approval_for else TEXT_LIMIT)
+        parts = to_mrkdwn_parts(text, SECTION_LIMIT if approval_for or question_for else TEXT_LIMIT)
         first = ""
         for index, part in enumerate(parts):
-            buttons = approval_for if index == len(parts) - 1 else None
-            blocks = approval_blocks(part, buttons) if buttons else None
+            last = index == len(parts) - 1
+            blocks = None
+            if last and approval_for:
+                blocks = approval_blocks(part, approval_for)
+            elif last and question_for:
+                blocks = question_blocks(part, *question_for)
             response = await self.client.chat_postMessage(
                 channel=channel, thread_ts=thread_ts, text=part, blocks=blocks, unfurl_links=False, unfurl_media=False,
             )
             ts = str(response["ts"])
             first = first or ts
-            if buttons:
-                self._approvals[buttons] = (session_key, ts, part)
+            if last and approval_for:
+                self._approvals[approval_for] = (session_key, ts, part)
+            elif last and question_for:
+                self._questions[question_for[1]] = (question_for[0], session_key, ts, part)
         return first
 
     async def edit(self, session_key: str, ref: str, text: str) -> None:
@@ -138,7 +148,18 @@ class SlackChannel(ChatChannel):
         ref = await super()._show(event)
         if isinstance(event, _APPROVAL_SETTLED) and event.request_id in self._approvals:
             await self._drop_buttons(event.request_id)
+        if isinstance(event, PermissionDecided) and event.permission_id in self._questions:
+            await self._drop_question_buttons(event.permission_id)
+        if isinstance(event, (RequestCompleted, RequestFailed, RequestCancelled)):
+            for permission_id in [p for p, (rid, *_) in self._questions.items() if rid == event.request_id]:
+                await self._drop_question_buttons(permission_id)
         return ref
+
+    async def _drop_question_buttons(self, permission_id: str) -> None:
+        """Once a question is answered (or its request ended), its message loses the buttons."""
+        _, session_key, ts, text = self._questions.pop(permission_id)
+        _, channel, _ = parse_session_key(session_key)
+        await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=[section(text)])
 
     async def _drop_buttons(self, request_id: str) -> None:
         """Once a plan is answered (or gone), its message keeps the text and loses the buttons."""

@@ -19,6 +19,8 @@ from projections.requests import RequestState
 
 ACTIONS = {"approve": "Approve", "cancel": "Cancel"}
 """Button action -> its label."""
+QUESTION_ACTIONS = {"allow": ("Allow", "approve"), "deny": ("Deny", "cancel")}
+"""A permission question's button action -> its label and the `MessageReceived.action` it stands for."""
 MAX_CALLBACK_BYTES = 64
 
 
@@ -152,6 +154,20 @@ def parse_callback(data: str | None) -> tuple[str, str, int] | None:
     return action, request_id, int(revision)
 
 
+def question_callback(action: str, request_id: str, permission_id: str) -> str | None:
+    """`allow:<request id>:<permission id>`, or None when it would not fit Telegram's 64 bytes."""
+    data = f"{action}:{request_id}:{permission_id}"
+    return data if action in QUESTION_ACTIONS and len(data.encode()) <= MAX_CALLBACK_BYTES else None
+
+
+def parse_question_callback(data: str | None) -> tuple[str, str, str] | None:
+    """(action, request id, permission id) of a question's button, or None."""
+    action, request_id, permission_id = ((data or "").split(":") + ["", ""])[:3]
+    if action not in QUESTION_ACTIONS or not request_id or not permission_id:
+        return None
+    return action, request_id, permission_id
+
+
 @dataclass(frozen=True)
 class Press:
     """What to do with a button press: what to answer, and whether to record it (`action` set)."""
@@ -183,3 +199,24 @@ def read_press(
     if not may_approve(f"telegram:{user_id}", request.requester, approvers):
         return Press(f"Only {request.requester} or an approver can answer this plan.", action=action)
     return Press("Approving…" if action == "approve" else "Cancelling…", alert=False, action=action)
+
+
+def read_question_press(
+    data: str | None, user_id: int, chat_id: int, request: RequestState | None,
+    settings: TelegramChannelSettings, approvers: Sequence[str],
+) -> Press:
+    """Decide about a press on a permission question's Allow/Deny button (`action` is then
+    `approve` or `cancel`). A press on a question already answered is answered but not recorded."""
+    refused = refusal(user_id, chat_id, settings)
+    if refused:
+        return Press(refused)
+    parsed = parse_question_callback(data)
+    question = request.questions.get(parsed[2]) if parsed and request is not None else None
+    if parsed is None or request is None or question is None:
+        return Press("This button no longer works; answer in the chat instead.")
+    if question.decided:
+        return Press(f"This question was already answered ({'allowed' if question.allowed else 'denied'}).")
+    if not may_approve(f"telegram:{user_id}", request.requester, approvers):
+        return Press(f"Only {request.requester} or an approver can answer this question.")
+    label, action = QUESTION_ACTIONS[parsed[0]]
+    return Press(f"{label}ing…" if parsed[0] == "allow" else "Denying…", alert=False, action=action)

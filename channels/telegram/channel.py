@@ -18,7 +18,15 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.token import TokenValidationError
 
 from channels.base import ChatChannel
-from channels.telegram.addressing import ACTIONS, parse_callback, read_message, read_press
+from channels.telegram.addressing import (
+    ACTIONS,
+    QUESTION_ACTIONS,
+    parse_callback,
+    parse_question_callback,
+    read_message,
+    read_press,
+    read_question_press,
+)
 from channels.telegram.calls import TelegramChannelError, describe
 from channels.telegram.outbound import Outbox
 from channels.telegram.polling import poll, who_am_i
@@ -163,6 +171,9 @@ class TelegramChannel(ChatChannel):
         self.outbox.last_inbound[reading.session_key] = message.message_id
 
     async def _on_callback(self, query: CallbackQuery) -> None:
+        if parse_question_callback(query.data) is not None:
+            await self._on_question_press(query)
+            return
         parsed, ctx, message = parse_callback(query.data), self.orchestrator.ctx, query.message
         request = ctx.requests.get(parsed[1]) if parsed and ctx else None
         if request is not None and not self.owns(request.session_key):
@@ -179,6 +190,23 @@ class TelegramChannel(ChatChannel):
             )
         self._chore(self.outbox.answer(query.id, press.answer, alert=press.alert))
 
+    async def _on_question_press(self, query: CallbackQuery) -> None:
+        parsed, ctx, message = parse_question_callback(query.data), self.orchestrator.ctx, query.message
+        request = ctx.requests.get(parsed[1]) if parsed and ctx else None
+        if request is not None and not self.owns(request.session_key):
+            request = None
+        chat_id = message.chat.id if message else 0
+        press = read_question_press(query.data, query.from_user.id, chat_id, request, self.settings, self.approvers)
+        if press.action is not None and request is not None and parsed is not None:
+            date = message.date if isinstance(message, Message) else None
+            await self.receive(
+                session_key=request.session_key, sender=f"telegram:{query.from_user.id}",
+                text=f"[{QUESTION_ACTIONS[parsed[0]][0]}]", message_ref=f"cb:{query.id}",
+                sent_at=_utc(date) if date else self.orchestrator.clock.now(), sender_name=query.from_user.full_name,
+                action=press.action, request_id=request.request_id, permission_id=parsed[2],
+            )
+        self._chore(self.outbox.answer(query.id, press.answer, alert=press.alert))
+
     def _chore(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a reply in the background: polling never waits for Telegram to accept a send."""
         task = asyncio.ensure_future(work)
@@ -192,11 +220,13 @@ class TelegramChannel(ChatChannel):
 
     # -- outbound ----------------------------------------------------------------------------
 
-    async def post(self, session_key: str, text: str, *, approval_for: str | None = None) -> str:
+    async def post(
+        self, session_key: str, text: str, *, approval_for: str | None = None, question_for: tuple[str, str] | None = None,
+    ) -> str:
         """Send `text` (split if long) to the conversation; buttons go under the last part."""
         request = self.orchestrator.ctx.requests.get(approval_for) if approval_for and self.orchestrator.ctx else None
         approval = (approval_for, request.revision if request else 0) if approval_for else None
-        return await self.outbox.post(session_key, text, approval_for=approval)
+        return await self.outbox.post(session_key, text, approval_for=approval, question_for=question_for)
 
     async def edit(self, session_key: str, ref: str, text: str) -> None:
         """Replace a message's text; an edit that changes nothing is fine."""

@@ -11,13 +11,13 @@ from aiogram.exceptions import AiogramError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from aiogram.utils.backoff import BackoffConfig
 
-from channels.telegram.addressing import ACTIONS, Place, callback_data, place_of
+from channels.telegram.addressing import ACTIONS, QUESTION_ACTIONS, Place, callback_data, place_of, question_callback
 from channels.telegram.calls import TelegramChannelError, call, describe
 from channels.telegram.markup import escape, split_html, to_html, visible
 from config.settings import TelegramChannelSettings
 from events.catalogue import AnyEvent
 from events.conversation import ConfirmationCancelled, ConfirmationExpired, ConfirmationGiven, PlanRevised
-from events.execution import RequestCancelled, RequestCompleted, RequestFailed
+from events.execution import PermissionDecided, RequestCancelled, RequestCompleted, RequestFailed
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,18 @@ class Outbox:
         self.last_inbound: dict[str, int] = {}
         """Session key -> the person's latest message there; in groups the bot's answer replies to it."""
         self._buttons: dict[str, tuple[str, int, str]] = {}  # request id -> (session key, message id, its HTML)
+        self._questions: dict[str, tuple[str, str, int, str]] = {}  # permission id -> (request id, session key, message id, HTML)
 
-    async def post(self, session_key: str, text: str, *, approval_for: tuple[str, int] | None = None) -> str:
+    async def post(
+        self, session_key: str, text: str, *, approval_for: tuple[str, int] | None = None,
+        question_for: tuple[str, str] | None = None,
+    ) -> str:
         """Send `text` as one or more messages, with Approve/Cancel buttons for `approval_for`
-        (request id, plan revision) under the last; return the first one's id."""
+        (request id, plan revision), or Allow/Deny for `question_for` (request id, permission id),
+        under the last; return the first one's id."""
         place = place_of(session_key)
         parts = split_html(to_html(text)) or [escape("…")]
-        keyboard = _keyboard(*approval_for) if approval_for else None
+        keyboard = _keyboard(*approval_for) if approval_for else _question_keyboard(*question_for) if question_for else None
         reply_to = self.last_inbound.get(session_key) if place.chat_id < 0 else None
         first: int | None = None
         for index, part in enumerate(parts):
@@ -54,6 +59,8 @@ class Outbox:
             first = first or sent.message_id
             if markup is not None and approval_for:
                 self._buttons[approval_for[0]] = (session_key, sent.message_id, part)
+            elif markup is not None and question_for:
+                self._questions[question_for[1]] = (question_for[0], session_key, sent.message_id, part)
         assert first is not None
         return str(first)
 
@@ -64,8 +71,15 @@ class Outbox:
         await self._edit(place, int(ref), part)
 
     async def settle_buttons(self, event: AnyEvent) -> None:
-        """Remove a plan's buttons once its approval is decided, so nobody presses a stale one."""
+        """Remove a plan's or a question's buttons once it is decided, so nobody presses a stale one."""
         request_id = getattr(event, "request_id", None)
+        settled = [p for p, (rid, *_) in self._questions.items() if rid == request_id] if isinstance(
+            event, (RequestCompleted, RequestFailed, RequestCancelled)) else []
+        if isinstance(event, PermissionDecided) and event.permission_id in self._questions:
+            settled.append(event.permission_id)
+        for permission_id in settled:
+            _, session_key, message_id, part = self._questions.pop(permission_id)
+            await self._edit(place_of(session_key), message_id, part)
         if not isinstance(event, _BUTTONS_SETTLED) or request_id not in self._buttons:
             return
         session_key, message_id, part = self._buttons.pop(request_id)
@@ -121,3 +135,9 @@ def _keyboard(request_id: str, revision: int) -> InlineKeyboardMarkup | None:
     buttons = [InlineKeyboardButton(text=label, callback_data=data)
                for action, label in ACTIONS.items() if (data := callback_data(action, request_id, revision))]
     return InlineKeyboardMarkup(inline_keyboard=[buttons]) if len(buttons) == len(ACTIONS) else None
+
+
+def _question_keyboard(request_id: str, permission_id: str) -> InlineKeyboardMarkup | None:
+    buttons = [InlineKeyboardButton(text=label, callback_data=data)
+               for action, (label, _) in QUESTION_ACTIONS.items() if (data := question_callback(action, request_id, permission_id))]
+    return InlineKeyboardMarkup(inline_keyboard=[buttons]) if len(buttons) == len(QUESTION_ACTIONS) else None

@@ -17,14 +17,19 @@ from tunnels.claude import (
     Progress,
     run_workspace_task,
 )
+from tunnels.claude.environment import AgentEnvironment
 from tunnels.claude.guard import ToolGuard
 from tunnels.claude.options import build_options, inline_refs, task_result_schema
 from tunnels.claude.progress import progress_of
+from tunnels.claude.sandbox import SandboxSpec
 
 
-def _options(spec: AgentSpec):  # type: ignore[no-untyped-def]
+def _options(spec: AgentSpec, denied: tuple[Path, ...] = ()):  # type: ignore[no-untyped-def]
     guard = ToolGuard(PermissionPolicy(spec.cwd, BashRules()))
-    return build_options(spec, guard, {"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}, lambda _: None)
+    launch = AgentEnvironment(
+        env={"ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}, cli_path="/opt/launcher", settings={"apiKeyHelper": "cat /k"}
+    )
+    return build_options(spec, guard, launch, lambda _: None, denied)
 
 
 def test_readonly_options_restrict_the_tools_themselves(tmp_path: Path) -> None:
@@ -50,13 +55,35 @@ def test_readonly_options_restrict_the_tools_themselves(tmp_path: Path) -> None:
     assert (options.cwd, options.max_turns, options.model) == (str(tmp_path), 3, "claude-x")
     assert options.env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:9"
     assert options.strict_mcp_config  # the workspace's .mcp.json servers never start
-    assert options.settings == '{"disableAllHooks": true}'
+    assert options.cli_path == "/opt/launcher"  # the launcher that scrubs the environment
+    assert json.loads(options.settings or "") == {"disableAllHooks": True, "apiKeyHelper": "cat /k"}
+    assert options.sandbox is None  # no Bash, no sandbox needed
 
 
 def test_workspace_command_hooks_run_only_when_asked(tmp_path: Path) -> None:
     spec = AgentSpec(prompt="p", cwd=tmp_path, kind="workspace", project_hooks=True)
 
-    assert _options(spec).settings is None
+    assert "disableAllHooks" not in json.loads(_options(spec).settings or "")
+
+
+def test_hidden_paths_become_read_deny_rules(tmp_path: Path) -> None:
+    spec = AgentSpec(prompt="p", cwd=tmp_path / "ws", kind="workspace")
+
+    settings = json.loads(_options(spec, (Path("/srv/root/ARCHIVE"),)).settings or "")
+
+    assert settings["permissions"]["deny"] == ["Read(//srv/root/ARCHIVE)", "Read(//srv/root/ARCHIVE/**)"]
+
+
+def test_workspace_agents_run_bash_in_the_os_sandbox_with_no_way_out(tmp_path: Path) -> None:
+    spec = AgentSpec(prompt="p", cwd=tmp_path, kind="workspace", sandbox=SandboxSpec(network_allow=("pypi.org",)))
+
+    sandbox = _options(spec).sandbox
+
+    assert sandbox == {
+        "enabled": True, "autoAllowBashIfSandboxed": True, "allowUnsandboxedCommands": False,
+        "network": {"allowedDomains": ["pypi.org"]},
+    }
+    assert _options(AgentSpec(prompt="p", cwd=tmp_path, kind="workspace", sandbox=None)).sandbox is None
 
 
 def test_workspace_options_use_claude_code_prompt_policy_and_task_result(tmp_path: Path) -> None:

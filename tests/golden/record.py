@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
 from events.base import Event  # noqa: E402
 from events.codec import encode  # noqa: E402
 from events.conversation import (  # noqa: E402
+    PermissionAnswered,
     CancelRequested,
     ConfirmationAnswered,
     ConfirmationCancelled,
@@ -366,10 +367,53 @@ def stops_and_failures() -> list[Event]:
     return s.events
 
 
+def relayed_permissions() -> list[Event]:
+    """A task whose agent is refused things by the policy and the sandbox, asks twice in the
+    conversation (answered with a button, then left to expire), and ends with its refusals counted."""
+    s = Story("slack:T1:C7:1700000000.000100", start_hours=6)
+    me, ops = "slack:U1", "slack:U9"
+    r1 = s.new_id()
+    ask = s.message("Add left-pad to the web app and run its tests", me)
+    s.opened(r1, ask, [])
+    s.add(RouteDecided, request_id=r1, projects=["web"], method="explicit", usage=ROUTER)
+    plan = Plan(label="left-pad", tasks=[PlannedTask(workspace="web/app", task="Add left-pad and run the tests")], phases=[["web/app"]])
+    s.add(PlanProposed, request_id=r1, plan=plan, usage=PLANNER)
+    s.add(PlanApproved, request_id=r1, by=me)
+    s.add(PhaseStarted, request_id=r1, phase=1, workspaces=["web/app"])
+    s.dispatched(r1, plan, "web/app", 1)
+    s.started(r1, "web/app")
+    task = s.task(r1, "web/app")
+    s.add(PermissionDecided, request_id=r1, task_id=task, workspace="web/app", tool="Read", allowed=False,
+          detail="../../ARCHIVE/slack/credentials", rule="read.outside_workspace",
+          reason="../../ARCHIVE/slack/credentials is in a protected area outside the workspace")
+    s.add(PermissionDecided, request_id=r1, task_id=task, workspace="web/app", tool="Bash", allowed=False, by="sandbox",
+          detail="sort -o /srv/x in.txt", rule="sandbox",
+          reason="write blocked by the sandbox (outside the workspace): sort: open failed: /srv/x: Read-only file system")
+    first = s.add(PermissionRequested, request_id=r1, task_id=task, workspace="web/app", tool="Bash", detail="npm install left-pad",
+                  permission_id="PERM-1", reason="Bash command `npm install left-pad` is not in the allowlist",
+                  rule="bash.allowlist", expires_at=T0 + timedelta(hours=6, minutes=5), approvers=[me, ops])
+    click = s.message("approve", ops, action="approve", request_id=r1, permission_id="PERM-1", causation_id=first.id)
+    s.add(PermissionAnswered, request_id=r1, permission_id="PERM-1", by=ops, allowed=True, message_id=click.id, causation_id=click.id)
+    s.add(PermissionDecided, request_id=r1, task_id=task, workspace="web/app", tool="Bash", allowed=True, by=ops,
+          detail="npm install left-pad", rule="asked in the conversation", permission_id="PERM-1", reason=f"allowed by {ops}")
+    s.add(PermissionRequested, request_id=r1, task_id=task, workspace="web/app", tool="SandboxNetworkAccess", detail="registry.npmjs.org",
+          permission_id="PERM-2", reason="network access to registry.npmjs.org (not in permissions.network.allow)",
+          rule="network.not_listed", expires_at=T0 + timedelta(hours=6, minutes=6), approvers=[me, ops])
+    s.add(PermissionDecided, request_id=r1, task_id=task, workspace="web/app", tool="SandboxNetworkAccess", allowed=False,
+          by="timeout", detail="registry.npmjs.org", rule="asked in the conversation", permission_id="PERM-2",
+          reason="nobody answered within 5 minutes")
+    s.succeeded(r1, "web/app", TaskResult(summary="left-pad could not be fetched: no network", test_result="skip"), turns=4)
+    s.add(PhaseCompleted, request_id=r1, phase=1, succeeded=["web/app"])
+    s.add(RequestCompleted, request_id=r1, summary="1 of 1 workspace tasks succeeded.\n✓ web/app: left-pad could not be fetched (3 actions refused)",
+          succeeded=1, usage=ROUTER + PLANNER + agent_usage(4))
+    return s.events
+
+
 STORIES: dict[str, Callable[[], list[Event]]] = {
     "three_phase_request": three_phase_request,
     "conversation": conversation,
     "stops_and_failures": stops_and_failures,
+    "relayed_permissions": relayed_permissions,
 }
 
 

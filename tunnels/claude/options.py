@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,9 @@ import msgspec
 from claude_agent_sdk import ClaudeAgentOptions
 
 from events.values import TaskResult
+from tunnels.claude.environment import AgentEnvironment
 from tunnels.claude.guard import ToolGuard
+from tunnels.claude.sandbox import read_deny_rules, sandbox_option
 from tunnels.claude.spec import AgentSpec
 
 READONLY_TOOLS: tuple[str, ...] = ("Read", "Glob", "Grep")
@@ -54,27 +56,41 @@ def task_result_schema() -> dict[str, Any]:
     return inline_refs(msgspec.json.schema(TaskResult))
 
 
+def session_settings(spec: AgentSpec, launch: AgentEnvironment, denied_reads: Sequence[Path]) -> dict[str, Any]:
+    """The `--settings` layer of a session: no project hooks, hidden paths, the model key helper."""
+    settings: dict[str, Any] = dict(launch.settings)
+    if not spec.project_hooks:
+        # A workspace's settings hooks are commands the policy never sees. Only our in-process hook stays.
+        settings["disableAllHooks"] = True
+    if denied_reads:
+        # Read deny rules hide these paths from the Read tool and, inside the sandbox, from Bash.
+        settings["permissions"] = {"deny": read_deny_rules(denied_reads)}
+    return settings
+
+
 def build_options(
     spec: AgentSpec,
     guard: ToolGuard,
-    env: Mapping[str, str],
+    launch: AgentEnvironment,
     stderr: Callable[[str], None],
+    denied_reads: Sequence[Path] = (),
 ) -> ClaudeAgentOptions:
-    """Options for `spec`; `guard` enforces the permission policy, `env` is the CLI environment."""
+    """Options for `spec`; `guard` enforces the permission policy, `launch` starts the CLI with
+    its allowlisted environment, `denied_reads` are hidden from the session."""
     common: dict[str, Any] = {
         "cwd": str(spec.cwd),
         "setting_sources": ["project"],
         "permission_mode": "default",
         "max_turns": spec.max_turns,
         "model": spec.model,
-        "env": dict(env),
-        "cli_path": spec.cli_path,
+        "env": dict(launch.env),
+        "cli_path": launch.cli_path,
         "stderr": stderr,
         "hooks": guard.hooks(),
-        # A workspace's .mcp.json servers and settings hooks are commands the policy never
-        # sees; the CLI starts them even for read-only agents. Only our in-process hook stays.
+        # A workspace's .mcp.json servers are commands the policy never sees; the CLI starts them
+        # even for read-only agents.
         "strict_mcp_config": True,
-        "settings": None if spec.project_hooks else json.dumps({"disableAllHooks": True}),
+        "settings": json.dumps(session_settings(spec, launch, denied_reads)),
     }
     if spec.kind == "readonly":
         # No can_use_tool: a read outside cwd is then refused by the CLI itself.
@@ -87,6 +103,7 @@ def build_options(
         )
     return ClaudeAgentOptions(
         **common,
+        sandbox=sandbox_option(spec.sandbox) if spec.sandbox is not None else None,  # type: ignore[arg-type]
         tools=list(WORKSPACE_TOOLS),
         system_prompt={"type": "preset", "preset": "claude_code", "append": spec.instructions},
         output_format=_json_schema_format(task_result_schema()),

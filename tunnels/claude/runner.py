@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -24,31 +25,42 @@ from claude_agent_sdk import (
 )
 
 from events.values import TaskResult, Usage, bounded_result
+from tunnels.claude import environment
+from tunnels.claude.confinement import ReadScope, home_areas
 from tunnels.claude.errors import AgentFailed, AgentOutputInvalid, AgentTimeout
-from tunnels.claude.guard import ToolGuard
+from tunnels.claude.guard import Asker, PermissionNote, ToolGuard
 from tunnels.claude.options import build_options, sandbox_env
 from tunnels.claude.permissions import BashRules, PermissionPolicy
 from tunnels.claude.progress import progress_of
+from tunnels.claude.sandbox import MAX_TMPDIR_CHARS, disabled_warning
 from tunnels.claude.spec import AgentOutcome, AgentSpec, Progress
 
 ProgressCallback = Callable[[Progress], None]
+DecisionCallback = Callable[[PermissionNote], None]
+
+log = logging.getLogger(__name__)
 
 _STDERR_LINES = 20
 _REASON_LIMIT = 300
 _EXIT_CODE = re.compile(r"exit code:? (-?\d+)")
 
 
-async def run_agent(spec: AgentSpec, on_progress: ProgressCallback | None = None) -> AgentOutcome:
+async def run_agent(
+    spec: AgentSpec, on_progress: ProgressCallback | None = None, *,
+    on_decision: DecisionCallback | None = None, ask: Asker | None = None,
+) -> AgentOutcome:
     """Run the session `spec` to its end and return what it answered.
 
+    `on_decision` hears every permission decision worth recording; `ask` is how an action the
+    policy relays (`spec.relay`) is put to a person (without it, such actions are refused).
     Raises `AgentTimeout` after `spec.timeout_s`, `AgentFailed` when the CLI cannot start,
     crashes or ends with an error result, and `AgentOutputInvalid` when a structured answer was
     required and none came. Cancelling the calling task raises `CancelledError` as usual. In
     every case the CLI process is gone when this returns: on timeout, error and cancel it is
     sent SIGTERM at once instead of waiting out the SDK's 5 s grace period.
     """
-    with _run_dir(spec.sandbox_dir) as run_env:
-        session = _Session(spec, on_progress, run_env)
+    with _run_dir(spec.sandbox_dir) as (run_dir, run_env):
+        session = _Session(spec, on_progress, run_dir, run_env, on_decision, ask)
         deadline = asyncio.timeout(spec.timeout_s)
         try:
             async with deadline:
@@ -62,12 +74,13 @@ async def run_agent(spec: AgentSpec, on_progress: ProgressCallback | None = None
 
 
 async def run_workspace_task(
-    spec: AgentSpec, on_progress: ProgressCallback | None = None
+    spec: AgentSpec, on_progress: ProgressCallback | None = None, *,
+    on_decision: DecisionCallback | None = None, ask: Asker | None = None,
 ) -> tuple[TaskResult, AgentOutcome]:
     """Run a `workspace` session and validate its structured answer as a `TaskResult`."""
     if spec.kind != "workspace":
         raise ValueError(f"run_workspace_task needs a workspace agent, got kind={spec.kind!r}")
-    outcome = await run_agent(spec, on_progress)
+    outcome = await run_agent(spec, on_progress, on_decision=on_decision, ask=ask)
     try:
         return bounded_result(msgspec.convert(outcome.structured_output, TaskResult)), outcome
     except msgspec.ValidationError as err:
@@ -76,15 +89,28 @@ async def run_workspace_task(
 
 class _Session:
     def __init__(
-        self, spec: AgentSpec, on_progress: ProgressCallback | None, run_env: dict[str, str]
+        self, spec: AgentSpec, on_progress: ProgressCallback | None, run_dir: Path, run_env: dict[str, str],
+        on_decision: DecisionCallback | None, ask: Asker | None,
     ):
         self.spec = spec
         self.on_progress = on_progress
-        bash = spec.bash if spec.kind == "workspace" else BashRules(mode="deny_all")
-        self.guard = ToolGuard(PermissionPolicy(spec.cwd, bash))
+        workspace = spec.kind == "workspace"
+        private = run_dir / "private"
+        try:
+            launch = environment.prepare(private, {**spec.env, **run_env}, spec.cli_path)
+        except environment.CliNotFound as err:
+            raise AgentFailed(str(err)) from err
+        scratch = (Path(run_env["TMPDIR"]),) if "TMPDIR" in run_env else ()
+        scope = ReadScope(spec.cwd, (*spec.protected, *home_areas(), private), scratch=scratch)
+        network = spec.sandbox.network_allow if spec.sandbox is not None else ()
+        policy = PermissionPolicy(
+            spec.cwd, spec.bash if workspace else BashRules(mode="deny_all"), reads=scope,
+            network_allow=network, relay=spec.relay if workspace else frozenset(),
+        )
+        self.guard = ToolGuard(policy, on_decision=on_decision, ask=ask)
         self.stderr: deque[str] = deque(maxlen=_STDERR_LINES)
-        env = {**spec.env, **run_env}
-        self.client = ClaudeSDKClient(build_options(spec, self.guard, env, self.stderr.append))
+        options = build_options(spec, self.guard, launch, self._on_stderr, scope.sandbox_denials())
+        self.client = ClaudeSDKClient(options)
         self.pid: int | None = None
         self.ended = False  # the CLI sent its result: it is idle and exits when stdin closes
 
@@ -119,6 +145,13 @@ class _Session:
             _terminate(self.pid)  # synchronous: a second cancel cannot skip it
         with contextlib.suppress(Exception):
             await self.client.disconnect()
+
+    def _on_stderr(self, line: str) -> None:
+        self.stderr.append(line)
+        if self.spec.sandbox is not None and disabled_warning(line) and not self.guard.sandbox_disabled:
+            # The CLI fails open without bubblewrap or socat: from here on Bash is refused.
+            log.error("Claude Code runs without its sandbox in %s (%s); refusing Bash", self.spec.cwd, line.strip()[:200])
+            self.guard.sandbox_disabled = True
 
     def _report(self, message: AssistantMessage) -> None:
         # message.error: the CLI's own synthetic text about a failed API call, not agent work.
@@ -203,20 +236,26 @@ def _is_our_child(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def _run_dir(sandbox_dir: Path | None) -> Iterator[dict[str, str]]:
-    """A fresh HOME/CLAUDE_CONFIG_DIR/TMPDIR under `sandbox_dir` for one run, removed after."""
-    if sandbox_dir is None:
-        yield {}
-        return
-    sandbox_dir.mkdir(parents=True, exist_ok=True)
-    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=sandbox_dir))
+def _run_dir(sandbox_dir: Path | None) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A private folder for one run (mode 0700, removed after) holding the CLI's launcher, and,
+    with `sandbox_dir`, a fresh HOME/CLAUDE_CONFIG_DIR/TMPDIR under it."""
+    if sandbox_dir is not None:
+        sandbox_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix="run-" if sandbox_dir else "tunnels-agent-", dir=sandbox_dir))
+    short_tmp: Path | None = None
     try:
-        env = sandbox_env(run_dir)
+        env = sandbox_env(run_dir) if sandbox_dir is not None else {}
         for path in env.values():
             Path(path).mkdir()
-        yield env
+        if len(env.get("TMPDIR", "")) > MAX_TMPDIR_CHARS:
+            # The sandbox's sockets live in TMPDIR, whose path must stay short (see MAX_TMPDIR_CHARS).
+            short_tmp = Path(tempfile.mkdtemp(prefix="tnl-"))
+            env["TMPDIR"] = str(short_tmp)
+        yield run_dir, env
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+        if short_tmp is not None:
+            shutil.rmtree(short_tmp, ignore_errors=True)
 
 
 def _first_line(err: Exception) -> str:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from events.values import Usage
-from tunnels.claude.permissions import BashRules
+from tunnels.claude.permissions import BashRules, RelayClass
+from tunnels.claude.sandbox import SandboxSpec
 
 AgentKind = Literal["readonly", "workspace"]
 
@@ -20,10 +21,16 @@ class AgentSpec:
     `readonly` agents (router, planner, direct answers) get only Read/Glob/Grep and the caller's
     `system_prompt`; `workspace` agents get Claude Code's own prompt with `instructions` appended,
     write and Bash tools under `PermissionPolicy(cwd, bash)`, and must answer a `TaskResult`.
-    `env` is extra environment for the CLI (e.g. `ScriptedModelServer.env()`). With `sandbox_dir`
-    each run gets a fresh `HOME`, `CLAUDE_CONFIG_DIR` and `TMPDIR` under it, removed afterwards.
-    The workspace's CLAUDE.md, settings and skills load; its MCP servers never start, and its
-    command hooks run only with `project_hooks=True`.
+    `env` is extra environment for the CLI (e.g. `ScriptedModelServer.env()`); nothing else of
+    this process's environment reaches it but a short allowlist (`tunnels.claude.environment`).
+    With `sandbox_dir` each run gets a fresh `HOME`, `CLAUDE_CONFIG_DIR` and `TMPDIR` under it,
+    removed afterwards. The workspace's CLAUDE.md, settings and skills load; its MCP servers never
+    start, and its command hooks run only with `project_hooks=True`.
+
+    Workspace agents run their Bash commands in Claude Code's OS sandbox (`sandbox`; None only
+    when the settings turn it off). No agent reads the `protected` areas (nor the system's own
+    secrets), except the path down to its `cwd`. `relay` names the classes of action asked of a
+    person instead of refused.
     """
 
     prompt: str
@@ -42,6 +49,12 @@ class AgentSpec:
     sandbox_dir: Path | None = None
     project_hooks: bool = False
     """Run the command hooks of the workspace's `.claude/settings.json` (outside the policy)."""
+    sandbox: SandboxSpec | None = field(default_factory=SandboxSpec)
+    """The OS sandbox around Bash (workspace agents); None runs commands unconfined."""
+    protected: tuple[Path, ...] = ()
+    """Areas the agent may not read (the tree, the state and archive folders…)."""
+    relay: frozenset[RelayClass] = frozenset()
+    """Classes of action asked of a person (through `run_agent(ask=...)`) instead of refused."""
 
     @property
     def instructions(self) -> str:

@@ -36,9 +36,12 @@ def lay_out(root: Path) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file's text under `root`, by relative path (to show what changed)."""
+    """Every file's text under `root`, by relative path (to show what changed); hidden folders and
+    Python's bytecode caches (written by the tests the agents run) are left out."""
     return {
         str(path.relative_to(root)): path.read_text(encoding="utf-8", errors="replace")
         for path in sorted(root.rglob("*"))
-        if path.is_file() and not any(part.startswith(".") and part != ".claude" for part in path.relative_to(root).parts)
+        if path.is_file() and not any(
+            (part.startswith(".") and part != ".claude") or part == "__pycache__" for part in path.relative_to(root).parts
+        )
     }

@@ -11,7 +11,9 @@ from config.loader import LoadedSettings
 from events.conversation import Turn
 from events.values import Plan, PlannedTask, TaskResult, Usage
 from tunnels.claude import AgentSpec, BashRules, Progress, run_agent, run_workspace_task
+from tunnels.claude.guard import Asker, PermissionNote
 from tunnels.claude.permissions import DEFAULT_BASH_ALLOW
+from tunnels.claude.sandbox import SandboxSpec
 from tunnels.plans import PLAN_SCHEMA, parse_draft, validate
 from tunnels.routing import ROUTE_SCHEMA, RouteAnswer, parse_answer
 from tunnels.runtime import prompts
@@ -37,14 +39,20 @@ class AgentCalls:
         self.env = {**settings.claude.env, **env}
         self.cli_path = settings.claude.cli_path
         self.sandbox = loaded.state_dir / "agent-homes" if settings.claude.isolate_home else None
-        bash = settings.permissions.bash
+        permissions = settings.permissions
+        bash = permissions.bash
         self.bash = BashRules(mode=bash.mode, allow=DEFAULT_BASH_ALLOW if bash.allow is None else bash.allow, deny=bash.deny)
+        self.os_sandbox = SandboxSpec(network_allow=tuple(permissions.network.allow)) if permissions.sandbox else None
+        self.relay = frozenset(permissions.relay.actions)
+        # Never readable by an agent: the orchestrator's state (event store, seeds), the chat
+        # credentials, and, for workspace agents, the rest of the tree.
+        self.private_areas = (loaded.state_dir, loaded.archive_dir)
 
     def _readonly(self, prompt: str, system: str, *, schema: dict[str, Any] | None, model: str | None, timeout_s: float) -> AgentSpec:
         return AgentSpec(
             prompt=prompt, cwd=self.loaded.root, kind="readonly", system_prompt=system, output_schema=schema,
             model=model, max_turns=self.limits.readonly_max_turns, timeout_s=timeout_s, env=self.env,
-            cli_path=self.cli_path, sandbox_dir=self.sandbox,
+            cli_path=self.cli_path, sandbox_dir=self.sandbox, protected=self.private_areas,
         )
 
     async def route(self, text: str, history: Sequence[Turn], tree: Tree) -> Answered:
@@ -80,15 +88,18 @@ class AgentCalls:
 
     async def work(
         self, task: PlannedTask, cwd: Path, request_text: str, upstream: Sequence[tuple[str, TaskResult]],
-        on_progress: Callable[[Progress], None],
+        on_progress: Callable[[Progress], None], *, on_decision: Callable[[PermissionNote], None] | None = None,
+        ask: Asker | None = None,
     ) -> Answered:
-        """Run one workspace task; the answer is its `TaskResult`."""
+        """Run one workspace task; the answer is its `TaskResult`. Permission decisions go to
+        `on_decision`; relayed actions are put to a person through `ask`."""
         limit = self.limits.max_message_chars
         spec = AgentSpec(
             prompt=prompts.workspace_prompt(task, request_text, prompts.upstream_block(upstream, self.limits.upstream_context_chars), limit),
             cwd=cwd, kind="workspace", system_prompt=prompts.WORKSPACE_INSTRUCTIONS, model=self.models.workspace,
             max_turns=self.limits.workspace_max_turns, timeout_s=self.limits.task_timeout_s, env=self.env,
-            cli_path=self.cli_path, bash=self.bash, sandbox_dir=self.sandbox,
+            cli_path=self.cli_path, bash=self.bash, sandbox_dir=self.sandbox, sandbox=self.os_sandbox,
+            protected=(self.loaded.root, *self.private_areas), relay=self.relay if ask is not None else frozenset(),
         )
-        result, outcome = await run_workspace_task(spec, on_progress)
+        result, outcome = await run_workspace_task(spec, on_progress, on_decision=on_decision, ask=ask)
         return Answered(result, outcome.usage)

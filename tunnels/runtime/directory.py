@@ -9,13 +9,21 @@ import pykka
 from actors.channel_session import ChannelSession
 from actors.confirm_gate import ConfirmGate
 from actors.context import ActorContext
+from actors.permission_gate import PermissionGate
 from actors.phase_supervisor import PhaseSupervisor
 from actors.planner import Planner
 from actors.router import Router
 from actors.workspace_agent import WorkspaceAgent
 from events.catalogue import REQUEST_ENDED, TASK_ENDED, AnyEvent
-from events.conversation import CancelRequested, ConfirmationAnswered, MessageReceived, PlanRevised, RequestOpened
-from events.execution import WorkspaceTaskDispatched
+from events.conversation import (
+    CancelRequested,
+    ConfirmationAnswered,
+    MessageReceived,
+    PermissionAnswered,
+    PlanRevised,
+    RequestOpened,
+)
+from events.execution import PermissionRequested, WorkspaceTaskDispatched
 from events.planning import PlanApproved, PlanProposed, RouteDecided
 
 
@@ -27,6 +35,7 @@ class Directory:
         self.router = Router.start(ctx)
         self.planner = Planner.start(ctx)
         self.gate = ConfirmGate.start(ctx)
+        self.permissions = PermissionGate.start(ctx)
         self._sessions: dict[str, pykka.ActorRef[ChannelSession]] = {}
         self._supervisors: dict[str, pykka.ActorRef[PhaseSupervisor]] = {}
         self._lock = threading.Lock()
@@ -57,6 +66,8 @@ class Directory:
                 return [self.planner]
             case PlanProposed() | ConfirmationAnswered():
                 return [self.gate]
+            case PermissionRequested() | PermissionAnswered():
+                return [self.permissions]
             case PlanApproved():
                 return [self.supervisor(event.request_id, create=True)]  # type: ignore[list-item]
             case CancelRequested():
@@ -66,7 +77,7 @@ class Directory:
                 return [WorkspaceAgent.start(self.ctx, event.task_id)]
             case _ if isinstance(event, TASK_ENDED):
                 supervisor = self.supervisor(request_id or "", create=False)
-                return [supervisor] if supervisor else []
+                return [supervisor, self.permissions] if supervisor else [self.permissions]
             case _ if isinstance(event, REQUEST_ENDED):
                 self._retire(request_id or "")
                 return [self.session(event.session_key)]

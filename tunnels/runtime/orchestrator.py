@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from actors.confirm_gate import Rearm
+from actors.permission_gate import RearmQuestions
 from actors.context import ActorContext, Recorder
 from config.loader import LoadedSettings
 from events.catalogue import AnyEvent
@@ -25,9 +26,29 @@ from tunnels.runtime.dispatcher import Dispatcher
 from tunnels.bus.workspaces import WorkspaceBus
 from tunnels.runtime.reconcile import reconcile
 from tunnels.runtime.remote import RemoteWorkspaces
+from tunnels.claude.sandbox import check_sandbox
 from tunnels.runtime.services import Services
 
 log = logging.getLogger(__name__)
+
+
+async def sandbox_problem(loaded: LoadedSettings) -> str | None:
+    """Why workspace agents may not run here, or None; warns when the sandbox is turned off."""
+    if not loaded.settings.permissions.sandbox:
+        log.warning(
+            "permissions.sandbox is off: workspace agents run their commands WITHOUT Claude Code's OS sandbox "
+            "(writes and network are then confined only by the permission rules)"
+        )
+        return None
+    check = await asyncio.to_thread(check_sandbox)
+    if check.ok:
+        return None
+    problem = (
+        f"the OS sandbox cannot run on this host: {check.problem}; install it, or set "
+        "permissions.sandbox: off in orchestrator.yaml to run agents without it"
+    )
+    log.error("workspace agents will not run: %s", problem)
+    return problem
 
 
 class Orchestrator:
@@ -83,6 +104,8 @@ class Orchestrator:
         await self.remote.start()
         self._stack.push_async_callback(self.remote.stop)
         services = Services(loaded, AgentCalls(loaded, self.agent_env), recorder, requests, self.clock, self.ids, self.remote)
+        services.sandbox_problem = await sandbox_problem(loaded)
+        self.runner.add_listener(services.desk.on_event)
         self.ctx = ActorContext(
             loop=asyncio.get_running_loop(), recorder=recorder, settings=loaded, clock=self.clock, ids=self.ids,
             sessions=sessions, requests=requests, services=services,
@@ -99,6 +122,7 @@ class Orchestrator:
         if settled:
             log.warning("settled %d request(s) left open by a previous run", settled)
         self.directory.gate.tell(Rearm())
+        self.directory.permissions.tell(RearmQuestions())
 
     async def _stop(self) -> None:
         for channel in reversed(self.channels):
@@ -140,6 +164,7 @@ class Orchestrator:
     async def post_message(
         self, *, session_key: str, channel: str, sender: str, text: str, message_ref: str,
         sender_name: str = "", action: str | None = None, request_id: str | None = None, sent_at: datetime | None = None,
+        permission_id: str | None = None,
     ) -> Appended:
         """Record what a person said. The same `message_ref` (a chat's own message id) is stored once."""
         assert self.ctx is not None
@@ -147,5 +172,6 @@ class Orchestrator:
         event = MessageReceived(
             id=derived_id(at, f"{channel}:{message_ref}"), at=at, session_key=session_key, request_id=request_id,
             channel=channel, sender=sender, sender_name=sender_name, text=text, message_ref=message_ref, action=action,  # type: ignore[arg-type]
+            permission_id=permission_id,
         )
         return await self.ctx.recorder.append(event)

@@ -29,6 +29,7 @@ from projections import RequestsView
 from tunnels.claude import AgentError, AgentTimeout, Progress
 from tunnels.runtime.agent_calls import AgentCalls
 from tunnels.runtime.envelopes import task_envelope
+from tunnels.runtime.permission_desk import PermissionDesk
 from remote_agent.protocol import BashPolicy, TaskCommand, UpstreamResult
 from tunnels.bus.errors import BusError
 from tunnels.runtime.remote import RemoteWorkspaces
@@ -57,6 +58,9 @@ class Services:
         self._cancelled_by: dict[str, str] = {}
         self.agent_name = f"local:{loaded.root.name}"
         self._loop = asyncio.get_running_loop()
+        self.desk = PermissionDesk(loaded, recorder, requests, clock, ids)
+        self.sandbox_problem: str | None = None
+        """Why workspace agents cannot run here (the OS sandbox is required and cannot run), if so."""
 
     def tree(self) -> Tree:
         """The project tree as it is on disk now, plus the workspaces remote agents announce."""
@@ -126,11 +130,14 @@ class Services:
         assert me is not None
         self._running[dispatched.request_id][dispatched.task_id] = me
         progress = _ProgressRecorder(self, dispatched)
+        permissions = self.desk.for_task(dispatched)
         try:
             async with self._locks[dispatched.workspace], self._slots:
                 request = self.requests.get(dispatched.request_id)
                 if request is None or request.plan is None or request.status != "executing":
                     raise asyncio.CancelledError
+                if self.sandbox_problem is not None:
+                    raise TreeError(self.sandbox_problem)
                 workspace = self.tree().workspace(dispatched.workspace)
                 if workspace.path is None:
                     raise TreeError(f"{dispatched.workspace} has no local folder")
@@ -139,8 +146,10 @@ class Services:
                     (dep, task.result) for dep in dispatched.upstream
                     if (task := request.tasks.get(dep)) is not None and task.result is not None
                 ]
+                relayed = bool(self.loaded.settings.permissions.relay.actions)
                 answered = await self.calls.work(
-                    request.plan.task_for(dispatched.workspace), workspace.path, request.text, upstream, progress.on_progress
+                    request.plan.task_for(dispatched.workspace), workspace.path, request.text, upstream, progress.on_progress,
+                    on_decision=permissions.on_decision, ask=permissions.ask if relayed else None,
                 )
                 await progress.drain()
                 outcome: Any = WorkspaceTaskSucceeded(**self._envelope(dispatched), result=answered.value, usage=answered.usage)
@@ -154,6 +163,7 @@ class Services:
         finally:
             self._running[dispatched.request_id].pop(dispatched.task_id, None)
         await progress.drain()
+        await permissions.drain()
         await self.recorder.append(outcome)
 
 
