@@ -33,7 +33,7 @@ from events.base import Event
 from events.codec import encode
 from events.subjects import Subjects
 from events.upcasting import SCHEMA_VERSION
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, Layout, connect
+from tunnels.bus import EmbeddedNatsServer, EventStore, Layout, connect
 from tunnels.bus.store import SCHEMA_HEADER
 
 ROUNDS = 9
@@ -137,7 +137,7 @@ async def main() -> None:
     unwindowed = Row("(b') append_many vs publish_async, no windows (context)")
     with tempfile.TemporaryDirectory() as tmp:
         async with EmbeddedNatsServer(Path(tmp) / "state") as server:
-            nc = await connect(ConnectOptions(url=server.url, name="bench"))
+            nc = await connect(server.connect_options("bench"))
             # Warm up both paths once (connection, reply inboxes, stream creation), unmeasured.
             await ours_pipelined(nc, events[:2000])
             await raw_pipelined(nc, events[:2000], WINDOW)

@@ -39,7 +39,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from events.codec import EVENTS, encode
 from projections import RequestsView, SessionsView, TaskLog, rebuild
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, Layout, connect
+from tunnels.bus import EmbeddedNatsServer, EventStore, Layout, connect
 
 EVENTS_COUNT = 100_000
 OFFLINE_COUNT = 25_000
@@ -116,7 +116,7 @@ async def main() -> None:
     tmpfs = Row("(e) raw ordered read vs rebuild as (b), files on tmpfs (/dev/shm)")
     with tempfile.TemporaryDirectory() as tmp:
         async with EmbeddedNatsServer(Path(tmp) / "state") as server:
-            nc = await connect(ConnectOptions(url=server.url, name="bench"))
+            nc = await connect(server.connect_options("bench"))
             store = EventStore(nc, Layout(prefix="bench", stream="BENCH_REBUILD"))
             await store.ensure()
             start = time.perf_counter()

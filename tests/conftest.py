@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, Layout, connect
+from tunnels.bus import EmbeddedNatsServer, EventStore, Layout, connect
 
 # The Slack SDK reads proxy variables and ignores NO_PROXY; tests only talk to 127.0.0.1.
 for _name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
@@ -25,7 +25,7 @@ async def nats_server(tmp_path: Path) -> AsyncIterator[EmbeddedNatsServer]:
 @pytest.fixture
 async def store(nats_server: EmbeddedNatsServer) -> AsyncIterator[EventStore]:
     """An event store on the test's server, streams created."""
-    nc = await connect(ConnectOptions(url=nats_server.url, name="test"))
+    nc = await connect(nats_server.connect_options("test"))
     store = EventStore(nc, Layout())
     await store.ensure()
     yield store

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -14,7 +14,7 @@ from config.credentials import read_secret_file
 from config.errors import CredentialsError
 from config.loader import LoadedSettings
 from projections import RequestsView, SessionsView, TaskLog
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, Layout, connect, running_server_url
+from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, Layout, connect, running_server
 
 Role = Literal["owner", "reader"]
 
@@ -27,6 +27,8 @@ class Backbone:
     nc: Client
     server: EmbeddedNatsServer | None
     url: str
+    options: ConnectOptions = field(repr=False)
+    """How this process connected (with its login): for a helper that needs a connection of its own."""
 
 
 def layout_of(loaded: LoadedSettings, prefix: str = "tunnels") -> Layout:
@@ -36,7 +38,7 @@ def layout_of(loaded: LoadedSettings, prefix: str = "tunnels") -> Layout:
 
 
 def connect_options(loaded: LoadedSettings, url: str, name: str) -> ConnectOptions:
-    """Connection options from `nats.*` (relative file paths are taken from the root)."""
+    """Connection options of a configured server, from `nats.*` (relative paths are from the root)."""
     nats = loaded.settings.nats
 
     def path(value: str | None) -> Path | None:
@@ -72,27 +74,30 @@ async def open_backbone(loaded: LoadedSettings, *, role: Role, name: str = "tunn
 
     An `owner` (the orchestrator, a rebuild) starts the embedded server and is refused if another
     process already owns it; a `reader` (tail, replay) joins a running embedded server if there
-    is one, and otherwise starts one for as long as it runs.
+    is one, and otherwise starts one for as long as it runs. On the embedded server both log in
+    as the store's nkey user (its seed under `<state>/nats/`); a configured `nats.url` is reached
+    with the configured credentials.
     """
-    server: EmbeddedNatsServer | None = None
-    url = loaded.settings.nats.url
-    if url is None and role == "reader":
-        url = running_server_url(loaded.state_dir)
-    if url is None:
-        server = EmbeddedNatsServer(loaded.state_dir)
-        await server.start()
-        url = server.url
-    try:
-        nc = await connect(connect_options(loaded, url, name))
-        try:
-            store = EventStore(nc, layout_of(loaded))
-            await store.ensure()
-            yield Backbone(store=store, nc=nc, server=server, url=url)
-        finally:
-            await nc.drain() if nc.is_connected else await nc.close()
-    finally:
-        if server is not None:
-            await server.stop()
+    nats = loaded.settings.nats
+    async with AsyncExitStack() as stack:
+        server: EmbeddedNatsServer | None = None
+        if nats.url is not None:
+            options = connect_options(loaded, nats.url, name)
+        else:
+            joined = running_server(loaded.state_dir, name=name) if role == "reader" else None
+            if joined is None:
+                server = await stack.enter_async_context(EmbeddedNatsServer(loaded.state_dir))
+                joined = server.connect_options(name)
+            options = replace(joined, connect_timeout_s=nats.connect_timeout_s)
+        nc = await connect(options)
+        stack.push_async_callback(_close, nc)  # before the server stops (last in, first out)
+        store = EventStore(nc, layout_of(loaded))
+        await store.ensure()
+        yield Backbone(store=store, nc=nc, server=server, url=options.url, options=options)
+
+
+async def _close(nc: Client) -> None:
+    await nc.drain() if nc.is_connected else await nc.close()
 
 
 def standard_projections(loaded: LoadedSettings) -> tuple[SessionsView, RequestsView, TaskLog]:

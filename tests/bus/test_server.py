@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, StoreLocked, connect, running_server_url
+from tunnels.bus import EmbeddedNatsServer, EventStore, StoreLocked, connect, running_server_url
 from tests.factories import Events
 
 
@@ -26,7 +26,7 @@ async def test_starts_from_a_clean_state_folder_and_refuses_a_second_owner(tmp_p
 async def test_events_survive_a_server_restart_and_the_client_reconnects(tmp_path: Path) -> None:
     server = EmbeddedNatsServer(tmp_path / ".tunnels")
     await server.start()
-    nc = await connect(ConnectOptions(url=server.url))
+    nc = await connect(server.connect_options())
     try:
         store = EventStore(nc)
         await store.ensure()

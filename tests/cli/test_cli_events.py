@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import T0, Events, two_phase_plan
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, connect
+from tunnels.bus import EmbeddedNatsServer, EventStore, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "terminal:alice"
@@ -28,7 +28,7 @@ def tunnels(root: Path, *args: str, timeout: float = 60) -> subprocess.Completed
 
 async def seed(root: Path, server: EmbeddedNatsServer) -> None:
     ev = Events()
-    nc = await connect(ConnectOptions(url=server.url))
+    nc = await connect(server.connect_options())
     store = EventStore(nc)
     await store.ensure()
     for event in [
@@ -98,7 +98,7 @@ async def test_tail_follows_the_stream_live(seeded_root: Path) -> None:
             seen = [json.loads(await asyncio.to_thread(readline))["type"] for _ in range(10)]
             assert seen[0] == "message.received" and seen[-1] == "request.opened"
             await seed(seeded_root, server)  # the same events again: deduplicated, nothing new ...
-            nc = await connect(ConnectOptions(url=server.url))
+            nc = await connect(server.connect_options())
             store = EventStore(nc)
             await store.append(Events(T0 + timedelta(hours=1)).message("terminal:carol", "live one"))  # ... new
             await nc.close()

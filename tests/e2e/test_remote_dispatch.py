@@ -24,6 +24,7 @@ from remote_agent.protocol import (
 )
 from tests.e2e.scenarios import plan, scenario, succeeds
 from tests.e2e.world import world
+from tunnels.bus import connect
 
 REMOTE = "edge/worker"
 
@@ -56,7 +57,7 @@ async def test_a_plan_mixing_local_and_remote_workspaces_and_an_agent_that_goes_
     )
     async with world(tmp_path, script, settings={"remote": {"lost_after_s": 2}}) as w:
         store = w.orchestrator.store
-        nc = await nats.connect(w.orchestrator.backbone.url)  # type: ignore[union-attr]
+        nc = await connect(w.orchestrator.backbone.options)  # type: ignore[union-attr]
         try:
             beating = asyncio.ensure_future(heartbeat(nc))
             await w.orchestrator.remote.wait_live(REMOTE)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from projections import ProjectionRunner, RequestsView, SessionsView, TaskLog
 from tests.factories import Events, two_phase_plan
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, connect
+from tunnels.bus import EmbeddedNatsServer, EventStore, connect
 
 KEY = "terminal:alice"
 
@@ -35,7 +35,7 @@ async def main(state: Path, tasks: Path) -> None:
     ev = Events()
     server = EmbeddedNatsServer(state)
     await server.start()
-    nc = await connect(ConnectOptions(url=server.url))
+    nc = await connect(server.connect_options())
     store = EventStore(nc)
     await store.ensure()
     for n in range(5):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from projections import ProjectionRunner
 from tests.helpers.crash_writer import views
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, connect
+from tunnels.bus import EmbeddedNatsServer, EventStore, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ async def test_projections_catch_up_after_the_writer_is_killed(tmp_path: Path) -
     assert len(list(tasks.rglob("*.md"))) == 5  # only the first five were projected
 
     async with EmbeddedNatsServer(state) as server:  # the killed owner's server is gone or reaped
-        nc = await connect(ConnectOptions(url=server.url))
+        nc = await connect(server.connect_options())
         try:
             store = EventStore(nc)
             await store.ensure()

@@ -5,7 +5,7 @@ Only this package touches nats-py exceptions; everything it raises is a `BusErro
 
 from tunnels.bus.connection import ConnectOptions, connect
 from tunnels.bus.errors import AppendConflict, BusError, NotReachable, StoreLocked
-from tunnels.bus.server import EmbeddedNatsServer, running_server_url
+from tunnels.bus.server import EmbeddedNatsServer, running_server, running_server_url
 from tunnels.bus.store import Appended, EventStore, Stored
 from tunnels.bus.streams import Layout
 
@@ -21,5 +21,6 @@ __all__ = [
     "StoreLocked",
     "Stored",
     "connect",
+    "running_server",
     "running_server_url",
 ]

@@ -22,11 +22,11 @@ class ConnectOptions:
     """How to reach a server. Secrets here never go into an event or a log line."""
 
     url: str
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     user: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     creds_file: Path | None = None
-    nkey_seed: str | None = None
+    nkey_seed: str | None = field(default=None, repr=False)
     tls_ca_file: Path | None = None
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None

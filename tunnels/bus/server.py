@@ -5,12 +5,18 @@ folder, and is reported ready by reading its own log output (never by sleeping).
 a store: the owner holds an exclusive lock on `<state>/nats/owner.lock`; a second owner is refused
 with a clear message. The owner writes the URL to `<state>/nats/url` so read-only commands
 (`tunnels replay`, `tunnels events tail`) can join a running server instead of starting one.
+
+The server demands a login: the store's nkey user (`embedded_login`), generated on its first
+start, unless the caller's `extra_config` brings its own authorization. Everything under
+`<state>/nats/` is private to this OS user (folder 0700, files 0600), and nats-server runs with
+an allowlisted environment (`tunnels.childenv`), never with the orchestrator's secrets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
 import os
 import re
 import shutil
@@ -20,7 +26,17 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-from tunnels.bus.errors import ServerBinaryMissing, ServerStartFailed, StoreLocked
+from tunnels.bus.connection import ConnectOptions
+from tunnels.bus.embedded_login import (
+    EmbeddedLogin,
+    brings_own_authorization,
+    ensure_login,
+    private_folder,
+    read_login,
+    write_private,
+)
+from tunnels.bus.errors import BusError, ServerBinaryMissing, ServerStartFailed, StoreLocked
+from tunnels.childenv import child_environment
 from tunnels.natsconf import nats_config_file
 from tunnels.pidlock import LockHeld, acquire, is_held
 
@@ -60,15 +76,34 @@ def running_server_url(state_dir: Path) -> str | None:
     return None
 
 
+def running_server(state_dir: Path, *, name: str = "tunnels") -> ConnectOptions | None:
+    """How to join the embedded server another process owns on this root (URL and login), if one runs.
+
+    Raises:
+        CredentialsError: the store's seed file is readable by others or damaged.
+    """
+    url = running_server_url(state_dir)
+    if url is None:
+        return None
+    login = read_login(state_dir / "nats")
+    return ConnectOptions(url=url, nkey_seed=login.seed.reveal() if login else None, name=name)
+
+
 class EmbeddedNatsServer:
-    """`async with EmbeddedNatsServer(state_dir) as server:` runs a nats-server; `server.url`."""
+    """`async with EmbeddedNatsServer(state_dir) as server:` runs a nats-server.
+
+    Connect with `server.connect_options()` (its URL and the store's login). With an
+    `extra_config` that declares `authorization`, `accounts` or `operator`, the caller's
+    configuration alone decides who may connect, `server.login` is None, and the caller connects
+    with its own credentials (`server.url`).
+    """
 
     def __init__(
         self, state_dir: Path, *, port: int = -1, ready_timeout_s: float = 15.0, extra_config: str = ""
     ) -> None:
         self.state_dir = state_dir
         self.extra_config = extra_config
-        """nats-server config text appended to the embedded config (an `authorization` block)."""
+        """nats-server config text appended to the embedded config (TLS, leaf nodes, the caller's own authorization)."""
         self.nats_dir = state_dir / "nats"
         self.store_dir = self.nats_dir / "store"
         self._port = port
@@ -77,6 +112,8 @@ class EmbeddedNatsServer:
         self._process: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task[None] | None = None
         self.url = ""
+        self.login: EmbeddedLogin | None = None
+        """The store's nkey user once started; None when `extra_config` brings its own authorization."""
         self.log_tail: list[str] = []
         self.listeners: dict[str, tuple[str, int]] = {}
         """Host and port per kind of connection (`client`, `leafnode`, `websocket`, …) as logged at start."""
@@ -106,22 +143,19 @@ class EmbeddedNatsServer:
     async def start(self) -> None:
         """Start the server and wait until it reports ready."""
         binary = find_nats_server()
+        private_folder(self.nats_dir)
         self._acquire_lock()
         try:
             self.store_dir.mkdir(parents=True, exist_ok=True)
             await self._reap_previous_server()
+            own_auth = brings_own_authorization(self.extra_config)
+            self.login = None if own_auth else ensure_login(self.nats_dir)
             conf = self.nats_dir / "embedded.conf"
-            conf.write_text(
-                nats_config_file("embedded.conf")
-                .replace("{port}", str(self._port))
-                .replace("{store_dir}", str(self.store_dir))
-                + ("\n" + self.extra_config if self.extra_config else ""),
-                encoding="utf-8",
-            )
+            write_private(conf, self._config_text())
             self._process = await asyncio.create_subprocess_exec(
                 binary, "-c", str(conf),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                preexec_fn=_die_with_parent,
+                env=child_environment(), preexec_fn=_die_with_parent,
             )
             try:
                 await asyncio.wait_for(self._wait_ready(), self._ready_timeout_s)
@@ -131,11 +165,59 @@ class EmbeddedNatsServer:
                     f"its last output: {' | '.join(self.log_tail[-5:])}"
                 ) from None
             self._drain = asyncio.create_task(self._drain_output())
-            (self.nats_dir / "server.pid").write_text(f"{self._process.pid}\n")
-            (self.nats_dir / "url").write_text(self.url + "\n")
+            if self.login is not None:
+                await self._check_login_required()
+            write_private(self.nats_dir / "server.pid", f"{self._process.pid}\n")
+            write_private(self.nats_dir / "url", self.url + "\n")
         except BaseException:
             await self.stop()
             raise
+
+    def _config_text(self) -> str:
+        text = (
+            nats_config_file("embedded.conf")
+            .replace("{port}", str(self._port))
+            .replace("{store_dir}", str(self.store_dir))
+        )
+        if self.login is not None:
+            text += "\n" + self.login.authorization_block()
+        return text + ("\n" + self.extra_config if self.extra_config else "")
+
+    async def _check_login_required(self) -> None:
+        # Defence in depth: an `include` in extra_config could replace our authorization block.
+        # The server's greeting says whether it demands a login; refuse to run an open one.
+        host, port = self.listeners["client"]
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            greeting = await asyncio.wait_for(reader.readline(), self._ready_timeout_s)
+        finally:
+            writer.close()
+        try:
+            info = json.loads(greeting.removeprefix(b"INFO ")) if greeting.startswith(b"INFO ") else {}
+        except ValueError:
+            info = {}
+        if not info.get("auth_required"):
+            raise ServerStartFailed(
+                f"the embedded nats-server at {self.url} does not ask clients to log in, so something in "
+                "extra_config (an include?) replaced the generated authorization; declare the caller's "
+                "own authorization at the top level of extra_config instead"
+            )
+
+    def connect_options(self, name: str = "tunnels") -> ConnectOptions:
+        """Options that log in to this running server as the store's orchestrator user.
+
+        Raises:
+            BusError: the server is not started, or its `extra_config` brings its own authorization
+                (connect with those credentials and `server.url` instead).
+        """
+        if not self.url:
+            raise BusError("the embedded nats-server is not running: start it before connecting")
+        if self.login is None:
+            raise BusError(
+                "this embedded nats-server uses the authorization of its extra_config: "
+                "connect to server.url with the credentials that config names"
+            )
+        return ConnectOptions(url=self.url, nkey_seed=self.login.seed.reveal(), name=name)
 
     async def _reap_previous_server(self) -> None:
         # An owner that was SIGKILLed takes its server down with it (parent-death signal), but
