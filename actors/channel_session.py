@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from actors.base import EventActor
 from actors.confirm_policy import may_approve
 from actors.context import ActorContext
+from actors.history import request_history
 from actors.intents import intent_of, permission_answer
 from events.base import Event
 from events.catalogue import AnyEvent
@@ -57,15 +56,12 @@ class ChannelSession(EventActor):
             return
         if not text.strip():
             return
-        history = list(state.turns) if self._fresh(state) else []
+        limits = self.ctx.settings.settings.limits
+        history = request_history(state, now=self.ctx.clock.now(), ttl_s=limits.followup_ttl_s, max_chars=limits.max_message_chars)
         self._record(state, RequestOpened(
             **self.ctx.envelope(cause, request_id=self.ctx.ids.new_id()),
             text=text, requester=sender, channel=channel, message_id=message_id, history=history,
         ))
-
-    def _fresh(self, state: SessionState) -> bool:
-        ttl = timedelta(seconds=self.ctx.settings.settings.limits.followup_ttl_s)
-        return state.status == "awaiting_followup" and state.last_activity is not None and self.ctx.clock.now() - state.last_activity < ttl
 
     # -- reactions ---------------------------------------------------------------------------
 

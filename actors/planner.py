@@ -1,4 +1,8 @@
-"""The planner (PO): tasks per workspace with dependencies, validated; or a direct answer."""
+"""The planner (PO): tasks per workspace with dependencies, validated; or a direct answer.
+
+Both get the request's own history (recorded on `request.opened`, as the router did): never the
+session's whole conversation.
+"""
 
 from __future__ import annotations
 
@@ -36,9 +40,8 @@ class Planner(EventActor):
 
     async def _direct(self, cause: AnyEvent, request: RequestState) -> None:
         ctx = self.ctx
-        history = ctx.sessions.get(request.session_key).turns[:-1]
         try:
-            answered = await ctx.services.calls.direct(request.text, history)
+            answered = await ctx.services.calls.direct(request.text, request.history)
         except AgentError as err:
             await ctx.recorder.append(RequestFailed(**ctx.envelope(cause, request_id=request.request_id), stage="planning", reason=f"no answer: {err}"))
             return
@@ -48,10 +51,9 @@ class Planner(EventActor):
     async def _plan(self, cause: AnyEvent, request: RequestState) -> None:
         ctx = self.ctx
         revision = len(request.revisions)
-        history = ctx.sessions.get(request.session_key).turns[:-1]
         try:
             tree = ctx.services.tree()
-            answered = await ctx.services.calls.plan(request.text, request.revisions, history, tree, request.projects)
+            answered = await ctx.services.calls.plan(request.text, request.revisions, request.history, tree, request.projects)
             envelope = ctx.envelope(cause, request_id=request.request_id)
             outcome: list[AnyEvent] = [PlanProposed(**envelope, plan=answered.value, revision=revision, usage=answered.usage)]
         except PlanInvalid as err:

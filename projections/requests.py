@@ -17,6 +17,7 @@ from events.conversation import (
     ConfirmationRequested,
     PlanRevised,
     RequestOpened,
+    Turn,
 )
 from events.execution import (
     PermissionDecided,
@@ -118,6 +119,9 @@ class RequestState(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
     usage: Usage = Usage()
     ended_at: datetime | None = None
+    history: list[Turn] = []
+    """The earlier turns recorded on `request.opened`: what the router, the planner and the direct
+    answer are given (see `actors.history`). Dropped when the request ends (the stream keeps it)."""
     questions: dict[str, Question] = {}
     """Permission questions relayed to the conversation, by id (pending and answered)."""
 
@@ -146,6 +150,7 @@ def open_request(event: RequestOpened) -> RequestState:
         requester=event.requester,
         channel=event.channel,
         opened_at=event.at,
+        history=list(event.history),
     )
 
 
@@ -157,7 +162,7 @@ def evolve(state: RequestState, event: Event) -> RequestState:  # noqa: C901 - o
             return replace(state, status="planning", projects=list(event.projects), route_method=event.method)
         case ClarificationNeeded():
             state = _add_usage(state, event.usage)
-            return replace(state, status="clarifying", answer=event.question, ended_at=event.at)
+            return replace(state, status="clarifying", answer=event.question, ended_at=event.at, history=[])
         case DirectAnswerGiven():
             return replace(_add_usage(state, event.usage), answer=event.text)
         case PlanProposed():
@@ -211,11 +216,11 @@ def evolve(state: RequestState, event: Event) -> RequestState:  # noqa: C901 - o
         case PermissionDecided():
             return _decided(state, event)
         case RequestCompleted():
-            return replace(state, status="completed", answer=event.summary, ended_at=event.at)
+            return replace(state, status="completed", answer=event.summary, ended_at=event.at, history=[])
         case RequestFailed():
-            return replace(state, status="failed", reason=event.reason, ended_at=event.at)
+            return replace(state, status="failed", reason=event.reason, ended_at=event.at, history=[])
         case RequestCancelled():
-            return replace(state, status="cancelled", reason=f"cancelled by {event.by}", ended_at=event.at)
+            return replace(state, status="cancelled", reason=f"cancelled by {event.by}", ended_at=event.at, history=[])
         case _:
             return state
 

@@ -8,7 +8,8 @@
       \\-------------------------------------------------- awaiting_followup <----------/
 
 `pending_confirmation` means the orchestrator asked the person something (a clarification) and
-the next message answers it. `awaiting_followup` keeps the recent turns so a follow-up has context.
+the next message answers it. `awaiting_followup` keeps the recent turns so a follow-up has context
+(`actors.history` decides which of them a new request gets).
 
 Beside the state machine, a session keeps the chat replies (`events.catalogue.CHAT_REPLIES`) that
 its channel has not confirmed with `reply.posted`: a restarted channel posts those again.
@@ -91,11 +92,19 @@ class SessionState(msgspec.Struct, frozen=True, kw_only=True):
     request: ActiveRequest | None = None
     queue: tuple[QueuedMessage, ...] = ()
     turns: tuple[Turn, ...] = ()
+    """The conversation a follow-up may see: the open (or last) request's history, its text, what
+    was said since (revisions, the answer); at most `MAX_TURNS`."""
     decided: tuple[str, ...] = ()
     unposted: tuple[PendingReply, ...] = ()
     """Chat replies not yet confirmed posted, oldest first (at most `MAX_UNPOSTED`)."""
     last_seq: int = 0
     last_activity: datetime | None = None
+    """When the conversation last moved: a request opened, decided or ended, a notice. Not the
+    message being decided (it would always be fresh) nor a channel confirming a post; the
+    follow-up window (`limits.followup_ttl_s`) is measured from it."""
+
+
+_NOT_ACTIVITY = (MessageReceived, ReplyPosted)
 
 
 def _turn(role: Literal["user", "assistant"], text: str, turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
@@ -119,7 +128,9 @@ def _ended(state: SessionState, ended: Event, summary: str) -> SessionState:
 def evolve(state: SessionState, event: Event) -> SessionState:
     """The session after `event`. Pure: no I/O, no clock."""
     if event.family == "session":
-        state = replace(state, decided=_decided(state, event), last_activity=event.at)
+        state = replace(state, decided=_decided(state, event))
+        if not isinstance(event, _NOT_ACTIVITY):
+            state = replace(state, last_activity=event.at)
     request = state.request
     current = request is not None and getattr(event, "request_id", None) == request.request_id
     match event:
@@ -135,7 +146,9 @@ def evolve(state: SessionState, event: Event) -> SessionState:
                     opened_at=event.at,
                 ),
                 queue=tuple(m for m in state.queue if m.message_id != event.message_id),
-                turns=_turn("user", event.text, state.turns),
+                # The request's recorded history is all the context the conversation keeps: turns
+                # from before a pause longer than the follow-up window are gone for good.
+                turns=_turn("user", event.text, tuple(event.history)),
             )
         case MessageQueued():
             return replace(

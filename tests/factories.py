@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -9,6 +10,7 @@ from events.conversation import (
     ConfirmationRequested,
     MessageReceived,
     RequestOpened,
+    Turn,
 )
 from events.execution import (
     PhaseStarted,
@@ -41,10 +43,13 @@ class Events:
         env = self.envelope(session_key, **kw)
         return MessageReceived(channel=session_key.split(":")[0], sender=sender, text=text, message_ref=env["id"], **env)
 
-    def opened(self, session_key: str, request_id: str, text: str, requester: str = "terminal:alice", message_id: str = "m") -> RequestOpened:
+    def opened(
+        self, session_key: str, request_id: str, text: str, requester: str = "terminal:alice", message_id: str = "m",
+        history: Sequence[Turn] = (),
+    ) -> RequestOpened:
         return RequestOpened(
             request_id=request_id, text=text, requester=requester, channel=session_key.split(":")[0],
-            message_id=message_id, **self.envelope(session_key),
+            message_id=message_id, history=list(history), **self.envelope(session_key),
         )
 
     def routed(self, session_key: str, request_id: str, projects: list[str]) -> RouteDecided:

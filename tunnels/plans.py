@@ -1,4 +1,5 @@
-"""Validating a planner's answer into a `Plan`: real workspaces only, no cycles, phases by layers."""
+"""Validating a planner's answer into a `Plan`: real workspaces of the routed projects only, no
+cycles, phases by layers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 import msgspec
 
 from events.values import Plan, PlannedTask
-from tunnels.tree import Tree, TreeError
+from tunnels.tree import Tree, TreeError, UnsafeName, Workspace
 
 
 class PlanInvalid(ValueError):
@@ -60,17 +61,37 @@ def parse_draft(answer: object) -> PlanDraft:
         raise PlanInvalid(f"the planner's answer has the wrong shape ({err})") from err
 
 
-def _resolve(tree: Tree, name: str, projects: Sequence[str]) -> str:
+def _resolve(tree: Tree, name: str, projects: Sequence[str]) -> Workspace:
     try:
-        return tree.workspace(name).qualified
-    except TreeError as first:
-        # A planner may write `ws` for `project/ws` when the request is about one project.
-        if len(projects) == 1 and "/" not in name.strip("/"):
-            try:
-                return tree.workspace(f"{projects[0]}/{name}").qualified
-            except TreeError:
-                pass
+        found: Workspace | None = tree.workspace(name)
+        first: TreeError | None = None
+    except UnsafeName as err:
+        # Unsafe is not unknown: a lookalike (`wеb-app` with a Cyrillic `е`) is told as such.
+        raise PlanInvalid(f"the plan names {name!r}, which is refused as a workspace name: {err.reason}") from err
+    except TreeError as err:
+        found, first = None, err
+    # A planner may write `ws` for `project/ws` when the request is about one project; that
+    # reading wins over a project `ws` outside the route.
+    if (found is None or found.project not in projects) and len(projects) == 1 and "/" not in name.strip("/"):
+        try:
+            return tree.workspace(f"{projects[0]}/{name}")
+        except TreeError:
+            pass
+    if found is None:
         raise PlanInvalid(f"the plan names {name!r}, which is not a workspace here ({first})") from first
+    return found
+
+
+def _outside_route(workspace: Workspace, projects: Sequence[str]) -> str | None:
+    """Why a plan may not name ``workspace`` (``"outside the projects …"``) when the request was
+    routed to ``projects``, or ``None`` when it lies in one of them."""
+    if workspace.project in projects:
+        return None
+    routed = f"({', '.join(projects)})" if projects else "(none)"
+    return (
+        f"outside the projects this request was routed to {routed}; name {workspace.project} in "
+        "your request if it should be included"
+    )
 
 
 def layers(tasks: Sequence[PlannedTask]) -> list[list[str]]:
@@ -89,13 +110,20 @@ def layers(tasks: Sequence[PlannedTask]) -> list[list[str]]:
 
 
 def validate(draft: PlanDraft, tree: Tree, projects: Sequence[str]) -> Plan:
-    """A runnable plan, or PlanInvalid naming the first problem."""
+    """A runnable plan, or PlanInvalid naming the first problem.
+
+    Every task and dependency must name a workspace of the tree that lies in one of the routed
+    ``projects``: the person approved a request about those, and the planner's answer (which
+    may have read hostile files) cannot widen it."""
     if not draft.tasks:
         raise PlanInvalid("the planner found no workspace task to do")
     tasks: dict[str, PlannedTask] = {}
     raw_deps: dict[str, list[str]] = {}
     for draft_task in draft.tasks:
-        workspace = _resolve(tree, draft_task.workspace, projects)
+        found = _resolve(tree, draft_task.workspace, projects)
+        if (outside := _outside_route(found, projects)) is not None:
+            raise PlanInvalid(f"the plan has a task for {found.qualified}, which is {outside}")
+        workspace = found.qualified
         if workspace in tasks:
             raise PlanInvalid(f"the plan has two tasks for {workspace}; one task per workspace")
         if not draft_task.task.strip():
@@ -106,7 +134,10 @@ def validate(draft: PlanDraft, tree: Tree, projects: Sequence[str]) -> Plan:
     for workspace, task in tasks.items():
         deps = []
         for dep in raw_deps[workspace]:
-            qualified = _resolve(tree, dep, projects)
+            found = _resolve(tree, dep, projects)
+            if (outside := _outside_route(found, projects)) is not None:
+                raise PlanInvalid(f"{workspace} depends on {found.qualified}, which is {outside}")
+            qualified = found.qualified
             if qualified not in tasks:
                 raise PlanInvalid(f"{workspace} depends on {qualified}, which has no task in the plan")
             if qualified == workspace:

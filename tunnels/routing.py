@@ -6,7 +6,7 @@ import re
 
 import msgspec
 
-from tunnels.tree import Tree
+from tunnels.tree import Tree, UnsafeName, validate_name
 
 
 class RoutingInvalid(ValueError):
@@ -55,11 +55,18 @@ def _mentions(text: str, name: str) -> bool:
 
 
 def parse_answer(answer: object, tree: Tree) -> RouteAnswer:
-    """The router's JSON, checked against the tree (RoutingInvalid when unusable)."""
+    """The router's JSON, checked against the tree (RoutingInvalid when unusable: the wrong
+    shape, a project name that is unsafe or a lookalike (with the reason), an unknown project)."""
     try:
         route = msgspec.convert(answer, RouteAnswer)
     except msgspec.ValidationError as err:
         raise RoutingInvalid(f"the router's answer has the wrong shape ({err})") from err
+    for name in route.projects:
+        try:
+            validate_name(name)
+        except UnsafeName as err:
+            # Unsafe is not unknown: a lookalike (`wеb-app` with a Cyrillic `е`) is told as such.
+            raise RoutingInvalid(f"the router named {name!r}, which is refused as a project name: {err.reason}") from err
     known = {project.name for project in tree.projects}
     unknown = [name for name in route.projects if name not in known]
     if unknown:

@@ -31,6 +31,7 @@ async def tunnels(root: Path, *args: str, stdin: str = "", env: dict[str, str] |
 async def test_init_writes_settings_private_credentials_and_stubs(tmp_path: Path) -> None:
     (tmp_path / "proj" / "ws" / ".claude").mkdir(parents=True)
     (tmp_path / "notes").mkdir()
+    (tmp_path / "pr\u043ej" / ".claude").mkdir(parents=True)  # a lookalike of proj: a Cyrillic `о`
     answers = ["", "n", "y", "", "y", "xoxb-1-secret", "xapp-1-secret", "U1, U2", "y", TG_TOKEN, "42", "slack:U9"]
     code, output = await tunnels(tmp_path, "init", stdin="\n".join(answers) + "\n")
     assert code == 0, output
@@ -44,12 +45,16 @@ async def test_init_writes_settings_private_credentials_and_stubs(tmp_path: Path
     assert "bot_token : xoxb-1-secret" in (tmp_path / "ARCHIVE" / "slack" / "credentials").read_text().replace(": ", " : ").replace("  ", " ")
     assert (tmp_path / "proj" / "CLAUDE.md").exists() and (tmp_path / "proj" / "ws" / "CLAUDE.md").exists()
     assert not (tmp_path / "notes" / "CLAUDE.md").exists()
+    assert not (tmp_path / "pr\u043ej" / "CLAUDE.md").exists()  # no stub offered for a name discovery refuses
+    assert "left out 'prоj': unsafe folder name: it mixes Latin and Cyrillic letters" in output
     assert "proj/ws" in output and "xoxb-1-secret" not in output and TG_TOKEN not in output
 
 
 async def test_doctor_checks_each_part_and_names_the_fix(tmp_path: Path) -> None:
     (tmp_path / "proj").mkdir()
     (tmp_path / "proj" / "CLAUDE.md").write_text("# proj\n")
+    (tmp_path / "pr\u043ej").mkdir()  # a lookalike of proj (a Cyrillic `о`): left out, and said why
+    (tmp_path / "pr\u043ej" / "CLAUDE.md").write_text("# not proj\n")
     for channel, text in (("slack", "bot_token : xoxb-1-fake\napp_token : xapp-1-fake\n"), ("telegram", f"bot_token : {TG_TOKEN}\n")):
         folder = tmp_path / "ARCHIVE" / channel
         folder.mkdir(parents=True)
@@ -64,6 +69,8 @@ async def test_doctor_checks_each_part_and_names_the_fix(tmp_path: Path) -> None
         assert code == 0, output
         for line in ["project tree: ok", "NATS: ok", "Claude Code: ok", "slack: ok: Slack tokens accepted", "telegram: ok: Telegram token accepted"]:
             assert line in output
+        assert "project tree: ok: 1 project(s)" in output
+        assert "left out 'prоj': unsafe folder name: it mixes Latin and Cyrillic letters (U+043E is CYRILLIC SMALL LETTER O)" in output
 
         (tmp_path / "ARCHIVE" / "telegram" / "credentials").chmod(0o644)
         (tmp_path / "ARCHIVE" / "slack" / "credentials").write_text("bot_token : xoxb-1-wrong\napp_token : xapp-1-fake\n")

@@ -18,7 +18,7 @@ from events.execution import (
     WorkspaceTaskStarted,
     WorkspaceTaskTimedOut,
 )
-from events.planning import ClarificationNeeded
+from events.planning import ClarificationNeeded, PlanRejected
 from tests.e2e.scenarios import errors, hangs, plan, router, scenario, succeeds
 from tests.e2e.world import world
 
@@ -63,16 +63,25 @@ async def test_an_invalid_plan_is_reported_and_never_run(tmp_path: Path) -> None
         plan("cyclic", ("shared-lib/core", "a", ["shared-lib/docs"]), ("shared-lib/docs", "b", ["shared-lib/core"]), match="cyclic</user_message>"),
         plan("unknown", ("shared-lib/nope", "a", []), match="unknown</user_message>"),
         plan("escape", ("../../etc", "a", []), match="escape</user_message>"),
+        plan("lookalike", ("w\u0435b-app/backend", "a", []), match="lookalike</user_message>"),
+        plan("outside", ("web-app/backend", "a", []), ("api-service", "b", []), match="outside</user_message>"),
     )
     async with world(tmp_path, script) as w:
-        for text, reason in [("cyclic", "cycle between shared-lib/core, shared-lib/docs"),
-                             ("unknown", "'shared-lib/nope', which is not a workspace"),
-                             ("escape", "'../../etc'")]:
-            final = await w.run_to_end(f"{ALL} {text}")
+        for text, reason in [(f"{ALL} cyclic", "cycle between shared-lib/core, shared-lib/docs"),
+                             (f"{ALL} unknown", "'shared-lib/nope', which is not a workspace"),
+                             (f"{ALL} escape", "'../../etc', which is refused as a workspace name"),
+                             (f"{ALL} lookalike", "it mixes Latin and Cyrillic letters (U+0435 is CYRILLIC SMALL LETTER IE)"),
+                             ("in web-app: outside", "api-service, which is outside the projects this request was routed "
+                                                     "to (web-app); name api-service in your request if it should be included")]:
+            final = await w.run_to_end(text)
             assert isinstance(final, RequestFailed) and final.stage == "planning", final
             assert reason in final.reason
+            [rejected] = [e for e in w.of_type(PlanRejected) if e.request_id == final.request_id]
+            assert reason in rejected.reason  # type: ignore[attr-defined]
         assert not w.of_type(WorkspaceTaskStarted)
-        assert w.out.getvalue().count("failed: the plan is invalid") == 3
+        told = w.out.getvalue()
+        assert told.count("failed: the plan is invalid") == 5
+        assert "name api-service in your request if it should be included" in told
 
 
 async def test_routing_garbage_is_an_error_not_a_fallback(tmp_path: Path) -> None:

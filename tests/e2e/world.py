@@ -12,6 +12,7 @@ from pathlib import Path
 from channels.terminal import TerminalChannel
 from config.loader import load_settings
 from events.catalogue import REQUEST_ENDED, AnyEvent
+from events.ids import Clock
 from tunnels.demo.sample_tree import lay_out
 from tunnels.runtime.orchestrator import Orchestrator
 from tunnels.scripted_model import ScriptedModelServer, parse_scenario
@@ -61,14 +62,15 @@ async def _wait(future: object, timeout: float) -> AnyEvent:
 @asynccontextmanager
 async def world(
     tmp_path: Path, scenario: str, *, limits: dict[str, float] | None = None, settings: dict[str, object] | None = None,
-    user: str = "alice",
+    user: str = "alice", clock: Clock | None = None,
 ) -> AsyncIterator[World]:
-    """Lay out the sample tree under `tmp_path/tree` and run an orchestrator on it."""
+    """Lay out the sample tree under `tmp_path/tree` and run an orchestrator on it (on `clock`, a
+    `ManualClock` say, when given: the wall clock otherwise)."""
     root = lay_out(tmp_path / "tree")
     document = {"claude": {"isolate_home": True}, "limits": {**BASE_LIMITS, **(limits or {})}, **(settings or {})}
     (root / "orchestrator.yaml").write_text(json.dumps(document), encoding="utf-8")
     loaded = load_settings(root / "orchestrator.yaml")
     async with ScriptedModelServer(parse_scenario(scenario)) as model:
-        async with Orchestrator(loaded, agent_env=model.env()) as orchestrator:
+        async with Orchestrator(loaded, agent_env=model.env(), clock=clock) as orchestrator:
             out = io.StringIO()
             yield World(root, orchestrator, model, TerminalChannel(orchestrator, user, out=out), out)

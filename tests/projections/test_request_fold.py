@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from events.base import Event
+from events.conversation import PlanRevised, Turn
 from events.execution import WorkspaceTaskSkipped
 from projections import requests as fold_module
 from projections.requests import RequestState
@@ -63,3 +64,15 @@ def test_a_second_opening_with_the_same_id_does_not_reset_the_request() -> None:
     first = ev.opened(KEY, R1, "first")
     requests = fold([first, ev.routed(KEY, R1, ["p"]), ev.opened(KEY, R1, "again")])
     assert requests[R1].text == "first" and requests[R1].status == "planning"
+
+
+def test_the_request_keeps_its_recorded_history_while_it_is_open() -> None:
+    ev = Events()
+    history = [Turn(role="user", text="fix the login"), Turn(role="assistant", text="Login fixed.")]
+    events: list[Event] = [ev.opened(KEY, R1, "and add a test", history=history), ev.routed(KEY, R1, ["web"])]
+    assert fold(events)[R1].history == history  # what the planner and the direct answer are given
+    proposed = [*events, ev.proposed(KEY, R1, two_phase_plan())]
+    revised = PlanRevised(request_id=R1, by="terminal:alice", text="only web", message_id="m2", **ev.envelope(KEY))
+    assert fold([*proposed, revised])[R1].history == history  # planned again with the same context
+    # An ended request needs none: the stream keeps it, the view forgets it.
+    assert fold([*events, ev.completed(KEY, R1)])[R1].history == []

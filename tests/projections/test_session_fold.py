@@ -8,7 +8,7 @@ from functools import reduce
 import pytest
 
 from events.base import Event
-from events.conversation import MessageQueued, PlanRevised
+from events.conversation import MessageQueued, NoticeIssued, PlanRevised, ReplyPosted, Turn
 from events.execution import RequestCancelled, RequestFailed
 from events.planning import ClarificationNeeded
 from projections.sessions import MAX_TURNS, SessionState, evolve
@@ -101,13 +101,33 @@ def test_queue_fills_while_executing_and_empties_when_the_message_opens_a_reques
 
 def test_turns_keep_the_conversation_bounded() -> None:
     ev = Events()
-    events: list[Event] = []
+    state = SessionState(key=KEY)
     for n in range(MAX_TURNS):
         rid = f"01REQ{n:021d}"
-        events += [ev.opened(KEY, rid, f"ask {n}"), ev.completed(KEY, rid, f"answer {n}")]
-    state = fold(events)
+        # Each follow-up carries the conversation so far, as the channel session records it.
+        for event in (ev.opened(KEY, rid, f"ask {n}", history=state.turns), ev.completed(KEY, rid, f"answer {n}")):
+            state = evolve(state, event)
     assert len(state.turns) == MAX_TURNS
     assert state.turns[-1].text == f"answer {MAX_TURNS - 1}" and state.turns[-1].role == "assistant"
+
+
+def test_a_request_without_history_starts_the_conversation_afresh() -> None:
+    ev = Events()
+    events: list[Event] = [*completed(ev), ev.opened(KEY, "01REQUEST0000000000000002", "something new")]
+    assert fold(events).turns == (Turn(role="user", text="something new"),)
+    follow = ev.opened(KEY, "01REQUEST0000000000000003", "and more", history=[Turn(role="user", text="something new")])
+    assert fold([*events, follow]).turns == (Turn(role="user", text="something new"), Turn(role="user", text="and more"))
+
+
+def test_last_activity_is_not_moved_by_the_message_being_decided_nor_by_a_posted_reply() -> None:
+    ev = Events()
+    events = completed(ev)
+    ended = fold(events).last_activity
+    message = ev.message(KEY, "a follow-up, hours later")
+    posted = ReplyPosted(channel="terminal", in_reply_to=message.id, **ev.envelope(KEY))
+    assert fold([*events, posted, message]).last_activity == ended
+    notice = NoticeIssued(text="Nothing is running.", **ev.envelope(KEY))
+    assert fold([*events, message, notice]).last_activity == notice.at
 
 
 def test_decided_records_which_message_a_decision_answered() -> None:

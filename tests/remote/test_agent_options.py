@@ -87,6 +87,7 @@ def test_config_file_refuses_secret_values_and_unknown_keys(ws: Path, tmp_path: 
     [
         (["--workspace", "api"], "qualified as project/name"),
         (["--workspace", "shop/../etc"], "`..` components are not allowed"),
+        (["--workspace", "sh\u043ep/api"], "mixes Latin and Cyrillic letters"),  # a lookalike of shop/api
         (["--heartbeat-s", "0"], "`heartbeat_s` must be a positive number"),
         (["--stream", "bad.name"], "`stream` must be"),
         (["--user", "u", "--nkey-seed-file", "f"], "choose one way to authenticate"),

@@ -1,4 +1,5 @@
-"""Plan validation: only real workspaces, no cycles, phases by layers, hostile names refused."""
+"""Plan validation: only real workspaces of the routed projects, no cycles, phases by layers, hostile
+and lookalike names refused with the reason."""
 
 from __future__ import annotations
 
@@ -50,19 +51,81 @@ def test_a_bare_workspace_name_is_resolved_within_the_single_routed_project(tree
         ((("shared-lib/core", ["shared-lib/core"]),), "depends on itself"),
         ((("shared-lib/core", ["web-app/backend"]),), "has no task in the plan"),
         ((("shared-lib/core", []), ("shared-lib/core", [])), "two tasks for shared-lib/core"),
-        ((("nope/none", []),), "not a workspace"),
-        ((("../../etc", []),), "not a workspace"),
-        ((("/etc/passwd", []),), "not a workspace"),
-        ((("shared-lib/../web-app/backend", []),), "not a workspace"),
-        ((("web-app/linked", []),), "not a workspace"),
-        ((("web-app/.hidden", []),), "not a workspace"),
-        ((("shared-lib/.git", []),), "not a workspace"),
+        ((("nope/none", []),), "'nope/none', which is not a workspace here"),
+        ((("web-app/linked", []),), "'web-app/linked', which is not a workspace here"),
+        ((("../../etc", []),), "'../../etc', which is refused as a workspace name: `..` components"),
+        ((("/etc/passwd", []),), "'/etc/passwd', which is refused as a workspace name: absolute paths"),
+        ((("shared-lib/../web-app/backend", []),), "refused as a workspace name: `..` components"),
+        ((("web-app/.hidden", []),), "refused as a workspace name: hidden component"),
+        ((("shared-lib/.git", []),), "refused as a workspace name: hidden component"),
         ((), "no workspace task"),
     ],
 )
 def test_invalid_plans_are_refused_with_the_reason(tree: Tree, tasks: tuple, message: str) -> None:
-    with pytest.raises(PlanInvalid, match=message):
+    with pytest.raises(PlanInvalid) as caught:
         validate(draft(*tasks), tree, ["shared-lib", "web-app"])
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "tasks, message",
+    [
+        # A Cyrillic `е` (U+0435): reads as web-app/backend, is told as a lookalike, not as unknown.
+        ((("w\u0435b-app/backend", []),),
+         "the plan names 'wеb-app/backend', which is refused as a workspace name: it mixes Latin and Cyrillic "
+         "letters (U+0435 is CYRILLIC SMALL LETTER IE)"),
+        ((("shared-lib/core", []), ("shared-lib/docs", ["shared-lib/c\u043ere"])),
+         "the plan names 'shared-lib/cоre', which is refused as a workspace name: it mixes Latin and Cyrillic"),
+        ((("shared-lib/do\u0308cs", []),),
+         "which is refused as a workspace name: it is not in Unicode NFC form (U+006F U+0308 where NFC has U+00F6)"),
+    ],
+)
+def test_a_lookalike_workspace_is_refused_as_such(tree: Tree, tasks: tuple, message: str) -> None:
+    with pytest.raises(PlanInvalid) as caught:
+        validate(draft(*tasks), tree, ["shared-lib", "web-app"])
+    assert message in str(caught.value)
+    assert "not a workspace here" not in str(caught.value)
+
+
+OUTSIDE = (
+    "outside the projects this request was routed to (shared-lib, web-app); name api-service in your "
+    "request if it should be included"
+)
+
+
+@pytest.mark.parametrize(
+    "tasks, projects, message",
+    [
+        ((("api-service", []),), ["shared-lib", "web-app"], f"the plan has a task for api-service, which is {OUTSIDE}"),
+        ((("shared-lib/core", []), ("api-service", ["shared-lib/core"])), ["shared-lib", "web-app"],
+         f"the plan has a task for api-service, which is {OUTSIDE}"),
+        # A dependency outside the route is named as such, before "has no task in the plan".
+        ((("shared-lib/core", ["api-service"]),), ["shared-lib", "web-app"],
+         f"shared-lib/core depends on api-service, which is {OUTSIDE}"),
+        ((("web-app/backend", []),), ["shared-lib"],
+         "the plan has a task for web-app/backend, which is outside the projects this request was routed to "
+         "(shared-lib); name web-app in your request if it should be included"),
+        # A bare name that is no workspace of the single routed project is not taken from elsewhere.
+        ((("api-service", []),), ["web-app"], "routed to (web-app); name api-service in your request"),
+    ],
+)
+def test_a_plan_stays_inside_the_routed_projects(tree: Tree, tasks: tuple, projects: list[str], message: str) -> None:
+    with pytest.raises(PlanInvalid) as caught:
+        validate(draft(*tasks), tree, projects)
+    assert message in str(caught.value)
+
+
+def test_a_plan_inside_the_route_passes(tree: Tree) -> None:
+    plan = validate(draft(("web-app/backend", []), ("web-app/frontend", ["web-app/backend"])), tree, ["web-app"])
+    assert plan.phases == [["web-app/backend"], ["web-app/frontend"]]
+
+
+def test_a_bare_name_prefers_the_routed_project(tmp_path: Path) -> None:
+    for folder in ("core", "lib", "lib/core"):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / "CLAUDE.md").write_text(f"# {folder}\n")
+    plan = validate(draft(("core", [])), discover(tmp_path), ["lib"])
+    assert [task.workspace for task in plan.tasks] == ["lib/core"]
 
 
 def test_a_malformed_answer_is_refused() -> None:

@@ -41,6 +41,10 @@ def test_a_single_project_tree_needs_no_router(tmp_path: Path) -> None:
     "answer, message",
     [
         ({"projects": ["ghost"]}, "unknown projects: ghost"),
+        # Lookalikes of web-app are told as such (Cyrillic `е`, a decomposed `é`), not as unknown.
+        ({"projects": ["w\u0435b-app"]}, "'wеb-app', which is refused as a project name: it mixes Latin and Cyrillic letters"),
+        ({"projects": ["web-app", "cafe\u0301"]}, "which is refused as a project name: it is not in Unicode NFC form"),
+        ({"projects": ["../web-app"]}, "which is refused as a project name: `..` components"),
         ({"projects": "web-app"}, "wrong shape"),
         ({"projects": [], "clarification": "  "}, "empty question"),
         ({"projects": [], "extra": 1}, "wrong shape"),

@@ -174,16 +174,45 @@ def test_unsafe_folder_names_are_skipped(root: Path, bad: str) -> None:
     build(root, {f"alpha/{bad}/CLAUDE.md": "x", f"{bad}/CLAUDE.md": "x"})
     tree = discover(root, exclude=[root / "ARCHIVE", root / "state"])
     assert [ws.qualified for ws in tree.workspaces()] == EXPECTED
-    assert [skip.reason for skip in tree.skipped] == ["unsafe folder name"] * 2
+    assert [skip.path for skip in tree.skipped] == [repr(bad), f"alpha/{bad!r}"]
+    assert all(skip.reason.startswith("unsafe folder name: ") for skip in tree.skipped)
+
+
+@pytest.mark.parametrize(
+    ("lookalike", "reason"),
+    [
+        ("w\u0435b-app", "it mixes Latin and Cyrillic letters (U+0435 is CYRILLIC SMALL LETTER IE)"),
+        ("g\u03bfogle", "it mixes Latin and Greek letters (U+03BF is GREEK SMALL LETTER OMICRON)"),
+        ("cafe\u0301", "it is not in Unicode NFC form (U+0065 U+0301 where NFC has U+00E9)"),
+    ],
+)
+def test_lookalike_folders_are_left_out_with_the_reason(root: Path, lookalike: str, reason: str) -> None:
+    build(root, {f"{lookalike}/CLAUDE.md": "# passes for a real project", f"alpha/{lookalike}/CLAUDE.md": "x"})
+    tree = discover(root, exclude=[root / "ARCHIVE", root / "state"])
+    assert [ws.qualified for ws in tree.workspaces()] == EXPECTED
+    assert [skip.path for skip in tree.skipped] == [repr(lookalike), f"alpha/{lookalike!r}"]
+    assert all(skip.reason.startswith(f"unsafe folder name: {reason}") for skip in tree.skipped)
+    assert tree.left_out()[0].startswith(f"{lookalike!r}: unsafe folder name: {reason}")
+
+
+def test_a_symlink_into_a_lookalike_folder_is_not_followed(root: Path) -> None:
+    build(root, {"w\u0435b/inner/CLAUDE.md": "x"})
+    os.symlink(root / "w\u0435b" / "inner", root / "alpha" / "inner")
+    tree = discover(root, exclude=[root / "ARCHIVE", root / "state"])
+    assert [ws.qualified for ws in tree.workspaces()] == EXPECTED
+    assert "symlink into a hidden, ignored or excluded folder" in [skip.reason for skip in tree.skipped]
 
 
 def test_unicode_names(tmp_path: Path) -> None:
     root = build(tmp_path, {"café/CLAUDE.md": "x", "café/приложение/CLAUDE.md": "y"})
     tree = discover(root)
     assert [ws.qualified for ws in tree.workspaces()] == ["café/приложение"]
-    decomposed = unicodedata.normalize("NFD", "café/приложение")
-    assert tree.workspace(decomposed).claude_md == "y"
-    assert tree.project(unicodedata.normalize("NFD", "café")).name == "café"
+    assert tree.workspace("café/приложение").claude_md == "y"
+    # A decomposed spelling reads the same but is another name: refused, and told its NFC form.
+    with pytest.raises(UnsafeName, match="its NFC form is 'café'"):
+        tree.workspace(unicodedata.normalize("NFD", "café/приложение"))
+    with pytest.raises(UnsafeName, match="not in Unicode NFC form"):
+        tree.project(unicodedata.normalize("NFD", "café"))
 
 
 def test_claude_md_is_bounded(tmp_path: Path) -> None:
@@ -240,3 +269,16 @@ def test_remote_workspaces(root: Path) -> None:
         tree.with_remote([remote_workspace("alpha", "apps/web")])
     with pytest.raises(UnsafeName):
         remote_workspace("alpha", "../x")
+
+
+@pytest.mark.parametrize(
+    ("project", "name", "reason"),
+    [
+        ("alpha", "apps/w\u0435b", "mixes Latin and Cyrillic letters"),
+        ("\u0430lpha", "gpu", "mixes Cyrillic and Latin letters"),
+        ("alpha", "gpu\u0301", "not in Unicode NFC form"),
+    ],
+)
+def test_a_remote_lookalike_workspace_is_refused(project: str, name: str, reason: str) -> None:
+    with pytest.raises(UnsafeName, match=reason):
+        remote_workspace(project, name)

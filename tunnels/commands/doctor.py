@@ -27,7 +27,8 @@ async def _tree(loaded: LoadedSettings) -> str:
     tree = discover(loaded.root, exclude=[loaded.state_dir, loaded.archive_dir, loaded.task_log_dir])
     if not tree.projects:
         raise Failed(f"no project under {loaded.root}: a project is a folder with a CLAUDE.md (tunnels init offers stubs)")
-    return f"{len(tree.projects)} project(s), {len(tree.workspaces())} workspace(s) under {loaded.root}"
+    found = f"{len(tree.projects)} project(s), {len(tree.workspaces())} workspace(s) under {loaded.root}"
+    return found + "".join(f"\n  left out {line}" for line in tree.left_out())
 
 
 async def _nats(loaded: LoadedSettings) -> str:

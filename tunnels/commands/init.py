@@ -19,6 +19,7 @@ from config.credentials import credentials_path, write_credentials
 from config.loader import CONFIG_NAME, LoadedSettings, parse_settings
 from tunnels.errors import UserError
 from tunnels.tree import discover
+from tunnels.tree.names import component_problem
 
 _STUB = "# {name}\n\nWhat this is, how to build and test it, and what an agent working here must know.\n"
 
@@ -56,7 +57,9 @@ def _ids(text: str) -> list[str]:
 
 def _offer_stubs(root: Path, prompter: Prompter, state_dir: str, archive_dir: str) -> None:
     skip = {state_dir, archive_dir, ".tasks"}
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in skip):
+    # A folder whose name discovery refuses (a lookalike, say) gets no stub: it is listed as left out.
+    candidates = (p for p in root.iterdir() if p.is_dir() and p.name not in skip and not component_problem(p.name))
+    for folder in sorted(candidates):
         if not (folder / "CLAUDE.md").exists() and prompter.yes(f"{folder.name} has no CLAUDE.md; make it a project with a stub"):
             (folder / "CLAUDE.md").write_text(_STUB.format(name=folder.name), encoding="utf-8")
     tree = discover(root, exclude=[root / state_dir, root / archive_dir])
@@ -113,5 +116,7 @@ async def init(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     print(f"Found {len(tree.projects)} project(s), {len(tree.workspaces())} workspace(s):")
     for workspace in tree.workspaces():
         print(f"  {workspace.qualified}")
+    for line in tree.left_out():
+        print(f"  left out {line}")
     print(f"Next: tunnels --root {root} doctor, then tunnels --root {root} serve")
     return 0

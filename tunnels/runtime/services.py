@@ -58,6 +58,7 @@ class Services:
         self._cancelled_by: dict[str, str] = {}
         self.agent_name = f"local:{loaded.root.name}"
         self._loop = asyncio.get_running_loop()
+        self._told: set[str] = set()  # what was left out of the tree, warned about once each
         self.desk = PermissionDesk(loaded, recorder, requests, clock, ids)
         self.sandbox_problem: str | None = None
         """Why workspace agents cannot run here (the OS sandbox is required and cannot run), if so."""
@@ -66,6 +67,8 @@ class Services:
         """The project tree as it is on disk now, plus the workspaces remote agents announce."""
         loaded = self.loaded
         tree = discover(loaded.root, exclude=[loaded.state_dir, loaded.archive_dir, loaded.task_log_dir])
+        for line in tree.left_out():
+            self._warn_once(f"left out of the project tree: {line}")
         local = {workspace.qualified for workspace in tree.workspaces()}
         remote = []
         for name, presence in sorted(self.remote.live().items() if self.remote else []):
@@ -74,8 +77,14 @@ class Services:
                 try:
                     remote.append(remote_workspace(project, rest, claude_md=presence.claude_md))
                 except TreeError as err:
-                    log.warning("ignoring the remote workspace %r: %s", name, err)
+                    self._warn_once(f"ignoring the remote workspace {name!r}: {err}")
         return tree.with_remote(remote) if remote else tree
+
+    def _warn_once(self, text: str) -> None:
+        # The tree is read for every request and task: say each problem once per process, not each time.
+        if text not in self._told:
+            self._told.add(text)
+            log.warning("%s", text)
 
     def remote_workspaces(self) -> set[str]:
         """Qualified names of workspaces served by remote agents right now."""

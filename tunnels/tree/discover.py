@@ -9,7 +9,9 @@ The rules:
 - A project without workspaces is its own single workspace, qualified name ``project``.
 - Never looked at: hidden folders (``.git``, ``.claude``, ``.tasks``, ``.venv``, ...),
   ``node_modules``, ``__pycache__``, virtualenvs (any folder with a ``pyvenv.cfg``), the
-  ``exclude`` folders (the state and archive folders), folders with unsafe names.
+  ``exclude`` folders (the state and archive folders), folders with unsafe names: control
+  characters, and lookalikes (not in NFC form, or mixing scripts, as ``wеb-app`` with a Cyrillic
+  ``е`` does). Unsafe names are listed in ``Tree.skipped`` with the reason.
 - A symlink is followed only when its target stays inside the root, outside every folder above
   and outside other projects, and has not been reached before (so no loops and no folder
   twice). Real folders are walked before any symlink, so a folder is found under its real name
@@ -151,8 +153,8 @@ class _Walker:
             if not is_link and not entry.is_dir(follow_symlinks=False):
                 continue
             path = Path(entry.path)
-            if component_problem(entry.name):
-                self._skip(f"{shown}/{entry.name!r}".lstrip("/"), "unsafe folder name")
+            if problem := component_problem(entry.name):
+                self._skip(f"{shown.rstrip('/')}/{entry.name!r}".lstrip("/"), f"unsafe folder name: {problem}")
             elif is_link or not self._ignored(path):  # a link's target is judged when followed
                 found.append((entry.name, path, is_link))
         return found

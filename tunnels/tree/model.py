@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -59,25 +58,31 @@ class Tree(msgspec.Struct, frozen=True, kw_only=True):
     projects: tuple[Project, ...]
     skipped: tuple[Skipped, ...] = ()
 
+    def left_out(self) -> list[str]:
+        """What discovery left out and why, one line each (``tunnels doctor`` and ``init`` show it)."""
+        return [f"{skip.path}: {skip.reason}" for skip in self.skipped]
+
     def workspaces(self) -> tuple[Workspace, ...]:
         """Every workspace of every project, in project then workspace order."""
         return tuple(ws for project in self.projects for ws in project.workspaces)
 
     def project(self, name: str) -> Project:
-        """The project called ``name``; raises ``UnknownProject`` (or ``UnsafeName``)."""
-        wanted = unicodedata.normalize("NFC", validate_name(name))
+        """The project called ``name``; raises ``UnknownProject`` (or ``UnsafeName``, which also
+        refuses a name not in NFC form or mixing scripts: no lookalike finds a project)."""
+        wanted = validate_name(name)
         for project in self.projects:
-            if unicodedata.normalize("NFC", project.name) == wanted:
+            if project.name == wanted:
                 return project
         known = [project.name for project in self.projects]
         raise UnknownProject(name, known, _closest(name, known))
 
     def workspace(self, qualified: str) -> Workspace:
         """The workspace called ``qualified`` (``project/apps/web``, or ``project`` for a
-        project that is its own workspace); raises ``UnknownWorkspace`` (or ``UnsafeName``)."""
-        wanted = unicodedata.normalize("NFC", validate_name(qualified))
+        project that is its own workspace); raises ``UnknownWorkspace`` (or ``UnsafeName``, as
+        ``project`` does)."""
+        wanted = validate_name(qualified)
         for workspace in self.workspaces():
-            if unicodedata.normalize("NFC", workspace.qualified) == wanted:
+            if workspace.qualified == wanted:
                 return workspace
         known = [workspace.qualified for workspace in self.workspaces()]
         raise UnknownWorkspace(qualified, known, _closest(qualified, known))
@@ -114,7 +119,10 @@ class Tree(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def remote_workspace(project: str, name: str, *, claude_md: str = "") -> Workspace:
-    """A workspace served by a remote agent (no local path), for ``Tree.with_remote``."""
+    """A workspace served by a remote agent (no local path), for ``Tree.with_remote``.
+
+    Its names pass the same checks as discovered folders (``validate_name``): ``UnsafeName``
+    for a lookalike (not NFC, mixed scripts), a hidden or a traversing name."""
     validate_name(project)
     validate_name(name)
     return Workspace(

@@ -7,6 +7,7 @@ import unicodedata
 from pathlib import Path
 
 from tunnels.tree.errors import UnsafeName
+from tunnels.tree.scripts import mixed_scripts
 
 MAX_NAME_CHARS = 512
 MAX_COMPONENT_BYTES = 255  # the usual file-system limit of one path component
@@ -24,8 +25,9 @@ def validate_name(name: str) -> str:
 
     Refused: empty names or components, absolute paths, ``.``/``..`` and other hidden
     components (a leading ``.``), backslashes, NUL and other control or format characters
-    (which could hide text), and names over ``MAX_NAME_CHARS`` characters or with a component
-    over ``MAX_COMPONENT_BYTES`` bytes. Raises ``UnsafeName``.
+    (which could hide text), names over ``MAX_NAME_CHARS`` characters or with a component
+    over ``MAX_COMPONENT_BYTES`` bytes, and lookalikes: names not in Unicode NFC form and
+    components whose letters mix scripts (see ``tunnels.tree.scripts``). Raises ``UnsafeName``.
     """
     if not isinstance(name, str) or not name:
         raise UnsafeName(str(name), "the name is empty")
@@ -58,7 +60,34 @@ def component_problem(component: str) -> str | None:
         return "it contains a control character"
     if len(component.encode("utf-8", "surrogatepass")) > MAX_COMPONENT_BYTES:
         return f"a component is longer than {MAX_COMPONENT_BYTES} bytes"
-    return None
+    if component.isascii():
+        return None  # ASCII is in NFC form and all Latin: the common case stays cheap
+    if not unicodedata.is_normalized("NFC", component):
+        return _not_nfc(component)
+    return mixed_scripts(component)
+
+
+def _not_nfc(component: str) -> str:
+    """Why a component not in NFC form is refused, showing its NFC form and what differs."""
+    nfc = unicodedata.normalize("NFC", component)
+    start = 0
+    while start < min(len(component), len(nfc)) and component[start] == nfc[start]:
+        start += 1
+    end = 0  # the common suffix, never overlapping the common prefix
+    while end < min(len(component), len(nfc)) - start and component[-1 - end] == nfc[-1 - end]:
+        end += 1
+    spelled, meant = component[start : len(component) - end], nfc[start : len(nfc) - end]
+    return (
+        f"it is not in Unicode NFC form ({_code_points(spelled)} where NFC has {_code_points(meant)}), "
+        f"so it can pass for another name; its NFC form is {nfc!r}: rename it to that"
+    )
+
+
+def _code_points(text: str, limit: int = 6) -> str:
+    if not text:
+        return "nothing"
+    shown = " ".join(f"U+{ord(char):04X}" for char in text[:limit])
+    return shown + " …" if len(text) > limit else shown
 
 
 def safe_within(root: Path, candidate: Path) -> bool:

@@ -1,0 +1,35 @@
+"""The tree the running orchestrator reads: what discovery leaves out is warned about once."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from actors.context import Recorder
+from config.loader import load_settings
+from events.ids import ManualClock, SequentialIds
+from projections import RequestsView
+from tests.factories import T0
+from tunnels.bus import EventStore
+from tunnels.demo.sample_tree import lay_out
+from tunnels.runtime.agent_calls import AgentCalls
+from tunnels.runtime.services import Services
+
+
+async def test_a_lookalike_project_is_left_out_and_warned_about_once(
+    tmp_path: Path, store: EventStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = lay_out(tmp_path / "tree")
+    (root / "w\u0435b-app").mkdir()  # a Cyrillic `е`: reads as web-app
+    (root / "w\u0435b-app" / "CLAUDE.md").write_text("# web-app\nThe real one, honest.\n")
+    loaded = load_settings(root=root)
+    clock = ManualClock(T0)
+    services = Services(loaded, AgentCalls(loaded, {}), Recorder(store), RequestsView(), clock, SequentialIds(clock))
+    with caplog.at_level(logging.WARNING, logger="tunnels.runtime.services"):
+        trees = [services.tree(), services.tree()]
+    for tree in trees:
+        assert [project.name for project in tree.projects] == ["api-service", "shared-lib", "web-app"]
+    [warning] = [record.getMessage() for record in caplog.records]
+    assert warning.startswith("left out of the project tree: 'wеb-app': unsafe folder name: it mixes Latin and Cyrillic")
