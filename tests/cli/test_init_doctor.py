@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -67,7 +68,8 @@ async def test_doctor_checks_each_part_and_names_the_fix(tmp_path: Path) -> None
         }}))
         code, output = await tunnels(tmp_path, "doctor", env={"ANTHROPIC_API_KEY": "sk-test"})
         assert code == 0, output
-        for line in ["project tree: ok", "NATS: ok", "Claude Code: ok", "slack: ok: Slack tokens accepted", "telegram: ok: Telegram token accepted"]:
+        for line in ["project tree: ok", "NATS: ok", "Claude Code: ok", "slack: ok: Slack tokens accepted", "telegram: ok: Telegram token accepted",
+                     "sandbox: ok: OS sandbox confines commands: a command wrote inside its workspace and was stopped writing outside it"]:
             assert line in output
         assert "project tree: ok: 1 project(s)" in output
         assert "left out 'prоj': unsafe folder name: it mixes Latin and Cyrillic letters (U+043E is CYRILLIC SMALL LETTER O)" in output
@@ -93,3 +95,19 @@ async def test_doctor_names_an_unusable_nats_seed_file_and_goes_on(tmp_path: Pat
     assert "NATS: FAILED:" in output and "chmod 600" in output and "nats.nk" in output
     assert "project tree: ok" in output and "Claude Code: ok" in output  # the other checks still ran
     assert "SUAAAA" not in output
+
+
+async def test_doctor_refuses_a_host_where_the_sandbox_cannot_run_and_says_when_it_is_off(tmp_path: Path) -> None:
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "CLAUDE.md").write_text("# proj\n")
+    bin_dir = tmp_path / "bin"  # a PATH with bubblewrap but without socat: the CLI would fail open here
+    bin_dir.mkdir()
+    (bin_dir / "bwrap").symlink_to(shutil.which("bwrap") or "/usr/bin/bwrap")
+    code, output = await tunnels(tmp_path, "doctor", env={"ANTHROPIC_API_KEY": "sk-test", "PATH": str(bin_dir)})
+    assert code == 1
+    assert "sandbox: FAILED: socat not installed (apt-get install socat)" in output
+    assert "permissions.sandbox: off" in output
+
+    (tmp_path / "orchestrator.yaml").write_text("permissions:\n  sandbox: off\n")
+    code, output = await tunnels(tmp_path, "doctor", env={"ANTHROPIC_API_KEY": "sk-test", "PATH": str(bin_dir)})
+    assert "sandbox: ok: OFF (permissions.sandbox: off): workspace agents run their commands unconfined" in output

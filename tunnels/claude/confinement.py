@@ -103,29 +103,40 @@ class ReadScope:
 
     def sandbox_denials(self) -> list[Path]:
         """The paths to hide from sandboxed commands: each sensitive area, or, for an area on the
-        way to `base`, every entry beside that way (instruction files kept)."""
+        way to `base` or to a scratch folder, every entry beside those ways (instruction files kept).
+
+        The sandbox reaches its network proxy through sockets in the scratch (temporary) folder:
+        hiding any folder on the way to it cuts the network off without a word (measured)."""
+        ways = (self._real_base, *self.scratch)
         denied: list[Path] = []
         for area in self.sensitive:
-            if _inside(self._real_base, area):
-                denied.extend(_beside_the_way(area, self._real_base))
-            elif not _inside(area, self._real_base):
+            inner = [way for way in ways if _inside(way, area)]
+            if inner:
+                denied.extend(_beside_the_ways(area, inner))
+            elif not any(_inside(area, way) for way in ways):
                 denied.append(area)
         return sorted(set(denied))
 
 
-def _beside_the_way(area: Path, base: Path) -> Iterable[Path]:
-    """Entries of `area` and of each folder below it down to `base` that are not on the way."""
-    folder = area
-    for part in base.relative_to(area).parts:
-        on_the_way = folder / part
+def _beside_the_ways(area: Path, ways: Sequence[Path]) -> Iterable[Path]:
+    """Entries of `area` and of each folder below it on the way down to each of `ways` that lie
+    on none of those ways."""
+    on_the_way = {area}
+    for way in ways:
+        folder = area
+        for part in way.relative_to(area).parts:
+            folder = folder / part
+            on_the_way.add(folder)
+    for folder in sorted(on_the_way):
+        if folder in ways:
+            continue  # a way's own contents stay visible
         for entry in _entries(folder):
-            if entry == on_the_way or entry.name in INSTRUCTION_FILES:
+            if entry in on_the_way or entry.name in INSTRUCTION_FILES:
                 continue
             real = _real(entry)
-            if _inside(base, real) or _inside(real, base):
-                continue  # a link to the way or into the workspace: the CLI resolves rules through links
+            if any(_inside(way, real) or _inside(real, way) for way in ways):
+                continue  # a link to a way or into one: the CLI resolves rules through links
             yield entry
-        folder = on_the_way
 
 
 def _entries(folder: Path) -> Sequence[Path]:

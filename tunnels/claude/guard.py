@@ -35,6 +35,8 @@ from tunnels.claude.sandbox import VIOLATIONS_TAG, sandbox_failed
 DETAIL_CHARS = 300
 _VIOLATIONS = re.compile(r"<sandbox_violations>(.*?)</sandbox_violations>", re.DOTALL)
 _READ_ONLY_FS = re.compile(r"[^\n]*Read-only file system[^\n]*")
+_CLI_REFUSALS = ("denied by your permission settings", "covered by a Read deny rule", "has been denied")
+"""How the CLI words a refusal by the deny rules we give it (checked before our PreToolUse hook)."""
 _HOOK_TIMEOUT_S = 24 * 3600.0  # a hook that waits for a person must not be cut off by the CLI
 
 
@@ -109,7 +111,7 @@ class ToolGuard:
         data: dict[str, Any] = dict(hook_input)
         tool_name = str(data.get("tool_name", ""))
         tool_input = data.get("tool_input") if isinstance(data.get("tool_input"), dict) else {}
-        key = str(tool_use_id or data.get("tool_use_id") or "")
+        key = _key(tool_name, tool_use_id or data.get("tool_use_id"))
         allowed, reason, asked = await self._judge(key, tool_name, tool_input)  # type: ignore[arg-type]
         if not allowed:
             return _hook_output("deny", reason)
@@ -119,7 +121,8 @@ class ToolGuard:
         self, tool_name: str, tool_input: dict[str, Any], context: ToolPermissionContext
     ) -> PermissionResultAllow | PermissionResultDeny:
         """The `can_use_tool` option: the same policy (and the same answer) for what the CLI asks about."""
-        key = str(context.tool_use_id or "")
+        # A sandboxed command's network request carries the command's tool_use_id: the key holds the tool too.
+        key = _key(tool_name, context.tool_use_id)
         allowed, reason, _ = await self._judge(key, tool_name, tool_input)
         return PermissionResultAllow() if allowed else PermissionResultDeny(message=reason)
 
@@ -142,6 +145,14 @@ class ToolGuard:
                 continue  # already recorded as the policy's refusal of that host
             self._note("Bash", command, Decision(False, line, "sandbox"), by="sandbox")
         return {}
+
+    def tool_failed(self, tool_use_id: str, tool_name: str, tool_input: dict[str, Any], error: str) -> None:
+        """Report a refusal by the CLI's own rules (a Read deny rule), which it applies before our
+        PreToolUse hook: seen only in the failed tool result. Our own refusals are not reported twice."""
+        if self._verdicts.get(_key(tool_name, tool_use_id)) is False or not any(m in error for m in _CLI_REFUSALS):
+            return
+        reason = " ".join(re.sub(r"</?tool_use_error>", "", error).split())[:300]
+        self._note(tool_name, summarize(tool_name, tool_input), Decision(False, reason, "claude.deny_rule"))
 
     async def _judge(self, key: str, tool_name: str, tool_input: dict[str, Any]) -> tuple[bool, str, bool]:
         """(allowed, reason, asked a person) for one tool call, decided once per `key`."""
@@ -179,6 +190,11 @@ class ToolGuard:
         self._denied.append(f"{tool_name}: {reason}")
         if tool_name == NETWORK_TOOL and isinstance(tool_input.get("host"), str):
             self._denied_hosts.add(tool_input["host"])
+
+
+def _key(tool_name: str, tool_use_id: object) -> str:
+    """What a verdict is remembered by: one tool call of one tool (empty: not remembered)."""
+    return f"{tool_name}:{tool_use_id}" if tool_use_id else ""
 
 
 def summarize(tool_name: str, tool_input: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from claude_agent_sdk import (
@@ -22,6 +23,9 @@ from claude_agent_sdk import (
     ProcessError,
     ResultMessage,
     TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UserMessage,
 )
 
 from events.values import TaskResult, Usage, bounded_result
@@ -122,10 +126,14 @@ class _Session:
             pid = (await self.client.get_server_info() or {}).get("pid")
             self.pid = pid if isinstance(pid, int) else None
             await self.client.query(self.spec.prompt)
+            calls: dict[str, ToolUseBlock] = {}
             async for message in self.client.receive_response():
                 if isinstance(message, AssistantMessage):
                     texts.extend(b.text for b in message.content if isinstance(b, TextBlock))
+                    calls.update((b.id, b) for b in message.content if isinstance(b, ToolUseBlock))
                     self._report(message)
+                elif isinstance(message, UserMessage) and isinstance(message.content, list):
+                    self._check_results(message.content, calls)
                 elif isinstance(message, ResultMessage):
                     result = message
         except ClaudeSDKError as err:
@@ -145,6 +153,13 @@ class _Session:
             _terminate(self.pid)  # synchronous: a second cancel cannot skip it
         with contextlib.suppress(Exception):
             await self.client.disconnect()
+
+    def _check_results(self, blocks: list[Any], calls: dict[str, ToolUseBlock]) -> None:
+        for block in blocks:
+            if isinstance(block, ToolResultBlock) and block.is_error and (call := calls.get(block.tool_use_id)):
+                text = block.content if isinstance(block.content, str) else " ".join(
+                    str(part.get("text", "")) for part in block.content or [] if isinstance(part, dict))
+                self.guard.tool_failed(block.tool_use_id, call.name, call.input, text)
 
     def _on_stderr(self, line: str) -> None:
         self.stderr.append(line)
@@ -237,25 +252,26 @@ def _is_our_child(pid: int) -> bool:
 
 @contextlib.contextmanager
 def _run_dir(sandbox_dir: Path | None) -> Iterator[tuple[Path, dict[str, str]]]:
-    """A private folder for one run (mode 0700, removed after) holding the CLI's launcher, and,
-    with `sandbox_dir`, a fresh HOME/CLAUDE_CONFIG_DIR/TMPDIR under it."""
+    """A private folder for one run (mode 0700, removed after) holding the CLI's launcher, a fresh
+    TMPDIR of its own, and, with `sandbox_dir`, a fresh HOME/CLAUDE_CONFIG_DIR under it.
+
+    The TMPDIR is always the run's own, short and empty: the sandbox puts its proxy sockets there
+    (a socket path must stay short, see `MAX_TMPDIR_CHARS`) and it is the one temporary folder
+    the agent's commands may see."""
     if sandbox_dir is not None:
         sandbox_dir.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="run-" if sandbox_dir else "tunnels-agent-", dir=sandbox_dir))
-    short_tmp: Path | None = None
+    scratch = Path(tempfile.mkdtemp(prefix="tnl-"))
     try:
         env = sandbox_env(run_dir) if sandbox_dir is not None else {}
         for path in env.values():
             Path(path).mkdir()
-        if len(env.get("TMPDIR", "")) > MAX_TMPDIR_CHARS:
-            # The sandbox's sockets live in TMPDIR, whose path must stay short (see MAX_TMPDIR_CHARS).
-            short_tmp = Path(tempfile.mkdtemp(prefix="tnl-"))
-            env["TMPDIR"] = str(short_tmp)
+        if len(str(scratch)) <= MAX_TMPDIR_CHARS or "TMPDIR" not in env:
+            env["TMPDIR"] = str(scratch)
         yield run_dir, env
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
-        if short_tmp is not None:
-            shutil.rmtree(short_tmp, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _first_line(err: Exception) -> str:

@@ -14,6 +14,7 @@ from config.errors import ConfigError
 from config.loader import LoadedSettings
 from tunnels.backbone import open_backbone
 from tunnels.bus.errors import BusError
+from tunnels.childenv import child_environment
 from tunnels.tree import discover
 
 Check = Callable[[], Awaitable[str]]
@@ -55,7 +56,7 @@ async def _claude(loaded: LoadedSettings) -> str:
     try:
         process = await asyncio.create_subprocess_exec(
             cli, "--version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "DISABLE_TELEMETRY": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"},
+            env=child_environment({"DISABLE_TELEMETRY": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}, keep=("PATH", "HOME", "LANG", "LC_*", "TZ")),
         )
         output, _ = await asyncio.wait_for(process.communicate(), 60)
     except (OSError, asyncio.TimeoutError) as err:
@@ -63,6 +64,20 @@ async def _claude(loaded: LoadedSettings) -> str:
     if process.returncode != 0:
         raise Failed(f"the Claude Code CLI at {cli} exited with {process.returncode}: {output.decode(errors='replace')[:200]}")
     return f"Claude Code CLI {output.decode().strip()} ({cli})"
+
+
+async def _sandbox(loaded: LoadedSettings) -> str:
+    from tunnels.claude.probe import probe_sandbox
+
+    if not loaded.settings.permissions.sandbox:
+        return "OFF (permissions.sandbox: off): workspace agents run their commands unconfined"
+    result = await probe_sandbox(loaded.settings.claude.cli_path, loaded.settings.claude.env)
+    if not result.confined:
+        raise Failed(
+            f"{result.detail}; workspace agents will not run. Install bubblewrap and socat "
+            "(apt-get install bubblewrap socat), or set permissions.sandbox: off to run them unconfined"
+        )
+    return f"OS sandbox confines commands: {result.detail}"
 
 
 async def _model_access(loaded: LoadedSettings) -> str:
@@ -117,6 +132,7 @@ async def doctor(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         ("project tree", lambda: _tree(loaded)),
         ("NATS", lambda: _nats(loaded)),
         ("Claude Code", lambda: _claude(loaded)),
+        ("sandbox", lambda: _sandbox(loaded)),
         ("model access", lambda: _model_access(loaded)),
     ]
     for name in enabled_channels(loaded):
