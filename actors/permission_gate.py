@@ -86,9 +86,9 @@ class PermissionGate(EventActor):
         if question.expires_at > self.ctx.clock.now():
             self._schedule(request, question)  # the timer fired early (a clock adjustment): wait again
             return
-        minutes = (question.expires_at - question.asked_at).total_seconds() / 60
-        self._decide(None, request, question, allowed=False, by="timeout",
-                     reason=f"nobody answered within {minutes:g} minutes")
+        waited = (question.expires_at - question.asked_at).total_seconds()
+        span = f"{waited:g} s" if waited < 120 else f"{waited / 60:g} minutes"
+        self._decide(None, request, question, allowed=False, by="timeout", reason=f"nobody answered within {span}")
 
     def _answered(self, answer: PermissionAnswered, request: RequestState) -> None:
         question = request.questions.get(answer.permission_id)
