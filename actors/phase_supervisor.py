@@ -26,7 +26,12 @@ from events.execution import (
 )
 from events.planning import PlanApproved
 from events.values import Plan, Usage
-from projections.requests import RequestState
+from projections.requests import TASK_ACTIVE, RequestState
+
+
+class Resume:
+    """After a restart: take the request up where the stream says it is (tasks still running
+    elsewhere are waited for, the next phases run as usual)."""
 
 _ENDED = (WorkspaceTaskSucceeded, WorkspaceTaskFailed, WorkspaceTaskTimedOut, WorkspaceTaskCancelled, WorkspaceTaskInterrupted)
 _OUTCOME = {
@@ -62,6 +67,20 @@ class PhaseSupervisor(EventActor):
                 self.active.discard(event.workspace)  # type: ignore[union-attr]
                 self.outcomes[event.workspace] = _OUTCOME[type(event)]  # type: ignore[union-attr,index]
                 self._advance(event, request)
+
+    def on_message(self, message: object) -> None:
+        if not isinstance(message, Resume):
+            super().on_message(message)
+            return
+        request = self.ctx.requests.get(self.request_id)
+        if request is None or request.plan is None or request.status != "executing" or self.plan is not None:
+            return
+        self.plan, self.phase = request.plan, max(request.phase, 1)
+        for workspace, task in request.tasks.items():
+            if task.status in TASK_ACTIVE:
+                self.active.add(workspace)
+            elif task.status != "pending":
+                self.outcomes[workspace] = task.status
 
     def _emit(self, cause: AnyEvent, cls: type, **fields: object) -> None:
         self.ctx.emit(cls(**self.ctx.envelope(cause, request_id=self.request_id), **fields))

@@ -29,17 +29,20 @@ from remote_agent.link import AgentLink
 from remote_agent.protocol import (
     ENCODER,
     PROTOCOL_VERSION,
+    AnswerCommand,
     CancelCommand,
     Finished,
     Presence,
     Started,
     TaskCommand,
 )
+from remote_agent.questions import TaskQuestions
 from remote_agent.reports import ReportSender
 from remote_agent.settings import AgentSecrets, AgentSettings, host_name
 from remote_agent.task import run_task, task_spec
 from tunnels.bus import NotReachable
 from tunnels.claude import Progress
+from tunnels.claude.sandbox import check_sandbox
 from tunnels.pidlock import LockHeld, acquire
 from tunnels.tree.claude_md import read_claude_md
 
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 
 _TASKS = msgspec.json.Decoder(TaskCommand)
 _CANCELS = msgspec.json.Decoder(CancelCommand)
+_ANSWERS = msgspec.json.Decoder(AnswerCommand)
 _PULL_WAIT_S = 5.0
 _CLAUDE_MD_BYTES = 16_000
 _REMEMBERED = 1000
@@ -117,6 +121,10 @@ class WorkspaceAgent:
         self._reports: ReportSender | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._lock: object | None = None
+        self._questions: TaskQuestions | None = None
+        check = check_sandbox()
+        self.sandbox_problem = "" if check.ok else check.problem
+        """Why this host cannot run the OS sandbox ("" when it can): sandboxed tasks are then refused."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -316,6 +324,11 @@ class WorkspaceAgent:
             return f"the task is for {command.workspace}, but this agent serves {self.settings.workspace}"
         if command.version > PROTOCOL_VERSION:
             return f"the task uses protocol {command.version}; this agent ({self.version}) knows {PROTOCOL_VERSION}: upgrade it"
+        if command.sandbox and self.sandbox_problem:
+            return (
+                f"the OS sandbox cannot run on the agent's host ({self.sandbox_problem}); install bubblewrap and "
+                "socat there, or set permissions.sandbox: off on the orchestrator"
+            )
         return ""
 
     async def _run(self, command: TaskCommand) -> Finished:
@@ -324,17 +337,24 @@ class WorkspaceAgent:
         spec = task_spec(
             command, self.workspace, env=self.secrets.extra_env,
             sandbox_dir=self.settings.state_path / "agent-homes", cli_path=self.settings.cli_path,
+            protected=self._private_paths(),
         )
 
         def on_progress(progress: Progress) -> None:
             reports.progress(command.task_id, progress.kind, progress.detail)
 
-        running = _Running(command.task_id, asyncio.create_task(run_task(spec, command.task_id, on_progress)))
+        questions = self._questions = TaskQuestions(reports, command.task_id, command.relay_timeout_s)
+        session = run_task(
+            spec, command.task_id, on_progress, on_decision=questions.on_decision,
+            ask=questions.ask if command.relay else None,
+        )
+        running = _Running(command.task_id, asyncio.create_task(session))
         self._running = running
         try:
             await self._until_done_or_drain_timeout(running)
         finally:
             self._running = None
+            self._questions = None
             if not running.task.done():  # we are being cancelled ourselves: never leave a session behind
                 running.stop("interrupted", "the agent was stopped")
                 await asyncio.wait({running.task})
@@ -360,7 +380,22 @@ class WorkspaceAgent:
             running.stop("interrupted", f"the agent was stopped and the task did not finish within {limit:g} s")
             await asyncio.wait({running.task})
 
+    def _private_paths(self) -> tuple[Path, ...]:
+        """What the agent's sessions may never read: its state and the files holding its secrets."""
+        named = (self.settings.creds_file, self.settings.nkey_seed_file, self.settings.password_file,
+                 self.settings.tls_key, self.settings.env_file)
+        return (self.settings.state_path, *(Path(name) for name in named if name))
+
     def _on_control(self, data: bytes) -> None:
+        try:
+            answer = _ANSWERS.decode(data)  # first: a cancel decoder would take an answer for a cancel
+        except msgspec.DecodeError:
+            pass
+        else:
+            questions = self._questions
+            if questions is not None and questions.task_id == answer.task_id:
+                questions.answered(answer)
+            return
         try:
             command = _CANCELS.decode(data)
         except msgspec.DecodeError as err:

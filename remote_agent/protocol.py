@@ -6,7 +6,8 @@ Subjects (with `<ws>` = `events.subjects.token(qualified workspace)`):
   each remote workspace has one durable pull consumer `agent_<key>` (created by the orchestrator),
   so a task goes to one agent only. The agent acknowledges a task when it starts it: a task is
   never run twice; if the agent dies, the orchestrator reports the task as "agent lost".
-- `<prefix>.ws.<ws>.control`: `CancelCommand`s (core NATS).
+- `<prefix>.ws.<ws>.control`: `CancelCommand`s and `AnswerCommand`s (the answer to a question the
+  agent relayed) (core NATS).
 - `<prefix>.ws.<ws>.out`: `AgentReport`s, sent by the agent as requests; the orchestrator checks
   them, records the matching events (it is the only writer of the event log) and replies "ok".
 - KV bucket `TUNNELS_AGENTS`, key `<key>` (`kv_key(workspace)`): the agent's `Presence`,
@@ -98,6 +99,12 @@ class TaskCommand(msgspec.Struct, frozen=True, kw_only=True):
     bash: BashPolicy = BashPolicy()
     upstream_context_chars: int = 4000
     max_message_chars: int = 16000
+    sandbox: bool = True
+    """Run Bash in the OS sandbox (the orchestrator's `permissions.sandbox`); refused where it cannot run."""
+    network_allow: list[str] = []
+    relay: list[Literal["bash", "network"]] = []
+    """Classes of action the agent asks the conversation about (`Asked`) instead of refusing."""
+    relay_timeout_s: float = 300.0
 
 
 class CancelCommand(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,6 +112,16 @@ class CancelCommand(msgspec.Struct, frozen=True, kw_only=True):
 
     task_id: str
     by: str
+
+
+class AnswerCommand(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to the agent's `number`-th question of a task (decided by the orchestrator)."""
+
+    task_id: str
+    answer_to: int
+    allowed: bool
+    by: str
+    reason: str = ""
 
 
 class Presence(msgspec.Struct, frozen=True, kw_only=True):
@@ -136,6 +153,30 @@ class Progressed(msgspec.Struct, frozen=True, kw_only=True, tag="progress"):
     detail: str
 
 
+class Decided(msgspec.Struct, frozen=True, kw_only=True, tag="decided"):
+    """A permission decision of the agent's own policy or sandbox (`by`: `policy` or `sandbox`)."""
+
+    task_id: str
+    tool: str
+    detail: str
+    allowed: bool
+    reason: str
+    rule: str = ""
+    by: Literal["policy", "sandbox"] = "policy"
+
+
+class Asked(msgspec.Struct, frozen=True, kw_only=True, tag="asked"):
+    """The agent's `number`-th question of a task, to be put to the conversation; the answer
+    comes back as an `AnswerCommand` on the control subject."""
+
+    task_id: str
+    number: int
+    tool: str
+    detail: str
+    reason: str
+    rule: str = ""
+
+
 class Finished(msgspec.Struct, frozen=True, kw_only=True, tag="finished"):
     """How the task ended; `result` only when it succeeded."""
 
@@ -147,6 +188,6 @@ class Finished(msgspec.Struct, frozen=True, kw_only=True, tag="finished"):
     timeout_s: float = 0.0
 
 
-AgentReport = Started | Progressed | Finished
+AgentReport = Started | Progressed | Decided | Asked | Finished
 REPORTS = msgspec.json.Decoder(AgentReport)
 ENCODER = msgspec.json.Encoder()

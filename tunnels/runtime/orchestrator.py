@@ -12,6 +12,7 @@ from typing import Any
 
 from actors.confirm_gate import Rearm
 from actors.permission_gate import RearmQuestions
+from actors.phase_supervisor import Resume
 from actors.context import ActorContext, Recorder
 from config.loader import LoadedSettings
 from events.catalogue import AnyEvent
@@ -100,12 +101,15 @@ class Orchestrator:
         recorder = Recorder(store, last_seq=await store.last_seq())
         self.remote = RemoteWorkspaces(
             WorkspaceBus(store), recorder, requests, self.clock, self.ids, lost_after_s=loaded.settings.remote.lost_after_s,
+            loaded=loaded,
         )
+        adopted = await self.remote.adopt()  # before start(): their agents' reports must find them
         await self.remote.start()
         self._stack.push_async_callback(self.remote.stop)
         services = Services(loaded, AgentCalls(loaded, self.agent_env), recorder, requests, self.clock, self.ids, self.remote)
         services.sandbox_problem = await sandbox_problem(loaded)
         self.runner.add_listener(services.desk.on_event)
+        self.runner.add_listener(self.remote.on_event)
         self.ctx = ActorContext(
             loop=asyncio.get_running_loop(), recorder=recorder, settings=loaded, clock=self.clock, ids=self.ids,
             sessions=sessions, requests=requests, services=services,
@@ -116,9 +120,14 @@ class Orchestrator:
             for channel in self._channel_factory(self):
                 await channel.start()
                 self.channels.append(channel)
+        for request_id in {t.request_id for t in self.remote.in_flight.values() for t in [t.dispatched]}:
+            # Before the dispatcher: the end of an adopted task must find its supervisor waiting.
+            supervisor = self.directory.supervisor(request_id, create=True)
+            if supervisor is not None:
+                supervisor.tell(Resume())
         self.dispatcher = Dispatcher(self.ctx, self.runner, self.directory)
         await self.dispatcher.start()
-        settled = await reconcile(self.ctx)
+        settled = await reconcile(self.ctx, adopted)
         if settled:
             log.warning("settled %d request(s) left open by a previous run", settled)
         self.directory.gate.tell(Rearm())

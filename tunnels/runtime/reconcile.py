@@ -1,9 +1,11 @@
 """After a restart: requests the old process was working on are settled from the stream.
 
-Nothing stays "running": an executing request's unfinished tasks are reported as interrupted
-(never run again behind the person's back) and the request fails with that explanation; a
-request caught before its plan was ready fails with a request to send it again. Pending
-approvals stay pending (their expiry is re-armed by the gate).
+Nothing stays "running" here: a task this process ran is reported as interrupted (never run
+again behind the person's back). A task a remote agent runs is not this process's to interrupt:
+the agent carries on, it was adopted again (`RemoteWorkspaces.adopt`), and its request goes on
+under a resumed supervisor. An executing request with no adopted task fails with that
+explanation; a request caught before its plan was ready fails with a request to send it again.
+Pending approvals and questions stay pending (their expiry is re-armed by the gates).
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ from typing import Any
 
 from actors.context import ActorContext
 from events.execution import RequestFailed, WorkspaceTaskCancelled, WorkspaceTaskInterrupted
-from projections.requests import TASK_ACTIVE
+from projections.requests import TASK_ACTIVE, RequestState
 
 
-async def reconcile(ctx: ActorContext) -> int:
-    """Settle every request left open by a previous process; return how many were settled."""
+async def reconcile(ctx: ActorContext, adopted: set[str] | frozenset[str] = frozenset()) -> int:
+    """Settle every request left open by a previous process (but the tasks in `adopted`, which
+    remote agents still run); return how many requests were settled."""
     settled = 0
     for request in list(ctx.requests.requests.values()):
         if request.status not in ("routing", "planning", "executing"):
+            continue
+        if request.status == "executing" and any(t.task_id in adopted for t in request.tasks.values()):
+            await _interrupt_local(ctx, request, adopted)
             continue
 
         def envelope(**fields: Any) -> dict[str, Any]:
@@ -47,3 +53,14 @@ async def reconcile(ctx: ActorContext) -> int:
         await ctx.recorder.append(RequestFailed(**envelope(), stage="recovery", reason=reason))
         settled += 1
     return settled
+
+
+async def _interrupt_local(ctx: ActorContext, request: RequestState, adopted: set[str] | frozenset[str]) -> None:
+    """Report this process's own unfinished tasks of a request that goes on (its supervisor is resumed)."""
+    for task in sorted(request.tasks.values(), key=lambda t: (t.phase, t.workspace)):
+        if task.status in TASK_ACTIVE and task.task_id not in adopted:
+            await ctx.recorder.append(WorkspaceTaskInterrupted(
+                id=ctx.ids.new_id(), at=ctx.clock.now(), session_key=request.session_key, causation_id=None,
+                request_id=request.request_id, task_id=task.task_id, workspace=task.workspace,
+                reason="the orchestrator restarted while this task ran",
+            ))

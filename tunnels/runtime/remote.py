@@ -13,13 +13,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from actors.context import Recorder
+from config.loader import LoadedSettings
+from events.catalogue import AnyEvent
 from events.execution import (
+    PermissionDecided,
     WorkspaceProgress,
     WorkspaceTaskCancelled,
     WorkspaceTaskDispatched,
@@ -32,9 +35,25 @@ from events.execution import (
 from events.ids import Clock, IdSource
 from events.values import bounded_result
 from projections import RequestsView
-from remote_agent.protocol import REPORTS, CancelCommand, Finished, Presence, Progressed, Started, TaskCommand, kv_key
+from remote_agent.protocol import (
+    REPORTS,
+    AnswerCommand,
+    Asked,
+    CancelCommand,
+    Decided,
+    Finished,
+    Presence,
+    Progressed,
+    Started,
+    TaskCommand,
+    kv_key,
+)
+from tunnels.bus.errors import BusError
 from tunnels.bus.workspaces import WorkspaceBus
+from tunnels.claude.guard import PermissionNote, Question
 from tunnels.runtime.envelopes import task_envelope
+from tunnels.runtime.permission_desk import decision_event, question_event
+from tunnels.runtime.permission_desk import permission_id as permission_id_of
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +67,8 @@ class InFlight:
     """When it was dispatched (monotonic seconds)."""
     agent_id: str = ""
     started: bool = False
+    questions: dict[str, int] = field(default_factory=dict)
+    """The agent's questions put to the conversation: permission id -> the agent's number for it."""
 
 
 def silent_tasks(
@@ -70,8 +91,9 @@ class RemoteWorkspaces:
 
     def __init__(
         self, bus: WorkspaceBus, recorder: Recorder, requests: RequestsView, clock: Clock, ids: IdSource, *,
-        lost_after_s: float,
+        lost_after_s: float, loaded: LoadedSettings | None = None,
     ) -> None:
+        self.loaded = loaded
         self.bus = bus
         self.recorder = recorder
         self.requests = requests
@@ -120,6 +142,28 @@ class RemoteWorkspaces:
         now = time.monotonic()
         return {w: p for w, (p, seen) in self.presences.items() if now - seen <= self.lost_after_s and not p.draining}
 
+    async def adopt(self) -> set[str]:
+        """After a restart, take back the remote tasks still running: their agents carry on (a
+        question they asked stays pending), and their reports keep being recorded. Call it before
+        `start()` so no report of theirs is answered "unknown task". Returns the task ids adopted."""
+        adopted: set[str] = set()
+        for request in list(self.requests.requests.values()):
+            if request.status != "executing":
+                continue
+            running = {t.task_id: t for t in request.tasks.values() if t.target == "remote" and t.status in ("dispatched", "running")}
+            if not running:
+                continue
+            for stored in await self.bus.store.read(self.bus.subjects.request(request.request_id)):
+                event = stored.event
+                if isinstance(event, WorkspaceTaskDispatched) and event.task_id in running and event.task_id not in adopted:
+                    task = running[event.task_id]
+                    flight = InFlight(event, time.monotonic(), started=task.status == "running")
+                    flight.questions = {q.permission_id: number for q in request.questions.values() if q.task_id == event.task_id
+                                        and (number := _question_number(event, q.permission_id)) is not None}
+                    self.in_flight[event.task_id] = flight
+                    adopted.add(event.task_id)
+        return adopted
+
     async def dispatch(self, dispatched: WorkspaceTaskDispatched, command: TaskCommand) -> None:
         """Queue the task for the workspace's agent."""
         self.in_flight[dispatched.task_id] = InFlight(dispatched, time.monotonic())
@@ -154,10 +198,43 @@ class RemoteWorkspaces:
                 await self.recorder.append(WorkspaceTaskStarted(**envelope, agent=report.agent_id))
             case Progressed() if flight.started:
                 await self.recorder.append(WorkspaceProgress(**envelope, kind=report.kind, detail=report.detail[:300]))
+            case Decided() if flight.started:
+                # The host is not trusted: what it says is cut to size, and it can never speak for a person.
+                note = PermissionNote(
+                    report.tool[:100], report.detail[:300], report.allowed, report.reason[:500], report.rule[:100],
+                    by="sandbox" if report.by == "sandbox" else "policy",
+                )
+                await self.recorder.append(decision_event(flight.dispatched, note, self.clock, self.ids))
+            case Asked() if flight.started and self.loaded is not None and 0 < report.number <= _MAX_QUESTIONS:
+                request = self.requests.get(flight.dispatched.request_id)
+                question = Question(report.tool[:100], report.detail[:300], report.reason[:500], report.rule[:100])
+                asked = question_event(
+                    flight.dispatched, report.number, question, requester=request.requester if request else "",
+                    settings=self.loaded, clock=self.clock, ids=self.ids,
+                )
+                flight.questions[asked.permission_id] = report.number
+                await self.recorder.append(asked)
             case Finished():
                 del self.in_flight[report.task_id]
                 await self.recorder.append(_finished_event(report, envelope))
         return b"ok"
+
+    def on_event(self, seq: int, event: AnyEvent) -> None:
+        """Send the answer to a remote agent's question to that agent (a projection listener)."""
+        if not isinstance(event, PermissionDecided) or not event.permission_id:
+            return
+        flight = self.in_flight.get(event.task_id)
+        number = flight.questions.get(event.permission_id) if flight is not None else None
+        if flight is None or number is None:
+            return
+        answer = AnswerCommand(task_id=event.task_id, answer_to=number, allowed=event.allowed, by=event.by, reason=event.reason)
+        asyncio.ensure_future(self._send_answer(flight.dispatched.workspace, answer))
+
+    async def _send_answer(self, workspace: str, answer: AnswerCommand) -> None:
+        try:
+            await self.bus.send_control(workspace, answer)
+        except BusError as err:  # the agent refuses the action once its own deadline passes
+            log.warning("could not send the answer to question %d of task %s: %s", answer.answer_to, answer.task_id, err)
 
     def _settled(self, task_id: str) -> bool:
         for request in self.requests.requests.values():
@@ -181,7 +258,14 @@ class RemoteWorkspaces:
                 ))
 
 
+def _question_number(dispatched: WorkspaceTaskDispatched, permission_id: str) -> int | None:
+    """Which of the task's questions `permission_id` is (ids are derived from the number)."""
+    return next((n for n in range(1, _MAX_QUESTIONS + 1) if permission_id_of(dispatched, n) == permission_id), None)
+
+
 _REASON_CHARS = 1000
+_MAX_QUESTIONS = 1000
+"""Questions one remote task may put to the conversation (a runaway agent cannot flood it)."""
 
 
 def _finished_event(report: Finished, envelope: dict[str, Any]) -> Any:

@@ -96,7 +96,8 @@ class Services:
         try:
             if self.remote is None or request is None or request.plan is None:
                 raise TreeError(f"{dispatched.workspace} has no remote agent")
-            limits, bash = self.loaded.settings.limits, self.loaded.settings.permissions.bash
+            limits, permissions = self.loaded.settings.limits, self.loaded.settings.permissions
+            bash = permissions.bash
             command = TaskCommand(
                 task_id=dispatched.task_id, request_id=dispatched.request_id, workspace=dispatched.workspace,
                 task=request.plan.task_for(dispatched.workspace).task, request_text=request.text,
@@ -107,6 +108,8 @@ class Services:
                 timeout_s=limits.task_timeout_s, max_turns=limits.workspace_max_turns, model=self.loaded.settings.models.workspace,
                 bash=BashPolicy(mode=bash.mode, allow=bash.allow, deny=list(bash.deny)),
                 upstream_context_chars=limits.upstream_context_chars, max_message_chars=limits.max_message_chars,
+                sandbox=permissions.sandbox, network_allow=list(permissions.network.allow),
+                relay=list(permissions.relay.actions), relay_timeout_s=permissions.relay.timeout_s,
             )
             await self.remote.dispatch(dispatched, command)
         except (TreeError, BusError) as err:
