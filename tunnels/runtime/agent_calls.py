@@ -82,13 +82,16 @@ class AgentCalls:
         self, task: PlannedTask, cwd: Path, request_text: str, upstream: Sequence[tuple[str, TaskResult]],
         on_progress: Callable[[Progress], None],
     ) -> Answered:
-        """Run one workspace task; the answer is its `TaskResult`."""
+        """Run one workspace task; the answer is its `TaskResult`.
+
+        The session is stopped by the CLI at `limits.max_cost_usd_per_task` (an `AgentFailed`).
+        """
         limit = self.limits.max_message_chars
         spec = AgentSpec(
             prompt=prompts.workspace_prompt(task, request_text, prompts.upstream_block(upstream, self.limits.upstream_context_chars), limit),
             cwd=cwd, kind="workspace", system_prompt=prompts.WORKSPACE_INSTRUCTIONS, model=self.models.workspace,
             max_turns=self.limits.workspace_max_turns, timeout_s=self.limits.task_timeout_s, env=self.env,
-            cli_path=self.cli_path, bash=self.bash, sandbox_dir=self.sandbox,
+            cli_path=self.cli_path, bash=self.bash, sandbox_dir=self.sandbox, max_budget_usd=self.limits.max_cost_usd_per_task,
         )
         result, outcome = await run_workspace_task(spec, on_progress)
         return Answered(result, outcome.usage)
