@@ -181,16 +181,21 @@ def _usage(result: ResultMessage) -> Usage:
     """What the session cost. Token counts come from the result's `usage`, or, when that is
     empty (the CLI zeroes it in an `error_max_budget_usd` result), from the per-model totals."""
     raw = result.usage or {}
-    tokens = {name: int(raw.get(name) or 0) for name, _ in _TOKENS}
+    tokens = {name: _count(raw.get(name)) for name, _ in _TOKENS}
     if not any(tokens.values()):
         models = [m for m in (result.model_usage or {}).values() if isinstance(m, dict)]
-        tokens = {name: sum(int(m.get(key) or 0) for m in models) for name, key in _TOKENS}
+        tokens = {name: sum(_count(m.get(key)) for m in models) for name, key in _TOKENS}
     return Usage(
         **tokens,
         cost_usd=round(result.total_cost_usd or 0.0, 6),
         num_turns=result.num_turns,
         duration_ms=result.duration_ms,
     )
+
+
+def _count(value: object) -> int:
+    """A token count from the CLI's JSON (absent or not a number: 0)."""
+    return int(value) if isinstance(value, (int, float)) else 0
 
 
 def _result_failure(result: ResultMessage, spec: AgentSpec, usage: Usage) -> AgentFailed:
