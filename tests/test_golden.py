@@ -36,7 +36,10 @@ from tunnels.bus import EventStore
 GOLDEN = Path(__file__).parent / "golden"
 FOLDERS = sorted(stream.parent for stream in GOLDEN.glob("*/stream.jsonl"))
 
-ADDED_FIELDS: dict[str, frozenset[str]] = {}
+ADDED_FIELDS: dict[str, frozenset[str]] = {
+    "task.skipped": frozenset({"reason"}),  # cost budgets: why a task was not run
+    "request.completed": frozenset({"stopped"}),  # cost budgets: why the plan stopped early
+}
 """Fields added with a default after a golden stream was recorded, by event tag: `{"task.started": frozenset({"host"})}`.
 
 Old events lack them and decode with the default; listing a field here says that was meant.
