@@ -83,7 +83,8 @@ class ChannelSession(EventActor):
         request = state.request
         status = state.status
         if intent == "status":
-            self._notice(state, message, describe_status(state, self.ctx.requests))
+            budget = self.ctx.settings.settings.limits.max_cost_usd_per_request
+            self._notice(state, message, describe_status(state, self.ctx.requests, budget))
         elif status == "pending_plan_approval" and request is not None:
             if message.action and message.request_id not in (None, request.request_id):
                 self._notice(state, message, "That button belongs to an earlier plan; nothing changed.")
