@@ -69,7 +69,9 @@ async def test_a_request_past_its_cost_budget_stops_before_its_next_phase(tmp_pa
         assert failed.workspace == "api-service"
         assert failed.error.startswith("the task reached its cost budget of $0.10 (spent $")
         assert failed.usage.cost_usd > 0.10 and failed.usage.input_tokens > 0
-        assert not (w.root / "api-service" / "generated.txt").exists()  # stopped before its Write ran
+        # Stopped after the answer that crossed it: never asked again (the tools of that answer
+        # may or may not have run; the CLI can start them while it streams the answer).
+        assert len(w.model.requests_for("api-service")) == 1
 
         # The request's total counts routing, planning and every task, the stopped one too.
         spent = [planning, failed.usage.cost_usd] + [e.usage.cost_usd for e in of(w, WorkspaceTaskSucceeded)]
@@ -100,3 +102,18 @@ async def test_a_request_past_its_cost_budget_stops_before_its_next_phase(tmp_pa
         assert ("task.skipped", f"shared-lib/docs: not run: {reason}") in timeline
         assert timeline[-1][0] == "request.completed" and timeline[-1][1].endswith(f"; {final.stopped}")
         assert [kind for kind, _ in timeline].count("phase.started") == 2
+
+
+async def test_a_budget_spent_by_planning_alone_runs_nothing(tmp_path: Path) -> None:
+    script = scenario(plan("tiny", ("shared-lib/core", "bump", []), ("api-service", "use it", ["shared-lib/core"])),
+                      succeeds("shared-lib/core"), succeeds("api-service"))
+    async with world(tmp_path, script, limits={"max_cost_usd_per_request": 0.0001}) as w:
+        await w.ask(f"{ALL} tiny", lambda e: isinstance(e, ConfirmationRequested))
+        final = await w.run_to_end("yes")
+
+        assert isinstance(final, RequestCompleted), final
+        reason = f"the request's cost budget of $0.0001 is spent ({usd(final.usage.cost_usd)} so far)"
+        assert final.stopped == f"stopped before phase 1: {reason}; not run: shared-lib/core, api-service"
+        assert (final.succeeded, final.failed, final.skipped) == (0, 0, 2)
+        assert not of(w, PhaseStarted) and not w.model.requests_for("shared-lib/core")
+        assert [e.reason for e in of(w, WorkspaceTaskSkipped)] == [reason, reason]
