@@ -84,7 +84,8 @@ class ChannelSession(EventActor):
         elif (question := self._pending_question(state)) is not None and (answer := permission_answer(message.text)) is not None:
             self._answer_question(state, message, question, allowed=answer)
         elif intent == "status":
-            self._notice(state, message, describe_status(state, self.ctx.requests))
+            budget = self.ctx.settings.settings.limits.max_cost_usd_per_request
+            self._notice(state, message, describe_status(state, self.ctx.requests, budget))
         elif status == "pending_plan_approval" and request is not None:
             if message.action and message.request_id not in (None, request.request_id):
                 self._notice(state, message, "That button belongs to an earlier plan; nothing changed.")

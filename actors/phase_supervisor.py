@@ -3,11 +3,21 @@
 A task whose dependencies did not all succeed is skipped and reported; independent tasks go on.
 Cancel stops the running agents and records it. The supervisor keeps the outcome of each task
 it has seen, so its decisions never wait on a projection catching up with its own writes.
+
+Cost budget (`limits.max_cost_usd_per_request`): the supervisor keeps the request's running cost
+itself, starting from routing and planning (known when the plan is approved) and adding the
+usage on each task's end as it sees it. When that total has reached the budget before a phase
+would start, no further phase starts: every task of that phase and the later ones is recorded
+as skipped with the reason, and the request completes with `stopped` saying so. The check is
+made between phases only: tasks already running in a phase are let finish (stopping them would
+waste what they cost), so a request can end past its budget; a task's own budget
+(`limits.max_cost_usd_per_task`) bounds that. A timed-out task adds nothing (its cost is unknown).
 """
 
 from __future__ import annotations
 
 from actors.base import EventActor
+from actors.budget import is_spent, not_run_reason, stop_text
 from actors.context import ActorContext
 from events.catalogue import AnyEvent
 from events.conversation import CancelRequested
@@ -52,6 +62,9 @@ class PhaseSupervisor(EventActor):
         self.active: set[str] = set()
         self.cancelled_by: str | None = None
         self.finished = False
+        self.budget_usd = ctx.settings.settings.limits.max_cost_usd_per_request
+        self.spent_usd = 0.0
+        self.not_run: dict[str, str] = {}  # workspace -> why it never ran (the budget)
 
     def handle(self, event: AnyEvent, seq: int) -> None:
         request = self.ctx.requests.get(self.request_id)
@@ -60,12 +73,15 @@ class PhaseSupervisor(EventActor):
         match event:
             case PlanApproved() if self.plan is None and request.plan is not None and request.phase == 0:
                 self.plan = request.plan
+                self.spent_usd = request.usage.cost_usd  # routing and planning, all folded before approval
                 self._start_phase(event, request, 1)
             case CancelRequested() if self.plan is not None and self.cancelled_by is None:
                 self._cancel(event, request)
             case _ if isinstance(event, _ENDED) and event.workspace in self.active:  # type: ignore[union-attr]
                 self.active.discard(event.workspace)  # type: ignore[union-attr]
                 self.outcomes[event.workspace] = _OUTCOME[type(event)]  # type: ignore[union-attr,index]
+                usage: Usage | None = getattr(event, "usage", None)
+                self.spent_usd = round(self.spent_usd + (usage.cost_usd if usage else 0.0), 6)
                 self._advance(event, request)
 
     def on_message(self, message: object) -> None:
@@ -87,6 +103,9 @@ class PhaseSupervisor(EventActor):
 
     def _start_phase(self, cause: AnyEvent, request: RequestState, number: int) -> None:
         assert self.plan is not None
+        if is_spent(self.spent_usd, self.budget_usd):
+            self._stop_for_budget(cause, request, number)
+            return
         self.phase = number
         runnable: list[str] = []
         skipped: dict[str, list[str]] = {}
@@ -130,13 +149,27 @@ class PhaseSupervisor(EventActor):
         if self.phase < len(self.plan.phases):
             self._start_phase(cause, request, self.phase + 1)
             return
+        self._complete(cause, request)
+
+    def _stop_for_budget(self, cause: AnyEvent, request: RequestState, number: int) -> None:
+        """Record every task of phase `number` and later as not run, and end the request."""
+        assert self.plan is not None and self.budget_usd is not None
+        reason = not_run_reason(self.budget_usd, self.spent_usd)
+        not_run = [workspace for phase in self.plan.phases[number - 1:] for workspace in phase]
+        for workspace in not_run:
+            self.outcomes[workspace] = "skipped"
+            self.not_run[workspace] = reason
+            self._emit(cause, WorkspaceTaskSkipped, task_id=self._task_id(workspace), workspace=workspace, because=[], reason=reason)
+        self._complete(cause, request, stopped=stop_text(number, self.budget_usd, self.spent_usd, not_run))
+
+    def _complete(self, cause: AnyEvent, request: RequestState, stopped: str = "") -> None:
         self.finished = True
         self.ctx.emit(RequestCompleted(
             **self.ctx.envelope(cause, request_id=self.request_id), summary=self._summary(request),
             succeeded=sum(1 for s in self.outcomes.values() if s == "succeeded"),
             failed=sum(1 for s in self.outcomes.values() if s not in ("succeeded", "skipped")),
             skipped=sum(1 for s in self.outcomes.values() if s == "skipped"),
-            usage=self._usage(request),
+            usage=self._usage(request), stopped=stopped,
         ))
 
     def _usage(self, request: RequestState) -> Usage:
@@ -154,6 +187,8 @@ class PhaseSupervisor(EventActor):
             task = latest.tasks.get(workspace)
             if status == "succeeded" and task is not None and task.result is not None:
                 detail = task.result.summary
+            elif workspace in self.not_run:  # recorded just now: the view may not have it yet
+                detail = f"not run: {self.not_run[workspace]}"
             elif task is not None and task.error:
                 detail = task.error
             else:

@@ -113,12 +113,16 @@ def render(event: AnyEvent, *, progress: bool = True) -> str | None:  # noqa: C9
             return f"  ✗ {event.workspace} failed: {event.error}"
         case WorkspaceTaskTimedOut():
             return f"  ✗ {event.workspace} timed out after {event.timeout_s:g} s"
+        case WorkspaceTaskSkipped() if event.reason:
+            return f"  – {event.workspace} not run: {event.reason}"
         case WorkspaceTaskSkipped():
             return f"  – {event.workspace} skipped: {', '.join(event.because)} did not succeed"
         case WorkspaceTaskCancelled():
             return f"  ■ {event.workspace}: {event.reason}"
         case WorkspaceTaskInterrupted():
             return f"  ■ {event.workspace} interrupted: {event.reason}"
+        case RequestCompleted() if event.stopped:
+            return f"Request {event.request_id} {event.stopped}.\n{event.summary}"
         case RequestCompleted():
             return f"Done (request {event.request_id}, ${event.usage.cost_usd:.4f}).\n{event.summary}"
         case RequestFailed():

@@ -41,7 +41,7 @@ models:
   workspace: null
   direct: null
 
-# Every limit must be greater than 0.
+# Every limit must be greater than 0 (a cost budget may also be null: no budget).
 limits:
   router_timeout_s: 180
   planner_timeout_s: 600
@@ -55,6 +55,12 @@ limits:
   readonly_max_turns: 15        # router and planner
   workspace_max_turns: 100
   progress_interval_s: 1.0
+  # Cost budgets in USD, as the Claude Code CLI computes cost from token usage; null = no budget.
+  # Per task: a workspace session that reaches it is stopped by the CLI and the task fails.
+  max_cost_usd_per_task: null
+  # Per request: once routing, planning and finished tasks cost this much, no further phase
+  # starts; tasks already running finish, the rest are reported as not run.
+  max_cost_usd_per_request: null
 
 permissions:
   bash:

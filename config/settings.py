@@ -93,8 +93,21 @@ class ModelSettings(_Section, frozen=True, kw_only=True):
     direct: str | None = None
 
 
+def _require_positive_or_null(section: _Section, *names: str) -> None:
+    for name in names:
+        value = getattr(section, name)
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ValueError(
+                f"`{name}` must be greater than 0, got {value}; set an amount in USD such as 2.5, "
+                "or null for no limit"
+            )
+
+
 class LimitSettings(_Section, frozen=True, kw_only=True):
-    """Timeouts, sizes and counts; every one must be positive."""
+    """Timeouts, sizes, counts and cost budgets; every one that is set must be positive.
+
+    The cost budgets are in USD, as the Claude Code CLI computes cost; None is no budget.
+    """
 
     router_timeout_s: float = 180
     planner_timeout_s: float = 600
@@ -108,9 +121,15 @@ class LimitSettings(_Section, frozen=True, kw_only=True):
     readonly_max_turns: int = 15
     workspace_max_turns: int = 100
     progress_interval_s: float = 1.0
+    max_cost_usd_per_task: float | None = None
+    """Each workspace session stops when it has cost this much (the CLI's `--max-budget-usd`)."""
+    max_cost_usd_per_request: float | None = None
+    """No further phase of a request starts once routing, planning and its tasks cost this much."""
 
     def __post_init__(self) -> None:
-        _require_positive(self, *msgspec.structs.asdict(self))
+        budgets = ("max_cost_usd_per_task", "max_cost_usd_per_request")
+        _require_positive(self, *(name for name in msgspec.structs.asdict(self) if name not in budgets))
+        _require_positive_or_null(self, *budgets)
 
 
 class BashPolicySettings(_Section, frozen=True, kw_only=True):

@@ -113,11 +113,13 @@ class WorkspaceTaskTimedOut(RequestEvent, frozen=True, kw_only=True, tag="task.t
 
 
 class WorkspaceTaskSkipped(RequestEvent, frozen=True, kw_only=True, tag="task.skipped"):
-    """The task did not run because tasks it depends on did not succeed."""
+    """The task did not run: tasks it depends on did not succeed (`because`), or, with `reason`,
+    the request stopped before its phase (e.g. the request's cost budget was spent)."""
 
     task_id: str
     workspace: str
     because: list[str]
+    reason: str = ""
 
 
 class WorkspaceTaskInterrupted(RequestEvent, frozen=True, kw_only=True, tag="task.interrupted"):
@@ -138,13 +140,15 @@ class PhaseCompleted(RequestEvent, frozen=True, kw_only=True, tag="phase.complet
 
 
 class RequestCompleted(RequestEvent, frozen=True, kw_only=True, tag="request.completed"):
-    """The plan ran to its end; `summary` is the answer posted to the chat; usage is the total."""
+    """The plan ran to its end, or `stopped` says why it stopped early (its later phases never
+    started); `summary` is the answer posted to the chat; usage is the total."""
 
     summary: str
     succeeded: int = 0
     failed: int = 0
     skipped: int = 0
     usage: Usage = Usage()
+    stopped: str = ""
 
 
 class RequestFailed(RequestEvent, frozen=True, kw_only=True, tag="request.failed"):

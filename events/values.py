@@ -36,6 +36,15 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         )
 
 
+def usd(amount: float) -> str:
+    """An amount of US dollars for people: `$1.23`, and below ten cents up to four decimals
+    (`$0.0103`, `$0.01`), so a small cost or budget never reads as `$0.00`."""
+    if abs(amount) >= 0.1:
+        return f"${amount:,.2f}"
+    whole, _, decimals = f"{amount:.4f}".rstrip("0").partition(".")
+    return f"${whole}.{decimals.ljust(2, '0')}"
+
+
 class TaskResult(msgspec.Struct, frozen=True, kw_only=True):
     """The structured answer a workspace agent returns at the end of its task."""
 

@@ -141,6 +141,12 @@ def _add_usage(state: RequestState, usage: Usage | None) -> RequestState:
     return state if usage is None else replace(state, usage=state.usage + usage)
 
 
+def _skipped_because(event: WorkspaceTaskSkipped) -> str:
+    if event.reason:
+        return f"not run: {event.reason}"
+    return f"skipped: {', '.join(event.because)} did not succeed"
+
+
 def open_request(event: RequestOpened) -> RequestState:
     """The state of a request just opened."""
     return RequestState(
@@ -202,8 +208,7 @@ def evolve(state: RequestState, event: Event) -> RequestState:  # noqa: C901 - o
         case WorkspaceTaskCancelled():
             return _task(state, event.workspace, status="cancelled", error=event.reason, ended_at=event.at)
         case WorkspaceTaskSkipped():
-            because = ", ".join(event.because)
-            return _task(state, event.workspace, status="skipped", error=f"skipped: {because} did not succeed", ended_at=event.at)
+            return _task(state, event.workspace, status="skipped", error=_skipped_because(event), ended_at=event.at)
         case WorkspaceTaskInterrupted():
             return _task(state, event.workspace, status="interrupted", error=event.reason, ended_at=event.at)
         case PermissionRequested() if event.permission_id and event.permission_id not in state.questions:
@@ -216,7 +221,7 @@ def evolve(state: RequestState, event: Event) -> RequestState:  # noqa: C901 - o
         case PermissionDecided():
             return _decided(state, event)
         case RequestCompleted():
-            return replace(state, status="completed", answer=event.summary, ended_at=event.at, history=[])
+            return replace(state, status="completed", answer=event.summary, reason=event.stopped, ended_at=event.at, history=[])
         case RequestFailed():
             return replace(state, status="failed", reason=event.reason, ended_at=event.at, history=[])
         case RequestCancelled():

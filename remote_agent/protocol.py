@@ -99,6 +99,9 @@ class TaskCommand(msgspec.Struct, frozen=True, kw_only=True):
     bash: BashPolicy = BashPolicy()
     upstream_context_chars: int = 4000
     max_message_chars: int = 16000
+    max_budget_usd: float | None = None
+    """The session's cost budget in USD (`limits.max_cost_usd_per_task`); None: no budget.
+    An agent older than this field ignores it (unknown fields are skipped when decoding)."""
     sandbox: bool = True
     """Run Bash in the OS sandbox (the orchestrator's `permissions.sandbox`); refused where it cannot run."""
     network_allow: list[str] = []

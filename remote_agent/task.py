@@ -43,6 +43,7 @@ def task_spec(
         model=command.model,
         max_turns=command.max_turns,
         timeout_s=command.timeout_s,
+        max_budget_usd=command.max_budget_usd,
         env=dict(env),
         cli_path=cli_path,
         bash=BashRules(mode=bash.mode, allow=DEFAULT_BASH_ALLOW if bash.allow is None else bash.allow, deny=bash.deny),
@@ -62,6 +63,6 @@ async def run_task(
         result, outcome = await run_workspace_task(spec, on_progress, on_decision=on_decision, ask=ask)
     except AgentTimeout as err:
         return Finished(task_id=task_id, outcome="timed_out", error=str(err), timeout_s=err.timeout_s)
-    except AgentError as err:
-        return Finished(task_id=task_id, outcome="failed", error=err.message)
+    except AgentError as err:  # a cost budget reached among them: what it spent goes back too
+        return Finished(task_id=task_id, outcome="failed", error=err.message, usage=err.usage)
     return Finished(task_id=task_id, outcome="succeeded", result=result, usage=outcome.usage)

@@ -88,12 +88,15 @@ def detail(event: Event) -> str:  # noqa: C901 - one case per event type
             return f"{event.workspace}: {_short(event.error, 70)}"
         case WorkspaceTaskTimedOut():
             return f"{event.workspace} after {event.timeout_s:g} s"
+        case WorkspaceTaskSkipped() if event.reason:
+            return f"{event.workspace}: not run: {_short(event.reason, 70)}"
         case WorkspaceTaskSkipped():
             return f"{event.workspace}: {', '.join(event.because)} did not succeed"
         case PhaseCompleted():
             return f"phase {event.phase}: {len(event.succeeded)} ok, {len(event.failed)} failed, {len(event.skipped)} skipped"
         case RequestCompleted():
-            return f"{event.succeeded} ok, {event.failed} failed, {event.skipped} skipped, ${event.usage.cost_usd:.4f}"
+            counts = f"{event.succeeded} ok, {event.failed} failed, {event.skipped} skipped, ${event.usage.cost_usd:.4f}"
+            return f"{counts}; {_short(event.stopped, 160)}" if event.stopped else counts
         case RequestFailed():
             return f"{event.stage}: {_short(event.reason)}"
         case _:

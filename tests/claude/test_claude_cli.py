@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -214,6 +215,46 @@ scripts:
     assert (
         "[structured-output-enforce]" in scripted_model.requests_for("chatty")[-1].messages_text()
     )
+
+
+async def test_a_workspace_agent_is_stopped_at_its_cost_budget_and_its_cost_is_kept(
+    scripted_model: ScriptedModelServer, agent_spec: SpecFactory, workspace: Path,
+    live_processes: LiveProcesses,
+) -> None:
+    # The scripted server reports token usage, so the CLI prices every answer itself; the first
+    # answer of a workspace session (Claude Code's whole system prompt) costs more than a cent.
+    _load(
+        scripted_model,
+        """
+scripts:
+  - name: spender
+    match: ["TASK-spender"]
+    turns:
+      - tool_uses:
+          - name: Write
+            input: {file_path: "{cwd}/first.txt", content: "1\\n"}
+      - tool_uses:
+          - name: Write
+            input: {file_path: "{cwd}/second.txt", content: "2\\n"}
+      - structured_output: {summary: "spent it all"}
+""",
+    )
+    spec = agent_spec("TASK-spender", kind="workspace", max_budget_usd=0.01)
+
+    with pytest.raises(AgentFailed) as caught:
+        await run_workspace_task(spec)
+
+    # The CLI ends with an `error_max_budget_usd` result ("Reached maximum budget ($0.01)").
+    failure = caught.value
+    assert re.fullmatch(
+        r"the task reached its cost budget of \$0\.01 \(spent \$0\.\d{2,4}\)", failure.message
+    ), failure.message
+    assert not failure.retryable
+    assert failure.usage.cost_usd > 0.01  # it checks after each answer: a little past the budget
+    assert failure.usage.input_tokens > 0 and failure.usage.num_turns >= 1
+    assert len(scripted_model.requests_for("spender")) < 3  # it never reached its answer
+    assert not (workspace / "second.txt").exists()
+    assert live_processes() == []
 
 
 async def test_a_model_that_never_answers_times_out_and_leaves_no_process(

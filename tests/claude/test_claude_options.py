@@ -102,6 +102,13 @@ def test_workspace_options_use_claude_code_prompt_policy_and_task_result(tmp_pat
     assert options.output_format == {"type": "json_schema", "schema": task_result_schema()}
 
 
+def test_the_cost_budget_goes_to_the_cli_only_when_set(tmp_path: Path) -> None:
+    budgeted = AgentSpec(prompt="p", cwd=tmp_path, kind="workspace", max_budget_usd=0.5)
+
+    assert _options(budgeted).max_budget_usd == 0.5
+    assert _options(AgentSpec(prompt="p", cwd=tmp_path, kind="workspace")).max_budget_usd is None
+
+
 def test_the_task_result_schema_is_an_object_schema_without_references() -> None:
     schema = task_result_schema()
 

@@ -216,3 +216,34 @@ def test_structs_validate_when_built_in_code(build: object) -> None:
 def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         Settings().root = "elsewhere"  # type: ignore[misc, unused-ignore]
+
+
+# (yaml under `limits:`, the budgets it sets, or the key and message parts of the error)
+BUDGET_CASES = [
+    ("{}", (None, None), None),
+    ("{max_cost_usd_per_task: null, max_cost_usd_per_request: null}", (None, None), None),
+    ("{max_cost_usd_per_task: 0.5}", (0.5, None), None),
+    ("{max_cost_usd_per_request: 3}", (None, 3), None),
+    ("{max_cost_usd_per_task: 0.25, max_cost_usd_per_request: 2.5}", (0.25, 2.5), None),
+    ("{max_cost_usd_per_task: 0}", None, ("limits.max_cost_usd_per_task", ["greater than 0, got 0", "or null for no limit"])),
+    ("{max_cost_usd_per_request: -1}", None, ("limits.max_cost_usd_per_request", ["greater than 0, got -1", "USD"])),
+    ("{max_cost_usd_per_request: .inf}", None, ("limits.max_cost_usd_per_request", ["greater than 0, got inf"])),
+    ("{max_cost_usd_per_task: cheap}", None, ("limits.max_cost_usd_per_task", ["expected a number or nothing (null), got a string"])),
+]
+
+
+@pytest.mark.parametrize(("limits", "budgets", "error"), BUDGET_CASES)
+def test_cost_budgets_are_positive_or_null(
+    tmp_path: Path, limits: str, budgets: tuple[float | None, float | None] | None, error: tuple[str, list[str]] | None
+) -> None:
+    path = write(tmp_path, f"limits: {limits}\n")
+    if error is None:
+        loaded = load_settings(path).settings.limits
+        assert (loaded.max_cost_usd_per_task, loaded.max_cost_usd_per_request) == budgets
+        return
+    key, parts = error
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert caught.value.key == key and "\n" not in str(caught.value)
+    for part in parts:
+        assert part in str(caught.value)

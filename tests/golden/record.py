@@ -409,11 +409,74 @@ def relayed_permissions() -> list[Event]:
     return s.events
 
 
+def stopped_by_budget() -> list[Event]:
+    """Cost budgets: a task stopped at its own budget (what it spent kept on the failure), then the
+    request's budget spent after phase 2, so phase 3 never starts and its tasks are not run."""
+    s = Story("slack:T01/C09", start_hours=6)
+    frank = "slack:U03FRANK"
+    r1 = s.new_id()
+    plan = Plan(
+        label="Move to the structured logger",
+        tasks=[
+            PlannedTask(workspace="shared/log", task="Add the structured logger"),
+            PlannedTask(workspace="web/app", task="Log through the structured logger", depends_on=["shared/log"]),
+            PlannedTask(workspace="web/worker", task="Log through the structured logger", depends_on=["shared/log"]),
+            PlannedTask(workspace="web/e2e", task="Check the log lines in the e2e suite", depends_on=["web/app"]),
+            PlannedTask(workspace="ops/dashboards", task="Chart the new log fields", depends_on=["web/app"]),
+        ],
+        phases=[["shared/log"], ["web/app", "web/worker"], ["web/e2e", "ops/dashboards"]],
+    )
+    ask = s.message("Move every service to the structured logger", frank)
+    s.opened(r1, ask, [])
+    s.add(RouteDecided, request_id=r1, projects=["shared", "web", "ops"], method="agent", usage=ROUTER)
+    s.add(PlanProposed, request_id=r1, plan=plan, usage=PLANNER)
+    s.add(ConfirmationGiven, request_id=r1, by=frank, auto=True)
+    s.add(PlanApproved, request_id=r1, by=frank, auto=True)
+
+    s.add(PhaseStarted, request_id=r1, phase=1, workspaces=["shared/log"])
+    s.dispatched(r1, plan, "shared/log", 1)
+    s.started(r1, "shared/log")
+    s.succeeded(r1, "shared/log", TaskResult(summary="shared/log has a structured logger.", changed_files=["log.py"], test_result="pass"), turns=4)
+    s.add(PhaseCompleted, request_id=r1, phase=1, succeeded=["shared/log"])
+
+    s.add(PhaseStarted, request_id=r1, phase=2, workspaces=["web/app", "web/worker"])
+    for workspace in ("web/app", "web/worker"):
+        s.dispatched(r1, plan, workspace, 2)
+        s.started(r1, workspace)
+    s.succeeded(r1, "web/app", TaskResult(summary="The web app logs structured lines.", changed_files=["app/log.py"], test_result="pass"), turns=6)
+    worker = Usage(input_tokens=21000, output_tokens=2400, cost_usd=0.1043, num_turns=3, duration_ms=15000)
+    s.add(
+        WorkspaceTaskFailed, request_id=r1, task_id=s.task(r1, "web/worker"), workspace="web/worker",
+        error="the task reached its cost budget of $0.10 (spent $0.1043)", usage=worker,
+    )
+    s.add(PhaseCompleted, request_id=r1, phase=2, succeeded=["web/app"], failed=["web/worker"])
+
+    total = ROUTER + PLANNER + agent_usage(4) + agent_usage(6) + worker  # $0.2895, past the $0.25 budget
+    reason = "the request's cost budget of $0.25 is spent ($0.2895 so far)"
+    for workspace in ("web/e2e", "ops/dashboards"):
+        s.add(WorkspaceTaskSkipped, request_id=r1, task_id=s.task(r1, workspace), workspace=workspace, because=[], reason=reason)
+    stopped = f"stopped before phase 3: {reason}; not run: web/e2e, ops/dashboards"
+    summary = "\n".join([
+        "2 of 5 workspace tasks succeeded.",
+        "✓ shared/log: shared/log has a structured logger.",
+        "✓ web/app: The web app logs structured lines.",
+        "✗ web/worker: the task reached its cost budget of $0.10 (spent $0.1043)",
+        f"– web/e2e: not run: {reason}",
+        f"– ops/dashboards: not run: {reason}",
+    ])
+    done = s.add(
+        RequestCompleted, request_id=r1, summary=summary, succeeded=2, failed=1, skipped=2, usage=total, stopped=stopped,
+    )
+    s.add(ReplyPosted, request_id=r1, channel="slack", in_reply_to=done.id, chat_ref="1790000000.000900")
+    return s.events
+
+
 STORIES: dict[str, Callable[[], list[Event]]] = {
     "three_phase_request": three_phase_request,
     "conversation": conversation,
     "stops_and_failures": stops_and_failures,
     "relayed_permissions": relayed_permissions,
+    "stopped_by_budget": stopped_by_budget,
 }
 
 

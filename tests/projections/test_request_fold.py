@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from events.base import Event
 from events.conversation import PlanRevised, Turn
-from events.execution import WorkspaceTaskSkipped
+from events.execution import RequestCompleted, WorkspaceTaskSkipped
 from projections import requests as fold_module
 from projections.requests import RequestState
 from tests.factories import Events, two_phase_plan
@@ -52,6 +52,23 @@ def test_skipped_tasks_say_why() -> None:
     ]
     task = fold(events)[R1].tasks["web/app"]
     assert task.status == "skipped" and "shared/core" in task.error
+
+
+def test_a_request_stopped_by_its_cost_budget_says_why_for_each_task_not_run() -> None:
+    ev = Events()
+    reason = "the request's cost budget of $0.02 is spent ($0.03 so far)"
+    stopped = f"stopped before phase 2: {reason}; not run: web/app"
+    events = [
+        ev.opened(KEY, R1, "x"), ev.routed(KEY, R1, ["shared", "web"]), ev.proposed(KEY, R1, two_phase_plan()),
+        ev.approved(KEY, R1), ev.phase(KEY, R1, 1, ["shared/core"]), ev.dispatched(KEY, R1, "shared/core"),
+        ev.started(KEY, R1, "shared/core"), ev.succeeded(KEY, R1, "shared/core"),
+        WorkspaceTaskSkipped(request_id=R1, task_id="t2", workspace="web/app", because=[], reason=reason, **ev.envelope(KEY)),
+        RequestCompleted(request_id=R1, summary="1 of 2", succeeded=1, skipped=1, stopped=stopped, **ev.envelope(KEY)),
+    ]
+    state = fold(events)[R1]
+    assert (state.status, state.reason) == ("completed", stopped)
+    assert state.tasks["web/app"].status == "skipped"
+    assert state.tasks["web/app"].error == f"not run: {reason}"
 
 
 def test_events_of_unknown_requests_are_ignored() -> None:

@@ -121,6 +121,30 @@ async def test_cancel_stops_the_session_and_the_next_task_runs(
         assert await agent.wait() == 0
 
 
+async def test_a_task_past_its_cost_budget_is_reported_failed_with_what_it_spent(
+    auth_server: EmbeddedNatsServer, stand_in: StandInOrchestrator, api_identity: AgentIdentity,
+    workspace_dir: Path, scripted_model: ScriptedModelServer, tmp_path: Path,
+) -> None:
+    two_writes = {"name": API, "match": [f"Workspace: {API}\n"], "turns": [
+        {"tool_uses": [{"name": "Write", "input": {"file_path": "{cwd}/a.txt", "content": "a"}}]},
+        {"tool_uses": [{"name": "Write", "input": {"file_path": "{cwd}/b.txt", "content": "b"}}]},
+        {"structured_output": {"summary": "never reached"}},
+    ]}
+    scripted_model.load(parse_scenario(scenario(two_writes)))
+    await stand_in.ensure_consumer(API)
+    agent = await start_agent(auth_server.url, api_identity, workspace_dir, tmp_path, scripted_model)
+    try:
+        await stand_in.send(task(API, "t-budget", max_budget_usd=0.01))
+        report = await stand_in.wait_report(finished("t-budget"))
+        assert isinstance(report, Finished) and report.outcome == "failed", report
+        assert report.error.startswith("the task reached its cost budget of $0.01 (spent $0.")
+        assert report.usage.cost_usd > 0.01 and report.usage.input_tokens > 0
+        assert not (workspace_dir / "b.txt").exists()
+    finally:
+        agent.signal(signal.SIGTERM)
+        assert await agent.wait() == 0
+
+
 async def test_sigterm_lets_the_running_task_finish_then_exits(
     auth_server: EmbeddedNatsServer, stand_in: StandInOrchestrator, api_identity: AgentIdentity,
     workspace_dir: Path, scripted_model: ScriptedModelServer, tmp_path: Path,

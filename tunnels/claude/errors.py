@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from events.values import Usage
+
 
 class AgentError(Exception):
     """An agent session did not produce a usable answer.
 
     `message` is one short human line (never a traceback); `retryable` says whether running the
     same session again may succeed (a timeout, an overloaded API) or not (a bad answer, a crash).
+    `usage` is what the session cost before it failed, when the CLI reported it (zero otherwise):
+    a failed task is still paid for.
     """
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool | None = None, usage: Usage | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.usage = usage if usage is not None else Usage()
         if retryable is not None:
             self.retryable = retryable
 
@@ -33,17 +38,23 @@ class AgentTimeout(AgentError):
 
 
 class AgentFailed(AgentError):
-    """The CLI crashed, could not start, or ended with an error result (API error, max turns).
+    """The CLI crashed, could not start, or ended with an error result (API error, max turns,
+    cost budget reached).
 
     `api_status` is the HTTP status of the model API error that ended the session, if any.
     """
 
     def __init__(
-        self, message: str, *, api_status: int | None = None, retryable: bool | None = None
+        self,
+        message: str,
+        *,
+        api_status: int | None = None,
+        retryable: bool | None = None,
+        usage: Usage | None = None,
     ) -> None:
         if retryable is None:
             retryable = api_status is not None and (api_status == 429 or api_status >= 500)
-        super().__init__(message, retryable=retryable)
+        super().__init__(message, retryable=retryable, usage=usage)
         self.api_status = api_status
 
 

@@ -82,6 +82,7 @@ def build_options(
         "setting_sources": ["project"],
         "permission_mode": "default",
         "max_turns": spec.max_turns,
+        "max_budget_usd": spec.max_budget_usd,
         "model": spec.model,
         "env": dict(launch.env),
         "cli_path": launch.cli_path,

@@ -28,7 +28,7 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from events.values import TaskResult, Usage, bounded_result
+from events.values import TaskResult, Usage, bounded_result, usd
 from tunnels.claude import environment
 from tunnels.claude.confinement import ReadScope, home_areas
 from tunnels.claude.errors import AgentFailed, AgentOutputInvalid, AgentTimeout
@@ -58,10 +58,12 @@ async def run_agent(
     `on_decision` hears every permission decision worth recording; `ask` is how an action the
     policy relays (`spec.relay`) is put to a person (without it, such actions are refused).
     Raises `AgentTimeout` after `spec.timeout_s`, `AgentFailed` when the CLI cannot start,
-    crashes or ends with an error result, and `AgentOutputInvalid` when a structured answer was
-    required and none came. Cancelling the calling task raises `CancelledError` as usual. In
-    every case the CLI process is gone when this returns: on timeout, error and cancel it is
-    sent SIGTERM at once instead of waiting out the SDK's 5 s grace period.
+    crashes or ends with an error result (`spec.max_budget_usd` reached among them), and
+    `AgentOutputInvalid` when a structured answer was required and none came; the last two
+    carry the session's `usage` when the CLI reported one. Cancelling the calling task raises
+    `CancelledError` as usual. In every case the CLI process is gone when this returns: on
+    timeout, error and cancel it is sent SIGTERM at once instead of waiting out the SDK's 5 s
+    grace period.
     """
     with _run_dir(spec.sandbox_dir) as (run_dir, run_env):
         session = _Session(spec, on_progress, run_dir, run_env, on_decision, ask)
@@ -88,7 +90,7 @@ async def run_workspace_task(
     try:
         return bounded_result(msgspec.convert(outcome.structured_output, TaskResult)), outcome
     except msgspec.ValidationError as err:
-        raise AgentOutputInvalid(f"the task result is malformed: {err}") from err
+        raise AgentOutputInvalid(f"the task result is malformed: {err}", usage=outcome.usage) from err
 
 
 class _Session:
@@ -179,25 +181,17 @@ class _Session:
                 self.on_progress(item)
 
     def _outcome(self, result: ResultMessage, texts: list[str]) -> AgentOutcome:
+        usage = _usage(result)
         if result.is_error:
-            raise _result_failure(result, self.spec.max_turns)
+            raise _result_failure(result, self.spec, usage)
         wants_output = self.spec.kind == "workspace" or self.spec.output_schema is not None
         if wants_output and result.structured_output is None:
             said = _one_line(result.result or (texts[-1] if texts else ""))
             raise AgentOutputInvalid(
                 "the agent ended without its structured answer"
-                + (f"; it said: {said}" if said else "")
+                + (f"; it said: {said}" if said else ""),
+                usage=usage,
             )
-        raw = result.usage or {}
-        usage = Usage(
-            input_tokens=int(raw.get("input_tokens") or 0),
-            output_tokens=int(raw.get("output_tokens") or 0),
-            cache_read_input_tokens=int(raw.get("cache_read_input_tokens") or 0),
-            cache_creation_input_tokens=int(raw.get("cache_creation_input_tokens") or 0),
-            cost_usd=round(result.total_cost_usd or 0.0, 6),
-            num_turns=result.num_turns,
-            duration_ms=result.duration_ms,
-        )
         text = result.result if result.result is not None else (texts[-1] if texts else "")
         return AgentOutcome(
             text, result.structured_output, usage, result.session_id, self.guard.denied
@@ -223,11 +217,48 @@ class _Session:
         return _one_line(f"{reason}: {tail}" if tail else reason)
 
 
-def _result_failure(result: ResultMessage, max_turns: int) -> AgentFailed:
+_TOKENS = (
+    ("input_tokens", "inputTokens"),
+    ("output_tokens", "outputTokens"),
+    ("cache_read_input_tokens", "cacheReadInputTokens"),
+    ("cache_creation_input_tokens", "cacheCreationInputTokens"),
+)
+
+
+def _usage(result: ResultMessage) -> Usage:
+    """What the session cost. Token counts come from the result's `usage`, or, when that is
+    empty (the CLI zeroes it in an `error_max_budget_usd` result), from the per-model totals."""
+    raw = result.usage or {}
+    tokens = {name: _count(raw.get(name)) for name, _ in _TOKENS}
+    if not any(tokens.values()):
+        models = [m for m in (result.model_usage or {}).values() if isinstance(m, dict)]
+        tokens = {name: sum(_count(m.get(key)) for m in models) for name, key in _TOKENS}
+    return Usage(
+        **tokens,
+        cost_usd=round(result.total_cost_usd or 0.0, 6),
+        num_turns=result.num_turns,
+        duration_ms=result.duration_ms,
+    )
+
+
+def _count(value: object) -> int:
+    """A token count from the CLI's JSON (absent or not a number: 0)."""
+    return int(value) if isinstance(value, (int, float)) else 0
+
+
+def _result_failure(result: ResultMessage, spec: AgentSpec, usage: Usage) -> AgentFailed:
     if result.subtype == "error_max_turns":
-        return AgentFailed(f"the agent did not finish within max_turns={max_turns}")
+        return AgentFailed(f"the agent did not finish within max_turns={spec.max_turns}", usage=usage)
+    if result.subtype == "error_max_budget_usd":
+        # The CLI checks its budget after each model answer, so it stops a little past it.
+        budget = f" of {usd(spec.max_budget_usd)}" if spec.max_budget_usd is not None else ""
+        return AgentFailed(
+            f"the task reached its cost budget{budget} (spent {usd(usage.cost_usd)})", usage=usage
+        )
     said = result.result or "; ".join(result.errors or []) or result.subtype
-    return AgentFailed(_one_line(f"Claude Code failed: {said}"), api_status=result.api_error_status)
+    return AgentFailed(
+        _one_line(f"Claude Code failed: {said}"), api_status=result.api_error_status, usage=usage
+    )
 
 
 def _terminate(pid: int | None) -> None:

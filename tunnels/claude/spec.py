@@ -43,6 +43,8 @@ class AgentSpec:
     model: str | None = None
     max_turns: int = 30
     timeout_s: float = 600.0
+    max_budget_usd: float | None = None
+    """The session's cost budget in USD (the CLI's `--max-budget-usd`); None: no budget."""
     env: Mapping[str, str] = field(default_factory=dict)
     cli_path: str | None = None
     bash: BashRules = field(default_factory=BashRules)

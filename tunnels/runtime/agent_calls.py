@@ -92,7 +92,8 @@ class AgentCalls:
         ask: Asker | None = None,
     ) -> Answered:
         """Run one workspace task; the answer is its `TaskResult`. Permission decisions go to
-        `on_decision`; relayed actions are put to a person through `ask`."""
+        `on_decision`; relayed actions are put to a person through `ask`. The session is stopped
+        by the CLI at `limits.max_cost_usd_per_task` (an `AgentFailed`)."""
         limit = self.limits.max_message_chars
         spec = AgentSpec(
             prompt=prompts.workspace_prompt(task, request_text, prompts.upstream_block(upstream, self.limits.upstream_context_chars), limit),
@@ -100,6 +101,7 @@ class AgentCalls:
             max_turns=self.limits.workspace_max_turns, timeout_s=self.limits.task_timeout_s, env=self.env,
             cli_path=self.cli_path, bash=self.bash, sandbox_dir=self.sandbox, sandbox=self.os_sandbox,
             protected=(self.loaded.root, *self.private_areas), relay=self.relay if ask is not None else frozenset(),
+            max_budget_usd=self.limits.max_cost_usd_per_task,
         )
         result, outcome = await run_workspace_task(spec, on_progress, on_decision=on_decision, ask=ask)
         return Answered(result, outcome.usage)

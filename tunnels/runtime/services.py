@@ -108,6 +108,7 @@ class Services:
                 timeout_s=limits.task_timeout_s, max_turns=limits.workspace_max_turns, model=self.loaded.settings.models.workspace,
                 bash=BashPolicy(mode=bash.mode, allow=bash.allow, deny=list(bash.deny)),
                 upstream_context_chars=limits.upstream_context_chars, max_message_chars=limits.max_message_chars,
+                max_budget_usd=limits.max_cost_usd_per_task,
                 sandbox=permissions.sandbox, network_allow=list(permissions.network.allow),
                 relay=list(permissions.relay.actions), relay_timeout_s=permissions.relay.timeout_s,
             )
@@ -170,7 +171,9 @@ class Services:
             outcome = WorkspaceTaskCancelled(**self._envelope(dispatched), reason=f"cancelled by {by}")
         except AgentTimeout as err:
             outcome = WorkspaceTaskTimedOut(**self._envelope(dispatched), timeout_s=err.timeout_s)
-        except (AgentError, TreeError) as err:
+        except AgentError as err:  # a cost budget reached among them: what it spent is recorded
+            outcome = WorkspaceTaskFailed(**self._envelope(dispatched), error=str(err), usage=err.usage)
+        except TreeError as err:
             outcome = WorkspaceTaskFailed(**self._envelope(dispatched), error=str(err))
         finally:
             self._running[dispatched.request_id].pop(dispatched.task_id, None)

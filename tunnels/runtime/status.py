@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from events.values import usd
 from projections.requests import RequestState
 from projections.sessions import SessionState
 from projections.views import RequestsView
@@ -21,12 +22,20 @@ def _tasks_line(request: RequestState) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
 
 
-def describe_status(state: SessionState, requests: RequestsView) -> str:
-    """One short paragraph."""
+def _spent_line(request: RequestState, budget_usd: float | None) -> str:
+    spent = f"Spent so far: {usd(request.usage.cost_usd)}"
+    return f"{spent} (budget {usd(budget_usd)})." if budget_usd is not None else f"{spent}."
+
+
+def describe_status(state: SessionState, requests: RequestsView, budget_usd: float | None = None) -> str:
+    """One short paragraph, with what the request has cost so far against `budget_usd`
+    (`limits.max_cost_usd_per_request`; None: no budget)."""
     if state.request is None:
         return "Nothing is running. Send a request to start."
     request = requests.get(state.request.request_id)
     lines = [f"Request {state.request.request_id} is {_WAITING.get(state.status, state.status)}."]
+    if request is not None:
+        lines.append(_spent_line(request, budget_usd))
     if request is not None and request.plan is not None and state.status == "executing":
         lines.append(f"Phase {request.phase} of {len(request.plan.phases)}; tasks: {_tasks_line(request)}.")
         running = [t for t in request.tasks.values() if t.status == "running" and t.last_progress]

@@ -72,7 +72,7 @@ async def test_one_chat_is_answered_while_another_chats_request_hangs(tmp_path: 
         plan = await fake.wait_for_message(lambda m: m.chat_id == BOB and m.reply_markup is not None, timeout=90)
         assert plan.text.startswith("Plan for request") and "web-app/frontend" in plan.text
         await fake.push_message(ALICE, ALICE, "status")
-        await fake.wait_for_message(lambda m: m.chat_id == ALICE and m.text == f"Request {opened.request_id} is planning.")
+        await fake.wait_for_message(lambda m: m.chat_id == ALICE and m.text == f"Request {opened.request_id} is planning.\nSpent so far: $0.00.")
 
         assert w.orchestrator.ctx is not None and opened.request_id is not None
         alice = w.orchestrator.ctx.requests.get(opened.request_id)
