@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo install bench clean ssh-server
+.PHONY: test demo install bench clean ssh-server sandbox-tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP) ssh-server
+test: $(STAMP) ssh-server sandbox-tools
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# Claude Code's OS sandbox on Linux needs bubblewrap and socat: without them it runs commands
+# unconfined, so agents refuse to run. Installed from Debian's packages when we are root.
+sandbox-tools:
+	@if { ! command -v bwrap >/dev/null 2>&1 || ! command -v socat >/dev/null 2>&1; } \
+	    && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing bubblewrap and socat for Claude Code's sandbox"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  timeout 300 apt-get install -y -q bubblewrap socat >/dev/null 2>&1 \
+	  || { timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 300 apt-get install -y -q bubblewrap socat >/dev/null 2>&1; } \
+	  || echo "note: could not install bubblewrap and socat; the sandbox tests will be skipped and agents refuse to run"; \
+	fi
 
 # The live `tunnels deploy ssh` test runs a real sshd on a loopback port (skipped without one).
 # Installed from Debian's packages when we are root; RUNLEVEL=1 keeps the package from starting
@@ -29,7 +41,7 @@ ssh-server:
 	  || echo "note: could not install openssh-server; the live ssh deploy test will be skipped"; \
 	fi
 
-demo: $(STAMP)
+demo: $(STAMP) sandbox-tools
 	$(VENV)/bin/tunnels demo
 
 bench: $(STAMP)

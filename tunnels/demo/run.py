@@ -15,6 +15,7 @@ from config.loader import load_settings
 from events.catalogue import REQUEST_ENDED
 from events.conversation import ConfirmationRequested
 from events.execution import RequestCompleted
+from tunnels.claude.sandbox import check_sandbox
 from tunnels.demo.sample_tree import lay_out, snapshot
 from tunnels.runtime.orchestrator import Orchestrator
 from tunnels.scripted_model import ScriptedModelServer, parse_scenario
@@ -52,7 +53,15 @@ async def run_demo(base: Path, out: TextIO = sys.stdout) -> int:
     if base.exists():
         shutil.rmtree(base)
     lay_out(root)
-    (root / "orchestrator.yaml").write_text(DEMO_SETTINGS, encoding="utf-8")
+    settings = DEMO_SETTINGS
+    sandbox = check_sandbox()
+    if not sandbox.ok:
+        # A real orchestrator refuses to run agents here; the demo's own scripted agents run
+        # unsandboxed on its throw-away tree, and says so.
+        out.write(f"Note: Claude Code's OS sandbox cannot run here ({sandbox.problem}); the demo runs its\n"
+                  "scripted agents without it. A real orchestrator refuses to run agents on this host.\n\n")
+        settings += "permissions:\n  sandbox: off\n"
+    (root / "orchestrator.yaml").write_text(settings, encoding="utf-8")
     loaded = load_settings(root / "orchestrator.yaml")
     before = snapshot(root)
     out.write(f"Sample tree: {root}\n  projects: shared-lib (core, docs), web-app (backend, frontend), api-service\n\n")
