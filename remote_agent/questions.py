@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Literal
 
 from remote_agent.protocol import AnswerCommand, Asked, Decided
 from remote_agent.reports import ReportSender
@@ -33,7 +34,7 @@ class TaskQuestions:
 
     def on_decision(self, note: PermissionNote) -> None:
         """Report a decision of the agent's own policy or sandbox."""
-        by = "sandbox" if note.by == "sandbox" else "policy"
+        by: Literal["policy", "sandbox"] = "sandbox" if note.by == "sandbox" else "policy"
         self.reports.send(Decided(
             task_id=self.task_id, tool=note.tool, detail=note.detail, allowed=note.allowed, reason=note.reason,
             rule=note.rule, by=by,

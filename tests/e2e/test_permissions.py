@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from events.catalogue import AnyEvent
 from events.conversation import ConfirmationRequested, NoticeIssued
-from events.execution import PermissionDecided, PermissionRequested, RequestCompleted, WorkspaceTaskSucceeded
+from events.execution import (
+    PermissionDecided,
+    PermissionRequested,
+    RequestCompleted,
+    WorkspaceTaskFailed,
+    WorkspaceTaskSucceeded,
+)
 from tests.e2e.scenarios import plan, scenario
 from tests.e2e.world import world
 from tunnels.commands.events import request_timeline
@@ -105,3 +115,42 @@ async def test_a_relayed_command_is_allowed_denied_or_left_to_expire_and_only_th
         assert "✗ Denied for web-app/frontend: Bash touch three.txt (nobody answered within 3 s)" in out
         [succeeded] = w.of_type(WorkspaceTaskSucceeded)
         assert succeeded.result.summary == "asked three times"  # type: ignore[attr-defined]
+
+
+async def test_agents_do_not_run_where_the_sandbox_cannot_unless_it_is_turned_off_which_is_warned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    bin_dir = tmp_path / "bin"  # bubblewrap without socat: Claude Code would run commands unconfined
+    bin_dir.mkdir()
+    (bin_dir / "bwrap").symlink_to(shutil.which("bwrap") or "/usr/bin/bwrap")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    text = json.dumps({"scripts": [plan("touch", (WS, "touch a file", [])), _agent(bash("echo hi > here.txt"), summary="touched")]})
+    async with world(tmp_path / "on", text) as w:
+        await w.ask(f"{WS}: touch a file", lambda e: isinstance(e, ConfirmationRequested))
+        final = await w.run_to_end("yes")
+        [failed] = w.of_type(WorkspaceTaskFailed)
+        assert failed.error == (  # type: ignore[attr-defined]
+            "the OS sandbox cannot run on this host: socat not installed (apt-get install socat); install it, "
+            "or set permissions.sandbox: off in orchestrator.yaml to run agents without it"
+        )
+        assert not w.model.requests_for("frontend")  # no agent session was started
+        assert isinstance(final, RequestCompleted) and final.failed == 1
+
+    caplog.set_level(logging.WARNING, logger="tunnels.runtime.orchestrator")
+    async with world(tmp_path / "off", text, settings={"permissions": {"sandbox": False}}) as w:
+        assert "permissions.sandbox is off" in caplog.text and "WITHOUT Claude Code's OS sandbox" in caplog.text
+        await w.ask(f"{WS}: touch a file", lambda e: isinstance(e, ConfirmationRequested))
+        final = await w.run_to_end("yes")
+        assert isinstance(final, RequestCompleted) and final.succeeded == 1
+        assert (w.root / WS / "here.txt").exists()
+
+
+async def test_a_question_left_open_when_its_request_is_cancelled_is_closed(tmp_path: Path) -> None:
+    text = json.dumps({"scripts": [plan("touch", (WS, "touch a file", [])), _agent(bash("touch never.txt"))]})
+    async with world(tmp_path, text) as w:
+        await w.ask(f"{WS}: touch a file", lambda e: isinstance(e, ConfirmationRequested))
+        asked = await w.ask("yes", lambda e: isinstance(e, PermissionRequested))
+        closed = await w.ask("stop", lambda e: isinstance(e, PermissionDecided) and e.permission_id == asked.permission_id)  # type: ignore[attr-defined]
+        assert (closed.allowed, closed.by) == (False, "orchestrator")  # type: ignore[attr-defined]
+        assert closed.reason == "the task ended before anyone answered"  # type: ignore[attr-defined]
+        assert not (w.root / WS / "never.txt").exists()

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from claude_agent_sdk import (
     HookContext,
@@ -27,7 +27,7 @@ from claude_agent_sdk import (
     PermissionResultDeny,
     ToolPermissionContext,
 )
-from claude_agent_sdk.types import HookEvent, HookInput, HookJSONOutput
+from claude_agent_sdk.types import HookEvent, HookInput, HookJSONOutput, PreToolUseHookSpecificOutput
 
 from tunnels.claude.permissions import NETWORK_TOOL, READ_ONLY_TOOLS, Decision, PermissionPolicy
 from tunnels.claude.sandbox import VIOLATIONS_TAG, sandbox_failed
@@ -220,11 +220,8 @@ def _refusals(text: str) -> list[str]:
     return found
 
 
-def _hook_output(decision: str, reason: str) -> HookJSONOutput:
-    return {
-        "hookSpecificOutput": {
-            "hookEventName": "PreToolUse",
-            "permissionDecision": decision,  # type: ignore[typeddict-item]
-            "permissionDecisionReason": reason,
-        }
+def _hook_output(decision: Literal["allow", "deny"], reason: str) -> HookJSONOutput:
+    specific: PreToolUseHookSpecificOutput = {
+        "hookEventName": "PreToolUse", "permissionDecision": decision, "permissionDecisionReason": reason,
     }
+    return {"hookSpecificOutput": specific}

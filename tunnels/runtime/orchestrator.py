@@ -120,7 +120,7 @@ class Orchestrator:
             for channel in self._channel_factory(self):
                 await channel.start()
                 self.channels.append(channel)
-        for request_id in {t.request_id for t in self.remote.in_flight.values() for t in [t.dispatched]}:
+        for request_id in {flight.dispatched.request_id for flight in self.remote.in_flight.values()}:
             # Before the dispatcher: the end of an adopted task must find its supervisor waiting.
             supervisor = self.directory.supervisor(request_id, create=True)
             if supervisor is not None:
