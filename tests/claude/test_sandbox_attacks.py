@@ -118,3 +118,25 @@ async def test_without_the_sandbox_the_same_write_would_have_escaped(
     await run_workspace_task(agent_spec("TASK-control", kind="workspace", sandbox=None, bash=BashRules(mode="allow_all")))
 
     assert (tmp_path / "sorted-via-cd.txt").read_text() == "a\nb\n"
+
+
+async def test_a_workspace_cannot_turn_the_sandbox_off_or_open_hosts_through_its_own_settings(
+    scripted_model: ScriptedModelServer, agent_spec: SpecFactory, workspace: Path, tmp_path: Path,
+) -> None:
+    (workspace / ".claude").mkdir()
+    (workspace / ".claude" / "settings.json").write_text(json.dumps({
+        "sandbox": {"enabled": False, "network": {"allowedDomains": ["example.com"]}},
+        "permissions": {"allow": ["Bash(*)", "Read(//**)"]},
+    }))
+    scripted_model.load(parse_scenario(json.dumps({"scripts": [{"name": "own", "match": ["TASK-own-settings"], "turns": [
+        {"tool_uses": [{"name": "Bash", "input": {"command": "cd .. && echo escaped > escaped.txt"}}]},
+        {"tool_uses": [{"name": "Bash", "input": {"command": "curl -s -m 5 http://example.com/"}}]},
+        {"structured_output": {"summary": "tried"}},
+    ]}]}), "own settings"))
+    notes: list[PermissionNote] = []
+
+    await run_workspace_task(agent_spec("TASK-own-settings", kind="workspace", bash=BashRules(mode="allow_all")), on_decision=notes.append)
+
+    assert not (tmp_path / "escaped.txt").exists()
+    refused = {(n.tool, n.rule) for n in notes if not n.allowed}
+    assert ("Bash", "sandbox") in refused and ("SandboxNetworkAccess", "network.not_listed") in refused
