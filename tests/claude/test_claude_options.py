@@ -57,7 +57,7 @@ def test_readonly_options_restrict_the_tools_themselves(tmp_path: Path) -> None:
     assert options.strict_mcp_config  # the workspace's .mcp.json servers never start
     assert options.cli_path == "/opt/launcher"  # the launcher that scrubs the environment
     assert json.loads(options.settings or "") == {"disableAllHooks": True, "apiKeyHelper": "cat /k"}
-    assert options.sandbox is None  # no Bash, no sandbox needed
+    assert "sandbox" not in json.loads(options.settings or "")  # no Bash, no sandbox needed
 
 
 def test_workspace_command_hooks_run_only_when_asked(tmp_path: Path) -> None:
@@ -77,13 +77,27 @@ def test_hidden_paths_become_read_deny_rules(tmp_path: Path) -> None:
 def test_workspace_agents_run_bash_in_the_os_sandbox_with_no_way_out(tmp_path: Path) -> None:
     spec = AgentSpec(prompt="p", cwd=tmp_path, kind="workspace", sandbox=SandboxSpec(network_allow=("pypi.org",)))
 
-    sandbox = _options(spec).sandbox
+    sandbox = json.loads(_options(spec).settings or "")["sandbox"]
 
     assert sandbox == {
         "enabled": True, "autoAllowBashIfSandboxed": True, "allowUnsandboxedCommands": False,
         "network": {"allowedDomains": ["pypi.org"]},
     }
-    assert _options(AgentSpec(prompt="p", cwd=tmp_path, kind="workspace", sandbox=None)).sandbox is None
+    unsandboxed = AgentSpec(prompt="p", cwd=tmp_path, kind="workspace", sandbox=None)
+    assert "sandbox" not in json.loads(_options(unsandboxed).settings or "")
+
+
+def test_settings_go_through_a_file_when_one_is_given(tmp_path: Path) -> None:
+    spec = AgentSpec(prompt="p", cwd=tmp_path, kind="workspace")
+    guard = ToolGuard(PermissionPolicy(spec.cwd, BashRules()))
+    launch = AgentEnvironment(env={}, cli_path="/opt/launcher", settings={})
+    many = tuple(Path(f"/srv/tree/project-{index:04d}") for index in range(2000))  # past 128 KiB as one argument
+
+    options = build_options(spec, guard, launch, lambda _: None, many, tmp_path / "settings.json")
+
+    assert options.settings == str(tmp_path / "settings.json") and options.sandbox is None
+    written = json.loads((tmp_path / "settings.json").read_text())
+    assert len(written["permissions"]["deny"]) == 4000 and written["sandbox"]["enabled"] is True
 
 
 def test_workspace_options_use_claude_code_prompt_policy_and_task_result(tmp_path: Path) -> None:

@@ -57,7 +57,8 @@ def task_result_schema() -> dict[str, Any]:
 
 
 def session_settings(spec: AgentSpec, launch: AgentEnvironment, denied_reads: Sequence[Path]) -> dict[str, Any]:
-    """The `--settings` layer of a session: no project hooks, hidden paths, the model key helper."""
+    """The `--settings` layer of a session: no project hooks, hidden paths, the model key helper,
+    and the OS sandbox of a workspace agent."""
     settings: dict[str, Any] = dict(launch.settings)
     if not spec.project_hooks:
         # A workspace's settings hooks are commands the policy never sees. Only our in-process hook stays.
@@ -65,6 +66,8 @@ def session_settings(spec: AgentSpec, launch: AgentEnvironment, denied_reads: Se
     if denied_reads:
         # Read deny rules hide these paths from the Read tool and, inside the sandbox, from Bash.
         settings["permissions"] = {"deny": read_deny_rules(denied_reads)}
+    if spec.kind == "workspace" and spec.sandbox is not None:
+        settings["sandbox"] = sandbox_option(spec.sandbox)
     return settings
 
 
@@ -74,9 +77,16 @@ def build_options(
     launch: AgentEnvironment,
     stderr: Callable[[str], None],
     denied_reads: Sequence[Path] = (),
+    settings_file: Path | None = None,
 ) -> ClaudeAgentOptions:
     """Options for `spec`; `guard` enforces the permission policy, `launch` starts the CLI with
-    its allowlisted environment, `denied_reads` are hidden from the session."""
+    its allowlisted environment, `denied_reads` are hidden from the session.
+
+    With `settings_file` the settings are written there and the CLI is given the path: one
+    command-line argument may hold at most 128 KiB, and a large tree's deny rules pass that."""
+    settings = json.dumps(session_settings(spec, launch, denied_reads))
+    if settings_file is not None:
+        settings_file.write_text(settings, encoding="utf-8")
     common: dict[str, Any] = {
         "cwd": str(spec.cwd),
         "setting_sources": ["project"],
@@ -91,7 +101,7 @@ def build_options(
         # A workspace's .mcp.json servers are commands the policy never sees; the CLI starts them
         # even for read-only agents.
         "strict_mcp_config": True,
-        "settings": json.dumps(session_settings(spec, launch, denied_reads)),
+        "settings": str(settings_file) if settings_file is not None else settings,
     }
     if spec.kind == "readonly":
         # No can_use_tool: a read outside cwd is then refused by the CLI itself.
@@ -104,7 +114,6 @@ def build_options(
         )
     return ClaudeAgentOptions(
         **common,
-        sandbox=sandbox_option(spec.sandbox) if spec.sandbox is not None else None,  # type: ignore[arg-type]
         tools=list(WORKSPACE_TOOLS),
         system_prompt={"type": "preset", "preset": "claude_code", "append": spec.instructions},
         output_format=_json_schema_format(task_result_schema()),

@@ -115,7 +115,7 @@ class _Session:
         )
         self.guard = ToolGuard(policy, on_decision=on_decision, ask=ask)
         self.stderr: deque[str] = deque(maxlen=_STDERR_LINES)
-        options = build_options(spec, self.guard, launch, self._on_stderr, scope.sandbox_denials())
+        options = build_options(spec, self.guard, launch, self._on_stderr, scope.sandbox_denials(), private / "settings.json")
         self.client = ClaudeSDKClient(options)
         self.pid: int | None = None
         self.ended = False  # the CLI sent its result: it is idle and exits when stdin closes
