@@ -21,7 +21,7 @@ from events.conversation import (
 )
 from events.execution import RequestCancelled, RequestCompleted, RequestFailed
 from projections.sessions import SessionState
-from tunnels.runtime.status import describe_status
+from actors.status import describe_status
 
 
 class ChannelSession(EventActor):

@@ -18,7 +18,9 @@ from config.loader import LoadedSettings
 from events.base import Event
 from events.ids import Clock, IdSource
 from projections import RequestsView, SessionsView
-from tunnels.bus import Appended, EventStore
+from actors.ports import Advisors, EventLog, TreeSource
+from actors.task_runner import TaskRunner
+from events.log import Appended
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +31,11 @@ _EMIT_TIMEOUT_S = 30.0
 class Recorder:
     """Appends events from the loop and remembers the highest sequence this process wrote."""
 
-    store: EventStore
+    store: EventLog
     last_seq: int = 0
 
     async def append(self, event: Event, *, expected_session_seq: int | None = None) -> Appended:
-        """Append one event (see `EventStore.append`)."""
+        """Append one event (see `EventLog.append`)."""
         appended = await self.store.append(event, expected_session_seq=expected_session_seq)
         self.last_seq = max(self.last_seq, appended.seq)
         return appended
@@ -50,7 +52,9 @@ class ActorContext:
     ids: IdSource
     sessions: SessionsView
     requests: RequestsView
-    services: Any  # tunnels.runtime.services.Services (which imports this module)
+    tree: TreeSource
+    advisors: Advisors
+    tasks: TaskRunner
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def envelope(self, cause: Event, **fields: Any) -> dict[str, Any]:

@@ -119,7 +119,7 @@ class PhaseSupervisor(EventActor):
         for workspace, because in skipped.items():
             self.outcomes[workspace] = "skipped"
             self._emit(cause, WorkspaceTaskSkipped, task_id=self._task_id(workspace), workspace=workspace, because=because)
-        remote = self.ctx.services.remote_workspaces()
+        remote = self.ctx.tree.remote_workspaces()
         for workspace in runnable:
             task = self.plan.task_for(workspace)
             self.active.add(workspace)
@@ -207,7 +207,7 @@ class PhaseSupervisor(EventActor):
                 self.outcomes[workspace] = "cancelled"
                 self._emit(cancel, WorkspaceTaskCancelled, task_id=self._task_id(workspace), workspace=workspace, reason="cancelled before it ran")
         if self.active:
-            self.ctx.services.cancel_request(self.request_id, cancel.by)
+            self.ctx.start(self.ctx.tasks.cancel_request(self.request_id, cancel.by), name=f"cancel {self.request_id}")
         else:
             self._finish_cancelled(cancel, request)
 

@@ -1,21 +1,38 @@
 """The planner (PO): tasks per workspace with dependencies, validated; or a direct answer.
 
 Both get the request's own history (recorded on `request.opened`, as the router did): never the
-session's whole conversation.
+session's whole conversation. The agent call runs on the event loop; its answer comes back to the
+planner as a message and is validated and recorded on the planner's own thread.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from actors import prompts
+from actors.agent_errors import AgentError
 from actors.base import EventActor
 from actors.context import ActorContext
+from actors.plans import PLAN_SCHEMA, PlanInvalid, parse_draft, validate
+from actors.ports import Consultation, Consulted
+from actors.tree import Tree, TreeError
 from events.catalogue import AnyEvent
 from events.conversation import PlanRevised
 from events.execution import RequestCompleted, RequestFailed
 from events.planning import DirectAnswerGiven, PlanProposed, PlanRejected, RouteDecided
 from projections.requests import RequestState
-from tunnels.claude import AgentError
-from tunnels.plans import PlanInvalid
-from tunnels.tree import TreeError
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The planner agent (or the direct answerer, when `tree` is None) answered or failed."""
+
+    cause: AnyEvent
+    request_id: str
+    revision: int
+    tree: Tree | None
+    answer: Consulted | None = None
+    error: str = ""
 
 
 class Planner(EventActor):
@@ -34,38 +51,65 @@ class Planner(EventActor):
         key = (event.request_id, len(request.revisions))
         if key in self._in_flight:
             return
+        limit = self.ctx.settings.settings.limits.max_message_chars
+        tree: Tree | None = None
+        if request.projects:
+            try:
+                tree = self.ctx.tree.tree()
+            except TreeError as err:
+                self._fail(event, request, f"planning failed: {err}")
+                return
+            consultation = Consultation(
+                role="planner", system=prompts.PLANNER_SYSTEM, schema=PLAN_SCHEMA,
+                prompt=prompts.planner_prompt(request.text, request.revisions, request.history, tree, request.projects, limit),
+            )
+        else:
+            consultation = Consultation(role="direct", system=prompts.DIRECT_SYSTEM, prompt=prompts.direct_prompt(request.text, request.history, limit))
         self._in_flight.add(key)
-        work = self._direct(event, request) if not request.projects else self._plan(event, request)
-        self.ctx.start(work, name=f"plan {event.request_id}")
+        ref, advisors, revision = self.actor_ref, self.ctx.advisors, len(request.revisions)
 
-    async def _direct(self, cause: AnyEvent, request: RequestState) -> None:
-        ctx = self.ctx
-        try:
-            answered = await ctx.services.calls.direct(request.text, request.history)
-        except AgentError as err:
-            await ctx.recorder.append(RequestFailed(**ctx.envelope(cause, request_id=request.request_id), stage="planning", reason=f"no answer: {err}"))
+        async def ask() -> None:
+            try:
+                ref.tell(Planned(event, request.request_id, revision, tree, answer=await advisors.consult(consultation)))
+            except AgentError as err:
+                ref.tell(Planned(event, request.request_id, revision, tree, error=str(err)))
+
+        self.ctx.start(ask(), name=f"plan {event.request_id}")
+
+    def on_message(self, message: object) -> None:
+        if not isinstance(message, Planned):
+            super().on_message(message)
             return
-        await ctx.recorder.append(DirectAnswerGiven(**ctx.envelope(cause, request_id=request.request_id), text=answered.value, usage=answered.usage))
-        await ctx.recorder.append(RequestCompleted(**ctx.envelope(cause, request_id=request.request_id), summary=answered.value, usage=request.usage + answered.usage))
+        self._in_flight.discard((message.request_id, message.revision))
+        request = self.ctx.requests.get(message.request_id)
+        if request is None or request.status != "planning" or len(request.revisions) != message.revision:
+            return  # cancelled, revised again or settled meanwhile
+        if message.tree is None:
+            self._answered(message, request)
+        else:
+            self._planned(message, request, message.tree)
 
-    async def _plan(self, cause: AnyEvent, request: RequestState) -> None:
-        ctx = self.ctx
-        revision = len(request.revisions)
+    def _answered(self, message: Planned, request: RequestState) -> None:
+        ctx, cause = self.ctx, message.cause
+        if message.answer is None:
+            self._fail(cause, request, f"no answer: {message.error}")
+            return
+        text = message.answer.text.strip() or "(no answer)"
+        ctx.emit(DirectAnswerGiven(**ctx.envelope(cause, request_id=request.request_id), text=text, usage=message.answer.usage))
+        ctx.emit(RequestCompleted(**ctx.envelope(cause, request_id=request.request_id), summary=text, usage=request.usage + message.answer.usage))
+
+    def _planned(self, message: Planned, request: RequestState, tree: Tree) -> None:
+        ctx, cause = self.ctx, message.cause
+        if message.answer is None:
+            self._fail(cause, request, f"planning failed: {message.error}")
+            return
         try:
-            tree = ctx.services.tree()
-            answered = await ctx.services.calls.plan(request.text, request.revisions, request.history, tree, request.projects)
-            envelope = ctx.envelope(cause, request_id=request.request_id)
-            outcome: list[AnyEvent] = [PlanProposed(**envelope, plan=answered.value, revision=revision, usage=answered.usage)]
+            plan = validate(parse_draft(message.answer.output), tree, request.projects)
         except PlanInvalid as err:
-            outcome = [
-                PlanRejected(**ctx.envelope(cause, request_id=request.request_id), reason=str(err)),
-                RequestFailed(**ctx.envelope(cause, request_id=request.request_id), stage="planning", reason=f"the plan is invalid: {err}"),
-            ]
-        except (AgentError, TreeError) as err:
-            outcome = [RequestFailed(**ctx.envelope(cause, request_id=request.request_id), stage="planning", reason=f"planning failed: {err}")]
-        finally:
-            self._in_flight.discard((request.request_id, revision))
-        current = ctx.requests.get(request.request_id)
-        if current is not None and current.status == "planning" and len(current.revisions) == revision:
-            for event in outcome:
-                await ctx.recorder.append(event)
+            ctx.emit(PlanRejected(**ctx.envelope(cause, request_id=request.request_id), reason=str(err), usage=message.answer.usage))
+            self._fail(cause, request, f"the plan is invalid: {err}")
+            return
+        ctx.emit(PlanProposed(**ctx.envelope(cause, request_id=request.request_id), plan=plan, revision=message.revision, usage=message.answer.usage))
+
+    def _fail(self, cause: AnyEvent, request: RequestState, reason: str) -> None:
+        self.ctx.emit(RequestFailed(**self.ctx.envelope(cause, request_id=request.request_id), stage="planning", reason=reason))

@@ -1,16 +1,35 @@
-"""The router: which projects a request is about (explicit names first, else a read-only agent)."""
+"""The router: which projects a request is about (explicit names first, else a read-only agent).
+
+The agent call runs on the event loop; its answer comes back to the router as a message and is
+checked and recorded on the router's own thread, like every other decision of the actor.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from actors import prompts
+from actors.agent_errors import AgentError
 from actors.base import EventActor
 from actors.context import ActorContext
+from actors.ports import Consultation, Consulted
+from actors.routing import ROUTE_SCHEMA, RoutingInvalid, explicit_route, parse_answer
+from actors.tree import Tree, TreeError
+from events.base import Event
 from events.catalogue import AnyEvent
 from events.conversation import RequestOpened
 from events.execution import RequestFailed
 from events.planning import ClarificationNeeded, RouteDecided, RouteMethod
-from tunnels.claude import AgentError
-from tunnels.routing import RoutingInvalid, explicit_route
-from tunnels.tree import TreeError
+
+
+@dataclass(frozen=True)
+class Routed:
+    """The router agent answered (or failed) for `opened`, whose tree was `tree`."""
+
+    opened: RequestOpened
+    tree: Tree
+    answer: Consulted | None = None
+    error: str = ""
 
 
 class Router(EventActor):
@@ -26,31 +45,58 @@ class Router(EventActor):
         request = self.ctx.requests.get(event.request_id)
         if request is None or request.status != "routing" or event.request_id in self._in_flight:
             return  # already routed (a redelivery) or being routed
-        self._in_flight.add(event.request_id)
-        self.ctx.start(self._route(event), name=f"route {event.request_id}")
-
-    async def _route(self, opened: RequestOpened) -> None:
-        ctx, request_id = self.ctx, opened.request_id or ""
-        outcome: AnyEvent
         try:
-            tree = ctx.services.tree()
-            explicit = explicit_route(opened.text, tree)
-            if explicit is not None:
-                projects, workspaces = explicit
-                method: RouteMethod = "explicit" if len(tree.projects) > 1 or workspaces else "single_project"
-                outcome = RouteDecided(**ctx.envelope(opened, request_id=request_id), projects=projects, workspaces=workspaces, method=method)
-            else:
-                answered = await ctx.services.calls.route(opened.text, opened.history, tree)
-                route = answered.value
-                if route.clarification:
-                    outcome = ClarificationNeeded(**ctx.envelope(opened, request_id=request_id), question=route.clarification, usage=answered.usage)
-                else:
-                    outcome = RouteDecided(**ctx.envelope(opened, request_id=request_id), projects=route.projects, method="agent", usage=answered.usage)
-        except (AgentError, RoutingInvalid, TreeError) as err:
-            # Never a silent fallback: a failed routing is reported, nothing else runs.
-            outcome = RequestFailed(**ctx.envelope(opened, request_id=request_id), stage="routing", reason=f"routing failed: {err}")
-        finally:
-            self._in_flight.discard(request_id)
-        current = ctx.requests.get(request_id)
-        if current is not None and current.status == "routing":
-            await ctx.recorder.append(outcome)
+            tree = self.ctx.tree.tree()
+        except TreeError as err:
+            self._fail(event, str(err))
+            return
+        explicit = explicit_route(event.text, tree)
+        if explicit is not None:
+            projects, workspaces = explicit
+            method: RouteMethod = "explicit" if len(tree.projects) > 1 or workspaces else "single_project"
+            self.ctx.emit(RouteDecided(**self.ctx.envelope(event, request_id=event.request_id), projects=projects, workspaces=workspaces, method=method))
+            return
+        self._in_flight.add(event.request_id)
+        limit = self.ctx.settings.settings.limits.max_message_chars
+        consultation = Consultation(
+            role="router", prompt=prompts.router_prompt(event.text, event.history, tree, limit),
+            system=prompts.ROUTER_SYSTEM, schema=ROUTE_SCHEMA,
+        )
+        ref, advisors = self.actor_ref, self.ctx.advisors
+
+        async def ask() -> None:
+            try:
+                ref.tell(Routed(event, tree, answer=await advisors.consult(consultation)))
+            except AgentError as err:
+                ref.tell(Routed(event, tree, error=str(err)))
+
+        self.ctx.start(ask(), name=f"route {event.request_id}")
+
+    def on_message(self, message: object) -> None:
+        if not isinstance(message, Routed):
+            super().on_message(message)
+            return
+        opened, request_id = message.opened, message.opened.request_id or ""
+        self._in_flight.discard(request_id)
+        current = self.ctx.requests.get(request_id)
+        if current is None or current.status != "routing":
+            return  # cancelled or settled meanwhile
+        if message.answer is None:
+            self._fail(opened, message.error)
+            return
+        try:
+            route = parse_answer(message.answer.output, message.tree)
+        except RoutingInvalid as err:
+            self._fail(opened, str(err))
+            return
+        envelope = self.ctx.envelope(opened, request_id=request_id)
+        outcome: Event
+        if route.clarification:
+            outcome = ClarificationNeeded(**envelope, question=route.clarification, usage=message.answer.usage)
+        else:
+            outcome = RouteDecided(**envelope, projects=route.projects, method="agent", usage=message.answer.usage)
+        self.ctx.emit(outcome)
+
+    def _fail(self, opened: RequestOpened, why: str) -> None:
+        # Never a silent fallback: a failed routing is reported, nothing else runs.
+        self.ctx.emit(RequestFailed(**self.ctx.envelope(opened, request_id=opened.request_id), stage="routing", reason=f"routing failed: {why}"))

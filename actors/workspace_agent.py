@@ -9,8 +9,8 @@ from events.execution import WorkspaceTaskDispatched
 
 
 class WorkspaceAgent(EventActor):
-    """Started for one dispatched task; the session runs on the loop (or is queued for the
-    workspace's remote agent, whose reports come back as events) and the actor then stops."""
+    """Started for one dispatched task; the task runs on the loop through the task runner (here,
+    or handed to the workspace's remote agent) and the actor then stops."""
 
     def __init__(self, ctx: ActorContext, task_id: str) -> None:
         super().__init__(ctx)
@@ -25,10 +25,7 @@ class WorkspaceAgent(EventActor):
 
         async def run() -> None:
             try:
-                if event.target == "remote":
-                    await self.ctx.services.dispatch_remote(event)
-                else:
-                    await self.ctx.services.run_task(event)
+                await self.ctx.tasks.run(event)
             finally:
                 ref.stop(block=False)
 

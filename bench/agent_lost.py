@@ -36,7 +36,7 @@ async def start_agent(url: str, folder: Path, env: dict[str, str]) -> subprocess
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
     env_file.chmod(0o600)
     return subprocess.Popen(
-        [sys.executable, "-m", "remote_agent.cli", "--nats", url, "--workspace", EDGE, "--path", str(folder / "worker"),
+        [sys.executable, "-m", "tunnels.agent_main", "--nats", url, "--workspace", EDGE, "--path", str(folder / "worker"),
          "--state-dir", str(folder / "state"), "--env-file", str(env_file), "--heartbeat-s", str(HEARTBEAT_S)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: the kill takes its Claude Code CLI too

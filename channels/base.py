@@ -35,8 +35,8 @@ from events.execution import (
     WorkspaceTaskStarted,
 )
 from events.planning import PlanApproved, PlanProposed
-from tunnels.bus import Appended
-from tunnels.runtime.orchestrator import Orchestrator
+from events.log import Appended
+from channels.port import OrchestratorPort
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class ChatChannel(ABC):
     max_attempts: int = 5
     """How often one reply is tried in one run; after that it waits for the next start."""
 
-    def __init__(self, orchestrator: Orchestrator) -> None:
+    def __init__(self, orchestrator: OrchestratorPort) -> None:
         self.orchestrator = orchestrator
         self._queues: dict[str, asyncio.Queue[tuple[int, AnyEvent | _StatusTick | _Resend]]] = {}
         self._queued: set[int] = set()  # stream sequences of replies queued or being posted
@@ -138,12 +138,9 @@ class ChatChannel(ABC):
 
     def _queue_unconfirmed(self, older_than_s: float = 0.0) -> None:
         """Queue the unconfirmed replies of this channel's conversations that are not queued yet."""
-        ctx = self.orchestrator.ctx
-        if ctx is None:
-            return
         now = self.orchestrator.clock.now()
         since, until = now - timedelta(seconds=self.resend_within_s), now - timedelta(seconds=older_than_s)
-        for session_key, state in ctx.sessions.sessions.items():
+        for session_key, state in self.orchestrator.sessions.sessions.items():
             seqs = [
                 p.seq for p in state.unposted
                 if since <= p.at <= until and p.seq not in self._queued and self._failures.get(p.seq, 0) < self.max_attempts
@@ -187,7 +184,7 @@ class ChatChannel(ABC):
             for seq in item.seqs:
                 item.current = seq
                 try:
-                    stored = await self.orchestrator.store.get(seq)
+                    stored = await self.orchestrator.stored(seq)
                 except LookupError:
                     continue  # aged out of the stream
                 await self._deliver(stored.event)
@@ -207,7 +204,7 @@ class ChatChannel(ABC):
         if isinstance(event, PlanProposed):
             return None  # shown with the question that follows (or the automatic approval)
         if isinstance(event, ConfirmationRequested):
-            request = self.orchestrator.ctx.requests.get(request_id or "") if self.orchestrator.ctx else None
+            request = self.orchestrator.requests.get(request_id or "")
             plan = plan_text(request.plan, request.request_id) if request and request.plan else ""
             if request is not None and request.status != "awaiting_approval":
                 # Posted late (the chat refused it, or a restart): the question is closed by now.
@@ -215,7 +212,7 @@ class ChatChannel(ABC):
             text = f"{plan}\n\n{render(event)}" if plan else (render(event) or "")
             return await self.post(event.session_key, text, approval_for=request_id)
         if isinstance(event, ConfirmationGiven) and event.auto:
-            request = self.orchestrator.ctx.requests.get(request_id or "") if self.orchestrator.ctx else None
+            request = self.orchestrator.requests.get(request_id or "")
             if request is not None and request.plan is not None:
                 return await self.post(event.session_key, f"{plan_text(request.plan, request.request_id)}\n\nApproved automatically.")
             return None
@@ -237,7 +234,7 @@ class ChatChannel(ABC):
 
     async def _ask(self, event: PermissionRequested) -> str:
         """Post a relayed permission question with Allow/Deny buttons (none once it is closed)."""
-        request = self.orchestrator.ctx.requests.get(event.request_id) if self.orchestrator.ctx else None
+        request = self.orchestrator.requests.get(event.request_id)
         question = request.questions.get(event.permission_id) if request else None
         if question is None or question.decided or request is None or request.status != "executing":
             return await self.post(event.session_key, f"{question_text(event)}\n{LATE_QUESTION_NOTE}")
@@ -259,8 +256,7 @@ class ChatChannel(ABC):
         self._status_due[request_id] = loop.call_later(wait, due)
 
     async def _refresh_status(self, session_key: str, request_id: str, *, final: bool = False) -> None:
-        ctx = self.orchestrator.ctx
-        request = ctx.requests.get(request_id) if ctx else None
+        request = self.orchestrator.requests.get(request_id)
         if request is None or request.plan is None:
             return
         self._status_last[request_id] = asyncio.get_running_loop().time()

@@ -11,7 +11,7 @@ import importlib
 from typing import Any
 
 from config.loader import LoadedSettings
-from tunnels.runtime.orchestrator import Orchestrator
+from channels.port import OrchestratorPort
 
 CHAT_CHANNELS: dict[str, str] = {
     "slack": "channels.slack:SlackChannel",
@@ -31,6 +31,6 @@ def enabled_channels(loaded: LoadedSettings) -> list[str]:
     return [name for name in CHAT_CHANNELS if getattr(channels, name).enabled]
 
 
-def build_channels(loaded: LoadedSettings, orchestrator: Orchestrator) -> list[Any]:
+def build_channels(loaded: LoadedSettings, orchestrator: OrchestratorPort) -> list[Any]:
     """Every enabled chat channel, constructed (credentials read) but not started."""
     return [channel_class(name).from_settings(loaded, orchestrator) for name in enabled_channels(loaded)]

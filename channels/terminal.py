@@ -14,7 +14,7 @@ from typing import TextIO
 from channels.render import render
 from events.catalogue import AnyEvent
 from events.conversation import MessageReceived
-from tunnels.runtime.orchestrator import Orchestrator
+from channels.port import OrchestratorPort
 
 
 class TerminalChannel:
@@ -22,7 +22,7 @@ class TerminalChannel:
 
     name = "terminal"
 
-    def __init__(self, orchestrator: Orchestrator, user: str, *, out: TextIO = sys.stdout, show_progress: bool = True) -> None:
+    def __init__(self, orchestrator: OrchestratorPort, user: str, *, out: TextIO = sys.stdout, show_progress: bool = True) -> None:
         self.orchestrator = orchestrator
         self.user = user
         self.session_key = f"terminal:{user}"

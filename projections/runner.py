@@ -14,11 +14,9 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from nats.aio.msg import Msg
-
 from events.catalogue import AnyEvent
 from projections.base import Projection
-from tunnels.bus.store import EventStore, decode_msg, stream_seq
+from projections.source import EventSource
 
 
 class ProjectionRunner:
@@ -26,7 +24,7 @@ class ProjectionRunner:
 
     def __init__(
         self,
-        store: EventStore,
+        store: EventSource,
         projections: Sequence[Projection],
         *,
         checkpoint_interval_s: float = 2.0,
@@ -64,7 +62,7 @@ class ProjectionRunner:
             last = await self.store.replay(self._apply, start_seq=self.position + 1)
             self.position = max(self.position, last)
             self._flush()
-        self._sub = await self.store.subscribe_ordered(self.store.subjects.events, self.position + 1, self._on_msg)
+        self._sub = await self.store.subscribe_events(self.position + 1, self._on_event)
 
     async def stop(self) -> None:
         """Stop following, write outputs and save checkpoints."""
@@ -84,12 +82,10 @@ class ProjectionRunner:
             projection.apply(seq, event)
         self.position = seq
 
-    async def _on_msg(self, msg: Msg) -> None:
+    async def _on_event(self, seq: int, event: AnyEvent) -> None:
         try:
-            seq = stream_seq(msg.reply)
             if seq <= self.position:
                 return
-            event = decode_msg(msg)
             self._apply(seq, event)
             for listener in self._listeners:
                 listener(seq, event)
@@ -134,7 +130,7 @@ class ProjectionRunner:
         await asyncio.wait_for(future, timeout)
 
 
-async def rebuild(store: EventStore, projections: Sequence[Projection]) -> int:
+async def rebuild(store: EventSource, projections: Sequence[Projection]) -> int:
     """Drop the projections and fold the whole stream into them again; return the last sequence."""
     for projection in projections:
         projection.reset()

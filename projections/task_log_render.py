@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 from events.values import Usage
 from projections.requests import RequestState, TaskState
-from tunnels.tree import slug
+from projections.slugs import slug
 
 NO_PROJECT = "_no-project"
 

@@ -23,9 +23,8 @@ from typing import Literal
 import msgspec
 from nats.aio.msg import Msg
 
-from remote_agent.errors import ConnectionClosed, ConsumerMissing, LinkError, SettingsError
+from remote_agent.errors import AlreadyRunning, ConnectionClosed, ConsumerMissing, LinkError, SettingsError, Unreachable
 from remote_agent.ledger import TaskLedger
-from remote_agent.link import AgentLink
 from remote_agent.protocol import (
     ENCODER,
     PROTOCOL_VERSION,
@@ -39,12 +38,9 @@ from remote_agent.protocol import (
 from remote_agent.questions import TaskQuestions
 from remote_agent.reports import ReportSender
 from remote_agent.settings import AgentSecrets, AgentSettings, host_name
-from remote_agent.task import run_task, task_spec
-from tunnels.bus import NotReachable
-from tunnels.claude import Progress
-from tunnels.claude.sandbox import check_sandbox
-from tunnels.pidlock import LockHeld, acquire
-from tunnels.tree.claude_md import read_claude_md
+from actors.ports import Progress
+from remote_agent.ports import AgentPorts, Link, Lock
+from actors.tree.claude_md import read_claude_md
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +102,10 @@ class WorkspaceAgent:
     the tasks this workspace's agent started and finished (on disk, across restarts).
     """
 
-    def __init__(self, settings: AgentSettings, secrets: AgentSecrets) -> None:
+    def __init__(self, settings: AgentSettings, secrets: AgentSecrets, ports: AgentPorts) -> None:
         self.settings = settings
         self.secrets = secrets
+        self.ports = ports
         self.workspace = Path(settings.path).resolve()
         self.agent_id = f"{host_name()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.version = agent_version()
@@ -117,13 +114,12 @@ class WorkspaceAgent:
         self._draining = asyncio.Event()
         self._beat_now = asyncio.Event()
         self._running: _Running | None = None
-        self._link: AgentLink | None = None
+        self._link: Link | None = None
         self._reports: ReportSender | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self._lock: object | None = None
+        self._lock: Lock | None = None
         self._questions: TaskQuestions | None = None
-        check = check_sandbox()
-        self.sandbox_problem = "" if check.ok else check.problem
+        self.sandbox_problem = ports.sandbox_problem
         """Why this host cannot run the OS sandbox ("" when it can): sandboxed tasks are then refused."""
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -174,8 +170,8 @@ class WorkspaceAgent:
     def _take_lock(self) -> None:
         state = self.settings.state_path
         try:
-            self._lock = acquire(state / "agent.lock")
-        except LockHeld as held:
+            self._lock = self.ports.take_lock(state / "agent.lock")
+        except AlreadyRunning as held:
             raise SettingsError(
                 f"another tunnels-agent ({held.owner}) already serves {self.settings.workspace} with the state "
                 f"folder {state}; stop it first (one agent per workspace)"
@@ -186,14 +182,14 @@ class WorkspaceAgent:
             self._lock.close()  # type: ignore[attr-defined]
             self._lock = None
 
-    async def _connect(self) -> AgentLink | None:
+    async def _connect(self) -> Link | None:
         pause = 0.5
         while not self._draining.is_set():
             try:
-                link = await AgentLink.open(self.settings, self.secrets)
+                link = await self.ports.open_link(self.settings, self.secrets)
                 log.info("connected to %s as the agent of %s", self.settings.nats, self.settings.workspace)
                 return link
-            except NotReachable as err:
+            except Unreachable as err:
                 log.warning("%s; retrying in %.0f s", err, pause)
             await self._pause(pause)
             pause = min(pause * 2, 30.0)
@@ -334,19 +330,13 @@ class WorkspaceAgent:
     async def _run(self, command: TaskCommand) -> Finished:
         assert self._reports is not None
         reports = self._reports
-        spec = task_spec(
-            command, self.workspace, env=self.secrets.extra_env,
-            sandbox_dir=self.settings.state_path / "agent-homes", cli_path=self.settings.cli_path,
-            protected=self._private_paths(),
-        )
-
         def on_progress(progress: Progress) -> None:
             reports.progress(command.task_id, progress.kind, progress.detail)
 
         questions = self._questions = TaskQuestions(reports, command.task_id, command.relay_timeout_s)
-        session = run_task(
-            spec, command.task_id, on_progress, on_decision=questions.on_decision,
-            ask=questions.ask if command.relay else None,
+        session = self.ports.sessions.run(
+            command, self.workspace, protected=self._private_paths(), on_progress=on_progress,
+            on_decision=questions.on_decision, ask=questions.ask if command.relay else None,
         )
         running = _Running(command.task_id, asyncio.create_task(session))
         self._running = running

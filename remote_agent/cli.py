@@ -15,13 +15,14 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from remote_agent.agent import WorkspaceAgent
 from remote_agent.errors import ConnectionClosed, SettingsError
-from remote_agent.settings import PASSWORD_ENV, SEED_ENV, AgentSettings, load_settings, read_secrets
+from remote_agent.ports import AgentPorts
+from remote_agent.settings import PASSWORD_ENV, SEED_ENV, AgentSecrets, AgentSettings, load_settings, read_secrets
 
 _REFUSED = {
     "--password": f"--password-file FILE (mode 0600) or {PASSWORD_ENV}",
@@ -85,9 +86,13 @@ async def _serve(agent: WorkspaceAgent) -> None:
         await agent.serve()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run `tunnels-agent`; the exit code: 0 after a clean drain, 1 when the connection was closed
-    for good (a supervisor restarts it), 2 on a settings error."""
+PortsFactory = Callable[[AgentSettings, AgentSecrets], AgentPorts]
+
+
+def main(argv: Sequence[str] | None = None, *, ports: PortsFactory) -> int:
+    """Run `tunnels-agent` with the ports `ports` builds; the exit code: 0 after a clean drain,
+    1 when the connection was closed for good (a supervisor restarts it), 2 on a settings error.
+    (`tunnels.agent_main` is the console script: it passes the real ports.)"""
     try:
         settings, args = parse(sys.argv[1:] if argv is None else argv)
         secrets = read_secrets(settings, os.environ)
@@ -99,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        asyncio.run(_serve(WorkspaceAgent(settings, secrets)))
+        asyncio.run(_serve(WorkspaceAgent(settings, secrets, ports(settings, secrets))))
     except SettingsError as err:
         print(f"tunnels-agent: {err}", file=sys.stderr)
         return 2
@@ -107,7 +112,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tunnels-agent: {err}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -19,5 +19,17 @@ class ConsumerMissing(LinkError):
     """The workspace's task consumer does not exist yet: the orchestrator creates it on first sight."""
 
 
+class Unreachable(LinkError):
+    """No NATS server answered (yet): retry later."""
+
+
+class AlreadyRunning(AgentProcessError):
+    """Another agent holds this workspace's state folder."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__(owner)
+        self.owner = owner
+
+
 class ConnectionClosed(LinkError):
     """The connection was closed for good (e.g. the server revoked the credentials): restart the agent."""

@@ -99,6 +99,11 @@ class TaskCommand(msgspec.Struct, frozen=True, kw_only=True):
     bash: BashPolicy = BashPolicy()
     upstream_context_chars: int = 4000
     max_message_chars: int = 16000
+    prompt: str = ""
+    """The agent's whole prompt, made by the orchestrator (task, request, upstream results);
+    empty from an orchestrator older than this field, whose fields above make it instead."""
+    instructions: str = ""
+    """Appended to Claude Code's system prompt (the orchestrator's workspace instructions)."""
     max_budget_usd: float | None = None
     """The session's cost budget in USD (`limits.max_cost_usd_per_task`); None: no budget.
     An agent older than this field ignores it (unknown fields are skipped when decoding)."""

@@ -14,7 +14,7 @@ from typing import Literal
 
 from remote_agent.protocol import AnswerCommand, Asked, Decided
 from remote_agent.reports import ReportSender
-from tunnels.claude.guard import Answer, PermissionNote, Question
+from actors.ports import Answer, PermissionNote, Question
 
 log = logging.getLogger(__name__)
 

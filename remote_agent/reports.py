@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from remote_agent.link import AgentLink
+from remote_agent.ports import Link
 from remote_agent.protocol import ENCODER, AgentReport, Progressed
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class ReportSender:
     """`async with ReportSender(link) as reports:` then `reports.send(...)`, `reports.progress(...)`."""
 
     def __init__(
-        self, link: AgentLink, *, progress_interval_s: float, on_answered: Callable[[AgentReport], None] | None = None,
+        self, link: Link, *, progress_interval_s: float, on_answered: Callable[[AgentReport], None] | None = None,
     ) -> None:
         self.link = link
         self.on_answered = on_answered

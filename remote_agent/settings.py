@@ -24,8 +24,8 @@ import yaml
 from config.credentials import Secret
 from remote_agent.errors import SettingsError
 from remote_agent.protocol import consumer_name
-from tunnels.tree.errors import UnsafeName
-from tunnels.tree.names import validate_name
+from actors.tree.errors import UnsafeName
+from actors.tree.names import validate_name
 
 ENV_PREFIX = "TUNNELS_AGENT_"
 SEED_ENV = ENV_PREFIX + "NKEY_SEED"

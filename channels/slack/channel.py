@@ -25,7 +25,7 @@ from config.settings import SlackChannelSettings
 from events.catalogue import AnyEvent
 from events.conversation import ConfirmationCancelled, ConfirmationExpired, ConfirmationGiven, ConfirmationRefused, PlanRevised
 from events.execution import PermissionDecided, RequestCancelled, RequestCompleted, RequestFailed
-from tunnels.runtime.orchestrator import Orchestrator
+from channels.port import OrchestratorPort
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class SlackChannel(ChatChannel):
     name = "slack"
 
     def __init__(
-        self, orchestrator: Orchestrator, settings: SlackChannelSettings, *, bot_token: str, app_token: str,
+        self, orchestrator: OrchestratorPort, settings: SlackChannelSettings, *, bot_token: str, app_token: str,
         approvers: Sequence[str], ping_interval: float = 10.0, max_rate_limit_retries: int = 5,
     ) -> None:
         super().__init__(orchestrator)
@@ -67,7 +67,7 @@ class SlackChannel(ChatChannel):
 
     @classmethod
     def from_settings(
-        cls, loaded: LoadedSettings, orchestrator: Orchestrator, *, env: Mapping[str, str] | None = None, **options: Any,
+        cls, loaded: LoadedSettings, orchestrator: OrchestratorPort, *, env: Mapping[str, str] | None = None, **options: Any,
     ) -> SlackChannel:
         """The channel as `orchestrator.yaml` configures it, with tokens from `ARCHIVE/slack/credentials`
         (`bot_token`, `app_token`) or `SLACK_BOT_TOKEN` / `SLACK_APP_TOKEN`, which win."""

@@ -78,8 +78,7 @@ class Inbox:
             return True
         if "thread_ts" not in event:
             return False
-        ctx = self.channel.orchestrator.ctx
-        return inbound.session_key in self._threads or (ctx is not None and inbound.session_key in ctx.sessions.sessions)
+        return inbound.session_key in self._threads or inbound.session_key in self.channel.orchestrator.sessions.sessions
 
     async def _record(self, inbound: Inbound) -> None:
         await self.channel.receive(

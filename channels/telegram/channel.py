@@ -34,8 +34,8 @@ from config.credentials import Secret, load_credentials
 from config.loader import LoadedSettings
 from config.settings import TelegramChannelSettings
 from events.catalogue import AnyEvent
-from tunnels.bus import BusError
-from tunnels.runtime.orchestrator import Orchestrator
+from events.log import EventLogError
+from channels.port import OrchestratorPort
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class TelegramChannel(ChatChannel):
     name = "telegram"
 
     def __init__(
-        self, orchestrator: Orchestrator, settings: TelegramChannelSettings, *, token: str, approvers: Sequence[str],
+        self, orchestrator: OrchestratorPort, settings: TelegramChannelSettings, *, token: str, approvers: Sequence[str],
         polling_timeout: int = 10, backoff: BackoffConfig = DEFAULT_BACKOFF,
     ) -> None:
         server = TelegramAPIServer.from_base(settings.api_url) if settings.api_url else None
@@ -80,7 +80,7 @@ class TelegramChannel(ChatChannel):
 
     @classmethod
     def from_settings(
-        cls, loaded: LoadedSettings, orchestrator: Orchestrator, *, env: Mapping[str, str] | None = None,
+        cls, loaded: LoadedSettings, orchestrator: OrchestratorPort, *, env: Mapping[str, str] | None = None,
         polling_timeout: int = 10, backoff: BackoffConfig = DEFAULT_BACKOFF,
     ) -> TelegramChannel:
         """The channel of `channels.telegram`, with `bot_token` from ARCHIVE/telegram/credentials
@@ -148,7 +148,7 @@ class TelegramChannel(ChatChannel):
                 elif update.callback_query is not None:
                     await self._on_callback(update.callback_query)
                 return
-            except BusError as err:  # the store is unreachable: keep the update until it is back
+            except EventLogError as err:  # the store is unreachable: keep the update until it is back
                 log.warning("telegram: update %d not recorded yet (%s); trying again", update.update_id, err)
                 await delays.asleep()
             except Exception:  # noqa: BLE001 - one bad update must not stop the others
@@ -174,8 +174,8 @@ class TelegramChannel(ChatChannel):
         if parse_question_callback(query.data) is not None:
             await self._on_question_press(query)
             return
-        parsed, ctx, message = parse_callback(query.data), self.orchestrator.ctx, query.message
-        request = ctx.requests.get(parsed[1]) if parsed and ctx else None
+        parsed, message = parse_callback(query.data), query.message
+        request = self.orchestrator.requests.get(parsed[1]) if parsed else None
         if request is not None and not self.owns(request.session_key):
             request = None
         press = read_press(query.data, query.from_user.id, message.chat.id if message else 0, request, self.settings, self.approvers)
@@ -191,8 +191,8 @@ class TelegramChannel(ChatChannel):
         self._chore(self.outbox.answer(query.id, press.answer, alert=press.alert))
 
     async def _on_question_press(self, query: CallbackQuery) -> None:
-        parsed, ctx, message = parse_question_callback(query.data), self.orchestrator.ctx, query.message
-        request = ctx.requests.get(parsed[1]) if parsed and ctx else None
+        parsed, message = parse_question_callback(query.data), query.message
+        request = self.orchestrator.requests.get(parsed[1]) if parsed else None
         if request is not None and not self.owns(request.session_key):
             request = None
         chat_id = message.chat.id if message else 0
@@ -224,7 +224,7 @@ class TelegramChannel(ChatChannel):
         self, session_key: str, text: str, *, approval_for: str | None = None, question_for: tuple[str, str] | None = None,
     ) -> str:
         """Send `text` (split if long) to the conversation; buttons go under the last part."""
-        request = self.orchestrator.ctx.requests.get(approval_for) if approval_for and self.orchestrator.ctx else None
+        request = self.orchestrator.requests.get(approval_for) if approval_for else None
         approval = (approval_for, request.revision if request else 0) if approval_for else None
         return await self.outbox.post(session_key, text, approval_for=approval, question_for=question_for)
 

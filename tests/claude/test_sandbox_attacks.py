@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tunnels.claude import AgentSpec, BashRules, run_workspace_task
-from tunnels.claude.guard import PermissionNote
+from actors.ports import PermissionNote
 from tunnels.claude.sandbox import check_sandbox
 from tunnels.scripted_model import ScriptedModelServer, parse_scenario
 

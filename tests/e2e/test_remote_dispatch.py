@@ -61,7 +61,7 @@ async def test_a_plan_mixing_local_and_remote_workspaces_and_an_agent_that_goes_
         try:
             beating = asyncio.ensure_future(heartbeat(nc))
             await w.orchestrator.remote.wait_live(REMOTE)
-            tree = w.orchestrator.ctx.services.tree()  # type: ignore[union-attr]
+            tree = w.orchestrator.ctx.tree.tree()  # type: ignore[union-attr]
             assert tree.workspace(REMOTE).remote and "Runs at the edge" in tree.workspace(REMOTE).claude_md
             await w.ask("in shared-lib, edge and api-service: mixed", lambda e: isinstance(e, ConfirmationRequested))
             assert "Runs at the edge" in w.model.requests_for("planner-mixed")[0].task_text

@@ -118,9 +118,9 @@ class AgentProcess:
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> AgentProcess:
-        """Start the process (`python -m remote_agent.cli ARGS`)."""
+        """Start the process (`python -m tunnels.agent_main ARGS`)."""
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "remote_agent.cli", *self.args,
+            sys.executable, "-m", "tunnels.agent_main", *self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, **(self.env or {})}, start_new_session=True,
         )

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from remote_agent.cli import build_parser, main, parse
+from remote_agent.cli import build_parser, parse
+from tunnels.agent_main import main
 from remote_agent.credentials import new_seed, write_secret_file
 from remote_agent.errors import SettingsError
 from remote_agent.settings import parse_env_file, read_secrets

@@ -8,7 +8,7 @@ from pathlib import Path
 from nats.aio.msg import Msg
 
 from events.subjects import Subjects
-from remote_agent.link import AgentLink
+from tunnels.agent_link import AgentLink
 from remote_agent.protocol import REPORTS, Finished, Started
 from remote_agent.reports import ReportSender
 from remote_agent.settings import AgentSecrets, AgentSettings

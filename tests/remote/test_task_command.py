@@ -7,7 +7,7 @@ from pathlib import Path
 import msgspec
 
 from remote_agent.protocol import ENCODER, TaskCommand
-from remote_agent.task import task_spec
+from tunnels.agent_sessions import task_spec
 from tests.helpers.remote import task
 from tests.remote.conftest import API
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tunnels.demo.sample_tree import lay_out
-from tunnels.plans import PlanDraft, PlanInvalid, TaskDraft, layers, parse_draft, validate
-from tunnels.tree import Tree, discover
+from actors.plans import PlanDraft, PlanInvalid, TaskDraft, layers, parse_draft, validate
+from actors.tree import Tree
+from tunnels.discovery import discover
 from events.values import PlannedTask
 
 

@@ -10,8 +10,15 @@ LOST_AFTER_S = 10.0
 EDGE, OTHER = "edge/worker", "edge/other"
 
 
+class _NoHandle:
+    """The lost-agent decision reads no handle: a stand-in that fails if one is used."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"silent_tasks used the handle ({name})")
+
+
 def flight(workspace: str, since: float) -> InFlight:
-    return InFlight(Events().dispatched("s", "r1", workspace), since)
+    return InFlight(Events().dispatched("s", "r1", workspace), _NoHandle(), since)  # type: ignore[arg-type]
 
 
 def seen(workspace: str, at: float) -> tuple[Presence, float]:
@@ -45,13 +52,14 @@ def test_what_a_remote_agent_reports_is_cut_to_size_before_it_is_recorded() -> N
     from events.ids import ManualClock, SequentialIds
     from events.values import SUMMARY_CHARS, TaskResult
     from remote_agent.protocol import Finished
-    from tunnels.runtime.envelopes import task_envelope
-    from tunnels.runtime.remote import _finished_event
+    from actors.envelopes import task_envelope
+    from actors.task_recorder import end_event
+    from tunnels.runtime.remote import finished_end
 
     clock = ManualClock(Events().clock.now())
     envelope = task_envelope(Events().dispatched("s", "r1", EDGE), clock, SequentialIds(clock))
     huge = Finished(task_id="t1", outcome="succeeded", result=TaskResult(summary="s" * 1_000_000))
-    succeeded = _finished_event(huge, envelope)
+    succeeded = end_event(finished_end(huge), envelope)
     assert isinstance(succeeded, WorkspaceTaskSucceeded) and len(succeeded.result.summary) == SUMMARY_CHARS
-    failed = _finished_event(Finished(task_id="t1", outcome="failed", error="e" * 1_000_000), envelope)
+    failed = end_event(finished_end(Finished(task_id="t1", outcome="failed", error="e" * 1_000_000)), envelope)
     assert isinstance(failed, WorkspaceTaskFailed) and len(failed.error) == 1000

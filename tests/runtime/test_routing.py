@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from tunnels.demo.sample_tree import lay_out
-from tunnels.routing import RoutingInvalid, explicit_route, parse_answer
-from tunnels.tree import Tree, discover
+from actors.routing import RoutingInvalid, explicit_route, parse_answer
+from actors.tree import Tree
+from tunnels.discovery import discover
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from events.base import Event
 from projections.views import RequestsView, SessionsView
 from tests.factories import Events, two_phase_plan
-from tunnels.runtime.status import describe_status
+from actors.status import describe_status
 
 KEY = "terminal:alice"
 R1 = "01REQUEST0000000000000001"

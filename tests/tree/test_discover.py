@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tunnels.tree import (
+from actors.tree import (
     DuplicateWorkspace,
     TreeError,
     UnknownProject,
     UnknownWorkspace,
     UnsafeName,
-    discover,
     remote_workspace,
 )
-from tunnels.tree.claude_md import CLAUDE_MD_BYTES, TRUNCATED
+from tunnels.discovery import discover
+from actors.tree.claude_md import CLAUDE_MD_BYTES, TRUNCATED
 
 # A sample root: relative path -> file content ("/" at the end: an empty folder).
 SAMPLE = {

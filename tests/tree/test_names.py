@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tunnels.tree import UnsafeName, safe_within, slug, validate_name
+from actors.tree import UnsafeName, safe_within, validate_name
+from projections.slugs import slug
 
 
 @pytest.mark.parametrize(

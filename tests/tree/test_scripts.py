@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tunnels.tree import UnsafeName, validate_name
-from tunnels.tree.names import component_problem
-from tunnels.tree.scripts import mixed_scripts, script_of
+from actors.tree import UnsafeName, validate_name
+from actors.tree.names import component_problem
+from actors.tree.scripts import mixed_scripts, script_of
 
 
 @pytest.mark.parametrize(

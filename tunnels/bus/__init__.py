@@ -6,7 +6,8 @@ Only this package touches nats-py exceptions; everything it raises is a `BusErro
 from tunnels.bus.connection import ConnectOptions, connect
 from tunnels.bus.errors import AppendConflict, BusError, NotReachable, StoreLocked
 from tunnels.bus.server import EmbeddedNatsServer, running_server, running_server_url
-from tunnels.bus.store import Appended, EventStore, Stored
+from events.log import Appended, Stored
+from tunnels.bus.store import EventStore
 from tunnels.bus.streams import Layout
 
 __all__ = [

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+from events.log import AppendConflict as AppendConflict  # raised by the store; defined with the log's other types
+from events.log import EventLogError
 
-class BusError(Exception):
+
+class BusError(EventLogError):
     """Base error of the event bus. `retryable` says whether trying again may help."""
-
-    retryable: bool = False
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class ServerBinaryMissing(BusError):
@@ -41,17 +38,6 @@ class BusTimeout(BusError):
     """NATS did not answer in time."""
 
     retryable = True
-
-
-class AppendConflict(BusError):
-    """Another writer extended the session first: re-read the session and decide again."""
-
-    retryable = True
-
-    def __init__(self, session_key: str, expected: int, message: str) -> None:
-        super().__init__(message)
-        self.session_key = session_key
-        self.expected = expected
 
 
 class StreamMisconfigured(BusError):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.client import Client
@@ -25,6 +24,7 @@ from nats.js.errors import APIError, NotFoundError
 from events.base import Event
 from events.catalogue import AnyEvent
 from events.codec import EVENTS, encode
+from events.log import Appended, Stored
 from events.subjects import Subjects
 from events.upcasting import SCHEMA_VERSION
 from tunnels.bus.errors import AppendConflict, BusError, BusTimeout
@@ -33,23 +33,6 @@ from tunnels.bus.streams import Layout, consumer_config, ensure_streams
 SCHEMA_HEADER = "Tunnels-Schema"
 _WRONG_LAST_SEQUENCE = 10071
 _SCHEMA = str(SCHEMA_VERSION)
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """An event as stored: its stream sequence, subject and decoded value."""
-
-    seq: int
-    subject: str
-    event: AnyEvent
-
-
-@dataclass(frozen=True, slots=True)
-class Appended:
-    """The result of an append: the stream sequence, and whether it was already stored."""
-
-    seq: int
-    duplicate: bool
 
 
 def stream_seq(reply: str) -> int:
@@ -253,6 +236,15 @@ class EventStore:
                 yield Stored(stream_seq(msg.reply), msg.subject, decode_msg(msg))
         finally:
             await _unsubscribe(sub)
+
+    async def subscribe_events(self, start_seq: int, on_event: Callable[[int, AnyEvent], Awaitable[None]]) -> Any:
+        """Call `on_event(seq, event)` for every event from `start_seq` on, as they are stored
+        (`projections.source.EventSource`)."""
+
+        async def on_msg(msg: Msg) -> None:
+            await on_event(stream_seq(msg.reply), decode_msg(msg))
+
+        return await self.subscribe_ordered(self.subjects.events, start_seq, on_msg)
 
     async def subscribe_ordered(self, subject: str, start_seq: int, cb: Callable[[Msg], Awaitable[None]]) -> Any:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_seq))

@@ -5,7 +5,7 @@ cancellation, progress callbacks and a permission policy enforced in code; `run_
 also validates the workspace agent's `TaskResult`.
 """
 
-from tunnels.claude.errors import AgentError, AgentFailed, AgentOutputInvalid, AgentTimeout
+from actors.agent_errors import AgentError, AgentFailed, AgentOutputInvalid, AgentTimeout
 from tunnels.claude.permissions import (
     DEFAULT_BASH_ALLOW,
     BashRules,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from claude_agent_sdk import (
@@ -29,6 +28,7 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk.types import HookEvent, HookInput, HookJSONOutput, PreToolUseHookSpecificOutput
 
+from actors.ports import Answer, Asker, PermissionNote, Question
 from tunnels.claude.permissions import NETWORK_TOOL, READ_ONLY_TOOLS, Decision, PermissionPolicy
 from tunnels.claude.sandbox import VIOLATIONS_TAG, sandbox_failed
 
@@ -38,41 +38,6 @@ _READ_ONLY_FS = re.compile(r"[^\n]*Read-only file system[^\n]*")
 _CLI_REFUSALS = ("denied by your permission settings", "covered by a Read deny rule", "has been denied")
 """How the CLI words a refusal by the deny rules we give it (checked before our PreToolUse hook)."""
 _HOOK_TIMEOUT_S = 24 * 3600.0  # a hook that waits for a person must not be cut off by the CLI
-
-
-@dataclass(frozen=True)
-class PermissionNote:
-    """One decision about one tool call, as it is recorded: `by` is `policy`, `sandbox` or who answered."""
-
-    tool: str
-    detail: str
-    allowed: bool
-    reason: str
-    rule: str
-    by: str = "policy"
-
-
-@dataclass(frozen=True)
-class Question:
-    """An action the policy leaves to a person: what the agent wants and why it is asked."""
-
-    tool: str
-    detail: str
-    reason: str
-    rule: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A person's (or the deadline's) answer to a `Question`; already recorded by whoever asked."""
-
-    allowed: bool
-    by: str
-    reason: str = ""
-
-
-Asker = Callable[[Question], Awaitable[Answer]]
-"""Asks a person and returns their answer (recording the question and the answer is its job)."""
 
 
 class ToolGuard:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunnels.claude.errors import AgentError
+from actors.agent_errors import AgentError
 from tunnels.claude.permissions import BashRules
 from tunnels.claude.runner import run_workspace_task
 from tunnels.claude.sandbox import check_sandbox

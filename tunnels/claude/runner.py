@@ -31,8 +31,9 @@ from claude_agent_sdk import (
 from events.values import TaskResult, Usage, bounded_result, usd
 from tunnels.claude import environment
 from tunnels.claude.confinement import ReadScope, home_areas
-from tunnels.claude.errors import AgentFailed, AgentOutputInvalid, AgentTimeout
-from tunnels.claude.guard import Asker, PermissionNote, ToolGuard
+from actors.agent_errors import AgentFailed, AgentOutputInvalid, AgentTimeout
+from actors.ports import Asker, PermissionNote
+from tunnels.claude.guard import ToolGuard
 from tunnels.claude.options import build_options, sandbox_env
 from tunnels.claude.permissions import BashRules, PermissionPolicy
 from tunnels.claude.progress import progress_of

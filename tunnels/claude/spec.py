@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from actors.ports import Progress as Progress  # the port's value, re-exported for the runner
 from events.values import Usage
 from tunnels.claude.permissions import BashRules, RelayClass
 from tunnels.claude.sandbox import SandboxSpec
@@ -62,14 +63,6 @@ class AgentSpec:
     def instructions(self) -> str:
         """The workspace agent's appended instructions (same text as `system_prompt`)."""
         return self.system_prompt
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Something the agent just did: a tool call (`Write src/x.py`) or a piece of its text."""
-
-    kind: Literal["tool", "text"]
-    detail: str
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 from config.loader import LoadedSettings
 from remote_agent.credentials import instance_name, new_seed, permission_block, public_key, read_seed, write_secret_file
 from tunnels.errors import UserError
-from tunnels.tree import TreeError
-from tunnels.tree.names import validate_name
+from actors.tree import TreeError
+from actors.tree.names import validate_name
 
 
 def checked_workspace(workspace: str) -> str:

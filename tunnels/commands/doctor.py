@@ -15,7 +15,7 @@ from config.loader import LoadedSettings
 from tunnels.backbone import open_backbone
 from tunnels.bus.errors import BusError
 from tunnels.childenv import child_environment
-from tunnels.tree import discover
+from tunnels.discovery import discover
 
 Check = Callable[[], Awaitable[str]]
 

@@ -10,7 +10,8 @@ from events.catalogue import AnyEvent
 from events.codec import encode
 from projections import rebuild
 from tunnels.backbone import open_backbone, standard_projections
-from tunnels.bus.store import EventStore, Stored
+from events.log import Stored
+from tunnels.bus.store import EventStore
 from tunnels.errors import UserError
 from tunnels.timeline import line
 

@@ -18,8 +18,8 @@ import yaml
 from config.credentials import credentials_path, write_credentials
 from config.loader import CONFIG_NAME, LoadedSettings, parse_settings
 from tunnels.errors import UserError
-from tunnels.tree import discover
-from tunnels.tree.names import component_problem
+from tunnels.discovery import discover
+from actors.tree.names import component_problem
 
 _STUB = "# {name}\n\nWhat this is, how to build and test it, and what an agent working here must know.\n"
 

@@ -11,24 +11,25 @@ from types import TracebackType
 from typing import Any
 
 from actors.confirm_gate import Rearm
+from actors.context import ActorContext, Recorder
+from actors.dispatcher import Dispatcher
 from actors.permission_gate import RearmQuestions
 from actors.phase_supervisor import Resume
-from actors.context import ActorContext, Recorder
+from actors.reactions import Directory
+from actors.reconcile import reconcile
+from actors.task_runner import TaskRunner
 from config.loader import LoadedSettings
 from events.catalogue import AnyEvent
 from events.conversation import MessageReceived, ReplyPosted
 from events.ids import Clock, IdSource, SystemClock, UlidSource, derived_id
-from projections import ProjectionRunner
+from events.log import Appended, Stored
+from projections import ProjectionRunner, RequestsView, SessionsView
+from tunnels.agents import ClaudeAdvisors, LocalExecutor, SessionSettings
 from tunnels.backbone import Backbone, open_backbone, standard_projections
-from tunnels.bus import Appended
-from tunnels.runtime.agent_calls import AgentCalls
-from tunnels.runtime.directory import Directory
-from tunnels.runtime.dispatcher import Dispatcher
 from tunnels.bus.workspaces import WorkspaceBus
-from tunnels.runtime.reconcile import reconcile
-from tunnels.runtime.remote import RemoteWorkspaces
 from tunnels.claude.sandbox import check_sandbox
-from tunnels.runtime.services import Services
+from tunnels.runtime.remote import RemoteWorkspaces
+from tunnels.tree_source import DiskTree
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +100,18 @@ class Orchestrator:
         self._stack.push_async_callback(self.runner.stop)
         task_log.prune(self.clock.now().date(), loaded.settings.task_log.retention_days)
         recorder = Recorder(store, last_seq=await store.last_seq())
-        self.remote = RemoteWorkspaces(
-            WorkspaceBus(store), recorder, requests, self.clock, self.ids, lost_after_s=loaded.settings.remote.lost_after_s,
-            loaded=loaded,
-        )
-        adopted = await self.remote.adopt()  # before start(): their agents' reports must find them
+        self.remote = RemoteWorkspaces(WorkspaceBus(store), requests, loaded, lost_after_s=loaded.settings.remote.lost_after_s)
+        trees = DiskTree(loaded, self.remote)
+        sessions_settings = SessionSettings(loaded, self.agent_env)
+        local = LocalExecutor(sessions_settings, trees, sandbox_problem=await sandbox_problem(loaded))
+        self.tasks = TaskRunner(loaded, recorder, requests, self.clock, self.ids, {"local": local, "remote": self.remote})
+        self.runner.add_listener(self.tasks.desk.on_event)
+        adopted = await self.remote.adopt(self.tasks.handle_for)  # before start(): their agents' reports must find them
         await self.remote.start()
         self._stack.push_async_callback(self.remote.stop)
-        services = Services(loaded, AgentCalls(loaded, self.agent_env), recorder, requests, self.clock, self.ids, self.remote)
-        services.sandbox_problem = await sandbox_problem(loaded)
-        self.runner.add_listener(services.desk.on_event)
-        self.runner.add_listener(self.remote.on_event)
         self.ctx = ActorContext(
             loop=asyncio.get_running_loop(), recorder=recorder, settings=loaded, clock=self.clock, ids=self.ids,
-            sessions=sessions, requests=requests, services=services,
+            sessions=sessions, requests=requests, tree=trees, advisors=ClaudeAdvisors(sessions_settings), tasks=self.tasks,
         )
         self.directory = Directory(self.ctx)
         if self._channel_factory is not None:
@@ -152,9 +151,26 @@ class Orchestrator:
 
     @property
     def store(self) -> Any:
-        """The event store (for channels that read history)."""
+        """The event store (for commands that read history)."""
         assert self.backbone is not None
         return self.backbone.store
+
+    @property
+    def requests(self) -> RequestsView:
+        """The requests projection (what channels render from)."""
+        assert self.ctx is not None, "the orchestrator has not started"
+        return self.ctx.requests
+
+    @property
+    def sessions(self) -> SessionsView:
+        """The sessions projection (conversations, their unconfirmed replies)."""
+        assert self.ctx is not None, "the orchestrator has not started"
+        return self.ctx.sessions
+
+    async def stored(self, seq: int) -> Stored:
+        """The event stored at `seq` (LookupError once it aged out of the stream)."""
+        assert self.backbone is not None
+        return await self.backbone.store.get(seq)
 
     def add_listener(self, listener: Callable[[int, AnyEvent], None]) -> None:
         """Call `listener(seq, event)` on the loop for every event once the projections have it."""

@@ -1,10 +1,12 @@
-"""Remote workspaces: agents on other hosts or pods, reached only through NATS.
+"""Remote workspaces: agents on other hosts or pods, reached only through NATS (a `TaskExecutor`).
 
 A workspace with a fresh presence in the `TUNNELS_AGENTS` bucket is remote: discovery lists it,
 the planner reads its announced CLAUDE.md, and its tasks are queued for its agent instead of run
-here. The agent's reports are checked (a report about another workspace's task is refused) and
-recorded as the same events a local task produces. When a workspace's heartbeat stops for
-`remote.lost_after_s`, its in-flight task fails as "agent lost" (dependants are then skipped).
+here, with their prompt ready-made. The agent's reports are checked (a report about another
+workspace's task is refused) and told to the task's handle, which records the same events a local
+task produces. When a workspace's heartbeat stops for `remote.lost_after_s`, its in-flight task
+fails as "agent lost" (dependants are then skipped). After a restart, the tasks still in flight
+are adopted again (`adopt`): their agents carry on, and their pending questions too.
 """
 
 from __future__ import annotations
@@ -12,33 +14,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from actors.context import Recorder
-from config.loader import LoadedSettings
-from events.catalogue import AnyEvent
-from events.execution import (
-    PermissionDecided,
-    WorkspaceProgress,
-    WorkspaceTaskCancelled,
-    WorkspaceTaskDispatched,
-    WorkspaceTaskFailed,
-    WorkspaceTaskInterrupted,
-    WorkspaceTaskStarted,
-    WorkspaceTaskSucceeded,
-    WorkspaceTaskTimedOut,
+from actors.ports import (
+    Answer,
+    Cancelled,
+    Failed,
+    Interrupted,
+    PermissionNote,
+    Progress,
+    Question,
+    Succeeded,
+    TaskEnd,
+    TaskHandle,
+    TaskOrder,
+    TimedOut,
 )
-from events.ids import Clock, IdSource
-from events.values import bounded_result
+from actors.task_recorder import permission_id
+from config.loader import LoadedSettings
+from events.execution import WorkspaceTaskDispatched
 from projections import RequestsView
 from remote_agent.protocol import (
     REPORTS,
     AnswerCommand,
     Asked,
+    BashPolicy,
     CancelCommand,
     Decided,
     Finished,
@@ -46,16 +50,16 @@ from remote_agent.protocol import (
     Progressed,
     Started,
     TaskCommand,
+    UpstreamResult,
     kv_key,
 )
 from tunnels.bus.errors import BusError
 from tunnels.bus.workspaces import WorkspaceBus
-from tunnels.claude.guard import PermissionNote, Question
-from tunnels.runtime.envelopes import task_envelope
-from tunnels.runtime.permission_desk import decision_event, question_event
-from tunnels.runtime.permission_desk import permission_id as permission_id_of
 
 log = logging.getLogger(__name__)
+
+_MAX_QUESTIONS = 1000
+"""Questions one remote task may put to the conversation (a runaway agent cannot flood it)."""
 
 
 @dataclass
@@ -63,12 +67,13 @@ class InFlight:
     """A task handed to a remote agent and not settled yet."""
 
     dispatched: WorkspaceTaskDispatched
+    handle: TaskHandle
     since: float
     """When it was dispatched (monotonic seconds)."""
     agent_id: str = ""
     started: bool = False
-    questions: dict[str, int] = field(default_factory=dict)
-    """The agent's questions put to the conversation: permission id -> the agent's number for it."""
+    relays: set[asyncio.Task[None]] = field(default_factory=set)
+    """Questions of the agent waiting for their answer, to be sent on its control subject."""
 
 
 def silent_tasks(
@@ -86,19 +91,28 @@ def silent_tasks(
     return lost
 
 
+def finished_end(report: Finished) -> TaskEnd:
+    """How a remote agent's final report says its task ended."""
+    match report.outcome:
+        case "succeeded" if report.result is not None:
+            return Succeeded(report.result, report.usage)
+        case "timed_out":
+            return TimedOut(report.timeout_s)
+        case "cancelled":
+            return Cancelled(report.error or "cancelled")
+        case "interrupted":
+            return Interrupted(report.error or "the agent stopped")
+        case _:
+            return Failed(report.error or "the agent reported no result", usage=report.usage)
+
+
 class RemoteWorkspaces:
     """The orchestrator's view of remote agents, and the tasks it has handed them."""
 
-    def __init__(
-        self, bus: WorkspaceBus, recorder: Recorder, requests: RequestsView, clock: Clock, ids: IdSource, *,
-        lost_after_s: float, loaded: LoadedSettings | None = None,
-    ) -> None:
+    def __init__(self, bus: WorkspaceBus, requests: RequestsView, loaded: LoadedSettings, *, lost_after_s: float) -> None:
         self.loaded = loaded
         self.bus = bus
-        self.recorder = recorder
         self.requests = requests
-        self.clock = clock
-        self.ids = ids
         self.lost_after_s = lost_after_s
         self.presences: dict[str, tuple[Presence, float]] = {}
         self.in_flight: dict[str, InFlight] = {}
@@ -111,10 +125,15 @@ class RemoteWorkspaces:
         self._watchdog = asyncio.ensure_future(self._watch_heartbeats())
 
     async def stop(self) -> None:
-        """Stop watching (tasks in flight are settled by the next start's reconciliation)."""
+        """Stop watching (tasks in flight are adopted again by the next start)."""
         if self._watchdog is not None:
             self._watchdog.cancel()
+        for flight in self.in_flight.values():
+            for relay in flight.relays:
+                relay.cancel()
         await self.bus.stop()
+
+    # -- presence -------------------------------------------------------------------------------
 
     def _on_presence(self, key: str, presence: Presence | None) -> None:
         if presence is None:
@@ -142,7 +161,50 @@ class RemoteWorkspaces:
         now = time.monotonic()
         return {w: p for w, (p, seen) in self.presences.items() if now - seen <= self.lost_after_s and not p.draining}
 
-    async def adopt(self) -> set[str]:
+    # -- tasks ----------------------------------------------------------------------------------
+
+    def command_for(self, order: TaskOrder) -> TaskCommand:
+        """The task command of `order`: its ready prompt, and the limits and permissions of the settings."""
+        dispatched, settings = order.dispatched, self.loaded.settings
+        request = self.requests.get(dispatched.request_id)
+        limits, permissions = settings.limits, settings.permissions
+        bash = permissions.bash
+        upstream = [
+            UpstreamResult(workspace=dep, result=task.result) for dep in dispatched.upstream
+            if request is not None and (task := request.tasks.get(dep)) is not None and task.result is not None
+        ]  # in the prompt already; kept for agents older than the `prompt` field
+        return TaskCommand(
+            task_id=dispatched.task_id, request_id=dispatched.request_id, workspace=dispatched.workspace,
+            task=dispatched.task, request_text=request.text if request else "", prompt=order.prompt, upstream=upstream,
+            instructions=order.instructions, timeout_s=limits.task_timeout_s, max_turns=limits.workspace_max_turns,
+            model=settings.models.workspace, bash=BashPolicy(mode=bash.mode, allow=bash.allow, deny=list(bash.deny)),
+            upstream_context_chars=limits.upstream_context_chars, max_message_chars=limits.max_message_chars,
+            max_budget_usd=limits.max_cost_usd_per_task, sandbox=permissions.sandbox,
+            network_allow=list(permissions.network.allow), relay=list(permissions.relay.actions),
+            relay_timeout_s=permissions.relay.timeout_s,
+        )
+
+    async def execute(self, order: TaskOrder, handle: TaskHandle) -> None:
+        """Queue the task for the workspace's agent; its reports are told to `handle`."""
+        dispatched = order.dispatched
+        self.in_flight[dispatched.task_id] = InFlight(dispatched, handle, time.monotonic())
+        try:
+            await self.bus.send_task(dispatched.workspace, dispatched.task_id, self.command_for(order))
+        except BusError as err:
+            self.in_flight.pop(dispatched.task_id, None)
+            await handle.finish(Failed(str(err)))
+
+    async def cancel(self, task_id: str, by: str) -> None:
+        """Ask the agent running `task_id` to stop (its report of the cancel ends the task)."""
+        flight = self.in_flight.get(task_id)
+        if flight is None:
+            return
+        try:
+            await self.bus.send_control(flight.dispatched.workspace, CancelCommand(task_id=task_id, by=by))
+        except BusError as err:
+            log.warning("could not send the cancel of task %s: %s", task_id, err)
+
+    async def adopt(self, handle_for: Callable[[WorkspaceTaskDispatched], TaskHandle]) -> set[str]:
         """After a restart, take back the remote tasks still running: their agents carry on (a
         question they asked stays pending), and their reports keep being recorded. Call it before
         `start()` so no report of theirs is answered "unknown task". Returns the task ids adopted."""
@@ -155,29 +217,16 @@ class RemoteWorkspaces:
                 continue
             for stored in await self.bus.store.read(self.bus.subjects.request(request.request_id)):
                 event = stored.event
-                if isinstance(event, WorkspaceTaskDispatched) and event.task_id in running and event.task_id not in adopted:
-                    task = running[event.task_id]
-                    flight = InFlight(event, time.monotonic(), started=task.status == "running")
-                    flight.questions = {q.permission_id: number for q in request.questions.values() if q.task_id == event.task_id
-                                        and (number := _question_number(event, q.permission_id)) is not None}
-                    self.in_flight[event.task_id] = flight
-                    adopted.add(event.task_id)
+                if not isinstance(event, WorkspaceTaskDispatched) or event.task_id not in running or event.task_id in adopted:
+                    continue
+                flight = InFlight(event, handle_for(event), time.monotonic(), started=running[event.task_id].status == "running")
+                self.in_flight[event.task_id] = flight
+                adopted.add(event.task_id)
+                for question in request.pending_questions():
+                    number = _question_number(event, question.permission_id) if question.task_id == event.task_id else None
+                    if number is not None:
+                        self._relay(flight, number, Question(question.tool, question.detail, question.reason, ""))
         return adopted
-
-    async def dispatch(self, dispatched: WorkspaceTaskDispatched, command: TaskCommand) -> None:
-        """Queue the task for the workspace's agent."""
-        self.in_flight[dispatched.task_id] = InFlight(dispatched, time.monotonic())
-        await self.bus.send_task(dispatched.workspace, dispatched.task_id, command)
-
-    async def cancel(self, request_id: str, by: str) -> list[str]:
-        """Ask the agents running tasks of `request_id` to stop; return those task ids."""
-        tasks = [t for t, f in self.in_flight.items() if f.dispatched.request_id == request_id]
-        for task_id in tasks:
-            await self.bus.send_control(self.in_flight[task_id].dispatched.workspace, CancelCommand(task_id=task_id, by=by))
-        return tasks
-
-    def _envelope(self, dispatched: WorkspaceTaskDispatched) -> dict[str, Any]:
-        return task_envelope(dispatched, self.clock, self.ids)
 
     async def _on_report(self, workspace: str, data: bytes) -> bytes:
         try:
@@ -191,50 +240,40 @@ class RemoteWorkspaces:
         if flight.dispatched.workspace != workspace:
             log.warning("refused a report for %s from the agent of %s", flight.dispatched.workspace, workspace)
             return b"error: that task belongs to another workspace"
-        envelope = self._envelope(flight.dispatched)
+        handle = flight.handle
         match report:
             case Started() if not flight.started:
                 flight.started, flight.agent_id = True, report.agent_id
-                await self.recorder.append(WorkspaceTaskStarted(**envelope, agent=report.agent_id))
+                handle.started(report.agent_id[:200])
             case Progressed() if flight.started:
-                await self.recorder.append(WorkspaceProgress(**envelope, kind=report.kind, detail=report.detail[:300]))
+                handle.progress(Progress(kind=report.kind, detail=report.detail))
             case Decided() if flight.started:
-                # The host is not trusted: what it says is cut to size, and it can never speak for a person.
-                note = PermissionNote(
-                    report.tool[:100], report.detail[:300], report.allowed, report.reason[:500], report.rule[:100],
-                    by="sandbox" if report.by == "sandbox" else "policy",
-                )
-                await self.recorder.append(decision_event(flight.dispatched, note, self.clock, self.ids))
-            case Asked() if flight.started and self.loaded is not None and 0 < report.number <= _MAX_QUESTIONS:
-                request = self.requests.get(flight.dispatched.request_id)
-                question = Question(report.tool[:100], report.detail[:300], report.reason[:500], report.rule[:100])
-                asked = question_event(
-                    flight.dispatched, report.number, question, requester=request.requester if request else "",
-                    settings=self.loaded, clock=self.clock, ids=self.ids,
-                )
-                flight.questions[asked.permission_id] = report.number
-                await self.recorder.append(asked)
+                # The host is not trusted: the handle cuts what it says to size, and it never speaks for a person.
+                handle.decided(PermissionNote(report.tool, report.detail, report.allowed, report.reason, report.rule, report.by))
+            case Asked() if flight.started and 0 < report.number <= _MAX_QUESTIONS:
+                self._relay(flight, report.number, Question(report.tool, report.detail, report.reason, report.rule))
             case Finished():
                 del self.in_flight[report.task_id]
-                await self.recorder.append(_finished_event(report, envelope))
+                await handle.finish(finished_end(report))
         return b"ok"
 
-    def on_event(self, seq: int, event: AnyEvent) -> None:
-        """Send the answer to a remote agent's question to that agent (a projection listener)."""
-        if not isinstance(event, PermissionDecided) or not event.permission_id:
-            return
-        flight = self.in_flight.get(event.task_id)
-        number = flight.questions.get(event.permission_id) if flight is not None else None
-        if flight is None or number is None:
-            return
-        answer = AnswerCommand(task_id=event.task_id, answer_to=number, allowed=event.allowed, by=event.by, reason=event.reason)
-        asyncio.ensure_future(self._send_answer(flight.dispatched.workspace, answer))
+    def _relay(self, flight: InFlight, number: int, question: Question) -> None:
+        """Put the agent's question to the conversation; send the answer back when it comes."""
 
-    async def _send_answer(self, workspace: str, answer: AnswerCommand) -> None:
+        async def relay() -> None:
+            answer = await flight.handle.ask(question, number)
+            await self._send_answer(flight.dispatched, number, answer)
+
+        task = asyncio.ensure_future(relay())
+        flight.relays.add(task)
+        task.add_done_callback(flight.relays.discard)
+
+    async def _send_answer(self, dispatched: WorkspaceTaskDispatched, number: int, answer: Answer) -> None:
+        command = AnswerCommand(task_id=dispatched.task_id, answer_to=number, allowed=answer.allowed, by=answer.by, reason=answer.reason)
         try:
-            await self.bus.send_control(workspace, answer)
+            await self.bus.send_control(dispatched.workspace, command)
         except BusError as err:  # the agent refuses the action once its own deadline passes
-            log.warning("could not send the answer to question %d of task %s: %s", answer.answer_to, answer.task_id, err)
+            log.warning("could not send the answer to question %d of task %s: %s", number, dispatched.task_id, err)
 
     def _settled(self, task_id: str) -> bool:
         for request in self.requests.requests.values():
@@ -252,34 +291,11 @@ class RemoteWorkspaces:
                     continue  # its report settled it while an earlier failure was being recorded
                 seen = self.presences.get(flight.dispatched.workspace)
                 agent = flight.agent_id or (seen[0].agent_id if seen else "its agent")
-                await self.recorder.append(WorkspaceTaskFailed(
-                    **self._envelope(flight.dispatched),
-                    error=f"agent lost: no heartbeat from {agent} for {self.lost_after_s:g} s",
-                ))
+                for relay in flight.relays:
+                    relay.cancel()
+                await flight.handle.finish(Failed(f"agent lost: no heartbeat from {agent} for {self.lost_after_s:g} s"))
 
 
-def _question_number(dispatched: WorkspaceTaskDispatched, permission_id: str) -> int | None:
-    """Which of the task's questions `permission_id` is (ids are derived from the number)."""
-    return next((n for n in range(1, _MAX_QUESTIONS + 1) if permission_id_of(dispatched, n) == permission_id), None)
-
-
-_REASON_CHARS = 1000
-_MAX_QUESTIONS = 1000
-"""Questions one remote task may put to the conversation (a runaway agent cannot flood it)."""
-
-
-def _finished_event(report: Finished, envelope: dict[str, Any]) -> Any:
-    """The event a remote agent's final report stands for; what it says is cut to size."""
-    error = report.error[:_REASON_CHARS] if report.error else None
-    match report.outcome:
-        case "succeeded" if report.result is not None:
-            # A remote host is not trusted to keep within bounds: cut as a local result is.
-            return WorkspaceTaskSucceeded(**envelope, result=bounded_result(report.result), usage=report.usage)
-        case "timed_out":
-            return WorkspaceTaskTimedOut(**envelope, timeout_s=report.timeout_s)
-        case "cancelled":
-            return WorkspaceTaskCancelled(**envelope, reason=error or "cancelled")
-        case "interrupted":
-            return WorkspaceTaskInterrupted(**envelope, reason=error or "the agent stopped")
-        case _:
-            return WorkspaceTaskFailed(**envelope, error=error or "the agent reported no result", usage=report.usage)
+def _question_number(dispatched: WorkspaceTaskDispatched, question_id: str) -> int | None:
+    """Which of the task's questions `question_id` is (ids are derived from the number)."""
+    return next((n for n in range(1, _MAX_QUESTIONS + 1) if permission_id(dispatched, n) == question_id), None)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import msgspec
 
-from tunnels.tree.errors import DuplicateWorkspace, TreeError, UnknownProject, UnknownWorkspace
-from tunnels.tree.names import validate_name
+from actors.tree.errors import DuplicateWorkspace, TreeError, UnknownProject, UnknownWorkspace
+from actors.tree.names import validate_name
 
 
 class Workspace(msgspec.Struct, frozen=True, kw_only=True):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import msgspec
 
 from events.values import Plan, PlannedTask
-from tunnels.tree import Tree, TreeError, UnsafeName, Workspace
+from actors.tree import Tree, TreeError, UnsafeName, Workspace
 
 
 class PlanInvalid(ValueError):

@@ -1,15 +1,14 @@
-"""The tree of projects and workspaces on disk, and safe names."""
+"""The tree of projects and workspaces (the model; `tunnels.discovery` reads it from disk), and safe names."""
 
-from tunnels.tree.discover import discover
-from tunnels.tree.errors import (
+from actors.tree.errors import (
     DuplicateWorkspace,
     TreeError,
     UnknownProject,
     UnknownWorkspace,
     UnsafeName,
 )
-from tunnels.tree.model import Project, Skipped, Tree, Workspace, remote_workspace
-from tunnels.tree.names import safe_within, slug, validate_name
+from actors.tree.model import Project, Skipped, Tree, Workspace, remote_workspace
+from actors.tree.names import safe_within, validate_name
 
 __all__ = [
     "DuplicateWorkspace",
@@ -21,9 +20,7 @@ __all__ = [
     "UnknownWorkspace",
     "UnsafeName",
     "Workspace",
-    "discover",
     "remote_workspace",
     "safe_within",
-    "slug",
     "validate_name",
 ]

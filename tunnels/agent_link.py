@@ -1,4 +1,4 @@
-"""The agent's NATS adapter: the only module of the agent that touches nats-py.
+"""The workspace agent's NATS adapter (`remote_agent.ports.Link`): the only part of the agent that touches nats-py.
 
 It uses exactly what the agent's credentials allow (see `remote_agent.credentials`): a pull
 request on its own durable consumer, acks of what it was given, a put of its own presence key,
@@ -20,10 +20,10 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 
 from events.subjects import Subjects
-from remote_agent.errors import ConnectionClosed, ConsumerMissing, LinkError
+from remote_agent.errors import ConnectionClosed, ConsumerMissing, LinkError, Unreachable
 from remote_agent.protocol import consumer_name, inbox_prefix, next_task_subject, presence_subject
 from remote_agent.settings import AgentSecrets, AgentSettings
-from tunnels.bus import ConnectOptions, connect
+from tunnels.bus import ConnectOptions, NotReachable, connect
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class AgentLink:
 
     @classmethod
     async def open(cls, settings: AgentSettings, secrets: AgentSecrets) -> AgentLink:
-        """Connect (reconnecting forever afterwards); `NotReachable` if nobody answers in time."""
+        """Connect (reconnecting forever afterwards); `Unreachable` if nobody answers in time."""
         errors: list[str] = []
         options = ConnectOptions(
             url=settings.nats,
@@ -70,7 +70,10 @@ class AgentLink:
             name=f"tunnels-agent {settings.workspace}",
             errors=errors,
         )
-        return cls(await connect(options), settings, errors)
+        try:
+            return cls(await connect(options), settings, errors)
+        except NotReachable as err:  # a refused login too: the agent retries, the server may learn it
+            raise Unreachable(err.message) from err
 
     async def close(self) -> None:
         """Close the connection, flushing what is buffered first (for at most a few seconds)."""

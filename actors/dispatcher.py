@@ -13,8 +13,8 @@ from actors.context import ActorContext
 from events.catalogue import AnyEvent
 from events.conversation import NoticeIssued
 from projections import ProjectionRunner
-from tunnels.bus import AppendConflict, Stored
-from tunnels.runtime.directory import Directory
+from events.log import AppendConflict, Stored
+from actors.reactions import Directory
 
 log = logging.getLogger(__name__)
 _CONFLICT_RETRIES = 5

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from events.conversation import Turn
 from events.values import PlannedTask, TaskResult
-from tunnels.tree import Tree, Workspace
-from tunnels.untrusted import UNTRUSTED_NOTE, wrap
+from actors.tree import Tree, Workspace
+from actors.untrusted import UNTRUSTED_NOTE, wrap
 
 _CLAUDE_MD_CHARS = 3000
 

@@ -7,28 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from actors.context import Recorder
 from config.loader import load_settings
-from events.ids import ManualClock, SequentialIds
-from projections import RequestsView
-from tests.factories import T0
-from tunnels.bus import EventStore
 from tunnels.demo.sample_tree import lay_out
-from tunnels.runtime.agent_calls import AgentCalls
-from tunnels.runtime.services import Services
+from tunnels.tree_source import DiskTree
 
 
-async def test_a_lookalike_project_is_left_out_and_warned_about_once(
-    tmp_path: Path, store: EventStore, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_lookalike_project_is_left_out_and_warned_about_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = lay_out(tmp_path / "tree")
     (root / "w\u0435b-app").mkdir()  # a Cyrillic `е`: reads as web-app
     (root / "w\u0435b-app" / "CLAUDE.md").write_text("# web-app\nThe real one, honest.\n")
-    loaded = load_settings(root=root)
-    clock = ManualClock(T0)
-    services = Services(loaded, AgentCalls(loaded, {}), Recorder(store), RequestsView(), clock, SequentialIds(clock))
-    with caplog.at_level(logging.WARNING, logger="tunnels.runtime.services"):
-        trees = [services.tree(), services.tree()]
+    source = DiskTree(load_settings(root=root))
+    with caplog.at_level(logging.WARNING, logger="tunnels.tree_source"):
+        trees = [source.tree(), source.tree()]
     for tree in trees:
         assert [project.name for project in tree.projects] == ["api-service", "shared-lib", "web-app"]
     [warning] = [record.getMessage() for record in caplog.records]

@@ -1,23 +1,15 @@
-"""Safe names: validating project/workspace names and making file names out of labels."""
+"""Safe names: validating project and workspace names, and paths that stay inside a root."""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from pathlib import Path
 
-from tunnels.tree.errors import UnsafeName
-from tunnels.tree.scripts import mixed_scripts
+from actors.tree.errors import UnsafeName
+from actors.tree.scripts import mixed_scripts
 
 MAX_NAME_CHARS = 512
 MAX_COMPONENT_BYTES = 255  # the usual file-system limit of one path component
-_SLUG_DASHES = re.compile(r"[-_]*-[-_]*")
-# Names Windows refuses whatever the extension; a task log may be opened from a shared drive.
-_WINDOWS_RESERVED = frozenset(
-    ["con", "prn", "aux", "nul"]
-    + [f"com{i}" for i in range(1, 10)]
-    + [f"lpt{i}" for i in range(1, 10)]
-)
 
 
 def validate_name(name: str) -> str:
@@ -27,7 +19,7 @@ def validate_name(name: str) -> str:
     components (a leading ``.``), backslashes, NUL and other control or format characters
     (which could hide text), names over ``MAX_NAME_CHARS`` characters or with a component
     over ``MAX_COMPONENT_BYTES`` bytes, and lookalikes: names not in Unicode NFC form and
-    components whose letters mix scripts (see ``tunnels.tree.scripts``). Raises ``UnsafeName``.
+    components whose letters mix scripts (see ``actors.tree.scripts``). Raises ``UnsafeName``.
     """
     if not isinstance(name, str) or not name:
         raise UnsafeName(str(name), "the name is empty")
@@ -100,26 +92,6 @@ def safe_within(root: Path, candidate: Path) -> bool:
     except (OSError, RuntimeError, ValueError):  # RuntimeError: a symlink loop (Python 3.11)
         return False
     return real == real_root or real_root in real.parents
-
-
-def slug(label: str, max_len: int = 48) -> str:
-    """A file-name-safe, deterministic slug of ``label`` (at most ``max_len`` characters).
-
-    Letters of any script and digits are kept (lowercased, NFKC-normalised); everything else
-    (slashes, dots, spaces, ``<>:"|?*``) becomes ``-``. An empty result is ``request``; a
-    Windows-reserved name (``con``, ``lpt1``) gets a ``_`` suffix.
-    """
-    if max_len < 1:
-        raise ValueError(f"max_len must be at least 1, got {max_len}")
-    text = "".join(
-        char if char.isalnum() or char == "_" or unicodedata.category(char).startswith("M") else "-"
-        for char in unicodedata.normalize("NFKC", label).casefold()
-    )
-    text = _SLUG_DASHES.sub("-", text).strip("-_")
-    text = text[:max_len].rstrip("-_") or "request"[:max_len]
-    if text in _WINDOWS_RESERVED:
-        text = text[: max_len - 1] + "_" if max_len > len(text) else "request"[:max_len]
-    return text
 
 
 def _invisible(text: str) -> str | None:

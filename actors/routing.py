@@ -6,7 +6,7 @@ import re
 
 import msgspec
 
-from tunnels.tree import Tree, UnsafeName, validate_name
+from actors.tree import Tree, UnsafeName, validate_name
 
 
 class RoutingInvalid(ValueError):

@@ -1,0 +1,222 @@
+"""The ports through which the flow reaches the world, and the values that cross them.
+
+Actors depend on these `Protocol`s only; the adapters in `tunnels/` implement them (the NATS
+event log, Claude Code sessions, the tree on disk, remote agents) and the composition root wires
+them. A test gives an actor fakes of these and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from actors.tree import Tree
+from events.base import Event
+from events.execution import WorkspaceTaskDispatched
+from events.log import Appended, Stored
+from events.values import TaskResult, Usage
+
+# -- the event log ---------------------------------------------------------------------------
+
+
+class Subscription(Protocol):
+    """Something that delivers until unsubscribed."""
+
+    async def unsubscribe(self) -> None: ...
+
+
+class Appender(Protocol):
+    """Where facts are recorded."""
+
+    async def append(self, event: Event, *, expected_session_seq: int | None = None) -> Appended:
+        """Store `event` (idempotent by its id); with `expected_session_seq`, only if its session's
+        last stored event is still that one (else `events.log.AppendConflict`)."""
+        ...
+
+
+class EventLog(Appender, Protocol):
+    """The append-only log every fact is recorded in (JetStream in production)."""
+
+    async def last_seq(self, subject: str | None = None) -> int:
+        """The sequence of the last stored event (of `subject`), 0 if none."""
+        ...
+
+    async def consume(self, name: str, handler: Callable[[Stored], Awaitable[None]]) -> Subscription:
+        """Deliver each new event to `handler` at least once, through the durable consumer `name`."""
+        ...
+
+
+# -- the tree --------------------------------------------------------------------------------
+
+
+class TreeSource(Protocol):
+    """The project tree as it is now: local folders and the workspaces remote agents serve."""
+
+    def tree(self) -> Tree:
+        """The current tree (read again each time: folders come and go, agents too)."""
+        ...
+
+    def remote_workspaces(self) -> set[str]:
+        """Qualified names of the workspaces a live remote agent serves."""
+        ...
+
+
+# -- read-only agents (router, planner, direct answers) --------------------------------------
+
+Role = Literal["router", "planner", "direct"]
+
+
+@dataclass(frozen=True)
+class Consultation:
+    """One read-only agent call: the role (which model and limits), its prompts, its answer's schema."""
+
+    role: Role
+    prompt: str
+    system: str
+    schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Consulted:
+    """A read-only agent's answer: its structured output (with a schema) or its text, and the cost."""
+
+    output: Any
+    text: str
+    usage: Usage
+
+
+class Advisors(Protocol):
+    """Runs read-only agents (no write or shell tools at all). Raises `actors.agent_errors.AgentError`."""
+
+    async def consult(self, consultation: Consultation) -> Consulted: ...
+
+
+# -- what an agent does while it works ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Something the agent just did: a tool call (`Write src/x.py`) or a piece of its text."""
+
+    kind: Literal["tool", "text"]
+    detail: str
+
+
+@dataclass(frozen=True)
+class PermissionNote:
+    """One decision about one tool call, as it is recorded: `by` is `policy`, `sandbox` or who answered."""
+
+    tool: str
+    detail: str
+    allowed: bool
+    reason: str
+    rule: str
+    by: str = "policy"
+
+
+@dataclass(frozen=True)
+class Question:
+    """An action the policy leaves to a person: what the agent wants and why it is asked."""
+
+    tool: str
+    detail: str
+    reason: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A person's (or the deadline's) answer to a `Question`; already recorded by whoever asked."""
+
+    allowed: bool
+    by: str
+    reason: str = ""
+
+
+Asker = Callable[[Question], Awaitable[Answer]]
+"""Asks a person and returns their answer (recording the question and the answer is its job)."""
+
+
+# -- workspace tasks: one path, several runners ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    """The agent finished with its structured result."""
+
+    result: TaskResult
+    usage: Usage = Usage()
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The agent crashed, errored, returned an invalid result or could not run."""
+
+    error: str
+    usage: Usage = Usage()
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """The agent did not finish within its time limit and was stopped."""
+
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """The task was stopped because the request was cancelled."""
+
+    reason: str = "cancelled"
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The runner went away while the task ran (the agent stopped, the orchestrator restarted)."""
+
+    reason: str
+
+
+TaskEnd = Succeeded | Failed | TimedOut | Cancelled | Interrupted
+"""How a task ended, whichever runner ran it."""
+
+
+@dataclass(frozen=True)
+class TaskOrder:
+    """A task ready to run: the dispatch it answers, and the prompt and instructions its agent gets."""
+
+    dispatched: WorkspaceTaskDispatched
+    prompt: str
+    instructions: str
+
+
+class TaskHandle(Protocol):
+    """What a runner reports through while a task runs; it turns every report into events, once."""
+
+    def started(self, agent: str) -> None: ...
+
+    def progress(self, progress: Progress) -> None: ...
+
+    def decided(self, note: PermissionNote) -> None: ...
+
+    async def ask(self, question: Question, number: int | None = None) -> Answer:
+        """Put `question` to the conversation and wait for its decision. `number` names the task's
+        question (the same number is the same question: asking it again after a restart waits
+        for the answer it has, or gets); None takes the next one."""
+        ...
+
+    async def finish(self, end: TaskEnd) -> None: ...
+
+
+class TaskExecutor(Protocol):
+    """Runs workspace tasks somewhere: this host's Claude Code, a remote agent, a child orchestrator."""
+
+    async def execute(self, order: TaskOrder, handle: TaskHandle) -> None:
+        """Run the task (or hand it over) and report through `handle`; `handle.finish` is called
+        exactly once, by the executor or by whoever hears the end later (a remote report)."""
+        ...
+
+    async def cancel(self, task_id: str, by: str) -> None:
+        """Stop the task if it runs (its end is still reported through its handle)."""
+        ...

@@ -1,0 +1,116 @@
+"""Running dispatched workspace tasks: one path, whichever runner (`TaskExecutor`) carries them out.
+
+For each `task.dispatched` the workspace agent hands over, the runner builds the task's prompt
+(the plan's task, the request, its upstream results) and runs it through the executor its target
+names: this host's Claude Code (`local`) or a remote agent (`remote`). A local workspace runs at
+most one task at a time across all requests (a lock per workspace, first come first served), and
+at most `limits.max_parallel_agents` local sessions run at once. Every task reports through its
+own `TaskRecorder`, so its events are made in one place. Cancel reaches each running task's
+executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+
+from actors import prompts
+from actors.ports import Cancelled, Appender, Failed, TaskExecutor, TaskOrder
+from actors.task_recorder import QuestionDesk, TaskRecorder
+from config.loader import LoadedSettings
+from events.execution import WorkspaceTaskDispatched
+from events.ids import Clock, IdSource
+from events.values import TaskResult
+from projections import RequestsView
+
+log = logging.getLogger(__name__)
+
+
+class TaskRunner:
+    """Runs the dispatched tasks of this orchestrator through its executors (asyncio side)."""
+
+    def __init__(
+        self, loaded: LoadedSettings, log_: Appender, requests: RequestsView, clock: Clock, ids: IdSource,
+        executors: Mapping[str, TaskExecutor],
+    ) -> None:
+        self.loaded = loaded
+        self.log = log_
+        self.requests = requests
+        self.clock = clock
+        self.ids = ids
+        self.executors = dict(executors)
+        self.desk = QuestionDesk()
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._slots = asyncio.Semaphore(loaded.settings.limits.max_parallel_agents)
+        self._running: dict[str, TaskRecorder] = {}
+        self._cancelled_by: dict[str, str] = {}
+
+    def handle_for(self, dispatched: WorkspaceTaskDispatched) -> TaskRecorder:
+        """The recorder of a task, registered as running until it records its end."""
+        recorder = self._running.get(dispatched.task_id)
+        if recorder is None:
+            recorder = TaskRecorder(
+                dispatched, log=self.log, requests=self.requests, desk=self.desk, settings=self.loaded,
+                clock=self.clock, ids=self.ids, on_end=self._ended,
+            )
+            self._running[dispatched.task_id] = recorder
+        return recorder
+
+    def _ended(self, recorder: TaskRecorder) -> None:
+        self._running.pop(recorder.task_id, None)
+
+    def order_for(self, dispatched: WorkspaceTaskDispatched) -> TaskOrder | None:
+        """The prompt of a dispatched task from the request as it is now (None if it has no plan)."""
+        request = self.requests.get(dispatched.request_id)
+        if request is None or request.plan is None:
+            return None
+        limits = self.loaded.settings.limits
+        upstream: list[tuple[str, TaskResult]] = [
+            (dep, task.result) for dep in dispatched.upstream
+            if (task := request.tasks.get(dep)) is not None and task.result is not None
+        ]
+        prompt = prompts.workspace_prompt(
+            request.plan.task_for(dispatched.workspace), request.text,
+            prompts.upstream_block(upstream, limits.upstream_context_chars), limits.max_message_chars,
+        )
+        return TaskOrder(dispatched=dispatched, prompt=prompt, instructions=prompts.WORKSPACE_INSTRUCTIONS)
+
+    async def run(self, dispatched: WorkspaceTaskDispatched) -> None:
+        """Run one dispatched task (a redelivered or already settled one is left alone)."""
+        request = self.requests.get(dispatched.request_id)
+        task = request.tasks.get(dispatched.workspace) if request else None
+        if task is None or task.task_id != dispatched.task_id or task.status != "dispatched" or dispatched.task_id in self._running:
+            return
+        handle = self.handle_for(dispatched)
+        executor = self.executors.get(dispatched.target)
+        try:
+            if executor is None:
+                await handle.finish(Failed(f"no runner for {dispatched.target} tasks here"))
+                return
+            if dispatched.target != "local":
+                order = self.order_for(dispatched)
+                await (executor.execute(order, handle) if order else handle.finish(Failed("the request has no plan")))
+                return
+            async with self._locks[dispatched.workspace], self._slots:
+                current = self.requests.get(dispatched.request_id)
+                order = self.order_for(dispatched)
+                if current is None or current.status != "executing" or order is None:
+                    raise asyncio.CancelledError  # cancelled (or ended) while it waited for its turn
+                await executor.execute(order, handle)
+        except asyncio.CancelledError:
+            by = self._cancelled_by.get(dispatched.request_id, "the orchestrator")
+            await handle.finish(Cancelled(reason=f"cancelled by {by}"))
+
+    async def cancel_request(self, request_id: str, by: str) -> None:
+        """Stop every running task of a request; each reports its end through its handle."""
+        self._cancelled_by[request_id] = by
+        for recorder in [r for r in self._running.values() if r.dispatched.request_id == request_id]:
+            executor = self.executors.get(recorder.dispatched.target)
+            if executor is not None:
+                await executor.cancel(recorder.task_id, by)
+
+    def running(self) -> list[TaskRecorder]:
+        """The tasks that have not recorded their end."""
+        return list(self._running.values())

@@ -1,0 +1,138 @@
+"""Claude Code sessions as the flow's ports: read-only advisors and the local task runner.
+
+`SessionSettings` turns `orchestrator.yaml` into `AgentSpec`s (models, limits, the CLI, its
+environment, the sandbox, what stays hidden). `ClaudeAdvisors` runs the router's, planner's and
+direct answer's read-only sessions (`actors.ports.Advisors`); `LocalExecutor` runs workspace
+tasks in this host's folders (`actors.ports.TaskExecutor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+
+from actors.agent_errors import AgentError, AgentTimeout
+from actors.ports import (
+    Consultation,
+    Consulted,
+    Failed,
+    Succeeded,
+    TaskHandle,
+    TaskOrder,
+    TimedOut,
+    TreeSource,
+)
+from actors.tree import TreeError
+from config.loader import LoadedSettings
+from tunnels.claude import AgentSpec, BashRules, run_agent, run_workspace_task
+from tunnels.claude.permissions import DEFAULT_BASH_ALLOW
+from tunnels.claude.sandbox import SandboxSpec
+
+
+class SessionSettings:
+    """What every session of this orchestrator is started with, from the settings."""
+
+    def __init__(self, loaded: LoadedSettings, env: Mapping[str, str]) -> None:
+        self.loaded = loaded
+        settings = loaded.settings
+        self.limits = settings.limits
+        self.models = settings.models
+        self.env = {**settings.claude.env, **env}
+        self.cli_path = settings.claude.cli_path
+        self.homes = loaded.state_dir / "agent-homes" if settings.claude.isolate_home else None
+        permissions = settings.permissions
+        bash = permissions.bash
+        self.bash = BashRules(mode=bash.mode, allow=DEFAULT_BASH_ALLOW if bash.allow is None else bash.allow, deny=bash.deny)
+        self.sandbox = SandboxSpec(network_allow=tuple(permissions.network.allow)) if permissions.sandbox else None
+        self.relay = frozenset(permissions.relay.actions)
+        # Never readable by an agent: the orchestrator's state (event store, seeds), the chat
+        # credentials, and, for workspace agents, the rest of the tree.
+        self.private_areas = (loaded.state_dir, loaded.archive_dir)
+
+    def readonly(self, consultation: Consultation) -> AgentSpec:
+        """A read-only session (Read, Glob, Grep) at the root, for one role."""
+        limits = self.limits
+        model, timeout_s = {
+            "router": (self.models.router, limits.router_timeout_s),
+            "planner": (self.models.planner, limits.planner_timeout_s),
+            "direct": (self.models.direct, limits.direct_timeout_s),
+        }[consultation.role]
+        return AgentSpec(
+            prompt=consultation.prompt, cwd=self.loaded.root, kind="readonly", system_prompt=consultation.system,
+            output_schema=consultation.schema, model=model, max_turns=limits.readonly_max_turns, timeout_s=timeout_s,
+            env=self.env, cli_path=self.cli_path, sandbox_dir=self.homes, protected=self.private_areas,
+        )
+
+    def workspace(self, order: TaskOrder, cwd: Path, *, relayed: bool) -> AgentSpec:
+        """A workspace session in `cwd` for a dispatched task (stopped at its cost budget)."""
+        limits = self.limits
+        return AgentSpec(
+            prompt=order.prompt, cwd=cwd, kind="workspace", system_prompt=order.instructions, model=self.models.workspace,
+            max_turns=limits.workspace_max_turns, timeout_s=limits.task_timeout_s, env=self.env, cli_path=self.cli_path,
+            bash=self.bash, sandbox_dir=self.homes, sandbox=self.sandbox, protected=(self.loaded.root, *self.private_areas),
+            relay=self.relay if relayed else frozenset(), max_budget_usd=limits.max_cost_usd_per_task,
+        )
+
+
+class ClaudeAdvisors:
+    """Read-only Claude Code sessions for the router, the planner and direct answers."""
+
+    def __init__(self, sessions: SessionSettings) -> None:
+        self.sessions = sessions
+
+    async def consult(self, consultation: Consultation) -> Consulted:
+        """Run the session; its structured output (or text) and what it cost."""
+        outcome = await run_agent(self.sessions.readonly(consultation))
+        return Consulted(output=outcome.structured_output, text=outcome.text, usage=outcome.usage)
+
+
+class LocalExecutor:
+    """Runs workspace tasks in this host's folders, one Claude Code session each."""
+
+    def __init__(self, sessions: SessionSettings, trees: TreeSource, *, sandbox_problem: str | None = None) -> None:
+        self.sessions = sessions
+        self.trees = trees
+        self.sandbox_problem = sandbox_problem
+        """Why sessions may not run here (the OS sandbox is required and cannot run), if so."""
+        self.agent_name = f"local:{sessions.loaded.root.name}"
+        self._tasks: dict[str, asyncio.Task[object]] = {}
+
+    async def execute(self, order: TaskOrder, handle: TaskHandle) -> None:
+        """Run the session to its end and report it (a cancel propagates to the caller)."""
+        task_id = order.dispatched.task_id
+        me = asyncio.current_task()
+        if me is not None:
+            self._tasks[task_id] = me
+        try:
+            if self.sandbox_problem is not None:
+                await handle.finish(Failed(self.sandbox_problem))
+                return
+            try:
+                workspace = self.trees.tree().workspace(order.dispatched.workspace)
+                if workspace.path is None:
+                    raise TreeError(f"{order.dispatched.workspace} has no local folder")
+            except TreeError as err:
+                await handle.finish(Failed(str(err)))
+                return
+            handle.started(self.agent_name)
+            relayed = bool(self.sessions.relay)
+            spec = self.sessions.workspace(order, workspace.path, relayed=relayed)
+            try:
+                result, outcome = await run_workspace_task(
+                    spec, handle.progress, on_decision=handle.decided, ask=handle.ask if relayed else None,
+                )
+            except AgentTimeout as err:
+                await handle.finish(TimedOut(err.timeout_s))
+            except AgentError as err:
+                await handle.finish(Failed(err.message, usage=err.usage))
+            else:
+                await handle.finish(Succeeded(result, outcome.usage))
+        finally:
+            self._tasks.pop(task_id, None)
+
+    async def cancel(self, task_id: str, by: str) -> None:
+        """Stop the task's session (its runner records the cancel)."""
+        task = self._tasks.get(task_id)
+        if task is not None:
+            task.cancel()
