@@ -1,0 +1,38 @@
+"""Running git: one small async helper, git's own errors turned into ours (never a traceback)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from tunnels.childenv import child_environment
+
+_KEEP = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_*", "TZ", "SSH_AUTH_SOCK")
+"""What git may see of our environment: to find itself and the user's git config and ssh agent."""
+
+
+class GitError(Exception):
+    """A git command failed; `message` names the command and what git said."""
+
+    def __init__(self, args: Sequence[str], code: int, said: str) -> None:
+        self.args_ = list(args)
+        self.code = code
+        self.said = said.strip()
+        last = " | ".join(line for line in self.said.splitlines()[-3:] if line.strip())
+        super().__init__(f"git {' '.join(args[:3])} failed ({code}){': ' + last if last else ''}")
+        self.message = str(self)
+
+
+async def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None, check: bool = True, stdin: str | None = None) -> str:
+    """Run `git ARGS` in `cwd` and return its standard output (GitError when it fails and `check`)."""
+    process = await asyncio.create_subprocess_exec(
+        "git", *args, cwd=cwd,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=child_environment({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}, keep=_KEEP),
+    )
+    out, err = await process.communicate(stdin.encode() if stdin is not None else None)
+    if check and process.returncode != 0:
+        raise GitError(args, process.returncode or 0, err.decode(errors="replace") or out.decode(errors="replace"))
+    return out.decode(errors="replace")
