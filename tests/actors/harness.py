@@ -29,6 +29,7 @@ from actors.agent_errors import AgentError
 from actors.base import Deliver, EventActor
 from actors.context import ActorContext, Recorder
 from actors.ports import Consultation, Consulted, Role, Subscription
+from actors.reactions import Directory
 from actors.task_runner import TaskRunner
 from actors.tree import Project, Tree, TreeError, Workspace
 from config.loader import LoadedSettings
@@ -218,7 +219,7 @@ class World:
     def start(self, actor: type[ActorT], *args: Any, stops_itself: bool = False) -> pykka.ActorRef[ActorT]:
         """Start an actor on this world's context (`stops_itself`: it may end after its work)."""
         ref = actor.start(self.ctx, *args)
-        self._actors.append((ref, stops_itself))
+        self._track(ref, stops_itself=stops_itself)
         return ref
 
     async def given(self, *events: AnyEvent) -> None:
@@ -258,6 +259,25 @@ class World:
     async def react(self, ref: pykka.ActorRef[Any], what: object) -> list[AnyEvent]:
         """`deliver` an event, `ask` anything else."""
         return await self.deliver(ref, cast(AnyEvent, what)) if isinstance(what, Event) else await self.ask(ref, what)
+
+    async def flow(self, directory: Directory, event: AnyEvent) -> list[AnyEvent]:
+        """Deliver `event` to the actors `directory` routes it to, then each event they record in
+        turn, until nothing more happens; return everything recorded after `event`."""
+        for ref in (directory.router, directory.planner, directory.gate, directory.permissions):
+            self._track(ref, stops_itself=False)
+        await self.log.append(event)
+        mark = len(self.log.stored)
+        pending = [event]
+        while pending:
+            current = pending.pop(0)
+            for ref in directory.targets(current):
+                self._track(ref, stops_itself=True)  # supervisors are retired, task agents stop
+                pending += [e for e in await self.deliver(ref, current) if e not in pending]
+        return self.log.events[mark:]
+
+    def _track(self, ref: pykka.ActorRef[Any], *, stops_itself: bool) -> None:
+        if all(ref is not known for known, _ in self._actors):
+            self._actors.append((ref, stops_itself))
 
     async def settle(self) -> None:
         """Wait for the work the actors handed to the loop and for their mailboxes to drain.

@@ -15,6 +15,7 @@ import pytest
 from actors.channel_session import ChannelSession
 from events.catalogue import AnyEvent
 from events.conversation import Turn
+from events.values import Usage
 from tests.actors.harness import ALICE, BOB, BOSS, World
 from tests.actors.story import QUESTION, REQUEST, TEXT, Has, Out, Stage, Story, out, shape
 
@@ -50,8 +51,10 @@ ROWS = [
     # -- routing and planning --------------------------------------------------------------
     pytest.param("planning", says("yes"), [notice("The plan is not ready yet; I'll ask when it is.")],
                  id="planning: yes before the plan is shown"),
-    pytest.param("routing", says("stop"), [out("request.cancel_requested", by=ALICE, request_id=REQUEST)],
-                 id="routing: the requester stops it"),
+    pytest.param("routing", says("stop"), [out("request.cancelled", by=ALICE, request_id=REQUEST, usage=Usage())],
+                 id="routing: the requester stops it, the request ends"),
+    pytest.param("planning", says("stop", BOSS), [out("request.cancelled", by=BOSS, usage=Usage(cost_usd=0.001))],
+                 id="planning: an approver stops it, the request ends with what routing cost"),
     pytest.param("planning", says("stop", BOB), [ONLY_REQUESTER_CANCELS], id="planning: someone else may not stop it"),
     pytest.param("planning", says("and then update the docs", BOB), [QUEUED_BY_BOB], id="planning: other text waits"),
     # -- a plan waits for approval -----------------------------------------------------------
