@@ -148,6 +148,9 @@ class Story:
     def approved(self, by: str = ALICE) -> PlanApproved:
         return PlanApproved(by=by, **self._req())
 
+    def phase_started(self, phase: int) -> PhaseStarted:
+        return PhaseStarted(phase=phase, workspaces=self.plan.phases[phase - 1], **self._req())
+
     def dispatched(self, workspace: str, phase: int = 1) -> WorkspaceTaskDispatched:
         return WorkspaceTaskDispatched(
             task_id=self.task_id(workspace), workspace=workspace, phase=phase, task=f"work on {workspace}", **self._req(),
@@ -204,7 +207,7 @@ class Story:
             "revising": lambda: [*self.up_to("awaiting_approval"), self.revised(ALICE, "use the v3 API instead")],
             "executing": lambda: [
                 *self.up_to("awaiting_approval"), ConfirmationGiven(by=ALICE, **self._req()), self.approved(),
-                PhaseStarted(phase=1, workspaces=self.plan.phases[0], **self._req()),
+                self.phase_started(1),
                 *[self.dispatched(w) for w in self.plan.phases[0]],
                 WorkspaceTaskStarted(task_id=self.task_id(first), workspace=first, **self._req()),
             ],

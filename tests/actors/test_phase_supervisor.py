@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.phase_supervisor import PhaseSupervisor
+from actors.phase_supervisor import PhaseSupervisor, Resume
 from config.settings import LimitSettings, Settings
 from events.catalogue import AnyEvent
 from events.execution import (
@@ -170,3 +170,30 @@ async def test_a_workspace_served_by_a_remote_agent_is_dispatched_there(world: W
     await world.given(*story.up_to("awaiting_approval"))
     supervisor = world.start(PhaseSupervisor, REQUEST)
     assert [line(e) for e in await world.deliver(supervisor, story.approved())] == [PHASE_1[0], PHASE_1[1], f"dispatch {CORE} (remote)"]
+
+
+AFTER_CORE = [f"phase 1 done: succeeded {API}, {CORE}", f"phase 2: {DOCS}, {BACKEND}", f"dispatch {DOCS}", f"dispatch {BACKEND}"]
+
+
+@pytest.mark.parametrize("budget, after_core", [
+    pytest.param(None, AFTER_CORE, id="the next phase starts when the adopted task ends"),
+    pytest.param(1.0, AFTER_CORE, id="budget: not spent, the next phase starts"),
+    pytest.param(0.05, [
+        f"phase 1 done: succeeded {API}, {CORE}",
+        *[f"skip {w}: the request's cost budget of $0.05 is spent ($0.051 so far)" for w in (DOCS, BACKEND, FRONTEND)],
+        "completed: 2 succeeded, 0 failed, 3 skipped; stopped before phase 2: the request's cost budget of $0.05 is spent "
+        f"($0.051 so far); not run: {DOCS}, {BACKEND}, {FRONTEND}",
+    ], id="budget: what was spent before the restart counts"),
+])
+async def test_a_resumed_supervisor_goes_on_where_the_stream_says(budget: float | None, after_core: list[str]) -> None:
+    # A previous process approved the plan, dispatched phase 1 and saw api-service succeed; core
+    # still runs on a remote agent, adopted after the restart, and the new supervisor is resumed.
+    settings = Settings(approvers=[BOSS], limits=LimitSettings(max_cost_usd_per_request=budget))
+    async with running(settings) as world:
+        story = Story(world, plan=PLAN, projects=PROJECTS)
+        await world.given(*story.up_to("awaiting_approval"), story.approved(), story.phase_started(1),
+                          *[story.dispatched(w) for w in (API, CORE)],
+                          story.succeeded(API))
+        supervisor = world.start(PhaseSupervisor, REQUEST)
+        assert await world.ask(supervisor, Resume()) == []
+        assert [line(e) for e in await world.deliver(supervisor, story.succeeded(CORE))] == after_core
