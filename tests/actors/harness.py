@@ -1,48 +1,41 @@
 """A world for the actors' decision tables: real actors on pykka threads, fake ports, no I/O.
 
-The event log is a list. Every append is stored in order (idempotent by id, with the session
-guard JetStream applies) and folded at once into real `SessionsView` / `RequestsView`
-projections, so an actor decides on current state as it does in production, where the
-dispatcher waits for the projections before it delivers. The tree, the read-only agents and
-the task runner are fakes; time and ids are a manual clock and a counter.
+The event log is a list (`fakes.MemoryLog`). Every append is stored in order (idempotent by
+id, with the session guard JetStream applies) and folded at once into real `SessionsView` /
+`RequestsView` projections, so an actor decides on current state as it does in production,
+where the dispatcher waits for the projections before it delivers. (Production folds a little
+later than it appends: an actor that reads a projection between two of its own writes sees the
+first here, and may not there.) The tree, the read-only agents and the task runner are fakes;
+time and ids are a manual clock and a counter.
 
 `World.deliver` does what the dispatcher does for one actor: the event is stored, then handed
 over in a `Deliver` whose `done` resolves a future the test awaits. Work the actor hands to the
 loop (an agent call) is awaited too, and the actor's mailbox drained, before the events it
-recorded are returned: nothing waits on a timer.
+recorded are returned: nothing waits on a timer. `World.flow` routes an event, and all it
+causes, through the production `Directory`, for decisions that take more than one actor.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pykka
 from pykka.messages import ProxyGetAttr
 
-from actors.agent_errors import AgentError
 from actors.base import Deliver, EventActor
 from actors.context import ActorContext, Recorder
-from actors.ports import Consultation, Consulted, Role, Subscription
 from actors.reactions import Directory
-from actors.task_runner import TaskRunner
-from actors.tree import Project, Tree, TreeError, Workspace
-from config.loader import LoadedSettings
+from actors.tree import Tree
 from config.settings import Settings
 from events.base import Event
 from events.catalogue import AnyEvent
-from events.execution import WorkspaceTaskDispatched
 from events.ids import ManualClock, SequentialIds  # the one import of the test clock and ids
-from events.log import AppendConflict, Appended, Stored
-from events.subjects import Subjects
-from events.values import Usage
 from projections import RequestsView, SessionsView
-from projections.base import Projection
+from tests.actors.fakes import MemoryLog, RecordingTasks, ScriptedAdvisors, StaticTree, loaded, sample_tree
 
 T0 = datetime(2026, 11, 21, 9, 30, 0, tzinfo=timezone.utc)
 WAIT_S = 10.0
@@ -54,139 +47,6 @@ ActorT = TypeVar("ActorT", bound=EventActor)
 ALICE = "slack:UALICE"
 BOSS = "slack:UBOSS"
 BOB = "slack:UBOB"
-
-
-# -- the event log ---------------------------------------------------------------------------
-
-
-class MemoryLog:
-    """An `EventLog` in a list: appends are stored in order and folded into `views` at once."""
-
-    def __init__(self, *views: Projection) -> None:
-        self.stored: list[Stored] = []
-        self._views = views
-        self._seq_of: dict[str, int] = {}
-        self._session_last: dict[str, int] = {}
-        self._subjects = Subjects()
-
-    @property
-    def events(self) -> list[AnyEvent]:
-        """Every stored event, in order."""
-        return [stored.event for stored in self.stored]
-
-    async def append(self, event: Event, *, expected_session_seq: int | None = None) -> Appended:
-        if event.id in self._seq_of:  # the id is the Nats-Msg-Id: stored once
-            return Appended(seq=self._seq_of[event.id], duplicate=True)
-        last = self._session_last.get(event.session_key, 0)
-        if expected_session_seq is not None and expected_session_seq != last:
-            raise AppendConflict(event.session_key, expected_session_seq, f"session {event.session_key} is at {last}")
-        seq = len(self.stored) + 1
-        stored = Stored(seq=seq, subject=self._subjects.for_event(event), event=cast(AnyEvent, event))
-        self.stored.append(stored)
-        self._seq_of[event.id] = seq
-        if event.family == "session":
-            self._session_last[event.session_key] = seq
-        for view in self._views:
-            view.apply(seq, stored.event)
-        return Appended(seq=seq, duplicate=False)
-
-    async def last_seq(self, subject: str | None = None) -> int:
-        return len(self.stored) if subject is None else max((s.seq for s in self.stored if s.subject == subject), default=0)
-
-    async def consume(self, name: str, handler: Callable[[Stored], Awaitable[None]]) -> Subscription:
-        raise NotImplementedError("the world delivers events itself (World.deliver)")
-
-
-# -- the other ports -------------------------------------------------------------------------
-
-ROOT = Path("/nowhere/tree")
-
-
-def _workspace(project: str, name: str | None = None) -> Workspace:
-    qualified = f"{project}/{name}" if name else project
-    return Workspace(project=project, name=name or project, qualified=qualified, path=ROOT / qualified, claude_md=f"# {qualified}\n")
-
-
-def _project(name: str, *workspaces: str) -> Project:
-    members = tuple(_workspace(name, w) for w in workspaces) or (_workspace(name),)
-    return Project(name=name, path=ROOT / name, claude_md=f"# {name}\n", workspaces=members)
-
-
-def sample_tree() -> Tree:
-    """The demo's shape: api-service (its own workspace), shared-lib (core, docs), web-app (backend, frontend)."""
-    return Tree(root=ROOT, projects=(
-        _project("api-service"), _project("shared-lib", "core", "docs"), _project("web-app", "backend", "frontend"),
-    ))
-
-
-def single_project_tree() -> Tree:
-    """One project, `only`: every request is about it."""
-    return Tree(root=ROOT, projects=(_project("only"),))
-
-
-@dataclass
-class StaticTree:
-    """A `TreeSource` that answers with a fixed tree (or fails with `error`)."""
-
-    current: Tree = field(default_factory=sample_tree)
-    remote: set[str] = field(default_factory=set)
-    error: TreeError | None = None
-
-    def tree(self) -> Tree:
-        if self.error is not None:
-            raise self.error
-        return self.current
-
-    def remote_workspaces(self) -> set[str]:
-        return set(self.remote)
-
-
-class ScriptedAdvisors:
-    """`Advisors` that answer each role as scripted, and remember what they were asked."""
-
-    def __init__(self) -> None:
-        self.scripts: dict[Role, Consulted | AgentError] = {}
-        self.asked: list[Consultation] = []
-
-    def script(self, role: Role, answer: object, cost_usd: float = 0.01) -> None:
-        """How the `role` agent answers from now on: with `answer` as its structured output (its
-        text, when a string), costing `cost_usd`; or by raising it, when an `AgentError`."""
-        self.scripts[role] = answer if isinstance(answer, AgentError) else Consulted(
-            output=None if isinstance(answer, str) else answer, text=answer if isinstance(answer, str) else "",
-            usage=Usage(input_tokens=100, output_tokens=10, cost_usd=cost_usd),
-        )
-
-    async def consult(self, consultation: Consultation) -> Consulted:
-        self.asked.append(consultation)
-        if consultation.role not in self.scripts:
-            raise AssertionError(f"the {consultation.role} agent was consulted but has no script")
-        answer = self.scripts[consultation.role]
-        if isinstance(answer, AgentError):
-            raise answer
-        return answer
-
-
-class RecordingTasks(TaskRunner):
-    """The task runner with nothing behind it: it records what it is asked to run and cancel."""
-
-    def __init__(self, loaded: LoadedSettings, log: MemoryLog, requests: RequestsView, clock: ManualClock, ids: SequentialIds) -> None:
-        super().__init__(loaded, log, requests, clock, ids, executors={})
-        self.ran: list[WorkspaceTaskDispatched] = []
-        self.cancelled: list[tuple[str, str]] = []
-
-    async def run(self, dispatched: WorkspaceTaskDispatched) -> None:
-        self.ran.append(dispatched)
-
-    async def cancel_request(self, request_id: str, by: str) -> None:
-        self.cancelled.append((request_id, by))
-
-
-def loaded(settings: Settings) -> LoadedSettings:
-    """`settings` as if loaded from a file under a root that is never read."""
-    return LoadedSettings(
-        settings=settings, config_path=None, root=ROOT, state_dir=ROOT / ".tunnels", archive_dir=ROOT / "ARCHIVE",
-        task_log_dir=ROOT / ".tasks",
-    )
 
 
 # -- the world -------------------------------------------------------------------------------
@@ -260,11 +120,16 @@ class World:
         """`deliver` an event, `ask` anything else."""
         return await self.deliver(ref, cast(AnyEvent, what)) if isinstance(what, Event) else await self.ask(ref, what)
 
+    def directory(self) -> Directory:
+        """The production `Directory` over this world's context (for `flow`)."""
+        directory = Directory(self.ctx)
+        for ref in (directory.router, directory.planner, directory.gate, directory.permissions):
+            self._track(ref, stops_itself=False)
+        return directory
+
     async def flow(self, directory: Directory, event: AnyEvent) -> list[AnyEvent]:
         """Deliver `event` to the actors `directory` routes it to, then each event they record in
         turn, until nothing more happens; return everything recorded after `event`."""
-        for ref in (directory.router, directory.planner, directory.gate, directory.permissions):
-            self._track(ref, stops_itself=False)
         await self.log.append(event)
         mark = len(self.log.stored)
         pending = [event]
@@ -272,7 +137,10 @@ class World:
             current = pending.pop(0)
             for ref in directory.targets(current):
                 self._track(ref, stops_itself=True)  # supervisors are retired, task agents stop
-                pending += [e for e in await self.deliver(ref, current) if e not in pending]
+                try:
+                    pending += await self.deliver(ref, current)
+                except pykka.ActorDeadError:
+                    pass  # it finished its work: nothing to react (as the dispatcher does)
         return self.log.events[mark:]
 
     def _track(self, ref: pykka.ActorRef[Any], *, stops_itself: bool) -> None:

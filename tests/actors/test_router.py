@@ -14,7 +14,8 @@ from actors.ports import Consulted
 from actors.router import Routed, Router
 from actors.tree import Tree, TreeError
 from events.values import Usage
-from tests.actors.harness import ALICE, World, sample_tree, single_project_tree
+from tests.actors.fakes import sample_tree, single_project_tree
+from tests.actors.harness import ALICE, World
 from tests.actors.story import REQUEST, Has, Out, Story, out, shape
 
 AGENT_USAGE = Usage(input_tokens=100, output_tokens=10, cost_usd=0.01)
