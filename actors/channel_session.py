@@ -20,6 +20,7 @@ from events.conversation import (
     RequestOpened,
 )
 from events.execution import RequestCancelled, RequestCompleted, RequestFailed
+from events.values import Usage
 from projections.sessions import SessionState
 from actors.status import describe_status
 
@@ -103,6 +104,14 @@ class ChannelSession(EventActor):
             if intent == "cancel":
                 if not may_approve(message.sender, request.requester, self.ctx.settings.settings.approvers):
                     self._notice(state, message, f"Only {request.requester} or an approver can cancel this request.", "warning")
+                elif status == "planning":
+                    # Nothing runs yet and no supervisor listens for a cancel: the request ends here
+                    # (the router or planner drops its late answer).
+                    current = self.ctx.requests.get(request.request_id)
+                    self._record(state, RequestCancelled(
+                        **self.ctx.envelope(message, request_id=request.request_id), by=message.sender,
+                        usage=current.usage if current is not None else Usage(),
+                    ))
                 else:
                     self._record(state, CancelRequested(**self.ctx.envelope(message, request_id=request.request_id), by=message.sender))
             elif message.action or intent == "approve":

@@ -92,6 +92,7 @@ class PhaseSupervisor(EventActor):
         if request is None or request.plan is None or request.status != "executing" or self.plan is not None:
             return
         self.plan, self.phase = request.plan, max(request.phase, 1)
+        self.spent_usd = request.usage.cost_usd  # everything folded so far: routing, planning, ended tasks
         for workspace, task in request.tasks.items():
             if task.status in TASK_ACTIVE:
                 self.active.add(workspace)

@@ -1,0 +1,161 @@
+"""The fake ports of the actor tables: an event log in a list that folds what it stores, a
+fixed tree, read-only agents that answer as scripted, a task runner that only records.
+
+Each implements the port (`actors.ports`) an actor sees in production; none does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+from actors.agent_errors import AgentError
+from actors.ports import Consultation, Consulted, Role, Subscription
+from actors.task_runner import TaskRunner
+from actors.tree import Project, Tree, TreeError, Workspace
+from config.loader import LoadedSettings
+from config.settings import Settings
+from events.base import Event
+from events.catalogue import AnyEvent
+from events.execution import WorkspaceTaskDispatched
+from events.ids import Clock, IdSource
+from events.log import AppendConflict, Appended, Stored
+from events.subjects import Subjects
+from events.values import Usage
+from projections import RequestsView
+from projections.base import Projection
+
+
+# -- the event log ---------------------------------------------------------------------------
+
+
+class MemoryLog:
+    """An `EventLog` in a list: appends are stored in order and folded into `views` at once."""
+
+    def __init__(self, *views: Projection) -> None:
+        self.stored: list[Stored] = []
+        self._views = views
+        self._seq_of: dict[str, int] = {}
+        self._session_last: dict[str, int] = {}
+        self._subjects = Subjects()
+
+    @property
+    def events(self) -> list[AnyEvent]:
+        """Every stored event, in order."""
+        return [stored.event for stored in self.stored]
+
+    async def append(self, event: Event, *, expected_session_seq: int | None = None) -> Appended:
+        if event.id in self._seq_of:  # the id is the Nats-Msg-Id: stored once
+            return Appended(seq=self._seq_of[event.id], duplicate=True)
+        last = self._session_last.get(event.session_key, 0)
+        if expected_session_seq is not None and expected_session_seq != last:
+            raise AppendConflict(event.session_key, expected_session_seq, f"session {event.session_key} is at {last}")
+        seq = len(self.stored) + 1
+        stored = Stored(seq=seq, subject=self._subjects.for_event(event), event=cast(AnyEvent, event))
+        self.stored.append(stored)
+        self._seq_of[event.id] = seq
+        if event.family == "session":
+            self._session_last[event.session_key] = seq
+        for view in self._views:
+            view.apply(seq, stored.event)
+        return Appended(seq=seq, duplicate=False)
+
+    async def last_seq(self, subject: str | None = None) -> int:
+        return len(self.stored) if subject is None else max((s.seq for s in self.stored if s.subject == subject), default=0)
+
+    async def consume(self, name: str, handler: Callable[[Stored], Awaitable[None]]) -> Subscription:
+        raise NotImplementedError("the world delivers events itself (harness.World.deliver)")
+
+
+# -- the other ports -------------------------------------------------------------------------
+
+ROOT = Path("/nowhere/tree")
+
+
+def _workspace(project: str, name: str | None = None) -> Workspace:
+    qualified = f"{project}/{name}" if name else project
+    return Workspace(project=project, name=name or project, qualified=qualified, path=ROOT / qualified, claude_md=f"# {qualified}\n")
+
+
+def _project(name: str, *workspaces: str) -> Project:
+    members = tuple(_workspace(name, w) for w in workspaces) or (_workspace(name),)
+    return Project(name=name, path=ROOT / name, claude_md=f"# {name}\n", workspaces=members)
+
+
+def sample_tree() -> Tree:
+    """The demo's shape: api-service (its own workspace), shared-lib (core, docs), web-app (backend, frontend)."""
+    return Tree(root=ROOT, projects=(
+        _project("api-service"), _project("shared-lib", "core", "docs"), _project("web-app", "backend", "frontend"),
+    ))
+
+
+def single_project_tree() -> Tree:
+    """One project, `only`: every request is about it."""
+    return Tree(root=ROOT, projects=(_project("only"),))
+
+
+@dataclass
+class StaticTree:
+    """A `TreeSource` that answers with a fixed tree (or fails with `error`)."""
+
+    current: Tree = field(default_factory=sample_tree)
+    remote: set[str] = field(default_factory=set)
+    error: TreeError | None = None
+
+    def tree(self) -> Tree:
+        if self.error is not None:
+            raise self.error
+        return self.current
+
+    def remote_workspaces(self) -> set[str]:
+        return set(self.remote)
+
+
+class ScriptedAdvisors:
+    """`Advisors` that answer each role as scripted, and remember what they were asked."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[Role, Consulted | AgentError] = {}
+        self.asked: list[Consultation] = []
+
+    def script(self, role: Role, answer: object, cost_usd: float = 0.01) -> None:
+        """How the `role` agent answers from now on: with `answer` as its structured output (its
+        text, when a string), costing `cost_usd`; or by raising it, when an `AgentError`."""
+        self.scripts[role] = answer if isinstance(answer, AgentError) else Consulted(
+            output=None if isinstance(answer, str) else answer, text=answer if isinstance(answer, str) else "",
+            usage=Usage(input_tokens=100, output_tokens=10, cost_usd=cost_usd),
+        )
+
+    async def consult(self, consultation: Consultation) -> Consulted:
+        self.asked.append(consultation)
+        if consultation.role not in self.scripts:
+            raise AssertionError(f"the {consultation.role} agent was consulted but has no script")
+        answer = self.scripts[consultation.role]
+        if isinstance(answer, AgentError):
+            raise answer
+        return answer
+
+
+class RecordingTasks(TaskRunner):
+    """The task runner with nothing behind it: it records what it is asked to run and cancel."""
+
+    def __init__(self, loaded: LoadedSettings, log: MemoryLog, requests: RequestsView, clock: Clock, ids: IdSource) -> None:
+        super().__init__(loaded, log, requests, clock, ids, executors={})
+        self.ran: list[WorkspaceTaskDispatched] = []
+        self.cancelled: list[tuple[str, str]] = []
+
+    async def run(self, dispatched: WorkspaceTaskDispatched) -> None:
+        self.ran.append(dispatched)
+
+    async def cancel_request(self, request_id: str, by: str) -> None:
+        self.cancelled.append((request_id, by))
+
+
+def loaded(settings: Settings) -> LoadedSettings:
+    """`settings` as if loaded from a file under a root that is never read."""
+    return LoadedSettings(
+        settings=settings, config_path=None, root=ROOT, state_dir=ROOT / ".tunnels", archive_dir=ROOT / "ARCHIVE",
+        task_log_dir=ROOT / ".tasks",
+    )

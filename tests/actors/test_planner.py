@@ -1,0 +1,126 @@
+"""Planner: a validated plan, a direct answer, or a failure the person hears, as a table.
+
+Each row: the projects the request was routed to (none: a direct answer), what the planner (or
+the direct answerer) says, the events the planner records, and what the request has cost once
+they are folded (routing $0.001, each agent answer $0.01): an invalid plan is still paid for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actors.agent_errors import AgentFailed, AgentTimeout
+from actors.planner import Planned, Planner
+from actors.ports import Consulted
+from actors.tree import TreeError
+from events.values import Plan, PlannedTask, Usage
+from tests.actors.harness import ALICE, World
+from tests.actors.story import REQUEST, Has, Out, Story, out, shape
+
+USAGE = Usage(input_tokens=100, output_tokens=10, cost_usd=0.01)
+BROKEN = TreeError("the projects root /nowhere/tree does not exist")
+
+
+def task(workspace: str, depends_on: list[str] | None = None) -> dict[str, Any]:
+    return {"workspace": workspace, "task": f"work on {workspace}", "depends_on": depends_on or []}
+
+
+def answer(*tasks: dict[str, Any]) -> dict[str, Any]:
+    return {"label": "upgrade", "tasks": list(tasks)}
+
+
+def proposed(phases: list[list[str]], *tasks: PlannedTask) -> list[Out]:
+    return [out("plan.proposed", plan=Plan(label="upgrade", tasks=list(tasks), phases=phases), revision=0, usage=USAGE)]
+
+
+def planned(workspace: str, depends_on: list[str] | None = None, text: str | None = None) -> PlannedTask:
+    return PlannedTask(workspace=workspace, task=text or f"work on {workspace}", depends_on=depends_on or [])
+
+
+def rejected(reason: str) -> list[Out]:
+    return [out("plan.rejected", reason=Has(reason), usage=USAGE),
+            out("request.failed", stage="planning", reason=Has(f"the plan is invalid: {reason}"), request_id=REQUEST)]
+
+
+ROWS = [
+    # -- a plan --------------------------------------------------------------------------------
+    pytest.param(["web-app"], answer(task("web-app/frontend")), proposed([["web-app/frontend"]], planned("web-app/frontend")), 0.011,
+                 id="one task"),
+    pytest.param(["shared-lib", "web-app"], answer(task("web-app/backend", ["shared-lib/core"]), task("shared-lib/core")),
+                 proposed([["shared-lib/core"], ["web-app/backend"]], planned("web-app/backend", ["shared-lib/core"]),
+                          planned("shared-lib/core")), 0.011,
+                 id="dependencies become phases"),
+    pytest.param(["web-app"], answer(task("frontend")),
+                 proposed([["web-app/frontend"]], planned("web-app/frontend", text="work on frontend")), 0.011,
+                 id="a short name in a single-project route"),
+    # -- an invalid plan: rejected, the request fails, its cost is kept ---------------------------------
+    pytest.param(["web-app"], answer(task("web-app/mobile")), rejected("the plan names 'web-app/mobile', which is not a workspace here"),
+                 0.011, id="invalid: an unknown workspace"),
+    pytest.param(["web-app"], answer(task("api-service")), rejected("the plan has a task for api-service, which is outside the projects this request was routed to (web-app)"),
+                 0.011, id="invalid: outside the route"),
+    pytest.param(["web-app"], answer(task("web-app/frontend", ["web-app/backend"]), task("web-app/backend", ["web-app/frontend"])),
+                 rejected("the plan's dependencies form a cycle between web-app/backend, web-app/frontend"), 0.011, id="invalid: a cycle"),
+    pytest.param(["web-app"], answer(task("web-app/frontend"), task("web-app/frontend")),
+                 rejected("the plan has two tasks for web-app/frontend; one task per workspace"), 0.011, id="invalid: a workspace twice"),
+    pytest.param(["web-app"], answer(), rejected("the planner found no workspace task to do"), 0.011, id="invalid: no task"),
+    pytest.param(["web-app"], {"tasks": "all of them"}, rejected("the planner's answer has the wrong shape"), 0.011,
+                 id="invalid: wrong shape"),
+    pytest.param(["web-app"], AgentFailed("the model API is overloaded"),
+                 [out("request.failed", stage="planning", reason="planning failed: the model API is overloaded")], 0.001,
+                 id="the planner failed"),
+    pytest.param(["web-app"], BROKEN, [out("request.failed", stage="planning", reason=f"planning failed: {BROKEN}")], 0.001,
+                 id="the tree cannot be read"),
+    # -- no project: a direct answer --------------------------------------------------------------------
+    pytest.param([], "Paris.", [out("answer.direct", text="Paris.", usage=USAGE),
+                                out("request.completed", summary="Paris.", usage=Usage(input_tokens=100, output_tokens=10, cost_usd=0.011))],
+                 0.011, id="direct answer"),
+    pytest.param([], "  ", [out("answer.direct", text="(no answer)"), out("request.completed", summary="(no answer)")], 0.011,
+                 id="direct answer: empty"),
+    pytest.param([], AgentTimeout(300), [out("request.failed", stage="planning", reason="no answer: no answer within 300 s")], 0.001,
+                 id="direct answer: timed out"),
+]
+
+
+@pytest.mark.parametrize("projects, says, expected, cost_usd", ROWS)
+async def test_planner(world: World, projects: list[str], says: object, expected: list[Out], cost_usd: float) -> None:
+    if isinstance(says, TreeError):
+        world.trees.error = says
+    else:
+        world.advisors.script("planner" if projects else "direct", says)
+    story = Story(world, projects=projects)
+    await world.given(story.opened())
+    planner = world.start(Planner)
+    assert shape(await world.deliver(planner, story.routed()), expected) == expected
+    request = world.requests.get(REQUEST)
+    assert request is not None and request.usage.cost_usd == cost_usd
+
+
+async def test_a_revision_is_planned_again_with_what_was_asked(world: World) -> None:
+    story = Story(world)
+    await world.given(*story.up_to("awaiting_approval"))
+    world.advisors.script("planner", answer(task("shared-lib/core")))
+    planner = world.start(Planner)
+    expected = [out("plan.proposed", revision=1)]
+    assert shape(await world.deliver(planner, story.revised(ALICE, "only the library, please")), expected) == expected
+    [asked] = world.advisors.asked
+    assert "only the library, please" in asked.prompt
+
+
+async def test_a_redelivered_route_is_planned_once(world: World) -> None:
+    story = Story(world)
+    await world.given(*story.up_to("awaiting_approval"))
+    planner = world.start(Planner)
+    assert await world.deliver(planner, story.last("route.decided")) == []
+    assert world.advisors.asked == []
+
+
+async def test_a_plan_for_a_revised_request_is_dropped(world: World) -> None:
+    # The planner answered revision 0 after the person revised the plan: only revision 1 counts.
+    story = Story(world)
+    await world.given(*story.up_to("revising"))
+    planner = world.start(Planner)
+    late = Consulted(output=answer(task("shared-lib/core")), text="", usage=USAGE)
+    stale = Planned(story.last("route.decided"), REQUEST, 0, world.trees.tree(), answer=late)
+    assert await world.ask(planner, stale) == []
