@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pykka
 
@@ -27,6 +27,13 @@ class Deliver:
     event: AnyEvent
     seq: int
     done: Callable[[BaseException | None], None]
+
+
+class Target(Protocol):
+    """Where a `Deliver` goes: an actor's ref, or a conversation (whose actor may be started for it)."""
+
+    def tell(self, message: Any) -> None:
+        """Queue `message` (pykka's `ActorDeadError` when the actor has ended)."""
 
 
 class EventActor(pykka.ThreadingActor):

@@ -30,6 +30,9 @@ class ChannelSession(EventActor):
 
     Its writes are guarded by the session's last sequence: if anything else extended the session
     meanwhile, the dispatcher re-delivers the message against the fresh state.
+
+    It keeps nothing but its key (the state is the sessions projection's), so it lives only while
+    it has events to handle: retired when idle, started again by the next (`Conversations`).
     """
 
     def __init__(self, ctx: ActorContext, session_key: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pykka
 
-from actors.base import Deliver
+from actors.base import Deliver, Target
 from actors.context import ActorContext
 from events.catalogue import AnyEvent
 from events.conversation import NoticeIssued
@@ -61,7 +61,7 @@ class Dispatcher:
             return
         await self._report(stored.event, RuntimeError("the session kept changing while deciding"))
 
-    async def _deliver(self, ref: pykka.ActorRef, stored: Stored) -> BaseException | None:  # type: ignore[type-arg]
+    async def _deliver(self, ref: Target, stored: Stored) -> BaseException | None:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[BaseException | None] = loop.create_future()
 
@@ -75,7 +75,10 @@ class Dispatcher:
         try:
             ref.tell(Deliver(stored.event, stored.seq, finished))
         except pykka.ActorDeadError:
-            return None  # the actor finished its work (a stopped task agent): nothing to react
+            # The actor finished its work (a stopped task agent): nothing to react. A conversation
+            # never gets here: its actor is started again for the event (see Conversations), and
+            # once the directory has stopped, `DirectoryStopped` leaves the event unacknowledged.
+            return None
         return await done
 
     async def _report(self, event: AnyEvent, error: BaseException) -> None:

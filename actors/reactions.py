@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pykka
 
-from actors.channel_session import ChannelSession
+from actors.base import Target
 from actors.confirm_gate import ConfirmGate
 from actors.context import ActorContext
+from actors.conversations import Conversation, Conversations, DirectoryStopped
 from actors.permission_gate import PermissionGate
 from actors.phase_supervisor import PhaseSupervisor
 from actors.planner import Planner
@@ -27,35 +29,65 @@ from events.execution import PermissionRequested, WorkspaceTaskDispatched
 from events.planning import PlanApproved, PlanProposed, RouteDecided
 
 
-class Directory:
-    """Starts actors on demand and routes each event to the ones that react to it."""
+_STOP_TIMEOUT_S = 10.0
 
-    def __init__(self, ctx: ActorContext) -> None:
+
+class Directory:
+    """Starts actors on demand and routes each event to the ones that react to it.
+
+    Lifetimes: router, planner and the two gates live as long as the directory; a conversation
+    has an actor only while it has an event to handle (`Conversations`; `retire_idle=False` keeps
+    them); a request's supervisor lives from its approval to its end, a task's agent until its task
+    ends. `stop_all` stops only what this directory started, so two orchestrators in one process
+    (as in tests) never stop each other's actors.
+    """
+
+    def __init__(self, ctx: ActorContext, *, retire_idle: bool = True) -> None:
         self.ctx = ctx
+        self.conversations = Conversations(ctx, retire_idle=retire_idle)
         self.router = Router.start(ctx)
         self.planner = Planner.start(ctx)
         self.gate = ConfirmGate.start(ctx)
         self.permissions = PermissionGate.start(ctx)
-        self._sessions: dict[str, pykka.ActorRef[ChannelSession]] = {}
         self._supervisors: dict[str, pykka.ActorRef[PhaseSupervisor]] = {}
+        self._transient: list[pykka.ActorRef[Any]] = []  # task agents and retired supervisors, until seen dead
         self._lock = threading.Lock()
+        self._stopped = False
 
-    def session(self, key: str) -> pykka.ActorRef[ChannelSession]:
-        """The conversation's actor, started on its first event."""
-        with self._lock:
-            if key not in self._sessions:
-                self._sessions[key] = ChannelSession.start(self.ctx, key)
-            return self._sessions[key]
+    def session(self, key: str) -> Conversation:
+        """The conversation's target: its actor is started when an event is delivered to it."""
+        return self.conversations.target(key)
 
     def supervisor(self, request_id: str, *, create: bool) -> pykka.ActorRef[PhaseSupervisor] | None:
         """The request's supervisor (started when its plan is approved)."""
         with self._lock:
             if create and request_id not in self._supervisors:
+                self._running()
                 self._supervisors[request_id] = PhaseSupervisor.start(self.ctx, request_id)
             return self._supervisors.get(request_id)
 
-    def targets(self, event: AnyEvent) -> list[pykka.ActorRef]:  # type: ignore[type-arg]
-        """The actors that react to `event` (possibly none)."""
+    def _agent(self, task_id: str) -> pykka.ActorRef[WorkspaceAgent]:
+        with self._lock:
+            self._running()
+            ref = WorkspaceAgent.start(self.ctx, task_id)
+            self._keep_transient(ref)
+            return ref
+
+    def _keep_transient(self, ref: pykka.ActorRef[Any]) -> None:
+        # Agents stop themselves when their task ends, supervisors once asked to; they are kept
+        # only so that `stop_all` stops and waits for them too, and forgotten once seen dead.
+        self._transient = [known for known in self._transient if known.is_alive()]
+        self._transient.append(ref)
+
+    def _running(self, event: AnyEvent | None = None) -> None:
+        if self._stopped:
+            what = f"{event.type} {event.id}" if event is not None else "the event"
+            raise DirectoryStopped(f"the actors have stopped; {what} is left unacknowledged for the next orchestrator")
+
+    def targets(self, event: AnyEvent) -> list[Target]:
+        """The actors that react to `event` (possibly none); `DirectoryStopped` after `stop_all`."""
+        with self._lock:
+            self._running(event)
         request_id = getattr(event, "request_id", None)
         match event:
             case MessageReceived():
@@ -74,7 +106,7 @@ class Directory:
                 supervisor = self.supervisor(request_id or "", create=False)
                 return [supervisor] if supervisor else []
             case WorkspaceTaskDispatched():
-                return [WorkspaceAgent.start(self.ctx, event.task_id)]
+                return [self._agent(event.task_id)]
             case _ if isinstance(event, TASK_ENDED):
                 supervisor = self.supervisor(request_id or "", create=False)
                 return [supervisor, self.permissions] if supervisor else [self.permissions]
@@ -86,9 +118,19 @@ class Directory:
     def _retire(self, request_id: str) -> None:
         with self._lock:
             supervisor = self._supervisors.pop(request_id, None)
-        if supervisor is not None:
-            supervisor.stop(block=False)
+            if supervisor is not None:
+                self._keep_transient(supervisor)
+                supervisor.stop(block=False)
 
     def stop_all(self) -> None:
-        """Stop every actor of this orchestrator."""
-        pykka.ActorRegistry.stop_all(block=True, timeout=10)
+        """Stop the actors this directory started (and no other), each after what it is handling;
+        deliveries after this raise `DirectoryStopped`. Waits for them to end."""
+        with self._lock:
+            self._stopped = True
+            short_lived: list[pykka.ActorRef[Any]] = [*self._supervisors.values(), *self._transient]
+            self._supervisors.clear()
+            self._transient = []
+        refs = [*self.conversations.close(), *short_lived, self.permissions, self.gate, self.planner, self.router]
+        stopping = [ref.stop(block=False) for ref in refs]
+        for future in stopping:
+            future.get(timeout=_STOP_TIMEOUT_S)
