@@ -143,7 +143,9 @@ class World:
                     pass  # it finished its work: nothing to react (as the dispatcher does)
         return self.log.events[mark:]
 
-    def _track(self, ref: pykka.ActorRef[Any], *, stops_itself: bool) -> None:
+    def _track(self, ref: Any, *, stops_itself: bool) -> None:
+        if not isinstance(ref, pykka.ActorRef):
+            return  # a conversation: its actor retires by itself once idle
         if all(ref is not known for known, _ in self._actors):
             self._actors.append((ref, stops_itself))
 
