@@ -36,6 +36,7 @@ class WorkspaceBus:
         self._subs: list[Any] = []
         self._watch_task: asyncio.Task[None] | None = None
         self._kv: Any = None
+        self._watcher: Any = None
 
     async def start(
         self,
@@ -48,7 +49,7 @@ class WorkspaceBus:
                 self._kv = await self.js.key_value(PRESENCE_BUCKET)
             except BucketNotFoundError:
                 self._kv = await self.js.create_key_value(KeyValueConfig(bucket=PRESENCE_BUCKET, history=1))
-            watcher = await self._kv.watchall()
+            watcher = self._watcher = await self._kv.watchall()
 
             async def report(msg: Msg) -> None:
                 workspace = untoken(msg.subject.split(".")[-2])
@@ -119,6 +120,12 @@ class WorkspaceBus:
         """Stop watching and answering."""
         if self._watch_task is not None:
             self._watch_task.cancel()
+        if self._watcher is not None:  # its subscription (and nats-py's tasks for it) end with it
+            watcher, self._watcher = self._watcher, None
+            try:
+                await watcher.stop()
+            except NatsError:
+                pass
         for sub in self._subs:
             try:
                 await sub.unsubscribe()
