@@ -14,6 +14,7 @@ from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
+from actors.background import Background
 from events.subjects import untoken
 from remote_agent.protocol import ENCODER, PRESENCE_BUCKET, Presence, consumer_name
 from tunnels.bus.errors import BusError
@@ -27,14 +28,16 @@ _PRESENCE = msgspec.json.Decoder(Presence)
 class WorkspaceBus:
     """The orchestrator's side of the remote-agent subjects."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, *, background: Background | None = None) -> None:
         self.store = store
+        self.background = background if background is not None else Background("workspace bus")
+        """Where the presence watch runs (the orchestrator's task group)."""
         self.nc = store.nc
         self.js = store.js
         self.subjects = store.subjects
         self.tasks_stream = f"{store.layout.stream}_TASKS"
         self._subs: list[Any] = []
-        self._watch_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Future[None] | None = None
         self._kv: Any = None
         self._watcher: Any = None
 
@@ -60,7 +63,7 @@ class WorkspaceBus:
             self._subs.append(await self.nc.subscribe(f"{self.subjects.prefix}.ws.*.out", cb=report))
         except (NatsError, asyncio.TimeoutError) as err:
             raise BusError(f"could not set up the remote-agent subjects: {err}") from err
-        self._watch_task = asyncio.ensure_future(self._watch(watcher, on_presence))
+        self._watch_task = self.background.start(self._watch(watcher, on_presence), name="presence watch")
 
     async def _watch(self, watcher: Any, on_presence: Callable[[str, Presence | None], None]) -> None:
         while True:
