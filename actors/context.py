@@ -2,18 +2,19 @@
 
 Actors run on pykka threads; NATS lives on the asyncio loop. `emit` hands an append to the loop
 and waits for the server's acknowledgement (persist, then carry on); `start` hands long work
-(an agent session) to the loop, where its outcome is recorded as events when it ends.
+(an agent session) to the loop, as a task of the orchestrator's task group (`background`), where
+its outcome is recorded as events when it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors.background import Background
 from config.loader import LoadedSettings
 from events.base import Event
 from events.ids import Clock, IdSource
@@ -21,8 +22,6 @@ from projections import RequestsView, SessionsView
 from actors.ports import Advisors, EventLog, TreeSource
 from actors.task_runner import TaskRunner
 from events.log import Appended
-
-log = logging.getLogger(__name__)
 
 _EMIT_TIMEOUT_S = 30.0
 
@@ -55,7 +54,12 @@ class ActorContext:
     tree: TreeSource
     advisors: Advisors
     tasks: TaskRunner
-    background: set[asyncio.Task[Any]] = field(default_factory=set)
+    background: Background = field(default_factory=Background)
+    """The task group `start` runs work in (the orchestrator's: it is closed, and its failures
+    raised, when the orchestrator's block exits)."""
+
+    def __post_init__(self) -> None:
+        self.background.attach(self.loop)
 
     def envelope(self, cause: Event, **fields: Any) -> dict[str, Any]:
         """The envelope of an event reacting to `cause`: new id, now, same session, caused by it."""
@@ -69,20 +73,6 @@ class ActorContext:
         return future.result(_EMIT_TIMEOUT_S)
 
     def start(self, coroutine: Coroutine[Any, Any, Any], *, name: str) -> concurrent.futures.Future[Any]:
-        """Run `coroutine` on the loop; it records its own outcome. Failures are logged, never lost silently."""
-
-        async def guarded() -> Any:
-            task = asyncio.current_task()
-            assert task is not None
-            self.background.add(task)
-            try:
-                return await coroutine
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background work %s failed", name)
-                raise
-            finally:
-                self.background.discard(task)
-
-        return asyncio.run_coroutine_threadsafe(guarded(), self.loop)
+        """Run `coroutine` on the loop in the task group (call from an actor thread); it records its
+        own outcome. A failure is logged at once and raised when the group's block exits."""
+        return self.background.start_threadsafe(coroutine, name=name)

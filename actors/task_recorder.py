@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal
 
+from actors.background import Background
 from actors.confirm_policy import approvers_for
 from actors.envelopes import task_envelope
 from actors.ports import (
@@ -109,6 +110,7 @@ class TaskRecorder:
     def __init__(
         self, dispatched: WorkspaceTaskDispatched, *, log: Appender, requests: RequestsView, desk: QuestionDesk,
         settings: LoadedSettings, clock: Clock, ids: IdSource, on_end: Callable[[TaskRecorder], None] | None = None,
+        background: Background | None = None,
     ) -> None:
         self.dispatched = dispatched
         self._log = log
@@ -118,8 +120,9 @@ class TaskRecorder:
         self._clock = clock
         self._ids = ids
         self._on_end = on_end
+        self._background = background if background is not None else Background("task recorder")
         self._numbers = itertools.count(1)
-        self._last: asyncio.Task[Any] | None = None
+        self._last: asyncio.Future[Any] | None = None
         self._last_progress = float("-inf")
         self._interval = settings.settings.limits.progress_interval_s
         self.ended = False
@@ -133,10 +136,11 @@ class TaskRecorder:
         return task_envelope(self.dispatched, self._clock, self._ids)
 
     def _record(self, event: Event) -> None:
-        # In order of the calls: each append waits for the one before.
-        self._last = asyncio.ensure_future(self._append_after(self._last, event))
+        # In order of the calls: each append waits for the one before. Drained: a fact being
+        # recorded is let finish when the orchestrator stops; a failed append surfaces there.
+        self._last = self._background.start(self._append_after(self._last, event), name=f"record {event.type}", drain=True)
 
-    async def _append_after(self, previous: asyncio.Task[Any] | None, event: Event) -> None:
+    async def _append_after(self, previous: asyncio.Future[Any] | None, event: Event) -> None:
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
         await self._log.append(event)

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 from actors import prompts
+from actors.background import Background
 from actors.ports import Cancelled, Appender, Failed, TaskExecutor, TaskOrder
 from actors.task_recorder import QuestionDesk, TaskRecorder
 from config.loader import LoadedSettings
@@ -33,7 +34,7 @@ class TaskRunner:
 
     def __init__(
         self, loaded: LoadedSettings, log_: Appender, requests: RequestsView, clock: Clock, ids: IdSource,
-        executors: Mapping[str, TaskExecutor],
+        executors: Mapping[str, TaskExecutor], *, background: Background | None = None,
     ) -> None:
         self.loaded = loaded
         self.log = log_
@@ -41,6 +42,8 @@ class TaskRunner:
         self.clock = clock
         self.ids = ids
         self.executors = dict(executors)
+        self.background = background if background is not None else Background("task runner")
+        """Where the recorders' appends run (the orchestrator's task group)."""
         self.desk = QuestionDesk()
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._slots = asyncio.Semaphore(loaded.settings.limits.max_parallel_agents)
@@ -53,7 +56,7 @@ class TaskRunner:
         if recorder is None:
             recorder = TaskRecorder(
                 dispatched, log=self.log, requests=self.requests, desk=self.desk, settings=self.loaded,
-                clock=self.clock, ids=self.ids, on_end=self._ended,
+                clock=self.clock, ids=self.ids, on_end=self._ended, background=self.background,
             )
             self._running[dispatched.task_id] = recorder
         return recorder

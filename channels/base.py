@@ -64,7 +64,7 @@ class ChatChannel(ABC):
         self._queues: dict[str, asyncio.Queue[tuple[int, AnyEvent | _StatusTick | _Resend]]] = {}
         self._queued: set[int] = set()  # stream sequences of replies queued or being posted
         self._failures: dict[int, int] = {}  # failed attempts per reply (stream sequence) in this run
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._workers: dict[str, asyncio.Future[None]] = {}
         self._status_refs: dict[str, str] = {}
         self._status_due: dict[str, asyncio.TimerHandle] = {}
         self._status_last: dict[str, float] = {}
@@ -74,11 +74,11 @@ class ChatChannel(ABC):
         orchestrator.add_listener(self._on_event)
         self._queue_unconfirmed()
         try:
-            loop = asyncio.get_running_loop()
+            asyncio.get_running_loop()
         except RuntimeError:  # built outside a loop (a check of its settings): nothing to post
-            self._retries: asyncio.Task[None] | None = None
+            self._retries: asyncio.Future[None] | None = None
         else:
-            self._retries = loop.create_task(self._retry_unconfirmed())
+            self._retries = orchestrator.background.start(self._retry_unconfirmed(), name=f"{self.name} retries")
 
     # -- for subclasses ----------------------------------------------------------------------
 
@@ -133,7 +133,8 @@ class ChatChannel(ABC):
         queue = self._queues.get(session_key)
         if queue is None:
             queue = self._queues[session_key] = asyncio.Queue()
-            self._workers[session_key] = asyncio.ensure_future(self._work(session_key, queue))
+            work = self._work(session_key, queue)
+            self._workers[session_key] = self.orchestrator.background.start(work, name=f"{self.name} outbox {session_key}")
         queue.put_nowait((seq, item))
 
     def _queue_unconfirmed(self, older_than_s: float = 0.0) -> None:
@@ -163,6 +164,7 @@ class ChatChannel(ABC):
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a chat error must not stop the conversation's outbox
+                # Only logged: the reply stays unconfirmed and is posted again (the module's docstring).
                 log.exception("%s: could not deliver %s to %s", self.name, item.type, session_key)
                 self._count_failure(item.current if isinstance(item, _Resend) else seq)
             finally:

@@ -1,21 +1,34 @@
 """What a chat channel needs of the orchestrator: a small port, not the orchestrator itself.
 
 A channel records what people say (`post_message`), confirms what it posted (`record_reply`),
-hears every event once the projections have it (`add_listener`), and reads the views it renders
-from. `tunnels.runtime.orchestrator.Orchestrator` implements it; a test can give a channel
-anything else that does.
+hears every event once the projections have it (`add_listener`), reads the views it renders
+from, and starts its background work (outboxes, polling) in the orchestrator's task group
+(`background`), so that work is cancelled and awaited, and its failures raised, when the
+orchestrator stops. `tunnels.runtime.orchestrator.Orchestrator` implements it; a test can give
+a channel anything else that does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from events.catalogue import AnyEvent
 from events.ids import Clock
 from events.log import Appended, Stored
 from projections import RequestsView, SessionsView
+
+T = TypeVar("T")
+
+
+class TaskStarter(Protocol):
+    """A task group (`actors.background.Background`): it keeps, cancels, awaits and reports its tasks."""
+
+    def start(self, coroutine: Coroutine[Any, Any, T], *, name: str) -> asyncio.Future[T]:
+        """Run `coroutine` as a task of the group (on the loop)."""
+        ...
 
 
 class OrchestratorPort(Protocol):
@@ -29,6 +42,11 @@ class OrchestratorPort(Protocol):
 
     @property
     def sessions(self) -> SessionsView: ...
+
+    @property
+    def background(self) -> TaskStarter:
+        """Where the channel starts its background tasks."""
+        ...
 
     def add_listener(self, listener: Callable[[int, AnyEvent], None]) -> None:
         """Call `listener(seq, event)` on the loop for every event once the projections have it."""

@@ -6,22 +6,33 @@ It is what the task log renders, what `status` answers, and what crash recovery 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, assert_never
 
 import msgspec
 from msgspec.structs import replace
 
-from events.base import Event
+from events.catalogue import AnyEvent
 from events.conversation import (
+    CancelRequested,
+    ConfirmationAnswered,
+    ConfirmationCancelled,
     ConfirmationExpired,
+    ConfirmationGiven,
+    ConfirmationRefused,
     ConfirmationRequested,
+    MessageQueued,
+    MessageReceived,
+    NoticeIssued,
+    PermissionAnswered,
     PlanRevised,
+    ReplyPosted,
     RequestOpened,
     Turn,
 )
 from events.execution import (
     PermissionDecided,
     PermissionRequested,
+    PhaseCompleted,
     PhaseStarted,
     RequestCancelled,
     RequestCompleted,
@@ -160,8 +171,11 @@ def open_request(event: RequestOpened) -> RequestState:
     )
 
 
-def evolve(state: RequestState, event: Event) -> RequestState:  # noqa: C901 - one case per event
-    """The request after `event`. Pure: no I/O, no clock."""
+def evolve(state: RequestState, event: AnyEvent) -> RequestState:  # noqa: C901 - one case per event
+    """The request after `event`. Pure: no I/O, no clock.
+
+    Every event type is named (mypy checks it: a new one must be handled or listed as changing
+    nothing, else `assert_never` fails the type check)."""
     match event:
         case RouteDecided():
             state = _add_usage(state, event.usage)
@@ -226,8 +240,16 @@ def evolve(state: RequestState, event: Event) -> RequestState:  # noqa: C901 - o
             return replace(state, status="failed", reason=event.reason, ended_at=event.at, history=[])
         case RequestCancelled():
             return replace(state, status="cancelled", reason=f"cancelled by {event.by}", ended_at=event.at, history=[])
+        case (
+            PermissionRequested()  # asked already (a redelivery), or not a relayed question
+            | RequestOpened()  # opens the request: `fold` makes its first state
+            | MessageReceived() | MessageQueued() | NoticeIssued() | ReplyPosted() | CancelRequested()
+            | ConfirmationAnswered() | ConfirmationGiven() | ConfirmationRefused() | ConfirmationCancelled()
+            | PermissionAnswered() | PhaseCompleted()
+        ):
+            return state  # nothing a request's state keeps
         case _:
-            return state
+            assert_never(event)
 
 
 def _decided(state: RequestState, event: PermissionDecided) -> RequestState:
@@ -245,7 +267,7 @@ def _decided(state: RequestState, event: PermissionDecided) -> RequestState:
     return _task(state, event.workspace, refused=task.refused + 1, refusals=refusals)
 
 
-def fold(requests: dict[str, RequestState], event: Event) -> None:
+def fold(requests: dict[str, RequestState], event: AnyEvent) -> None:
     """Apply `event` to a dict of requests in place (the projection's inner step)."""
     if isinstance(event, RequestOpened):
         if event.request_id and event.request_id not in requests:

@@ -18,24 +18,49 @@ its channel has not confirmed with `reply.posted`: a restarted channel posts tho
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, assert_never
 
 import msgspec
 from msgspec.structs import replace
 
 from events.base import Event
-from events.catalogue import CHAT_REPLIES
+from events.catalogue import CHAT_REPLIES, AnyEvent
 from events.conversation import (
+    CancelRequested,
+    ConfirmationAnswered,
+    ConfirmationCancelled,
+    ConfirmationExpired,
+    ConfirmationGiven,
+    ConfirmationRefused,
     ConfirmationRequested,
     MessageQueued,
     MessageReceived,
+    NoticeIssued,
+    PermissionAnswered,
     PlanRevised,
     ReplyPosted,
     RequestOpened,
     Turn,
 )
-from events.execution import RequestCancelled, RequestCompleted, RequestFailed
-from events.planning import ClarificationNeeded, PlanApproved, PlanProposed
+from events.execution import (
+    PermissionDecided,
+    PermissionRequested,
+    PhaseCompleted,
+    PhaseStarted,
+    RequestCancelled,
+    RequestCompleted,
+    RequestFailed,
+    WorkspaceProgress,
+    WorkspaceTaskCancelled,
+    WorkspaceTaskDispatched,
+    WorkspaceTaskFailed,
+    WorkspaceTaskInterrupted,
+    WorkspaceTaskSkipped,
+    WorkspaceTaskStarted,
+    WorkspaceTaskSucceeded,
+    WorkspaceTaskTimedOut,
+)
+from events.planning import ClarificationNeeded, DirectAnswerGiven, PlanApproved, PlanProposed, PlanRejected, RouteDecided
 from events.values import Plan
 
 SessionStatus = Literal[
@@ -125,8 +150,11 @@ def _ended(state: SessionState, ended: Event, summary: str) -> SessionState:
     )
 
 
-def evolve(state: SessionState, event: Event) -> SessionState:
-    """The session after `event`. Pure: no I/O, no clock."""
+def evolve(state: SessionState, event: AnyEvent) -> SessionState:  # noqa: C901 - one case per event
+    """The session after `event`. Pure: no I/O, no clock.
+
+    Every event type is named (mypy checks it: a new one must be handled or listed as changing
+    nothing, else `assert_never` fails the type check)."""
     if event.family == "session":
         state = replace(state, decided=_decided(state, event))
         if not isinstance(event, _NOT_ACTIVITY):
@@ -182,9 +210,21 @@ def evolve(state: SessionState, event: Event) -> SessionState:
             return _ended(state, event, f"(failed: {event.reason})")
         case RequestCancelled():
             return _ended(state, event, "(cancelled)")
-        case _:
-            # Progress and task events change nothing here: no new state object per event.
+        case ClarificationNeeded() | PlanProposed() | ConfirmationRequested() | PlanRevised() | PlanApproved():
+            return state  # about a request that is not the session's current one
+        case (
+            MessageReceived() | NoticeIssued() | ReplyPosted() | CancelRequested() | PermissionAnswered()
+            | ConfirmationAnswered() | ConfirmationGiven() | ConfirmationRefused() | ConfirmationCancelled() | ConfirmationExpired()
+            | RouteDecided() | DirectAnswerGiven() | PlanRejected() | PhaseStarted() | PhaseCompleted()
+            | WorkspaceTaskDispatched() | WorkspaceTaskStarted() | WorkspaceProgress() | PermissionRequested() | PermissionDecided()
+            | WorkspaceTaskSucceeded() | WorkspaceTaskFailed() | WorkspaceTaskCancelled() | WorkspaceTaskTimedOut()
+            | WorkspaceTaskSkipped() | WorkspaceTaskInterrupted()
+        ):
+            # The state machine does not move on these (a session event's cause and time are noted
+            # above): no new state object per progress or task event.
             return state
+        case _:
+            assert_never(event)
 
 
 def track_replies(state: SessionState, seq: int, event: Event) -> SessionState:

@@ -75,7 +75,7 @@ class TelegramChannel(ChatChannel):
         self._token = Secret(token)
         self.me: User | None = None
         self.outbox = Outbox(self.bot, settings, token=token, backoff=backoff)
-        self._poller: asyncio.Task[None] | None = None
+        self._poller: asyncio.Future[None] | None = None
         self._chores: set[asyncio.Future[None]] = set()
 
     @classmethod
@@ -103,8 +103,8 @@ class TelegramChannel(ChatChannel):
         if self._poller is not None:
             return
         self.me = await who_am_i(self.bot, backoff=self.backoff, token=self._token.reveal(), patient=False)
-        self._poller = asyncio.create_task(self._run(), name="telegram-polling")
-        self._poller.add_done_callback(_report_end)
+        # A failure of the polling is logged by the task group when it happens, and raised by stop().
+        self._poller = self.orchestrator.background.start(self._run(), name="telegram-polling")
 
     async def _run(self) -> None:
         token = self._token.reveal()
@@ -209,13 +209,15 @@ class TelegramChannel(ChatChannel):
 
     def _chore(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a reply in the background: polling never waits for Telegram to accept a send."""
-        task = asyncio.ensure_future(work)
+        task = self.orchestrator.background.start(self._quietly(work), name="telegram reply")
         self._chores.add(task)
-        task.add_done_callback(self._chore_done)
+        task.add_done_callback(self._chores.discard)
 
-    def _chore_done(self, task: asyncio.Future[None]) -> None:
-        self._chores.discard(task)
-        if not task.cancelled() and (err := task.exception()) is not None:  # a lost refusal is only logged
+    async def _quietly(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception as err:  # noqa: BLE001 - only logged: a refusal, help or a button's answer is not
+            # an event, nothing waits for it (the outbox already retried 429s and network errors)
             log.warning("telegram: reply failed: %s", describe(err, self._token.reveal()))
 
     # -- outbound ----------------------------------------------------------------------------
@@ -240,11 +242,6 @@ class TelegramChannel(ChatChannel):
         ref = await super()._show(event)
         await self.outbox.settle_buttons(event)
         return ref
-
-
-def _report_end(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and (err := task.exception()) is not None:  # stop() raises it again
-        log.error("telegram: polling stopped: %s", err)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -267,7 +267,8 @@ class EmbeddedNatsServer:
     async def _drain_output(self) -> None:
         # Keep reading the server's log so its pipe never fills up and blocks it.
         assert self._process is not None and self._process.stderr is not None
-        while line := await self._process.stderr.readline():
+        stderr = self._process.stderr  # stop() forgets the process before this has read the end
+        while line := await stderr.readline():
             self._remember(line)
 
     async def stop(self, timeout_s: float = 10.0) -> None:
@@ -280,10 +281,13 @@ class EmbeddedNatsServer:
             except asyncio.TimeoutError:
                 process.kill()
                 await process.wait()
-        if self._drain is not None:
-            self._drain.cancel()
-            self._drain = None
+        drain, self._drain = self._drain, None
+        if drain is not None:  # the server's own task: cancelled and awaited here, its failure raised
+            drain.cancel()
+            await asyncio.wait([drain])
         self._release_lock()
+        if drain is not None and not drain.cancelled() and (error := drain.exception()) is not None:
+            raise error
 
     @property
     def pid(self) -> int | None:

@@ -14,6 +14,7 @@ from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
+from actors.background import Background
 from events.subjects import untoken
 from remote_agent.protocol import ENCODER, PRESENCE_BUCKET, Presence, consumer_name
 from tunnels.bus.errors import BusError
@@ -27,15 +28,18 @@ _PRESENCE = msgspec.json.Decoder(Presence)
 class WorkspaceBus:
     """The orchestrator's side of the remote-agent subjects."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, *, background: Background | None = None) -> None:
         self.store = store
+        self.background = background if background is not None else Background("workspace bus")
+        """Where the presence watch runs (the orchestrator's task group)."""
         self.nc = store.nc
         self.js = store.js
         self.subjects = store.subjects
         self.tasks_stream = f"{store.layout.stream}_TASKS"
         self._subs: list[Any] = []
-        self._watch_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Future[None] | None = None
         self._kv: Any = None
+        self._watcher: Any = None
 
     async def start(
         self,
@@ -48,7 +52,7 @@ class WorkspaceBus:
                 self._kv = await self.js.key_value(PRESENCE_BUCKET)
             except BucketNotFoundError:
                 self._kv = await self.js.create_key_value(KeyValueConfig(bucket=PRESENCE_BUCKET, history=1))
-            watcher = await self._kv.watchall()
+            watcher = self._watcher = await self._kv.watchall()
 
             async def report(msg: Msg) -> None:
                 workspace = untoken(msg.subject.split(".")[-2])
@@ -59,7 +63,7 @@ class WorkspaceBus:
             self._subs.append(await self.nc.subscribe(f"{self.subjects.prefix}.ws.*.out", cb=report))
         except (NatsError, asyncio.TimeoutError) as err:
             raise BusError(f"could not set up the remote-agent subjects: {err}") from err
-        self._watch_task = asyncio.ensure_future(self._watch(watcher, on_presence))
+        self._watch_task = self.background.start(self._watch(watcher, on_presence), name="presence watch")
 
     async def _watch(self, watcher: Any, on_presence: Callable[[str, Presence | None], None]) -> None:
         while True:
@@ -119,6 +123,12 @@ class WorkspaceBus:
         """Stop watching and answering."""
         if self._watch_task is not None:
             self._watch_task.cancel()
+        if self._watcher is not None:  # its subscription (and nats-py's tasks for it) end with it
+            watcher, self._watcher = self._watcher, None
+            try:
+                await watcher.stop()
+            except NatsError:
+                pass
         for sub in self._subs:
             try:
                 await sub.unsubscribe()

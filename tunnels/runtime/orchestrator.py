@@ -1,4 +1,13 @@
-"""The composition root of a running orchestrator: backbone, projections, actors, dispatcher."""
+"""The composition root of a running orchestrator: backbone, projections, actors, dispatcher.
+
+Every background task of the process is started in one task group, `Orchestrator.background`
+(`actors.background.Background`): the actors' agent calls and task runs, the task recorders'
+appends, the remote workspaces' watchdog, presence watch and question relays, the chat channels'
+outboxes and polling. Leaving the `async with` cancels and awaits them (after the channels and
+the dispatcher stop, before the actors and the backbone do), and raises what failed meanwhile,
+with what failed while stopping, as one `ExceptionGroup`. One task's failure never cancels the
+others: it is logged when it happens and raised at the exit.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +19,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from actors.background import Background
 from actors.confirm_gate import Rearm
 from actors.context import ActorContext, Recorder
 from actors.dispatcher import Dispatcher
@@ -70,6 +80,8 @@ class Orchestrator:
         self.clock = clock or SystemClock()
         self.ids = ids or UlidSource()
         self._stack = AsyncExitStack()
+        self.background = Background("orchestrator")
+        """The task group of every background task of this orchestrator (see the module's docstring)."""
         self.backbone: Backbone | None = None
         self.runner: ProjectionRunner | None = None
         self.ctx: ActorContext | None = None
@@ -79,15 +91,18 @@ class Orchestrator:
         self.channels: list[Any] = []
 
     async def __aenter__(self) -> Orchestrator:
+        self.background.attach(asyncio.get_running_loop())
         try:
             await self._start()
-        except BaseException:
-            await self._stack.aclose()
+        except BaseException as err:
+            await self._stop()
+            self.background.raise_failures(err)
             raise
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         await self._stop()
+        self.background.raise_failures(exc)
 
     async def _start(self) -> None:
         loaded = self.loaded
@@ -95,16 +110,20 @@ class Orchestrator:
         store = self.backbone.store
         sessions, requests, task_log = views = standard_projections(loaded)
         self.task_log = task_log
-        self.runner = ProjectionRunner(store, views)
-        await self.runner.start()
-        self._stack.push_async_callback(self.runner.stop)
+        # As a block: a listener's failure (kept by the runner) is raised when it stops.
+        self.runner = await self._stack.enter_async_context(ProjectionRunner(store, views))
         task_log.prune(self.clock.now().date(), loaded.settings.task_log.retention_days)
         recorder = Recorder(store, last_seq=await store.last_seq())
-        self.remote = RemoteWorkspaces(WorkspaceBus(store), requests, loaded, lost_after_s=loaded.settings.remote.lost_after_s)
+        self.remote = RemoteWorkspaces(
+            WorkspaceBus(store, background=self.background), requests, loaded,
+            lost_after_s=loaded.settings.remote.lost_after_s, background=self.background,
+        )
         trees = DiskTree(loaded, self.remote)
         sessions_settings = SessionSettings(loaded, self.agent_env)
         local = LocalExecutor(sessions_settings, trees, sandbox_problem=await sandbox_problem(loaded))
-        self.tasks = TaskRunner(loaded, recorder, requests, self.clock, self.ids, {"local": local, "remote": self.remote})
+        self.tasks = TaskRunner(
+            loaded, recorder, requests, self.clock, self.ids, {"local": local, "remote": self.remote}, background=self.background,
+        )
         self.runner.add_listener(self.tasks.desk.on_event)
         adopted = await self.remote.adopt(self.tasks.handle_for)  # before start(): their agents' reports must find them
         await self.remote.start()
@@ -112,6 +131,7 @@ class Orchestrator:
         self.ctx = ActorContext(
             loop=asyncio.get_running_loop(), recorder=recorder, settings=loaded, clock=self.clock, ids=self.ids,
             sessions=sessions, requests=requests, tree=trees, advisors=ClaudeAdvisors(sessions_settings), tasks=self.tasks,
+            background=self.background,
         )
         self.directory = Directory(self.ctx)
         if self._channel_factory is not None:
@@ -133,21 +153,27 @@ class Orchestrator:
         self.directory.permissions.tell(RearmQuestions())
 
     async def _stop(self) -> None:
+        """Stop everything in order; what fails is kept in the task group (raised by the caller)."""
         for channel in reversed(self.channels):
             try:
                 await channel.stop()
-            except Exception:  # noqa: BLE001 - stopping must go on for the rest
+            except Exception as err:  # noqa: BLE001 - stopping goes on for the rest; raised at the exit
                 log.exception("could not stop the %s channel cleanly", getattr(channel, "name", "?"))
+                self.background.collect(err)
         if self.dispatcher is not None:
             await self.dispatcher.stop()
-        if self.ctx is not None:
-            for task in list(self.ctx.background):
-                task.cancel()
-            if self.ctx.background:
-                await asyncio.wait(list(self.ctx.background), timeout=15)
-        if self.directory is not None:
-            await asyncio.to_thread(self.directory.stop_all)
-        await self._stack.aclose()
+        # No event is delivered any more: cancel and await the background work (a task agent
+        # being cancelled records how its task ended), then stop the actors that started it.
+        await self.background.aclose()
+        try:
+            if self.directory is not None:
+                await asyncio.to_thread(self.directory.stop_all)
+        except Exception as err:  # noqa: BLE001 - the backbone is closed all the same; raised at the exit
+            self.background.collect(err)
+        try:
+            await self._stack.aclose()
+        except Exception as err:  # noqa: BLE001 - raised at the exit with the rest
+            self.background.collect(err)
 
     @property
     def store(self) -> Any:

@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from actors.background import Background
 from actors.ports import (
     Answer,
     Cancelled,
@@ -72,7 +73,7 @@ class InFlight:
     """When it was dispatched (monotonic seconds)."""
     agent_id: str = ""
     started: bool = False
-    relays: set[asyncio.Task[None]] = field(default_factory=set)
+    relays: set[asyncio.Future[None]] = field(default_factory=set)
     """Questions of the agent waiting for their answer, to be sent on its control subject."""
 
 
@@ -109,20 +110,25 @@ def finished_end(report: Finished) -> TaskEnd:
 class RemoteWorkspaces:
     """The orchestrator's view of remote agents, and the tasks it has handed them."""
 
-    def __init__(self, bus: WorkspaceBus, requests: RequestsView, loaded: LoadedSettings, *, lost_after_s: float) -> None:
+    def __init__(
+        self, bus: WorkspaceBus, requests: RequestsView, loaded: LoadedSettings, *, lost_after_s: float,
+        background: Background | None = None,
+    ) -> None:
         self.loaded = loaded
+        self.background = background if background is not None else Background("remote workspaces")
+        """Where the watchdog, the consumers' set-up and the question relays run (the orchestrator's task group)."""
         self.bus = bus
         self.requests = requests
         self.lost_after_s = lost_after_s
         self.presences: dict[str, tuple[Presence, float]] = {}
         self.in_flight: dict[str, InFlight] = {}
-        self._watchdog: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Future[None] | None = None
         self._changed = asyncio.Condition()
 
     async def start(self) -> None:
         """Watch presences, answer reports, and watch heartbeats."""
         await self.bus.start(self._on_presence, self._on_report)
-        self._watchdog = asyncio.ensure_future(self._watch_heartbeats())
+        self._watchdog = self.background.start(self._watch_heartbeats(), name="remote heartbeats")
 
     async def stop(self) -> None:
         """Stop watching (tasks in flight are adopted again by the next start)."""
@@ -144,8 +150,14 @@ class RemoteWorkspaces:
         # Staleness is measured on our own clock, from when we saw the heartbeat: hosts' clocks differ.
         self.presences[presence.workspace] = (presence, time.monotonic())
         if first:
-            asyncio.ensure_future(self.bus.ensure_consumer(presence.workspace))
-        asyncio.ensure_future(self._notify())
+            self.background.start(self._ensure_consumer(presence.workspace), name=f"consumer of {presence.workspace}")
+        self.background.start(self._notify(), name="presence changed")
+
+    async def _ensure_consumer(self, workspace: str) -> None:
+        try:
+            await self.bus.ensure_consumer(workspace)
+        except BusError as err:  # only early: queuing each task makes sure of it again (`send_task`)
+            log.warning("could not set up the task consumer of %s yet: %s", workspace, err)
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -264,7 +276,7 @@ class RemoteWorkspaces:
             answer = await flight.handle.ask(question, number)
             await self._send_answer(flight.dispatched, number, answer)
 
-        task = asyncio.ensure_future(relay())
+        task = self.background.start(relay(), name=f"question {number} of {flight.dispatched.task_id}")
         flight.relays.add(task)
         task.add_done_callback(flight.relays.discard)
 
