@@ -158,15 +158,15 @@ class World:
         comes after that message. Failures of either are raised here.
         """
         while True:
-            while self.ctx.background:
-                await asyncio.wait_for(asyncio.gather(*list(self.ctx.background)), WAIT_S)
+            while self.ctx.background.running:
+                await asyncio.wait_for(asyncio.gather(*list(self.ctx.background.running)), WAIT_S)
             for ref, stops_itself in self._actors:
                 try:
                     await asyncio.to_thread(ref.ask(ProxyGetAttr(attr_path=("actor_urn",)), block=False).get, timeout=WAIT_S)
                 except pykka.ActorDeadError:
                     if not stops_itself:
                         raise AssertionError(f"{ref} stopped: a reaction failed (see the log)") from None
-            if not self.ctx.background:
+            if not self.ctx.background.running:
                 return
 
     async def close(self) -> None:
@@ -174,7 +174,7 @@ class World:
         for ref, _ in self._actors:
             if ref.is_alive():
                 await asyncio.to_thread(ref.stop, timeout=WAIT_S)
-        for task in list(self.ctx.background):
+        for task in list(self.ctx.background.running):
             task.cancel()
 
 
