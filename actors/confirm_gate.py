@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from actors.base import EventActor
 from actors.confirm_policy import approvers_for, may_approve
@@ -43,12 +43,13 @@ class ConfirmGate(EventActor):
         return bool(getattr(settings, "auto_approve", False))
 
     def _schedule(self, request: RequestState) -> None:
-        if request.approval_expires_at is None:
-            return
-        delay = max(0.0, (request.approval_expires_at - self.ctx.clock.now()).total_seconds())
-        message = Expire(request.request_id, request.revision)
+        if request.approval_expires_at is not None:
+            self._arm(Expire(request.request_id, request.revision), request.approval_expires_at)
+
+    def _arm(self, message: Expire, when: datetime) -> None:
+        """Tell this gate `message` once the clock reads `when`."""
         ref = self.actor_ref
-        self.ctx.loop.call_soon_threadsafe(self.ctx.loop.call_later, delay, ref.tell, message)
+        self.ctx.timers.call_at(when, lambda: ref.tell(message))
 
     def handle(self, event: AnyEvent, seq: int) -> None:
         request = self.ctx.requests.get(getattr(event, "request_id", None) or "")
@@ -75,9 +76,7 @@ class ConfirmGate(EventActor):
             expires_at=envelope["at"] + ttl,
         )
         self.ctx.emit(asked)
-        self.ctx.loop.call_soon_threadsafe(
-            self.ctx.loop.call_later, ttl.total_seconds(), self.actor_ref.tell, Expire(request.request_id, proposed.revision)
-        )
+        self._arm(Expire(request.request_id, proposed.revision), asked.expires_at)
 
     def _answered(self, answer: ConfirmationAnswered, request: RequestState) -> None:
         ctx, rid = self.ctx, request.request_id

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal
@@ -28,6 +27,7 @@ from actors.ports import (
     Appender,
     Failed,
     Interrupted,
+    Monotonic,
     PermissionNote,
     Progress,
     Question,
@@ -108,7 +108,8 @@ class TaskRecorder:
 
     def __init__(
         self, dispatched: WorkspaceTaskDispatched, *, log: Appender, requests: RequestsView, desk: QuestionDesk,
-        settings: LoadedSettings, clock: Clock, ids: IdSource, on_end: Callable[[TaskRecorder], None] | None = None,
+        settings: LoadedSettings, clock: Clock, ids: IdSource, monotonic: Monotonic,
+        on_end: Callable[[TaskRecorder], None] | None = None,
     ) -> None:
         self.dispatched = dispatched
         self._log = log
@@ -117,6 +118,7 @@ class TaskRecorder:
         self._settings = settings
         self._clock = clock
         self._ids = ids
+        self._monotonic = monotonic
         self._on_end = on_end
         self._numbers = itertools.count(1)
         self._last: asyncio.Task[Any] | None = None
@@ -147,7 +149,7 @@ class TaskRecorder:
 
     def progress(self, progress: Progress) -> None:
         """What the agent is doing: recorded at most once per `limits.progress_interval_s`."""
-        now = time.monotonic()
+        now = self._monotonic()
         if now - self._last_progress < self._interval:
             return
         self._last_progress = now

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 from actors import prompts
-from actors.ports import Cancelled, Appender, Failed, TaskExecutor, TaskOrder
+from actors.ports import Appender, Cancelled, Failed, Monotonic, TaskExecutor, TaskOrder
 from actors.task_recorder import QuestionDesk, TaskRecorder
 from config.loader import LoadedSettings
 from events.execution import WorkspaceTaskDispatched
@@ -33,13 +33,14 @@ class TaskRunner:
 
     def __init__(
         self, loaded: LoadedSettings, log_: Appender, requests: RequestsView, clock: Clock, ids: IdSource,
-        executors: Mapping[str, TaskExecutor],
+        executors: Mapping[str, TaskExecutor], *, monotonic: Monotonic,
     ) -> None:
         self.loaded = loaded
         self.log = log_
         self.requests = requests
         self.clock = clock
         self.ids = ids
+        self.monotonic = monotonic
         self.executors = dict(executors)
         self.desk = QuestionDesk()
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -53,7 +54,7 @@ class TaskRunner:
         if recorder is None:
             recorder = TaskRecorder(
                 dispatched, log=self.log, requests=self.requests, desk=self.desk, settings=self.loaded,
-                clock=self.clock, ids=self.ids, on_end=self._ended,
+                clock=self.clock, ids=self.ids, monotonic=self.monotonic, on_end=self._ended,
             )
             self._running[dispatched.task_id] = recorder
         return recorder

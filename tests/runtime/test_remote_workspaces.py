@@ -49,7 +49,7 @@ def test_each_workspace_is_judged_by_its_own_agent() -> None:
 
 def test_what_a_remote_agent_reports_is_cut_to_size_before_it_is_recorded() -> None:
     from events.execution import WorkspaceTaskFailed, WorkspaceTaskSucceeded
-    from events.ids import ManualClock, SequentialIds
+    from tests.clocks import ManualClock, SequentialIds
     from events.values import SUMMARY_CHARS, TaskResult
     from remote_agent.protocol import Finished
     from actors.envelopes import task_envelope
