@@ -167,8 +167,13 @@ class RemoteWorkspaces:
 
     async def wait_live(self, workspace: str, timeout: float = 30.0) -> None:
         """Return once `workspace` has a live agent (for callers that must not race the KV watch)."""
+        await self.wait_seen(lambda: workspace in self.live(), timeout)
+
+    async def wait_seen(self, ready: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Return once `ready()` holds, checked again at each presence seen (for callers that must
+        know a heartbeat reached the orchestrator: a test that moves its clock after an agent's last one)."""
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: workspace in self.live()), timeout)
+            await asyncio.wait_for(self._changed.wait_for(ready), timeout)
 
     def live(self) -> dict[str, Presence]:
         """Workspaces whose agent's heartbeat is fresh."""
