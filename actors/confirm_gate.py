@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from actors.base import EventActor
 from actors.confirm_policy import approvers_for, may_approve
@@ -44,12 +44,7 @@ class ConfirmGate(EventActor):
 
     def _schedule(self, request: RequestState) -> None:
         if request.approval_expires_at is not None:
-            self._arm(Expire(request.request_id, request.revision), request.approval_expires_at)
-
-    def _arm(self, message: Expire, when: datetime) -> None:
-        """Tell this gate `message` once the clock reads `when`."""
-        ref = self.actor_ref
-        self.ctx.timers.call_at(when, lambda: ref.tell(message))
+            self.remind_at(request.approval_expires_at, Expire(request.request_id, request.revision))
 
     def handle(self, event: AnyEvent, seq: int) -> None:
         request = self.ctx.requests.get(getattr(event, "request_id", None) or "")
@@ -76,7 +71,7 @@ class ConfirmGate(EventActor):
             expires_at=envelope["at"] + ttl,
         )
         self.ctx.emit(asked)
-        self._arm(Expire(request.request_id, proposed.revision), asked.expires_at)
+        self.remind_at(asked.expires_at, Expire(request.request_id, proposed.revision))
 
     def _answered(self, answer: ConfirmationAnswered, request: RequestState) -> None:
         ctx, rid = self.ctx, request.request_id

@@ -72,10 +72,8 @@ class PermissionGate(EventActor):
             super().on_message(message)
 
     def _schedule(self, request: RequestState, question: Question) -> None:
-        if question.expires_at is None:
-            return
-        message, ref = ExpireQuestion(request.request_id, question.permission_id), self.actor_ref
-        self.ctx.timers.call_at(question.expires_at, lambda: ref.tell(message))
+        if question.expires_at is not None:
+            self.remind_at(question.expires_at, ExpireQuestion(request.request_id, question.permission_id))
 
     def _expire(self, message: ExpireQuestion) -> None:
         request = self.ctx.requests.get(message.request_id)
