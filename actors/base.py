@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import pykka
@@ -61,3 +62,16 @@ class EventActor(pykka.ThreadingActor):
     def on_message(self, message: Any) -> Any:
         """React to a direct message (timers, internal commands)."""
         raise TypeError(f"{type(self).__name__} got an unexpected message {message!r}")
+
+    def remind_at(self, when: datetime, message: Any) -> None:
+        """Have `message` told to this actor once the clock reads `when` (the injected timers, so a
+        manual clock decides when); nothing happens if the actor has stopped by then."""
+        ref = self.actor_ref
+
+        def remind() -> None:
+            try:
+                ref.tell(message)
+            except pykka.ActorDeadError:
+                pass  # stopped with its orchestrator: the next one re-arms what is still pending
+
+        self.ctx.timers.call_at(when, remind)

@@ -43,12 +43,8 @@ class ConfirmGate(EventActor):
         return bool(getattr(settings, "auto_approve", False))
 
     def _schedule(self, request: RequestState) -> None:
-        if request.approval_expires_at is None:
-            return
-        delay = max(0.0, (request.approval_expires_at - self.ctx.clock.now()).total_seconds())
-        message = Expire(request.request_id, request.revision)
-        ref = self.actor_ref
-        self.ctx.loop.call_soon_threadsafe(self.ctx.loop.call_later, delay, ref.tell, message)
+        if request.approval_expires_at is not None:
+            self.remind_at(request.approval_expires_at, Expire(request.request_id, request.revision))
 
     def handle(self, event: AnyEvent, seq: int) -> None:
         request = self.ctx.requests.get(getattr(event, "request_id", None) or "")
@@ -75,9 +71,7 @@ class ConfirmGate(EventActor):
             expires_at=envelope["at"] + ttl,
         )
         self.ctx.emit(asked)
-        self.ctx.loop.call_soon_threadsafe(
-            self.ctx.loop.call_later, ttl.total_seconds(), self.actor_ref.tell, Expire(request.request_id, proposed.revision)
-        )
+        self.remind_at(asked.expires_at, Expire(request.request_id, proposed.revision))
 
     def _answered(self, answer: ConfirmationAnswered, request: RequestState) -> None:
         ctx, rid = self.ctx, request.request_id

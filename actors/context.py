@@ -1,4 +1,4 @@
-"""What every actor is given: the clock, ids, the projections, and a way to record events.
+"""What every actor is given: the clock, ids, timers, the projections, and a way to record events.
 
 Actors run on pykka threads; NATS lives on the asyncio loop. `emit` hands an append to the loop
 and waits for the server's acknowledgement (persist, then carry on); `start` hands long work
@@ -19,7 +19,7 @@ from config.loader import LoadedSettings
 from events.base import Event
 from events.ids import Clock, IdSource
 from projections import RequestsView, SessionsView
-from actors.ports import Advisors, EventLog, TreeSource
+from actors.ports import Advisors, EventLog, Timers, TreeSource
 from actors.task_runner import TaskRunner
 from events.log import Appended
 
@@ -49,6 +49,8 @@ class ActorContext:
     settings: LoadedSettings
     clock: Clock
     ids: IdSource
+    timers: Timers
+    """Where an actor schedules what happens later (an expiry), due by `clock`: a test moves both by hand."""
     sessions: SessionsView
     requests: RequestsView
     tree: TreeSource

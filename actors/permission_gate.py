@@ -72,11 +72,8 @@ class PermissionGate(EventActor):
             super().on_message(message)
 
     def _schedule(self, request: RequestState, question: Question) -> None:
-        if question.expires_at is None:
-            return
-        delay = max(0.0, (question.expires_at - self.ctx.clock.now()).total_seconds())
-        message = ExpireQuestion(request.request_id, question.permission_id)
-        self.ctx.loop.call_soon_threadsafe(self.ctx.loop.call_later, delay, self.actor_ref.tell, message)
+        if question.expires_at is not None:
+            self.remind_at(question.expires_at, ExpireQuestion(request.request_id, question.permission_id))
 
     def _expire(self, message: ExpireQuestion) -> None:
         request = self.ctx.requests.get(message.request_id)

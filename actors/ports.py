@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from actors.tree import Tree
@@ -45,6 +46,39 @@ class EventLog(Appender, Protocol):
     async def consume(self, name: str, handler: Callable[[Stored], Awaitable[None]]) -> Subscription:
         """Deliver each new event to `handler` at least once, through the durable consumer `name`."""
         ...
+
+
+# -- time: timers and a monotonic source ----------------------------------------------------
+
+
+class Cancellable(Protocol):
+    """A scheduled callback that can still be called off."""
+
+    def cancel(self) -> None:
+        """Do not call it (if it has not run yet)."""
+        ...
+
+
+class Timers(Protocol):
+    """Where the flow schedules what happens later: an approval's or a question's expiry, the
+    heartbeat watchdog. Callable from any thread (an actor's, the loop's); the callbacks run on
+    the orchestrator's loop and must not block. The clock that measures them is injected with
+    them, so a test moves time by hand and the due callbacks run, without real waiting."""
+
+    def call_at(self, when: datetime, callback: Callable[[], None]) -> Cancellable:
+        """Call `callback` once the clock (`events.ids.Clock`) reads `when` or later; at once if it
+        does already."""
+        ...
+
+    def call_after(self, seconds: float, callback: Callable[[], None]) -> Cancellable:
+        """Call `callback` once `seconds` have elapsed (measured like `Monotonic`: a change of the
+        wall clock neither hastens nor delays it)."""
+        ...
+
+
+Monotonic = Callable[[], float]
+"""Seconds on a clock that never goes back (`time.monotonic` in production), for measuring how
+long something took or has been silent; only differences between its readings mean anything."""
 
 
 # -- the tree --------------------------------------------------------------------------------

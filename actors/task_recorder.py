@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal
@@ -29,6 +28,7 @@ from actors.ports import (
     Appender,
     Failed,
     Interrupted,
+    Monotonic,
     PermissionNote,
     Progress,
     Question,
@@ -109,8 +109,8 @@ class TaskRecorder:
 
     def __init__(
         self, dispatched: WorkspaceTaskDispatched, *, log: Appender, requests: RequestsView, desk: QuestionDesk,
-        settings: LoadedSettings, clock: Clock, ids: IdSource, on_end: Callable[[TaskRecorder], None] | None = None,
-        background: Background | None = None,
+        settings: LoadedSettings, clock: Clock, ids: IdSource, monotonic: Monotonic,
+        on_end: Callable[[TaskRecorder], None] | None = None, background: Background | None = None,
     ) -> None:
         self.dispatched = dispatched
         self._log = log
@@ -119,6 +119,7 @@ class TaskRecorder:
         self._settings = settings
         self._clock = clock
         self._ids = ids
+        self._monotonic = monotonic
         self._on_end = on_end
         self._background = background if background is not None else Background("task recorder")
         self._numbers = itertools.count(1)
@@ -151,7 +152,7 @@ class TaskRecorder:
 
     def progress(self, progress: Progress) -> None:
         """What the agent is doing: recorded at most once per `limits.progress_interval_s`."""
-        now = time.monotonic()
+        now = self._monotonic()
         if now - self._last_progress < self._interval:
             return
         self._last_progress = now

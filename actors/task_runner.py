@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from actors import prompts
 from actors.background import Background
-from actors.ports import Cancelled, Appender, Failed, TaskExecutor, TaskOrder
+from actors.ports import Appender, Cancelled, Failed, Monotonic, TaskExecutor, TaskOrder
 from actors.task_recorder import QuestionDesk, TaskRecorder
 from config.loader import LoadedSettings
 from events.execution import WorkspaceTaskDispatched
@@ -34,13 +34,14 @@ class TaskRunner:
 
     def __init__(
         self, loaded: LoadedSettings, log_: Appender, requests: RequestsView, clock: Clock, ids: IdSource,
-        executors: Mapping[str, TaskExecutor], *, background: Background | None = None,
+        executors: Mapping[str, TaskExecutor], *, monotonic: Monotonic, background: Background | None = None,
     ) -> None:
         self.loaded = loaded
         self.log = log_
         self.requests = requests
         self.clock = clock
         self.ids = ids
+        self.monotonic = monotonic
         self.executors = dict(executors)
         self.background = background if background is not None else Background("task runner")
         """Where the recorders' appends run (the orchestrator's task group)."""
@@ -56,7 +57,7 @@ class TaskRunner:
         if recorder is None:
             recorder = TaskRecorder(
                 dispatched, log=self.log, requests=self.requests, desk=self.desk, settings=self.loaded,
-                clock=self.clock, ids=self.ids, on_end=self._ended, background=self.background,
+                clock=self.clock, ids=self.ids, monotonic=self.monotonic, on_end=self._ended, background=self.background,
             )
             self._running[dispatched.task_id] = recorder
         return recorder

@@ -3,7 +3,8 @@
     .venv/bin/python bench/agent_lost.py [--rounds 5] [--lost-after-s 2]
 
 An orchestrator (embedded nats-server, scripted model) and a real `tunnels-agent` process serving
-`edge/worker` from a folder outside the tree (heartbeat every 0.5 s). Each round sends a request
+`edge/worker` from a folder outside the tree (heartbeat every 0.5 s; it logs in with the embedded
+server's own nkey seed, which the server demands of every client). Each round sends a request
 whose edge task hangs, SIGKILLs the agent's process group (agent and Claude Code CLI) once the
 task has started, and times the `task.failed` event from the kill. Silence is counted from the
 last heartbeat the orchestrator saw, so the figure lies between `lost_after_s - heartbeat_s` and
@@ -26,18 +27,20 @@ from pathlib import Path
 import _common  # noqa: F401  (puts the checkout on sys.path)
 from _orchestra import machine, med, planner_script, running, spread
 from events.execution import WorkspaceTaskFailed, WorkspaceTaskStarted
+from tunnels.bus.embedded_login import SEED_FILE
 
 EDGE = "edge/worker"
 HEARTBEAT_S = 0.5
 
 
-async def start_agent(url: str, folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+async def start_agent(url: str, seed_file: Path, folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     env_file = folder / "agent.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
     env_file.chmod(0o600)
     return subprocess.Popen(
         [sys.executable, "-m", "tunnels.agent_main", "--nats", url, "--workspace", EDGE, "--path", str(folder / "worker"),
-         "--state-dir", str(folder / "state"), "--env-file", str(env_file), "--heartbeat-s", str(HEARTBEAT_S)],
+         "--state-dir", str(folder / "state"), "--env-file", str(env_file), "--heartbeat-s", str(HEARTBEAT_S),
+         "--nkey-seed-file", str(seed_file)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: the kill takes its Claude Code CLI too
     )
@@ -62,9 +65,10 @@ async def main() -> None:
         async with running(Path(tmp), {"app": ["api"]}, scripts, limits, remote=remote) as bench:
             orchestrator = bench.orchestrator
             url = orchestrator.backbone.url
+            seed_file = orchestrator.loaded.state_dir / "nats" / SEED_FILE
             loop = asyncio.get_running_loop()
             for round_ in range(args.rounds):
-                agent = await start_agent(url, edge_host, bench.model.env())
+                agent = await start_agent(url, seed_file, edge_host, bench.model.env())
                 try:
                     await orchestrator.remote.wait_live(EDGE)
                     started: asyncio.Future[None] = loop.create_future()

@@ -1,5 +1,8 @@
 """Ids and time, injected so that actors and projections stay deterministic.
 
+The production sources are here (`SystemClock`, `UlidSource`); the ones tests drive by hand
+(a manual clock, sequential ids) live in `tests/clocks.py`.
+
 Event ids are ULIDs: 48 bits of milliseconds and 80 bits of entropy in Crockford base32. They sort
 by time, are unique, and are safe as NATS subject tokens (`[0-9A-Z]`), so a request id can sit
 inside a subject.
@@ -11,7 +14,7 @@ import hashlib
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Protocol
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -75,35 +78,6 @@ class UlidSource:
                 self._last_entropy = int.from_bytes(os.urandom(10), "big") >> 1
             self._last_ms = ms
             return ulid_from(ms, self._last_entropy)
-
-
-class ManualClock:
-    """A clock for tests and replays: it moves only when told to."""
-
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock forward."""
-        self._now = self._now + timedelta(seconds=seconds)
-
-
-class SequentialIds:
-    """Deterministic ids for tests: ULIDs whose time comes from a clock and entropy from a counter."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._counter = 0
-        self._lock = threading.Lock()
-
-    def new_id(self) -> str:
-        with self._lock:
-            self._counter += 1
-            ms = int(self._clock.now().timestamp() * 1000)
-            return ulid_from(ms, self._counter)
 
 
 def derived_id(moment: datetime, key: str) -> str:

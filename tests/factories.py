@@ -20,9 +20,9 @@ from events.execution import (
     WorkspaceTaskStarted,
     WorkspaceTaskSucceeded,
 )
-from events.ids import ManualClock, SequentialIds
 from events.planning import PlanApproved, PlanProposed, RouteDecided
 from events.values import Plan, PlannedTask, TaskResult, Usage
+from tests.clocks import ManualClock, SequentialIds
 
 T0 = datetime(2026, 11, 21, 9, 30, 0, tzinfo=timezone.utc)
 

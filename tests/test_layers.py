@@ -2,7 +2,8 @@
 
 `tunnels/` wires everything and holds the adapters (NATS, Claude Code, the tree on disk); it may
 import anything. Nothing in `actors/`, `events/`, `projections/`, `channels/`, `remote_agent/`
-or `config/` may import `tunnels` — checked on every import statement, at any depth.
+or `config/` may import `tunnels` — checked on every import statement, at any depth. And no
+production code imports `tests` or `bench` (where the manual clock and sequential ids live).
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ def test_nothing_inward_imports_the_composition_root(folder: str) -> None:
 @pytest.mark.parametrize("folder", sorted(LOWER))
 def test_the_lowest_layers_import_nothing_above_them(folder: str) -> None:
     assert _violations(folder, LOWER[folder]) == []
+
+
+@pytest.mark.parametrize("folder", [*INWARD, "tunnels"])
+def test_no_production_code_imports_the_tests_or_the_benchmarks(folder: str) -> None:
+    # The test doubles (a manual clock, sequential ids) live in tests/: production gets real time and ids.
+    assert _violations(folder, ("tests", "bench")) == []
 
 
 def test_the_check_sees_an_import_of_the_root(tmp_path: Path) -> None:

@@ -142,7 +142,7 @@ class RecordingTasks(TaskRunner):
     """The task runner with nothing behind it: it records what it is asked to run and cancel."""
 
     def __init__(self, loaded: LoadedSettings, log: MemoryLog, requests: RequestsView, clock: Clock, ids: IdSource) -> None:
-        super().__init__(loaded, log, requests, clock, ids, executors={})
+        super().__init__(loaded, log, requests, clock, ids, executors={}, monotonic=clock)
         self.ran: list[WorkspaceTaskDispatched] = []
         self.cancelled: list[tuple[str, str]] = []
 

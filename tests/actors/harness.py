@@ -33,7 +33,7 @@ from actors.tree import Tree
 from config.settings import Settings
 from events.base import Event
 from events.catalogue import AnyEvent
-from events.ids import ManualClock, SequentialIds  # the one import of the test clock and ids
+from tests.clocks import ManualClock, SequentialIds  # the one import of the test clock and ids
 from projections import RequestsView, SessionsView
 from tests.actors.fakes import MemoryLog, RecordingTasks, ScriptedAdvisors, StaticTree, loaded, sample_tree
 
@@ -57,6 +57,7 @@ def make_context(world: World, loop: asyncio.AbstractEventLoop) -> ActorContext:
     return ActorContext(
         loop=loop, recorder=Recorder(world.log), settings=world.loaded, clock=world.clock, ids=world.ids,
         sessions=world.sessions, requests=world.requests, tree=world.trees, advisors=world.advisors, tasks=world.tasks,
+        timers=world.clock,  # the manual clock is the timers too: expiry rows move it
     )
 
 

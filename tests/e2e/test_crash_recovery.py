@@ -1,18 +1,23 @@
-"""SIGKILL the orchestrator while a phase runs; the restarted one reconciles from the stream."""
+"""SIGKILL the orchestrator while a phase runs; the restarted one reconciles from the stream. And a
+pending approval's expiry is armed again by the restarted orchestrator (on a manual clock)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from channels.terminal import TerminalChannel
 from config.loader import load_settings
-from events.execution import RequestCompleted
+from events.conversation import ConfirmationExpired, ConfirmationRequested
+from events.execution import RequestCompleted, RequestFailed
+from tests.clocks import ManualClock
 from tests.e2e.scenarios import hangs, plan, scenario, succeeds
 from tests.e2e.world import BASE_LIMITS
 from tunnels.demo.sample_tree import lay_out
@@ -62,3 +67,32 @@ async def test_a_killed_orchestrator_is_reconciled_and_pending_approvals_survive
         await bob_terminal.say("yes")
         final = await asyncio.wait_for(done, 120)
         assert "bob's change is in" in final.summary  # type: ignore[attr-defined]
+
+
+async def test_a_pending_approval_expires_on_time_after_a_restart(tmp_path: Path) -> None:
+    root = lay_out(tmp_path / "tree")
+    limits = {**BASE_LIMITS, "approval_ttl_s": 900}
+    (root / "orchestrator.yaml").write_text(json.dumps({"claude": {"isolate_home": True}, "limits": limits}))
+    loaded = load_settings(root / "orchestrator.yaml")
+    clock = ManualClock(datetime.now(timezone.utc))
+
+    def on_clock() -> Orchestrator:
+        return Orchestrator(loaded, agent_env=model.env(), clock=clock, timers=clock, monotonic=clock.monotonic)
+
+    async with ScriptedModelServer(parse_scenario(scenario(plan("one", ("api-service", "x", []))))) as model:
+        async with on_clock() as first:
+            terminal = TerminalChannel(first, "alice", out=io.StringIO())
+            asked_future = terminal.watch(lambda e: isinstance(e, ConfirmationRequested))
+            await terminal.say("in api-service: one")
+            asked = await asyncio.wait_for(asked_future, 120)
+        clock.advance(600)  # while no orchestrator runs; the first one's timer now finds its gate stopped
+
+        async with on_clock() as second:
+            assert second.requests.get(asked.request_id).status == "awaiting_approval"  # type: ignore[attr-defined, union-attr]
+            terminal = TerminalChannel(second, "alice", out=io.StringIO())
+            expired = terminal.watch(lambda e: isinstance(e, ConfirmationExpired))
+            failed = terminal.watch(lambda e: isinstance(e, RequestFailed))
+            clock.advance(300)  # the deadline the first orchestrator set: the second one armed it again
+            final = await asyncio.wait_for(failed, 30)
+            assert final.request_id == asked.request_id and final.stage == "approval"  # type: ignore[attr-defined]
+            assert (await expired).at == asked.expires_at == asked.at + timedelta(seconds=900)  # type: ignore[attr-defined]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psutil
 
-from events.conversation import ConfirmationRefused, ConfirmationRequested, MessageQueued
+from events.conversation import ConfirmationExpired, ConfirmationRefused, ConfirmationRequested, MessageQueued
 from events.execution import (
     RequestCancelled,
     RequestCompleted,
@@ -19,6 +20,7 @@ from events.execution import (
     WorkspaceTaskTimedOut,
 )
 from events.planning import ClarificationNeeded, PlanRejected
+from tests.clocks import ManualClock
 from tests.e2e.scenarios import errors, hangs, plan, router, scenario, succeeds
 from tests.e2e.world import world
 
@@ -158,12 +160,25 @@ async def test_only_the_requester_or_an_approver_can_approve(tmp_path: Path) -> 
         assert "Approved by terminal:carol." in w.out.getvalue()
 
 
-async def test_an_unanswered_approval_expires(tmp_path: Path) -> None:
-    script = scenario(plan("one", ("api-service", "x", [])))
-    async with world(tmp_path, script, limits={"approval_ttl_s": 1}) as w:
-        final = await w.run_to_end(f"{ALL} one", timeout=60)
+async def test_an_unanswered_approval_expires_when_the_clock_passes_its_ttl_and_not_before(tmp_path: Path) -> None:
+    script, clock = scenario(plan("one", ("api-service", "x", []))), ManualClock(datetime.now(timezone.utc))
+    async with world(tmp_path, script, limits={"approval_ttl_s": 900}, clock=clock) as w:
+        asked = await w.ask(f"{ALL} one", is_(ConfirmationRequested))
+        assert asked.expires_at == asked.at + timedelta(seconds=900)  # type: ignore[attr-defined]
+        clock.advance(899.999)
+        # The gate still waits: it takes an answer to it as one to a pending approval (and had it
+        # expired, the expiry would have been recorded before this refusal: same gate, in order).
+        refused = w.terminal.watch(is_(ConfirmationRefused))
+        await w.post_as("terminal:mallory", "yes")
+        assert "may not answer for terminal:alice" in (await asyncio.wait_for(refused, 30)).reason  # type: ignore[attr-defined]
+        assert not w.of_type(ConfirmationExpired)
+        ended = w.terminal.watch(is_(RequestFailed))
+        clock.advance(0.001)
+        final = await asyncio.wait_for(ended, 30)
         assert isinstance(final, RequestFailed) and final.stage == "approval"
-        assert "nobody approved the plan within" in w.out.getvalue()
+        [expired] = w.of_type(ConfirmationExpired)
+        assert expired.at == asked.expires_at  # type: ignore[attr-defined]
+        assert "nobody approved the plan within 15 minutes" in w.out.getvalue()
         late = w.terminal.watch(lambda e: e.type == "notice.issued")
         await w.terminal.say("yes")
         assert "Nothing is running or waiting for approval" in (await asyncio.wait_for(late, 30)).text  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from events.conversation import ConfirmationRequested, RequestOpened
 from events.execution import RequestCancelled, RequestCompleted
-from events.ids import ManualClock
+from tests.clocks import ManualClock
 from tests.e2e.scenarios import plan, router, scenario
 from tests.e2e.world import world
 

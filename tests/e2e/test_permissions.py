@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import shutil
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from events.execution import (
     WorkspaceTaskFailed,
     WorkspaceTaskSucceeded,
 )
+from tests.clocks import ManualClock
 from tests.e2e.scenarios import plan, scenario
 from tests.e2e.world import world
 from tunnels.commands.events import request_timeline
@@ -86,8 +88,9 @@ def _decided(detail: str) -> Any:
 async def test_a_relayed_command_is_allowed_denied_or_left_to_expire_and_only_the_requester_may_answer(tmp_path: Path) -> None:
     agent = _agent(bash("touch one.txt"), bash("touch two.txt"), bash("touch three.txt"), summary="asked three times")
     text = json.dumps({"scripts": [plan("touch", (WS, "touch three files", [])), agent]})
-    settings = {"permissions": {"relay": {"actions": ["bash"], "timeout_s": 3}}}
-    async with world(tmp_path, text, settings=settings) as w:
+    settings = {"permissions": {"relay": {"actions": ["bash"], "timeout_s": 600}}}
+    clock = ManualClock(datetime.now(timezone.utc))
+    async with world(tmp_path, text, settings=settings, clock=clock) as w:
         workspace = w.root / WS
         await w.ask(f"{WS}: touch three files", lambda e: isinstance(e, ConfirmationRequested))
         first = await w.ask("yes", _asked("touch one.txt"))
@@ -101,18 +104,28 @@ async def test_a_relayed_command_is_allowed_denied_or_left_to_expire_and_only_th
         second = await w.ask("allow", _asked("touch two.txt"))
         assert (workspace / "one.txt").exists()
         third = await w.ask("no", _asked("touch three.txt"))
-        final = await asyncio.wait_for(w.terminal.watch(lambda e: isinstance(e, RequestCompleted)), 60)  # nobody answers
+        assert third.expires_at == third.at + timedelta(seconds=600)  # type: ignore[attr-defined]
+        # Nobody answers. Just before the deadline the question is still open: the gate takes an
+        # answer to it as one to an open question (had it expired, it would say "already answered").
+        clock.advance(599.999)
+        refused = w.terminal.watch(lambda e: isinstance(e, NoticeIssued) and "Only terminal:alice" in e.text)
+        await w.post_as("terminal:mallory", "allow")
+        await asyncio.wait_for(refused, 30)
+        done = w.terminal.watch(lambda e: isinstance(e, RequestCompleted))
+        clock.advance(0.001)  # the deadline: denied, and the agent carries on
+        final = await asyncio.wait_for(done, 60)
         assert not (workspace / "two.txt").exists() and not (workspace / "three.txt").exists()
 
         answers: dict[str, AnyEvent] = {e.permission_id: e for e in w.of_type(PermissionDecided) if e.permission_id}  # type: ignore[attr-defined]
         assert (answers[first.permission_id].allowed, answers[first.permission_id].by) == (True, "terminal:alice")  # type: ignore[attr-defined]
         assert (answers[second.permission_id].allowed, answers[second.permission_id].by) == (False, "terminal:alice")  # type: ignore[attr-defined]
         assert (answers[third.permission_id].allowed, answers[third.permission_id].by) == (False, "timeout")  # type: ignore[attr-defined]
+        assert answers[third.permission_id].at == third.expires_at  # type: ignore[attr-defined]
         assert len(answers) == 3  # one decision per question
         assert "(2 actions refused)" in final.summary  # type: ignore[attr-defined]
         out = w.out.getvalue()
         assert "✓ Allowed for web-app/frontend: Bash touch one.txt (allowed by terminal:alice)" in out
-        assert "✗ Denied for web-app/frontend: Bash touch three.txt (nobody answered within 3 s)" in out
+        assert "✗ Denied for web-app/frontend: Bash touch three.txt (nobody answered within 10 minutes)" in out
         [succeeded] = w.of_type(WorkspaceTaskSucceeded)
         assert succeeded.result.summary == "asked three times"  # type: ignore[attr-defined]
 

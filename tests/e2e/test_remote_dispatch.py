@@ -1,9 +1,14 @@
-"""The orchestrator's side of remote workspaces, with a stand-in agent speaking the protocol."""
+"""The orchestrator's side of remote workspaces, with a stand-in agent speaking the protocol.
+
+The orchestrator runs on a manual clock: the stand-in's one announcement stays fresh until the test
+moves the clock, and its silence loses its task exactly when the clock passes `remote.lost_after_s`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import msgspec
@@ -22,23 +27,19 @@ from remote_agent.protocol import (
     consumer_name,
     kv_key,
 )
+from tests.clocks import ManualClock
 from tests.e2e.scenarios import plan, scenario, succeeds
 from tests.e2e.world import world
 from tunnels.bus import connect
 
 REMOTE = "edge/worker"
+LOST_AFTER_S = 30
 
 
 async def announce(nc: nats.NATS, *, claude_md: str = "# worker\nRuns at the edge.") -> None:
     kv = await nc.jetstream().key_value(PRESENCE_BUCKET)
     presence = Presence(workspace=REMOTE, agent_id="stand-in", host="test", version="0", claude_md=claude_md, heartbeat_at=time.time())
     await kv.put(kv_key(REMOTE), msgspec.json.encode(presence))
-
-
-async def heartbeat(nc: nats.NATS) -> None:
-    while True:
-        await announce(nc)
-        await asyncio.sleep(0.3)  # the stand-in agent's heartbeat period # sleep-ok
 
 
 async def take_task(nc: nats.NATS, stream: str) -> TaskCommand:
@@ -55,11 +56,12 @@ async def test_a_plan_mixing_local_and_remote_workspaces_and_an_agent_that_goes_
         succeeds("shared-lib/core", "core bumped", writes="VERSION"),
         succeeds("api-service", "api uses the edge"),
     )
-    async with world(tmp_path, script, settings={"remote": {"lost_after_s": 2}}) as w:
+    clock = ManualClock(datetime.now(timezone.utc))
+    async with world(tmp_path, script, settings={"remote": {"lost_after_s": LOST_AFTER_S}}, clock=clock) as w:
         store = w.orchestrator.store
         nc = await connect(w.orchestrator.backbone.options)  # type: ignore[union-attr]
         try:
-            beating = asyncio.ensure_future(heartbeat(nc))
+            await announce(nc)  # one heartbeat: fresh for as long as the clock stands still
             await w.orchestrator.remote.wait_live(REMOTE)
             tree = w.orchestrator.ctx.tree.tree()  # type: ignore[union-attr]
             assert tree.workspace(REMOTE).remote and "Runs at the edge" in tree.workspace(REMOTE).claude_md
@@ -90,10 +92,14 @@ async def test_a_plan_mixing_local_and_remote_workspaces_and_an_agent_that_goes_
             await w.terminal.say("yes")
             command = await take_task(nc, f"{store.layout.stream}_TASKS")
             await nc.request(out, ENCODER.encode(Started(task_id=command.task_id, agent_id="stand-in")), timeout=10)
-            beating.cancel()
             lost = w.terminal.watch(lambda e: isinstance(e, WorkspaceTaskFailed) and e.workspace == REMOTE)
             skipped = w.terminal.watch(lambda e: isinstance(e, WorkspaceTaskSkipped))
-            assert "agent lost: no heartbeat from stand-in" in (await asyncio.wait_for(lost, 30)).error  # type: ignore[attr-defined]
+            clock.advance(LOST_AFTER_S)  # silent for exactly `lost_after_s`: the watchdog's checks on the way keep it
+            assert command.task_id in w.orchestrator.remote.in_flight and not lost.done()
+            clock.advance(1)  # the next check (every min(1 s, lost_after_s / 4)) finds it lost
+            assert command.task_id not in w.orchestrator.remote.in_flight
+            failure = await asyncio.wait_for(lost, 30)
+            assert failure.error == f"agent lost: no heartbeat from stand-in for {LOST_AFTER_S:g} s"  # type: ignore[attr-defined]
             assert (await asyncio.wait_for(skipped, 30)).workspace == "api-service"  # type: ignore[attr-defined]
         finally:
             await nc.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 from channels.terminal import TerminalChannel
 from config.loader import load_settings
 from events.catalogue import REQUEST_ENDED, AnyEvent
-from events.ids import Clock
+from tests.clocks import ManualClock
 from tunnels.demo.sample_tree import lay_out
 from tunnels.runtime.orchestrator import Orchestrator
 from tunnels.scripted_model import ScriptedModelServer, parse_scenario
@@ -62,15 +62,17 @@ async def _wait(future: object, timeout: float) -> AnyEvent:
 @asynccontextmanager
 async def world(
     tmp_path: Path, scenario: str, *, limits: dict[str, float] | None = None, settings: dict[str, object] | None = None,
-    user: str = "alice", clock: Clock | None = None,
+    user: str = "alice", clock: ManualClock | None = None,
 ) -> AsyncIterator[World]:
-    """Lay out the sample tree under `tmp_path/tree` and run an orchestrator on it (on `clock`, a
-    `ManualClock` say, when given: the wall clock otherwise)."""
+    """Lay out the sample tree under `tmp_path/tree` and run an orchestrator on it. With `clock`,
+    its time is that manual clock's: the wall clock, the timers (expiries, the heartbeat watchdog)
+    and the monotonic source; otherwise the real ones."""
     root = lay_out(tmp_path / "tree")
     document = {"claude": {"isolate_home": True}, "limits": {**BASE_LIMITS, **(limits or {})}, **(settings or {})}
     (root / "orchestrator.yaml").write_text(json.dumps(document), encoding="utf-8")
     loaded = load_settings(root / "orchestrator.yaml")
     async with ScriptedModelServer(parse_scenario(scenario)) as model:
-        async with Orchestrator(loaded, agent_env=model.env(), clock=clock) as orchestrator:
+        monotonic = clock.monotonic if clock is not None else None
+        async with Orchestrator(loaded, agent_env=model.env(), clock=clock, timers=clock, monotonic=monotonic) as orchestrator:
             out = io.StringIO()
             yield World(root, orchestrator, model, TerminalChannel(orchestrator, user, out=out), out)

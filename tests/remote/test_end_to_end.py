@@ -11,9 +11,11 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from events.conversation import ConfirmationRequested
@@ -23,6 +25,7 @@ from events.execution import (
     WorkspaceTaskSkipped,
     WorkspaceTaskStarted,
 )
+from tests.clocks import ManualClock
 from tests.e2e.scenarios import plan, scenario, succeeds
 from tests.e2e.world import World, world
 from nats.errors import NoRespondersError, TimeoutError as NatsTimeoutError
@@ -41,7 +44,7 @@ from tests.helpers.remote import (
     make_identity,
     write_env_file,
 )
-from remote_agent.protocol import inbox_prefix
+from remote_agent.protocol import PRESENCE_BUCKET, Presence, inbox_prefix, kv_key
 from tunnels.bus import ConnectOptions, connect
 from tunnels.bus import EmbeddedNatsServer
 from tunnels.scripted_model import parse_scenario
@@ -66,15 +69,17 @@ def edge_hangs() -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def remote_world(tmp_path: Path, script: str, **remote: float) -> AsyncIterator[tuple[World, AgentIdentity, Path, str]]:
-    """An authorizing server, the orchestrator on it, and the edge agent's identity and folder."""
+async def remote_world(
+    tmp_path: Path, script: str, *, clock: ManualClock | None = None, **remote: float,
+) -> AsyncIterator[tuple[World, AgentIdentity, Path, str]]:
+    """An authorizing server, the orchestrator on it (on `clock` when given), and the edge agent's identity and folder."""
     identity = make_identity(EDGE, tmp_path / "keys")
     edge_dir = tmp_path / "edge-host" / "worker"
     edge_dir.mkdir(parents=True)
     (edge_dir / "CLAUDE.md").write_text("# worker\nRuns at the edge.\n", encoding="utf-8")
     async with EmbeddedNatsServer(tmp_path / "hub", extra_config=authorization(identity)) as server:
         settings = {"nats": {"url": server.url, "user": ORCH_USER, "password": ORCH_PASSWORD}, "remote": remote}
-        async with world(tmp_path, script, settings=settings) as w:
+        async with world(tmp_path, script, settings=settings, clock=clock) as w:
             yield w, identity, edge_dir, server.url
 
 
@@ -86,6 +91,19 @@ async def start_edge_agent(
     agent = await AgentProcess(args).start()
     await w.orchestrator.remote.wait_live(EDGE)
     return agent
+
+
+async def seen_last_heartbeat(w: World) -> None:
+    """Wait until the orchestrator has seen the last heartbeat a dead agent wrote (it may still be on
+    its way through the KV watch, and would count as a sign of life at the clock's next reading)."""
+    nc = await connect(w.orchestrator.backbone.options)  # type: ignore[union-attr]
+    try:
+        entry = await (await nc.jetstream().key_value(PRESENCE_BUCKET)).get(kv_key(EDGE))
+    finally:
+        await nc.close()
+    last = msgspec.json.decode(entry.value or b"", type=Presence)
+    remote = w.orchestrator.remote
+    await remote.wait_seen(lambda: EDGE in remote.presences and remote.presences[EDGE][0] == last)
 
 
 async def run_request(w: World, text: str, until: type = RequestCompleted, timeout: float = 90) -> Any:
@@ -129,7 +147,10 @@ async def test_a_plan_mixing_local_and_remote_workspaces_runs_end_to_end(tmp_pat
 
 
 async def test_a_killed_agent_is_reported_lost_and_a_restarted_one_serves_again(tmp_path: Path) -> None:
-    async with remote_world(tmp_path, mixed_plan(edge_hangs()), lost_after_s=2) as (w, identity, edge_dir, url):
+    # On a manual clock: the agent's heartbeats keep it live while the clock stands still, however
+    # slow the machine; once it is dead, moving the clock past `remote.lost_after_s` loses its task.
+    clock = ManualClock(datetime.now(timezone.utc))
+    async with remote_world(tmp_path, mixed_plan(edge_hangs()), clock=clock, lost_after_s=30) as (w, identity, edge_dir, url):
         agent = await start_edge_agent(w, identity, edge_dir, url, tmp_path)
         try:
             started = w.terminal.watch(lambda e: isinstance(e, WorkspaceTaskStarted) and e.workspace == EDGE)
@@ -141,8 +162,13 @@ async def test_a_killed_agent_is_reported_lost_and_a_restarted_one_serves_again(
             await w.model.wait_for_requests(1, script=EDGE)  # the remote session is running
             agent.kill_group()  # the host goes away mid-task: agent and its Claude Code CLI
             await agent.wait()
+            await seen_last_heartbeat(w)
+            remote = w.orchestrator.remote
+            clock.advance(30)  # silent for exactly `lost_after_s`: not lost yet
+            assert [f.dispatched.workspace for f in remote.in_flight.values()] == [EDGE] and not lost.done()
+            clock.advance(1)  # the watchdog's next check
             failure = await asyncio.wait_for(lost, 30)
-            assert "agent lost" in failure.error and "for 2 s" in failure.error  # remote.lost_after_s
+            assert "agent lost" in failure.error and "for 30 s" in failure.error  # remote.lost_after_s
             assert (await asyncio.wait_for(skipped, 30)).workspace == "api-service"
         finally:
             await agent.stop()

@@ -90,6 +90,7 @@ def make_context(tmp_path: Path) -> Callable[[], RecordingContext]:
         return RecordingContext(
             loop=None, recorder=None, settings=loaded, clock=ev.clock, ids=ev.ids,  # type: ignore[arg-type]
             sessions=SessionsView(), requests=RequestsView(), tree=None, advisors=None, tasks=None, events=ev,  # type: ignore[arg-type]
+            timers=ev.clock,
         )
 
     return make

@@ -1,10 +1,19 @@
-"""The orchestrator's judgement of remote agents: lost after `remote.lost_after_s` of silence; reports cut to size."""
+"""The orchestrator's judgement of remote agents: lost after `remote.lost_after_s` of silence (on a manual
+clock, without waiting); reports cut to size."""
 
 from __future__ import annotations
 
-from remote_agent.protocol import Presence
-from tests.factories import Events
-from tunnels.runtime.remote import InFlight, silent_tasks
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from actors.ports import Failed, TaskEnd, TaskOrder
+from config.loader import load_settings
+from projections import RequestsView
+from remote_agent.protocol import Presence, kv_key
+from tests.clocks import ManualClock
+from tests.factories import T0, Events
+from tunnels.runtime.remote import InFlight, RemoteWorkspaces, silent_tasks
 
 LOST_AFTER_S = 10.0
 EDGE, OTHER = "edge/worker", "edge/other"
@@ -49,7 +58,7 @@ def test_each_workspace_is_judged_by_its_own_agent() -> None:
 
 def test_what_a_remote_agent_reports_is_cut_to_size_before_it_is_recorded() -> None:
     from events.execution import WorkspaceTaskFailed, WorkspaceTaskSucceeded
-    from events.ids import ManualClock, SequentialIds
+    from tests.clocks import SequentialIds
     from events.values import SUMMARY_CHARS, TaskResult
     from remote_agent.protocol import Finished
     from actors.envelopes import task_envelope
@@ -63,3 +72,64 @@ def test_what_a_remote_agent_reports_is_cut_to_size_before_it_is_recorded() -> N
     assert isinstance(succeeded, WorkspaceTaskSucceeded) and len(succeeded.result.summary) == SUMMARY_CHARS
     failed = end_event(finished_end(Finished(task_id="t1", outcome="failed", error="e" * 1_000_000)), envelope)
     assert isinstance(failed, WorkspaceTaskFailed) and len(failed.error) == 1000
+
+
+# -- the watchdog, on a manual clock ------------------------------------------------------------
+
+
+class _Bus:
+    """The `WorkspaceBus` calls `RemoteWorkspaces` makes, answered at once; it hands presences in."""
+
+    def __init__(self) -> None:
+        self.on_presence: Callable[[str, Presence | None], None] | None = None
+        self.sent: list[str] = []
+
+    async def start(self, on_presence: Callable[[str, Presence | None], None], on_report: object) -> None:
+        self.on_presence = on_presence
+
+    async def stop(self) -> None: ...
+
+    async def ensure_consumer(self, workspace: str) -> None: ...
+
+    async def send_task(self, workspace: str, task_id: str, command: object) -> None:
+        self.sent.append(task_id)
+
+    def beat(self, workspace: str) -> None:
+        """The workspace's agent writes its presence (a heartbeat), and the KV watch delivers it."""
+        assert self.on_presence is not None
+        self.on_presence(kv_key(workspace), Presence(workspace=workspace, agent_id="a1", host="h", version="0", heartbeat_at=0.0))
+
+
+class _Handle:
+    """A task handle that only hears the end."""
+
+    def __init__(self) -> None:
+        self.ended: asyncio.Future[TaskEnd] = asyncio.get_running_loop().create_future()
+
+    async def finish(self, end: TaskEnd) -> None:
+        self.ended.set_result(end)
+
+
+async def test_a_silent_agent_is_lost_when_the_manual_clock_passes_lost_after_s_and_heartbeats_keep_it_alive(tmp_path: Path) -> None:
+    clock, bus, handle = ManualClock(T0), _Bus(), _Handle()
+    remote = RemoteWorkspaces(
+        bus, RequestsView(), load_settings(root=tmp_path), lost_after_s=LOST_AFTER_S,  # type: ignore[arg-type]
+        timers=clock, monotonic=clock.monotonic,
+    )
+    await remote.start()
+    try:
+        bus.beat(EDGE)
+        dispatched = Events().dispatched("s", "r1", EDGE)
+        await remote.execute(TaskOrder(dispatched, "prompt", "instructions"), handle)  # type: ignore[arg-type]
+        assert bus.sent == [dispatched.task_id]
+        clock.advance(LOST_AFTER_S - 1)
+        bus.beat(EDGE)  # a heartbeat: the silence starts again
+        clock.advance(LOST_AFTER_S)  # exactly `lost_after_s` of silence: not lost yet
+        assert dispatched.task_id in remote.in_flight and not handle.ended.done() and EDGE in remote.live()
+        clock.advance(1)  # the watchdog's next check (every min(1 s, lost_after_s / 4))
+        assert dispatched.task_id not in remote.in_flight and EDGE not in remote.live()
+        end = await asyncio.wait_for(handle.ended, 10)
+        assert end == Failed(f"agent lost: no heartbeat from a1 for {LOST_AFTER_S:g} s")
+    finally:
+        await remote.stop()
+    assert clock.pending() == []  # the watchdog stopped checking

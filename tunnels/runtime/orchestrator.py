@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import datetime
@@ -23,6 +24,7 @@ from actors.background import Background
 from actors.confirm_gate import Rearm
 from actors.context import ActorContext, Recorder
 from actors.dispatcher import Dispatcher
+from actors.ports import Monotonic, Timers
 from actors.permission_gate import RearmQuestions
 from actors.phase_supervisor import Resume
 from actors.reactions import Directory
@@ -39,6 +41,7 @@ from tunnels.backbone import Backbone, open_backbone, standard_projections
 from tunnels.bus.workspaces import WorkspaceBus
 from tunnels.claude.sandbox import check_sandbox
 from tunnels.runtime.remote import RemoteWorkspaces
+from tunnels.runtime.timers import LoopTimers
 from tunnels.tree_source import DiskTree
 
 log = logging.getLogger(__name__)
@@ -68,17 +71,22 @@ class Orchestrator:
 
     Channels call `post_message` for what people say and `add_listener` to see what happens.
     `agent_env` is extra environment for every Claude Code session (e.g. a scripted model's URL).
+    Time is injected: `clock` (the wall clock), `timers` (expiries and the heartbeat watchdog; by
+    default on the loop, due by `clock`) and `monotonic` (spans: heartbeat silence, progress
+    throttling; `time.monotonic` by default). A test gives a manual clock for all three.
     """
 
     def __init__(
         self, loaded: LoadedSettings, *, agent_env: Mapping[str, str] | None = None,
-        clock: Clock | None = None, ids: IdSource | None = None,
-        channels: Callable[[Orchestrator], Sequence[Any]] | None = None,
+        clock: Clock | None = None, ids: IdSource | None = None, timers: Timers | None = None,
+        monotonic: Monotonic | None = None, channels: Callable[[Orchestrator], Sequence[Any]] | None = None,
     ) -> None:
         self.loaded = loaded
         self.agent_env = dict(agent_env or {})
         self.clock = clock or SystemClock()
         self.ids = ids or UlidSource()
+        self._timers = timers
+        self.monotonic = monotonic or time.monotonic
         self._stack = AsyncExitStack()
         self.background = Background("orchestrator")
         """The task group of every background task of this orchestrator (see the module's docstring)."""
@@ -114,22 +122,25 @@ class Orchestrator:
         self.runner = await self._stack.enter_async_context(ProjectionRunner(store, views))
         task_log.prune(self.clock.now().date(), loaded.settings.task_log.retention_days)
         recorder = Recorder(store, last_seq=await store.last_seq())
+        self.timers: Timers = self._timers or LoopTimers(asyncio.get_running_loop(), self.clock)
         self.remote = RemoteWorkspaces(
             WorkspaceBus(store, background=self.background), requests, loaded,
-            lost_after_s=loaded.settings.remote.lost_after_s, background=self.background,
+            lost_after_s=loaded.settings.remote.lost_after_s, timers=self.timers, monotonic=self.monotonic,
+            background=self.background,
         )
         trees = DiskTree(loaded, self.remote)
         sessions_settings = SessionSettings(loaded, self.agent_env)
         local = LocalExecutor(sessions_settings, trees, sandbox_problem=await sandbox_problem(loaded))
         self.tasks = TaskRunner(
-            loaded, recorder, requests, self.clock, self.ids, {"local": local, "remote": self.remote}, background=self.background,
+            loaded, recorder, requests, self.clock, self.ids, {"local": local, "remote": self.remote},
+            monotonic=self.monotonic, background=self.background,
         )
         self.runner.add_listener(self.tasks.desk.on_event)
         adopted = await self.remote.adopt(self.tasks.handle_for)  # before start(): their agents' reports must find them
         await self.remote.start()
         self._stack.push_async_callback(self.remote.stop)
         self.ctx = ActorContext(
-            loop=asyncio.get_running_loop(), recorder=recorder, settings=loaded, clock=self.clock, ids=self.ids,
+            loop=asyncio.get_running_loop(), recorder=recorder, settings=loaded, clock=self.clock, ids=self.ids, timers=self.timers,
             sessions=sessions, requests=requests, tree=trees, advisors=ClaudeAdvisors(sessions_settings), tasks=self.tasks,
             background=self.background,
         )

@@ -5,15 +5,16 @@ the planner reads its announced CLAUDE.md, and its tasks are queued for its agen
 here, with their prompt ready-made. The agent's reports are checked (a report about another
 workspace's task is refused) and told to the task's handle, which records the same events a local
 task produces. When a workspace's heartbeat stops for `remote.lost_after_s`, its in-flight task
-fails as "agent lost" (dependants are then skipped). After a restart, the tasks still in flight
-are adopted again (`adopt`): their agents carry on, and their pending questions too.
+fails as "agent lost" (dependants are then skipped). Silence is measured on the injected monotonic
+source and the watchdog that checks it runs on the injected timers, so a test on a manual clock
+loses an agent without waiting. After a restart, the tasks still in flight are adopted again
+(`adopt`): their agents carry on, and their pending questions too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +24,11 @@ import msgspec
 from actors.background import Background
 from actors.ports import (
     Answer,
+    Cancellable,
     Cancelled,
     Failed,
     Interrupted,
+    Monotonic,
     PermissionNote,
     Progress,
     Question,
@@ -34,6 +37,7 @@ from actors.ports import (
     TaskHandle,
     TaskOrder,
     TimedOut,
+    Timers,
 )
 from actors.task_recorder import permission_id
 from config.loader import LoadedSettings
@@ -70,7 +74,7 @@ class InFlight:
     dispatched: WorkspaceTaskDispatched
     handle: TaskHandle
     since: float
-    """When it was dispatched (monotonic seconds)."""
+    """When it was dispatched (seconds of the orchestrator's `Monotonic`)."""
     agent_id: str = ""
     started: bool = False
     relays: set[asyncio.Future[None]] = field(default_factory=set)
@@ -112,7 +116,7 @@ class RemoteWorkspaces:
 
     def __init__(
         self, bus: WorkspaceBus, requests: RequestsView, loaded: LoadedSettings, *, lost_after_s: float,
-        background: Background | None = None,
+        timers: Timers, monotonic: Monotonic, background: Background | None = None,
     ) -> None:
         self.loaded = loaded
         self.background = background if background is not None else Background("remote workspaces")
@@ -121,19 +125,26 @@ class RemoteWorkspaces:
         self.requests = requests
         self.lost_after_s = lost_after_s
         self.presences: dict[str, tuple[Presence, float]] = {}
+        """Each workspace's last presence, and when it was seen (on `monotonic`)."""
         self.in_flight: dict[str, InFlight] = {}
-        self._watchdog: asyncio.Future[None] | None = None
+        self._timers = timers
+        self._monotonic = monotonic
+        self._watchdog: Cancellable | None = None
+        self._losing: set[asyncio.Future[None]] = set()
         self._changed = asyncio.Condition()
 
     async def start(self) -> None:
         """Watch presences, answer reports, and watch heartbeats."""
         await self.bus.start(self._on_presence, self._on_report)
-        self._watchdog = self.background.start(self._watch_heartbeats(), name="remote heartbeats")
+        self._arm_watchdog()
 
     async def stop(self) -> None:
         """Stop watching (tasks in flight are adopted again by the next start)."""
         if self._watchdog is not None:
             self._watchdog.cancel()
+            self._watchdog = None
+        for losing in self._losing:
+            losing.cancel()
         for flight in self.in_flight.values():
             for relay in flight.relays:
                 relay.cancel()
@@ -148,7 +159,7 @@ class RemoteWorkspaces:
             return
         first = presence.workspace not in self.presences
         # Staleness is measured on our own clock, from when we saw the heartbeat: hosts' clocks differ.
-        self.presences[presence.workspace] = (presence, time.monotonic())
+        self.presences[presence.workspace] = (presence, self._monotonic())
         if first:
             self.background.start(self._ensure_consumer(presence.workspace), name=f"consumer of {presence.workspace}")
         self.background.start(self._notify(), name="presence changed")
@@ -165,12 +176,17 @@ class RemoteWorkspaces:
 
     async def wait_live(self, workspace: str, timeout: float = 30.0) -> None:
         """Return once `workspace` has a live agent (for callers that must not race the KV watch)."""
+        await self.wait_seen(lambda: workspace in self.live(), timeout)
+
+    async def wait_seen(self, ready: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Return once `ready()` holds, checked again at each presence seen (for callers that must
+        know a heartbeat reached the orchestrator: a test that moves its clock after an agent's last one)."""
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: workspace in self.live()), timeout)
+            await asyncio.wait_for(self._changed.wait_for(ready), timeout)
 
     def live(self) -> dict[str, Presence]:
         """Workspaces whose agent's heartbeat is fresh."""
-        now = time.monotonic()
+        now = self._monotonic()
         return {w: p for w, (p, seen) in self.presences.items() if now - seen <= self.lost_after_s and not p.draining}
 
     # -- tasks ----------------------------------------------------------------------------------
@@ -199,7 +215,7 @@ class RemoteWorkspaces:
     async def execute(self, order: TaskOrder, handle: TaskHandle) -> None:
         """Queue the task for the workspace's agent; its reports are told to `handle`."""
         dispatched = order.dispatched
-        self.in_flight[dispatched.task_id] = InFlight(dispatched, handle, time.monotonic())
+        self.in_flight[dispatched.task_id] = InFlight(dispatched, handle, self._monotonic())
         try:
             await self.bus.send_task(dispatched.workspace, dispatched.task_id, self.command_for(order))
         except BusError as err:
@@ -231,7 +247,7 @@ class RemoteWorkspaces:
                 event = stored.event
                 if not isinstance(event, WorkspaceTaskDispatched) or event.task_id not in running or event.task_id in adopted:
                     continue
-                flight = InFlight(event, handle_for(event), time.monotonic(), started=running[event.task_id].status == "running")
+                flight = InFlight(event, handle_for(event), self._monotonic(), started=running[event.task_id].status == "running")
                 self.in_flight[event.task_id] = flight
                 adopted.add(event.task_id)
                 for question in request.pending_questions():
@@ -294,18 +310,26 @@ class RemoteWorkspaces:
                     return task.status not in ("dispatched", "running")
         return False
 
-    async def _watch_heartbeats(self) -> None:
-        while True:
-            await asyncio.sleep(min(1.0, self.lost_after_s / 4))  # a periodic check, not a synchronisation
-            for task_id in silent_tasks(self.in_flight, self.presences, time.monotonic(), self.lost_after_s):
-                flight = self.in_flight.pop(task_id, None)
-                if flight is None:
-                    continue  # its report settled it while an earlier failure was being recorded
+    def _arm_watchdog(self) -> None:
+        # A periodic check, not a synchronisation: a task fails at most one period after its silence passes the limit.
+        self._watchdog = self._timers.call_after(min(1.0, self.lost_after_s / 4), self._check_heartbeats)
+
+    def _check_heartbeats(self) -> None:
+        """Fail the tasks whose agent fell silent, then check again a period later (on the loop)."""
+        try:
+            for task_id in silent_tasks(self.in_flight, self.presences, self._monotonic(), self.lost_after_s):
+                flight = self.in_flight.pop(task_id)
                 seen = self.presences.get(flight.dispatched.workspace)
                 agent = flight.agent_id or (seen[0].agent_id if seen else "its agent")
                 for relay in flight.relays:
                     relay.cancel()
-                await flight.handle.finish(Failed(f"agent lost: no heartbeat from {agent} for {self.lost_after_s:g} s"))
+                error = f"agent lost: no heartbeat from {agent} for {self.lost_after_s:g} s"
+                losing = self.background.start(flight.handle.finish(Failed(error)), name=f"lost {task_id}", drain=True)
+                self._losing.add(losing)
+                losing.add_done_callback(self._losing.discard)
+        finally:
+            if self._watchdog is not None:  # None once stopped
+                self._arm_watchdog()
 
 
 def _question_number(dispatched: WorkspaceTaskDispatched, question_id: str) -> int | None:
