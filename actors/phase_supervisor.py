@@ -93,6 +93,7 @@ class PhaseSupervisor(EventActor):
             return
         self.plan, self.phase = request.plan, max(request.phase, 1)
         self.spent_usd = request.usage.cost_usd  # everything folded so far: routing, planning, ended tasks
+        self.cancelled_by = request.cancel_requested_by or None  # a stop said before the restart holds
         for workspace, task in request.tasks.items():
             if task.status in TASK_ACTIVE:
                 self.active.add(workspace)

@@ -131,6 +131,8 @@ class RequestState(msgspec.Struct, frozen=True, kw_only=True):
     usage: Usage = Usage()
     ended_at: datetime | None = None
     history: list[Turn] = []
+    cancel_requested_by: str = ""
+    """Who asked to stop the running request (before its end was recorded)."""
     """The earlier turns recorded on `request.opened`: what the router, the planner and the direct
     answer are given (see `actors.history`). Dropped when the request ends (the stream keeps it)."""
     questions: dict[str, Question] = {}
@@ -240,10 +242,13 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:  # noqa: C901 
             return replace(state, status="failed", reason=event.reason, ended_at=event.at, history=[])
         case RequestCancelled():
             return replace(state, status="cancelled", reason=f"cancelled by {event.by}", ended_at=event.at, history=[])
+        case CancelRequested():
+            # Kept so a supervisor resumed after a restart still knows the person said stop.
+            return replace(state, cancel_requested_by=state.cancel_requested_by or event.by)
         case (
             PermissionRequested()  # asked already (a redelivery), or not a relayed question
             | RequestOpened()  # opens the request: `fold` makes its first state
-            | MessageReceived() | MessageQueued() | NoticeIssued() | ReplyPosted() | CancelRequested()
+            | MessageReceived() | MessageQueued() | NoticeIssued() | ReplyPosted()
             | ConfirmationAnswered() | ConfirmationGiven() | ConfirmationRefused() | ConfirmationCancelled()
             | PermissionAnswered() | PhaseCompleted()
         ):

@@ -199,10 +199,6 @@ async def test_a_resumed_supervisor_goes_on_where_the_stream_says(budget: float 
         assert [line(e) for e in await world.deliver(supervisor, story.succeeded(CORE))] == after_core
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug, not fixed here: Resume does not know a cancel was requested (no projection records "
-    "request.cancel_requested), so the resumed supervisor runs the next phase after the person said stop"
-))
 async def test_a_resumed_supervisor_keeps_a_cancel_made_before_the_restart(world: World) -> None:
     # The person stopped the request; phase 2 and 3 were recorded as never to run; core, on a
     # remote agent, was still stopping when the orchestrator restarted and adopted it.
