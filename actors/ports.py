@@ -15,7 +15,7 @@ from actors.tree import Tree
 from events.base import Event
 from events.execution import WorkspaceTaskDispatched
 from events.log import Appended, Stored
-from events.values import TaskResult, Usage
+from events.values import TaskFacts, TaskResult, Usage
 
 # -- the event log ---------------------------------------------------------------------------
 
@@ -143,10 +143,12 @@ Asker = Callable[[Question], Awaitable[Answer]]
 
 @dataclass(frozen=True)
 class Succeeded:
-    """The agent finished with its structured result."""
+    """The agent finished with its structured result (its claims); `facts` is what the runner
+    established itself (branch, commit, diff, declared tests), when it could."""
 
     result: TaskResult
     usage: Usage = Usage()
+    facts: TaskFacts | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from tunnels.agents import ClaudeAdvisors, LocalExecutor, SessionSettings
 from tunnels.backbone import Backbone, open_backbone, standard_projections
 from tunnels.bus.workspaces import WorkspaceBus
 from tunnels.claude.sandbox import check_sandbox
+from tunnels.git.tasks import GitTasks
 from tunnels.runtime.remote import RemoteWorkspaces
 from tunnels.tree_source import DiskTree
 
@@ -103,7 +104,7 @@ class Orchestrator:
         self.remote = RemoteWorkspaces(WorkspaceBus(store), requests, loaded, lost_after_s=loaded.settings.remote.lost_after_s)
         trees = DiskTree(loaded, self.remote)
         sessions_settings = SessionSettings(loaded, self.agent_env)
-        local = LocalExecutor(sessions_settings, trees, sandbox_problem=await sandbox_problem(loaded))
+        local = LocalExecutor(sessions_settings, trees, GitTasks(loaded, requests), sandbox_problem=await sandbox_problem(loaded))
         self.tasks = TaskRunner(loaded, recorder, requests, self.clock, self.ids, {"local": local, "remote": self.remote})
         self.runner.add_listener(self.tasks.desk.on_event)
         adopted = await self.remote.adopt(self.tasks.handle_for)  # before start(): their agents' reports must find them
