@@ -222,3 +222,7 @@ class TaskExecutor(Protocol):
     async def cancel(self, task_id: str, by: str) -> None:
         """Stop the task if it runs (its end is still reported through its handle)."""
         ...
+
+    async def in_place(self, workspace: str) -> bool:
+        """Whether tasks of `workspace` edit the same folder (then they must take turns)."""
+        ...

@@ -154,6 +154,14 @@ class LocalExecutor:
         finally:
             self._tasks.pop(task_id, None)
 
+    async def in_place(self, workspace: str) -> bool:
+        """Whether the workspace's tasks edit its folder (outside git, or worktrees turned off)."""
+        try:
+            found = self.trees.tree().workspace(workspace)
+        except TreeError:
+            return True
+        return found.path is None or not await self.places.isolates(found.path)
+
     async def cancel(self, task_id: str, by: str) -> None:
         """Stop the task's session (its runner records the cancel)."""
         task = self._tasks.get(task_id)

@@ -4,12 +4,13 @@ changes flow through git, and a failed task leaves nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 from events.conversation import ConfirmationRequested
-from events.execution import RequestCompleted, WorkspaceTaskFailed, WorkspaceTaskSucceeded
+from events.execution import RequestCompleted, WorkspaceTaskFailed, WorkspaceTaskStarted, WorkspaceTaskSucceeded
 from events.values import FileDiff
 from tests.e2e.scenarios import plan
 from tests.e2e.world import world
@@ -95,3 +96,56 @@ async def test_a_failed_task_leaves_nothing_in_the_users_tree_and_its_branch_hol
         assert "Tunnels-Outcome: unfinished" in run(repo, "log", "-1", "--format=%B", branch)
         assert run(repo, "worktree", "list").count("\n") == 1
         assert final.failed == 1  # type: ignore[attr-defined]
+
+
+async def test_two_requests_on_one_git_workspace_run_at_once_each_on_its_own_branch(tmp_path: Path) -> None:
+    slow = writes("web-app/backend", {"a.txt": "from the first\n"}, summary="first", claims=["a.txt"])
+    slow["name"], slow["match"] = "backend-first", [*slow["match"], "FIRST"]
+    slow["turns"][-1]["delay_s"] = 5  # the first task is still running when the second is dispatched
+    fast = writes("web-app/backend", {"b.txt": "from the second\n"}, summary="second", claims=["b.txt"])
+    fast["name"], fast["match"] = "backend-second", [*fast["match"], "SECOND"]
+    scenario = json.dumps({"scripts": [
+        plan("first", ("web-app/backend", "FIRST change", []), match="FIRST"),
+        plan("second", ("web-app/backend", "SECOND change", []), match="SECOND"),
+        slow, fast,
+    ]})
+    async with world(tmp_path, scenario) as w:
+        git_init(w.root / "web-app")
+        events = Watch(w.orchestrator)
+        await w.ask("in web-app/backend: FIRST change", lambda e: isinstance(e, ConfirmationRequested))
+        await w.ask("yes", lambda e: isinstance(e, WorkspaceTaskStarted))
+        # Bob, in a conversation of his own, asks for another change of the same workspace.
+        bob = "terminal:bob"
+        await w.orchestrator.post_message(session_key=bob, channel="terminal", sender=bob, text="in web-app/backend: SECOND change", message_ref="b1")
+        await events.until(lambda e: isinstance(e, ConfirmationRequested) and e.session_key == bob)
+        await w.orchestrator.post_message(session_key=bob, channel="terminal", sender=bob, text="yes", message_ref="b2")
+        second = await events.until(lambda e: isinstance(e, WorkspaceTaskSucceeded) and e.session_key == bob)
+        first = await events.until(lambda e: isinstance(e, WorkspaceTaskSucceeded) and e.session_key != bob)
+        assert events.seen.index(second) < events.seen.index(first)  # the second did not wait for the first
+        repo = w.root / "web-app"
+        assert run(repo, "show", f"{first.facts.branch}:backend/a.txt") == "from the first\n"  # type: ignore[attr-defined]
+        assert run(repo, "show", f"{second.facts.branch}:backend/b.txt") == "from the second\n"  # type: ignore[attr-defined]
+        assert first.facts.branch != second.facts.branch and not run(repo, "status", "--porcelain").strip()  # type: ignore[attr-defined]
+
+
+class Watch:
+    """Every event the orchestrator folds, and a future for the first one matching a predicate."""
+
+    def __init__(self, orchestrator: Any) -> None:
+        self.seen: list[Any] = []
+        self._waiting: list[tuple[Any, asyncio.Future[Any]]] = []
+        orchestrator.add_listener(self._on)
+
+    def _on(self, seq: int, event: Any) -> None:
+        self.seen.append(event)
+        for predicate, future in self._waiting:
+            if not future.done() and predicate(event):
+                future.set_result(event)
+
+    async def until(self, predicate: Any, timeout: float = 90) -> Any:
+        found = next((e for e in self.seen if predicate(e)), None)
+        if found is not None:
+            return found
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append((predicate, future))
+        return await asyncio.wait_for(future, timeout)

@@ -68,6 +68,10 @@ class GitTasks:
         self._pins: dict[tuple[str, str], str] = {}
         self._pin_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
+    async def isolates(self, folder: Path) -> bool:
+        """Whether tasks in `folder` get worktrees of their own (it lies in git, worktrees are on)."""
+        return self.settings.worktrees and await repository_root(folder) is not None
+
     def _label(self, repo: Path) -> str:
         root = self.loaded.root.resolve()
         return str(repo.relative_to(root)) if repo.is_relative_to(root) else str(repo)
