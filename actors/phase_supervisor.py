@@ -17,6 +17,7 @@ waste what they cost), so a request can end past its budget; a task's own budget
 from __future__ import annotations
 
 from actors.base import EventActor
+from actors.facts import facts_line
 from actors.budget import is_spent, not_run_reason, stop_text
 from actors.context import ActorContext
 from events.catalogue import AnyEvent
@@ -187,8 +188,11 @@ class PhaseSupervisor(EventActor):
         for workspace in [w for phase in self.plan.phases for w in phase]:
             status = self.outcomes.get(workspace, "pending")
             task = latest.tasks.get(workspace)
+            extras = []
             if status == "succeeded" and task is not None and task.result is not None:
                 detail = task.result.summary
+                if task.facts is not None:
+                    extras.append(facts_line(task.facts, task.result))
             elif workspace in self.not_run:  # recorded just now: the view may not have it yet
                 detail = f"not run: {self.not_run[workspace]}"
             elif task is not None and task.error:
@@ -196,7 +200,9 @@ class PhaseSupervisor(EventActor):
             else:
                 detail = status
             if task is not None and task.refused:
-                detail += f" ({task.refused} action{'s' if task.refused != 1 else ''} refused)"
+                extras.append(f"{task.refused} action{'s' if task.refused != 1 else ''} refused")
+            if extras:
+                detail += f" ({'; '.join(extras)})"
             lines.append(f"{marks.get(status, '✗')} {workspace}: {detail}")
         done = sum(1 for s in self.outcomes.values() if s == "succeeded")
         return f"{done} of {len(self.plan.tasks)} workspace tasks succeeded.\n" + "\n".join(lines)

@@ -16,7 +16,7 @@ from actors.tree import Tree
 from events.base import Event
 from events.execution import WorkspaceTaskDispatched
 from events.log import Appended, Stored
-from events.values import TaskResult, Usage
+from events.values import TaskFacts, TaskResult, Usage
 
 # -- the event log ---------------------------------------------------------------------------
 
@@ -177,10 +177,12 @@ Asker = Callable[[Question], Awaitable[Answer]]
 
 @dataclass(frozen=True)
 class Succeeded:
-    """The agent finished with its structured result."""
+    """The agent finished with its structured result (its claims); `facts` is what the runner
+    established itself (branch, commit, diff, declared tests), when it could."""
 
     result: TaskResult
     usage: Usage = Usage()
+    facts: TaskFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -253,4 +255,8 @@ class TaskExecutor(Protocol):
 
     async def cancel(self, task_id: str, by: str) -> None:
         """Stop the task if it runs (its end is still reported through its handle)."""
+        ...
+
+    async def in_place(self, workspace: str) -> bool:
+        """Whether tasks of `workspace` edit the same folder (then they must take turns)."""
         ...

@@ -69,7 +69,7 @@ def end_event(end: TaskEnd, envelope: dict[str, Any]) -> Event:
     not trusted to keep within bounds)."""
     match end:
         case Succeeded():
-            return WorkspaceTaskSucceeded(**envelope, result=bounded_result(end.result), usage=end.usage)
+            return WorkspaceTaskSucceeded(**envelope, result=bounded_result(end.result), usage=end.usage, facts=end.facts)
         case Failed():
             return WorkspaceTaskFailed(**envelope, error=end.error[:REASON_CHARS] or "the agent reported no result", usage=end.usage)
         case TimedOut():

@@ -2,9 +2,10 @@
 
 For each `task.dispatched` the workspace agent hands over, the runner builds the task's prompt
 (the plan's task, the request, its upstream results) and runs it through the executor its target
-names: this host's Claude Code (`local`) or a remote agent (`remote`). A local workspace runs at
-most one task at a time across all requests (a lock per workspace, first come first served), and
-at most `limits.max_parallel_agents` local sessions run at once. Every task reports through its
+names: this host's Claude Code (`local`) or a remote agent (`remote`). A local workspace edited in
+place runs at most one task at a time across all requests (a lock per workspace, first come first
+served); one whose tasks each get their own git worktree runs them at once. At most
+`limits.max_parallel_agents` local sessions run at once. Every task reports through its
 own `TaskRecorder`, so its events are made in one place. Cancel reaches each running task's
 executor.
 """
@@ -12,6 +13,7 @@ executor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
@@ -97,7 +99,9 @@ class TaskRunner:
                 order = self.order_for(dispatched)
                 await (executor.execute(order, handle) if order else handle.finish(Failed("the request has no plan")))
                 return
-            async with self._locks[dispatched.workspace], self._slots:
+            # A workspace edited in place takes one task at a time; one whose tasks get worktrees does not.
+            shared = await executor.in_place(dispatched.workspace)
+            async with self._locks[dispatched.workspace] if shared else contextlib.nullcontext(), self._slots:
                 current = self.requests.get(dispatched.request_id)
                 order = self.order_for(dispatched)
                 if current is None or current.status != "executing" or order is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from actors.facts import facts_line
 from events.catalogue import AnyEvent
 from events.conversation import (
     ConfirmationCancelled,
@@ -107,8 +108,7 @@ def render(event: AnyEvent, *, progress: bool = True) -> str | None:  # noqa: C9
         case PermissionDecided() if not event.allowed:
             return f"    {event.workspace}: refused {event.tool} {event.detail}: {event.reason}" if progress else None
         case WorkspaceTaskSucceeded():
-            files = ", ".join(event.result.changed_files) or "no files"
-            return f"  ✓ {event.workspace}: {event.result.summary} ({files}; tests {event.result.test_result})"
+            return f"  ✓ {event.workspace}: {event.result.summary} ({facts_line(event.facts, event.result)})"
         case WorkspaceTaskFailed():
             return f"  ✗ {event.workspace} failed: {event.error}"
         case WorkspaceTaskTimedOut():

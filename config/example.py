@@ -113,6 +113,13 @@ channels:
     per_user_sessions_in_groups: true
     api_url: null          # a local Bot API server, e.g. http://127.0.0.1:8081
 
+# Workspaces inside a git repository: each task runs in its own worktree on its own branch, from
+# the request's base commit; the orchestrator commits it and records the diff and the tests.
+git:
+  worktrees: true        # false: agents edit the workspace in place (tasks there take turns)
+  branch_prefix: tunnels/  # task branches are <prefix><request>/<workspace>
+  keep_failed_days: 7    # the branch of a failed, cancelled or interrupted task is kept this long
+
 # Remote workspace agents (tunnels-agent on other hosts or pods, reached through nats.url).
 remote:
   lost_after_s: 30     # no heartbeat for this long: the agent is lost, its running task fails

@@ -297,6 +297,29 @@ def _check_approver(index: int, qualified: str) -> None:
         )
 
 
+_BRANCH_PREFIX = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/?")
+
+
+class GitSettings(_Section, frozen=True, kw_only=True):
+    """A worktree and a branch per task, for workspaces inside a git repository."""
+
+    worktrees: bool = True
+    """Run each task in its own worktree on its own branch (false: edit the workspace in place)."""
+    branch_prefix: str = "tunnels/"
+    """Task branches are `<prefix><request>/<workspace>`."""
+    keep_failed_days: float = 7
+    """How long the branch of a failed, cancelled or interrupted task is kept (its worktree never is)."""
+
+    def __post_init__(self) -> None:
+        if not _BRANCH_PREFIX.fullmatch(self.branch_prefix) or ".." in self.branch_prefix or self.branch_prefix.startswith("-"):
+            raise ValueError(
+                f"`branch_prefix` {self.branch_prefix!r} is not a usable branch name prefix; use letters, digits, "
+                "`.`, `_`, `-` and `/`, e.g. `tunnels/`"
+            )
+        if not (self.keep_failed_days >= 0 and math.isfinite(self.keep_failed_days)):
+            raise ValueError(f"`keep_failed_days` must be 0 or more, got {self.keep_failed_days}")
+
+
 class RemoteSettings(_Section, frozen=True, kw_only=True):
     """Remote workspace agents (``tunnels-agent``) reached over NATS."""
 
@@ -326,6 +349,7 @@ class Settings(_Section, frozen=True, kw_only=True):
     task_log: TaskLogSettings = msgspec.field(default_factory=TaskLogSettings)
     channels: ChannelSettings = msgspec.field(default_factory=ChannelSettings)
     remote: RemoteSettings = msgspec.field(default_factory=RemoteSettings)
+    git: GitSettings = msgspec.field(default_factory=GitSettings)
     approvers: list[str] = []
 
     def __post_init__(self) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from events.base import RequestEvent
-from events.values import TaskResult, Usage
+from events.values import TaskFacts, TaskResult, Usage
 
 
 class PhaseStarted(RequestEvent, frozen=True, kw_only=True, tag="phase.started"):
@@ -79,12 +79,14 @@ class PermissionDecided(RequestEvent, frozen=True, kw_only=True, tag="permission
 
 
 class WorkspaceTaskSucceeded(RequestEvent, frozen=True, kw_only=True, tag="task.succeeded"):
-    """The agent finished and returned its structured result."""
+    """The agent finished and returned its structured result (its claims); `facts` is what the
+    orchestrator found itself: the branch and commit, the real diff, the declared tests' outcome."""
 
     task_id: str
     workspace: str
     result: TaskResult
     usage: Usage = Usage()
+    facts: TaskFacts | None = None
 
 
 class WorkspaceTaskFailed(RequestEvent, frozen=True, kw_only=True, tag="task.failed"):

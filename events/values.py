@@ -77,6 +77,47 @@ def bounded_result(result: TaskResult) -> TaskResult:
     return result if bounded == result else bounded
 
 
+class FileDiff(msgspec.Struct, frozen=True, kw_only=True):
+    """One file a task changed, as git (or the file manifest) says: lines added and removed, -1 when
+    unknown (a binary file, or a workspace outside git)."""
+
+    path: str
+    added: int = -1
+    removed: int = -1
+
+
+class TestRun(msgspec.Struct, frozen=True, kw_only=True):
+    """The workspace's declared test command, run by the orchestrator after the agent."""
+
+    __test__ = False  # not a pytest test class
+
+    command: str
+    passed: bool
+    exit_code: int
+    tail: str = ""
+    """The last lines of its output (bounded)."""
+
+
+class TaskFacts(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What the orchestrator itself found a task did, beside the agent's claims (`TaskResult`).
+
+    In git: the task's `branch` of the repository at `repo` (its root, relative to the tree's root
+    when inside it), made at `base`; `commit` holds its changes ("" when nothing changed). Outside
+    git, `files` come from a manifest of the workspace taken before and after. `mismatches` says
+    where the agent's claims and these facts disagree.
+    """
+
+    repo: str = ""
+    branch: str = ""
+    base: str = ""
+    start: str = ""
+    """The commit the task started from: `base` with its upstream tasks' branches merged in."""
+    commit: str = ""
+    files: list[FileDiff] = []
+    test: TestRun | None = None
+    mismatches: list[str] = []
+
+
 class PlannedTask(msgspec.Struct, frozen=True, kw_only=True):
     """One workspace's task in a plan. `workspace` is qualified: `project/workspace`."""
 

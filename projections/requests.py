@@ -55,7 +55,7 @@ from events.planning import (
     PlanRejected,
     RouteDecided,
 )
-from events.values import Plan, TaskResult, Usage
+from events.values import Plan, TaskFacts, TaskResult, Usage
 
 RequestStatus = Literal[
     "routing", "clarifying", "planning", "awaiting_approval", "executing", "completed", "failed", "cancelled"
@@ -79,6 +79,8 @@ class TaskState(msgspec.Struct, frozen=True, kw_only=True):
     status: TaskStatus = "pending"
     target: str = "local"
     result: TaskResult | None = None
+    facts: TaskFacts | None = None
+    """What the orchestrator found the task did (branch, commit, diff, tests), beside its claims."""
     error: str = ""
     usage: Usage = Usage()
     last_progress: str = ""
@@ -215,7 +217,7 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:  # noqa: C901 
             return _task(state, event.workspace, last_progress=event.detail)
         case WorkspaceTaskSucceeded():
             state = _add_usage(state, event.usage)
-            return _task(state, event.workspace, status="succeeded", result=event.result, usage=event.usage, ended_at=event.at)
+            return _task(state, event.workspace, status="succeeded", result=event.result, facts=event.facts, usage=event.usage, ended_at=event.at)
         case WorkspaceTaskFailed():
             state = _add_usage(state, event.usage)
             return _task(state, event.workspace, status="failed", error=event.error, usage=event.usage, ended_at=event.at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from events.values import Usage
+from events.values import TaskFacts, Usage
 from projections.requests import RequestState, TaskState
 from projections.slugs import slug
 
@@ -35,12 +35,29 @@ def relative_path(state: RequestState) -> PurePosixPath:
     return PurePosixPath(f"{state.opened_at:%Y-%m-%d}", project, name)
 
 
+def _facts(facts: TaskFacts | None) -> list[str]:
+    """What the orchestrator found: the branch and commit, each file's diff, the declared tests."""
+    if facts is None:
+        return []
+    lines = []
+    if facts.branch:
+        lines.append(f"- Branch: `{facts.branch}` of `{facts.repo}` (commit `{facts.commit[:12]}`, from `{facts.base[:12]}`)")
+    changed = ", ".join(f"`{f.path}` (+{f.added} −{f.removed})" if f.added >= 0 else f"`{f.path}`" for f in facts.files) or "none"
+    lines.append(f"- Changed files (found): {changed}")
+    if facts.test is not None:
+        outcome = "passed" if facts.test.passed else f"FAILED (exit {facts.test.exit_code})"
+        lines.append(f"- Tests (run by the orchestrator): `{facts.test.command}` {outcome}")
+    lines += [f"- Mismatch: {note}" for note in facts.mismatches]
+    return lines
+
+
 def _task_section(task: TaskState) -> list[str]:
     lines = [f"### {task.workspace} (phase {task.phase}): {task.status}", "", f"Task: {task.task}", ""]
     if task.result is not None:
         lines += [task.result.summary, ""]
         files = ", ".join(f"`{name}`" for name in task.result.changed_files) or "none"
-        lines += [f"- Changed files: {files}", f"- Tests: {task.result.test_result}"]
+        lines += [f"- Changed files (the agent's claim): {files}", f"- Tests (the agent's claim): {task.result.test_result}"]
+        lines += _facts(task.facts)
         if task.result.downstream_context:
             lines.append(f"- Downstream context: {task.result.downstream_context}")
     if task.error:

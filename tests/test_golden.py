@@ -41,7 +41,8 @@ ADDED_FIELDS: dict[str, frozenset[str]] = {
     "permission.requested": frozenset({"permission_id", "reason", "rule", "expires_at", "approvers"}),
     "permission.decided": frozenset({"detail", "rule", "permission_id"}),
     "task.skipped": frozenset({"reason"}),  # cost budgets: why a task was not run
-    "request.completed": frozenset({"stopped"}),  # cost budgets: why the plan stopped early
+    "request.completed": frozenset({"stopped"}),
+    "task.succeeded": frozenset({"facts"}),  # what the orchestrator found the task did (git, manifest, tests)  # cost budgets: why the plan stopped early
 }
 """Fields added with a default after a golden stream was recorded, by event tag: `{"task.started": frozenset({"host"})}`.
 

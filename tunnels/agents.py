@@ -28,6 +28,8 @@ from config.loader import LoadedSettings
 from tunnels.claude import AgentSpec, BashRules, run_agent, run_workspace_task
 from tunnels.claude.permissions import DEFAULT_BASH_ALLOW
 from tunnels.claude.sandbox import SandboxSpec
+from tunnels.git.run import GitError
+from tunnels.git.tasks import GitTasks, PreparationFailed
 
 
 class SessionSettings:
@@ -64,14 +66,15 @@ class SessionSettings:
             env=self.env, cli_path=self.cli_path, sandbox_dir=self.homes, protected=self.private_areas,
         )
 
-    def workspace(self, order: TaskOrder, cwd: Path, *, relayed: bool) -> AgentSpec:
-        """A workspace session in `cwd` for a dispatched task (stopped at its cost budget)."""
+    def workspace(self, order: TaskOrder, cwd: Path, *, relayed: bool, visible: tuple[Path, ...] = ()) -> AgentSpec:
+        """A workspace session in `cwd` for a dispatched task (stopped at its cost budget);
+        `visible` stays readable inside the protected areas (a worktree's repository)."""
         limits = self.limits
         return AgentSpec(
             prompt=order.prompt, cwd=cwd, kind="workspace", system_prompt=order.instructions, model=self.models.workspace,
             max_turns=limits.workspace_max_turns, timeout_s=limits.task_timeout_s, env=self.env, cli_path=self.cli_path,
             bash=self.bash, sandbox_dir=self.homes, sandbox=self.sandbox, protected=(self.loaded.root, *self.private_areas),
-            relay=self.relay if relayed else frozenset(), max_budget_usd=limits.max_cost_usd_per_task,
+            relay=self.relay if relayed else frozenset(), max_budget_usd=limits.max_cost_usd_per_task, visible=visible,
         )
 
 
@@ -90,9 +93,12 @@ class ClaudeAdvisors:
 class LocalExecutor:
     """Runs workspace tasks in this host's folders, one Claude Code session each."""
 
-    def __init__(self, sessions: SessionSettings, trees: TreeSource, *, sandbox_problem: str | None = None) -> None:
+    def __init__(
+        self, sessions: SessionSettings, trees: TreeSource, places: GitTasks, *, sandbox_problem: str | None = None,
+    ) -> None:
         self.sessions = sessions
         self.trees = trees
+        self.places = places
         self.sandbox_problem = sandbox_problem
         """Why sessions may not run here (the OS sandbox is required and cannot run), if so."""
         self.agent_name = f"local:{sessions.loaded.root.name}"
@@ -115,21 +121,46 @@ class LocalExecutor:
             except TreeError as err:
                 await handle.finish(Failed(str(err)))
                 return
+            try:
+                placement = await self.places.place(order, workspace)
+            except PreparationFailed as err:
+                await handle.finish(Failed(str(err)))
+                return
             handle.started(self.agent_name)
             relayed = bool(self.sessions.relay)
-            spec = self.sessions.workspace(order, workspace.path, relayed=relayed)
+            visible = (placement.worktree.repo / ".git",) if placement.worktree else ()
+            spec = self.sessions.workspace(order, placement.cwd, relayed=relayed, visible=visible)
             try:
                 result, outcome = await run_workspace_task(
                     spec, handle.progress, on_decision=handle.decided, ask=handle.ask if relayed else None,
                 )
             except AgentTimeout as err:
+                await self.places.abandon(placement, order, "timed out")
                 await handle.finish(TimedOut(err.timeout_s))
             except AgentError as err:
+                await self.places.abandon(placement, order, "failed")
                 await handle.finish(Failed(err.message, usage=err.usage))
+            except asyncio.CancelledError:
+                # The user's tree must stay clean whatever stops the task: roll back, then let the cancel go on.
+                await asyncio.shield(self.places.abandon(placement, order, "cancelled"))
+                raise
             else:
-                await handle.finish(Succeeded(result, outcome.usage))
+                try:
+                    facts = await self.places.settle(placement, order, result)
+                except GitError as err:
+                    await handle.finish(Failed(f"could not record what the task changed: {err}", usage=outcome.usage))
+                    return
+                await handle.finish(Succeeded(result, outcome.usage, facts))
         finally:
             self._tasks.pop(task_id, None)
+
+    async def in_place(self, workspace: str) -> bool:
+        """Whether the workspace's tasks edit its folder (outside git, or worktrees turned off)."""
+        try:
+            found = self.trees.tree().workspace(workspace)
+        except TreeError:
+            return True
+        return found.path is None or not await self.places.isolates(found.path)
 
     async def cancel(self, task_id: str, by: str) -> None:
         """Stop the task's session (its runner records the cancel)."""

@@ -66,7 +66,8 @@ async def test_refusals_are_events_shown_in_the_chat_the_result_and_the_task_log
         # The chat: each refusal as progress, and the result says how many instead of a bare ✓.
         out = w.out.getvalue()
         assert "refused Bash cat ../../ARCHIVE/slack/credentials" in out and "refused SandboxNetworkAccess example.com" in out
-        assert f"✓ {WS}: tried ({len(refused)} actions refused)" in final.summary  # type: ignore[attr-defined]
+        [line] = [x for x in final.summary.splitlines() if x.startswith(f"✓ {WS}: tried (")]  # type: ignore[attr-defined]
+        assert line.endswith(f"; {len(refused)} actions refused)"), line
         # The task log lists them; the replay shows each.
         log = w.orchestrator.task_log.path_of(final.request_id)
         assert log is not None and f"- Refused actions ({len(refused)}):" in log.read_text()
@@ -122,7 +123,7 @@ async def test_a_relayed_command_is_allowed_denied_or_left_to_expire_and_only_th
         assert (answers[third.permission_id].allowed, answers[third.permission_id].by) == (False, "timeout")  # type: ignore[attr-defined]
         assert answers[third.permission_id].at == third.expires_at  # type: ignore[attr-defined]
         assert len(answers) == 3  # one decision per question
-        assert "(2 actions refused)" in final.summary  # type: ignore[attr-defined]
+        assert "; 2 actions refused)" in final.summary  # type: ignore[attr-defined]
         out = w.out.getvalue()
         assert "✓ Allowed for web-app/frontend: Bash touch one.txt (allowed by terminal:alice)" in out
         assert "✗ Denied for web-app/frontend: Bash touch three.txt (nobody answered within 10 minutes)" in out

@@ -13,7 +13,7 @@ from events import ALL_EVENT_TYPES, BY_TAG, EVENTS, EventDecodeError, Subjects, 
 from events.base import Event
 from events.codec import REQUEST_EVENTS, SESSION_EVENTS
 from events.conversation import Turn
-from events.values import Plan, PlannedTask, TaskResult, Usage
+from events.values import FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
 
@@ -39,6 +39,12 @@ def sample_value(annotation: Any) -> Any:
         TaskResult: TaskResult(summary="s", changed_files=["a"], test_result="fail", downstream_context="d"),
         Plan: Plan(label="l", tasks=[PlannedTask(workspace="p/w", task="t")], phases=[["p/w"]]),
         Turn: Turn(role="assistant", text="earlier"),
+        TaskFacts: TaskFacts(
+            repo="web", branch="tunnels/r/web", base="b" * 40, start="s" * 40, commit="c" * 40,
+            files=[FileDiff(path="a.py", added=2, removed=1)],
+            test=TestRun(command="make test", passed=False, exit_code=2, tail="1 failed"),
+            mismatches=["claimed tests passed"],
+        ),
     }[annotation]
 
 

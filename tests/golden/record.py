@@ -74,7 +74,7 @@ from events.planning import (  # noqa: E402
 )
 from events.subjects import Subjects  # noqa: E402
 from events.upcasting import SCHEMA_VERSION  # noqa: E402
-from events.values import Plan, PlannedTask, TaskResult, Usage  # noqa: E402
+from events.values import FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage  # noqa: E402
 from tests.factories import T0, Events  # noqa: E402
 from tests.golden.replay import (  # noqa: E402
     REQUESTS,
@@ -471,12 +471,57 @@ def stopped_by_budget() -> list[Event]:
     return s.events
 
 
+def worktree_facts() -> list[Event]:
+    """Two tasks in one repository on their own branches, the second starting from the first's;
+    the facts from git beside the agents' claims (a declared test that failed, a claim that did not hold)."""
+    s = Story("terminal:local", start_hours=8)
+    me = "terminal:gina"
+    r1 = s.new_id()
+    plan = Plan(
+        label="API v2",
+        tasks=[PlannedTask(workspace="web/backend", task="Serve API v2"),
+               PlannedTask(workspace="web/frontend", task="Call API v2", depends_on=["web/backend"])],
+        phases=[["web/backend"], ["web/frontend"]],
+    )
+    ask = s.message("Move web to API v2", me)
+    s.opened(r1, ask, [])
+    s.add(RouteDecided, request_id=r1, projects=["web"], method="explicit", usage=ROUTER)
+    s.add(PlanProposed, request_id=r1, plan=plan, usage=PLANNER)
+    s.add(PlanApproved, request_id=r1, by=me)
+    base, start, one, two = "a" * 40, "a" * 40, "b" * 40, "c" * 40
+    s.add(PhaseStarted, request_id=r1, phase=1, workspaces=["web/backend"])
+    s.dispatched(r1, plan, "web/backend", 1)
+    s.started(r1, "web/backend")
+    backend = TaskFacts(
+        repo="web", branch=f"tunnels/{r1.lower()}/web/backend", base=base, start=start, commit=one,
+        files=[FileDiff(path="backend/api.py", added=12, removed=3)],
+        test=TestRun(command="pytest -q", passed=False, exit_code=1, tail="1 failed"),
+        mismatches=["the agent said tests pass; `pytest -q` failed", "claimed changed but unchanged: setup.py"],
+    )
+    s.add(WorkspaceTaskSucceeded, request_id=r1, task_id=s.task(r1, "web/backend"), workspace="web/backend",
+          result=TaskResult(summary="API v2 served", changed_files=["api.py", "setup.py"], test_result="pass"),
+          usage=agent_usage(3), facts=backend)
+    s.add(PhaseCompleted, request_id=r1, phase=1, succeeded=["web/backend"])
+    s.add(PhaseStarted, request_id=r1, phase=2, workspaces=["web/frontend"])
+    s.dispatched(r1, plan, "web/frontend", 2)
+    s.started(r1, "web/frontend")
+    frontend = TaskFacts(repo="web", branch=f"tunnels/{r1.lower()}/web/frontend", base=base, start=one, commit=two,
+                         files=[FileDiff(path="frontend/client.js", added=4, removed=4)])
+    s.add(WorkspaceTaskSucceeded, request_id=r1, task_id=s.task(r1, "web/frontend"), workspace="web/frontend",
+          result=TaskResult(summary="client on v2", changed_files=["client.js"]), usage=agent_usage(2), facts=frontend)
+    s.add(PhaseCompleted, request_id=r1, phase=2, succeeded=["web/frontend"])
+    s.add(RequestCompleted, request_id=r1, summary="2 of 2 workspace tasks succeeded.", succeeded=2,
+          usage=ROUTER + PLANNER + agent_usage(3) + agent_usage(2))
+    return s.events
+
+
 STORIES: dict[str, Callable[[], list[Event]]] = {
     "three_phase_request": three_phase_request,
     "conversation": conversation,
     "stops_and_failures": stops_and_failures,
     "relayed_permissions": relayed_permissions,
     "stopped_by_budget": stopped_by_budget,
+    "worktree_facts": worktree_facts,
 }
 
 

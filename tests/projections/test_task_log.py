@@ -37,7 +37,7 @@ def test_one_file_per_request_with_plan_results_usage_and_answer(tmp_path: Path)
     assert path.relative_to(tmp_path / ".tasks").parts[:2] == ("2026-11-21", "shared")
     text = path.read_text()
     for expected in ["# upgrade core", "Upgrade core to v2", "Phase 1:", "- `web/app` (after shared/core): use v2",
-                     "### shared/core (phase 1): succeeded", "bumped to v2", "- Tests: pass", "- Error: tests failed",
+                     "### shared/core (phase 1): succeeded", "bumped to v2", "- Tests (the agent's claim): pass", "- Error: tests failed",
                      "**completed**", "core upgraded; app failed", "$0.0300"]:
         assert expected in text, expected
 

@@ -107,7 +107,7 @@ class _Session:
             launch = environment.prepare(private, {**spec.env, **run_env}, spec.cli_path)
         except environment.CliNotFound as err:
             raise AgentFailed(str(err)) from err
-        scratch = (Path(run_env["TMPDIR"]),) if "TMPDIR" in run_env else ()
+        scratch = (*((Path(run_env["TMPDIR"]),) if "TMPDIR" in run_env else ()), *spec.visible)
         scope = ReadScope(spec.cwd, (*spec.protected, *home_areas(), private), scratch=scratch)
         network = spec.sandbox.network_allow if spec.sandbox is not None else ()
         policy = PermissionPolicy(

@@ -56,6 +56,8 @@ class AgentSpec:
     """The OS sandbox around Bash (workspace agents); None runs commands unconfined."""
     protected: tuple[Path, ...] = ()
     """Areas the agent may not read (the tree, the state and archive folders…)."""
+    visible: tuple[Path, ...] = ()
+    """Folders that stay readable even inside a protected area (a worktree's repository `.git`)."""
     relay: frozenset[RelayClass] = frozenset()
     """Classes of action asked of a person (through `run_agent(ask=...)`) instead of refused."""
 

@@ -40,6 +40,7 @@ from tunnels.agents import ClaudeAdvisors, LocalExecutor, SessionSettings
 from tunnels.backbone import Backbone, open_backbone, standard_projections
 from tunnels.bus.workspaces import WorkspaceBus
 from tunnels.claude.sandbox import check_sandbox
+from tunnels.git.tasks import GitTasks
 from tunnels.runtime.remote import RemoteWorkspaces
 from tunnels.runtime.timers import LoopTimers
 from tunnels.tree_source import DiskTree
@@ -130,7 +131,9 @@ class Orchestrator:
         )
         trees = DiskTree(loaded, self.remote)
         sessions_settings = SessionSettings(loaded, self.agent_env)
-        local = LocalExecutor(sessions_settings, trees, sandbox_problem=await sandbox_problem(loaded))
+        local = LocalExecutor(
+            sessions_settings, trees, GitTasks(loaded, requests), sandbox_problem=await sandbox_problem(loaded)
+        )
         self.tasks = TaskRunner(
             loaded, recorder, requests, self.clock, self.ids, {"local": local, "remote": self.remote},
             monotonic=self.monotonic, background=self.background,

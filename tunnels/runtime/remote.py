@@ -232,6 +232,10 @@ class RemoteWorkspaces:
         except BusError as err:
             log.warning("could not send the cancel of task %s: %s", task_id, err)
 
+    async def in_place(self, workspace: str) -> bool:
+        """A remote workspace's agent takes its tasks one at a time itself: no turn-taking here."""
+        return False
+
     async def adopt(self, handle_for: Callable[[WorkspaceTaskDispatched], TaskHandle]) -> set[str]:
         """After a restart, take back the remote tasks still running: their agents carry on (a
         question they asked stays pending), and their reports keep being recorded. Call it before

@@ -49,7 +49,7 @@ async def test_a_question_is_answered_with_its_buttons_by_the_requester_only(tmp
         await fake.push_callback(ALICE, ALICE, second.message_id, allow_second)
         final = await w.wait_event(RequestCompleted, timeout=90)
         assert (w.root / WS / "allowed.txt").exists() and not (w.root / WS / "denied.txt").exists()
-        assert "(1 action refused)" in final.summary
+        assert "; 1 action refused)" in final.summary
         # A press on an answered question changes nothing.
         await fake.push_callback(ALICE, ALICE, question.message_id, allow)
         await fake.wait_for(lambda: any("already answered (denied)" in a["text"] for a in fake.callback_answers))

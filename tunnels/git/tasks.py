@@ -1,0 +1,197 @@
+"""Where a local task runs and what it did, as the orchestrator establishes it (not the agent).
+
+In a git repository (the workspace's own, or a parent's, as in a monorepo) each task gets a fresh
+worktree of that repository at the request's base commit, on its own branch, with the branches of
+its upstream tasks in the same repository merged in; the agent works in the workspace's folder
+inside it. When the agent is done the orchestrator commits what changed, reads the diff from git,
+runs the workspace's declared tests, and compares all that with the agent's claims. A task that
+does not succeed leaves nothing in the user's working tree: its worktree is removed (its branch
+kept for `git.keep_failed_days`, holding what it had done). Outside git the task works in place,
+and a manifest taken before and after says which files changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from actors.ports import TaskOrder
+from actors.tree import Workspace
+from config.loader import LoadedSettings
+from events.values import FileDiff, TaskFacts, TaskResult, TestRun
+from projections import RequestsView
+from tunnels.git import manifest, worktrees
+from tunnels.git.front_matter import FrontMatterError, declared_test
+from tunnels.git.repository import changes, head_commit, repository_root
+from tunnels.git.run import GitError
+from tunnels.sandboxed import run_command
+
+_REF_UNSAFE = re.compile(r"[^A-Za-z0-9._/-]+")
+MAX_FILES = 500
+
+
+class PreparationFailed(Exception):
+    """The task's worktree could not be made (git failed, or its upstream branches conflict)."""
+
+
+@dataclass
+class Placement:
+    """Where one task's agent works, and how to establish what it did."""
+
+    cwd: Path
+    workspace: Workspace
+    worktree: worktrees.Worktree | None = None
+    repo_label: str = ""
+    rel: Path = Path(".")
+    start: str = ""
+    before: manifest.Manifest | None = None
+
+
+def branch_name(prefix: str, request_id: str, workspace: str) -> str:
+    """`<prefix><request>/<workspace>`, with whatever git refuses in a ref written `-`."""
+    safe = "/".join(part.strip(".") or "ws" for part in _REF_UNSAFE.sub("-", workspace).split("/"))
+    return f"{prefix}{request_id.lower()}/{safe}".replace("..", ".")
+
+
+class GitTasks:
+    """Prepares and settles local tasks (asyncio side of `tunnels.agents.LocalExecutor`)."""
+
+    def __init__(self, loaded: LoadedSettings, requests: RequestsView) -> None:
+        self.loaded = loaded
+        self.requests = requests
+        self.settings = loaded.settings.git
+        self.folder = loaded.state_dir / "worktrees"
+        self._pins: dict[tuple[str, str], str] = {}
+        self._pin_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def isolates(self, folder: Path) -> bool:
+        """Whether tasks in `folder` get worktrees of their own (it lies in git, worktrees are on)."""
+        return self.settings.worktrees and await repository_root(folder) is not None
+
+    def _label(self, repo: Path) -> str:
+        root = self.loaded.root.resolve()
+        return str(repo.relative_to(root)) if repo.is_relative_to(root) else str(repo)
+
+    async def place(self, order: TaskOrder, workspace: Workspace) -> Placement:
+        """The folder the task's agent works in: a fresh worktree in git, the workspace itself outside."""
+        assert workspace.path is not None
+        repo = await repository_root(workspace.path) if self.settings.worktrees else None
+        if repo is None:
+            return Placement(cwd=workspace.path, workspace=workspace, before=await asyncio.to_thread(manifest.take, workspace.path))
+        dispatched = order.dispatched
+        label = self._label(repo)
+        try:
+            base = await self._base(dispatched.request_id, repo, label)
+            tree = await worktrees.create(
+                repo, path=self.folder / dispatched.request_id / dispatched.task_id,
+                branch=branch_name(self.settings.branch_prefix, dispatched.request_id, dispatched.workspace), base=base,
+            )
+        except GitError as err:
+            raise PreparationFailed(f"could not make the task's worktree: {err}") from err
+        try:
+            await worktrees.merge(tree, self._upstream_branches(dispatched.request_id, dispatched.upstream, label))
+            start = await head_commit(tree.path)
+        except (worktrees.MergeConflict, GitError) as err:
+            await worktrees.remove(tree, delete_branch=True)
+            raise PreparationFailed(f"its upstream tasks' changes do not merge: {err}") from err
+        rel = workspace.path.resolve().relative_to(repo)
+        return Placement(cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, start=start)
+
+    async def _base(self, request_id: str, repo: Path, label: str) -> str:
+        # Every task of a request starts from the same commit of a repository: the first one's.
+        async with self._pin_locks[(request_id, label)]:
+            if (request_id, label) not in self._pins:
+                request = self.requests.get(request_id)
+                earlier = [t.facts.base for t in (request.tasks.values() if request else []) if t.facts and t.facts.repo == label and t.facts.base]
+                self._pins[(request_id, label)] = earlier[0] if earlier else await head_commit(repo)
+            return self._pins[(request_id, label)]
+
+    def _upstream_branches(self, request_id: str, upstream: Sequence[str], label: str) -> list[str]:
+        request = self.requests.get(request_id)
+        branches = []
+        for workspace in upstream:
+            task = request.tasks.get(workspace) if request else None
+            if task is not None and task.facts is not None and task.facts.repo == label and task.facts.commit:
+                branches.append(task.facts.branch)
+        return branches
+
+    async def settle(self, placement: Placement, order: TaskOrder, result: TaskResult) -> TaskFacts:
+        """After a successful agent: commit, diff, test, compare with the claims; the facts."""
+        dispatched = order.dispatched
+        test = await self._test(placement)
+        if placement.worktree is None:
+            after = await asyncio.to_thread(manifest.take, placement.cwd)
+            files = [FileDiff(path=p) for p in manifest.changed(placement.before or {}, after)]
+            return TaskFacts(files=files[:MAX_FILES], test=test, mismatches=_mismatches(result, files, test, Path(".")))
+        tree = placement.worktree
+        try:
+            commit = await worktrees.commit_all(
+                tree, result.summary[:4000], {"Tunnels-Request": dispatched.request_id, "Tunnels-Task": dispatched.task_id},
+            )
+            found = await changes(tree.repo, placement.start, commit) if commit else []
+        finally:
+            await worktrees.remove(tree, delete_branch=False)
+        if commit is None:
+            await worktrees.remove(tree, delete_branch=True)  # nothing to keep: no branch either
+        files = [FileDiff(path=c.path, added=c.added, removed=c.removed) for c in found]
+        return TaskFacts(
+            repo=placement.repo_label, branch=tree.branch if commit else "", base=tree.base, start=placement.start,
+            commit=commit or "", files=files[:MAX_FILES], test=test, mismatches=_mismatches(result, files, test, placement.rel),
+        )
+
+    async def abandon(self, placement: Placement, order: TaskOrder, why: str) -> None:
+        """A task that did not succeed: nothing stays in any working tree; its branch holds what it
+        had done, kept for `git.keep_failed_days` (or deleted at once when that is 0)."""
+        tree = placement.worktree
+        if tree is None:
+            return
+        keep = self.settings.keep_failed_days > 0
+        try:
+            if keep:
+                await worktrees.commit_all(tree, f"(unfinished: {why})"[:500], {
+                    "Tunnels-Request": order.dispatched.request_id, "Tunnels-Task": order.dispatched.task_id, "Tunnels-Outcome": "unfinished",
+                })
+        except GitError:
+            keep = False
+        finally:
+            await worktrees.remove(tree, delete_branch=not keep)
+
+    async def _test(self, placement: Placement) -> TestRun | None:
+        try:
+            command = declared_test(placement.workspace.claude_md)
+        except FrontMatterError as err:
+            return TestRun(command="(unreadable)", passed=False, exit_code=-1, tail=str(err))
+        if command is None:
+            return None
+        writable = placement.worktree.path if placement.worktree else placement.cwd
+        sandboxed = self.loaded.settings.permissions.sandbox
+        outcome = await run_command(
+            command, cwd=placement.cwd, writable=writable, hidden=self._hidden(placement), sandboxed=sandboxed,
+            timeout_s=min(self.loaded.settings.limits.task_timeout_s, 900),
+        )
+        return TestRun(command=command, passed=outcome.exit_code == 0, exit_code=outcome.exit_code, tail=outcome.tail)
+
+    def _hidden(self, placement: Placement) -> list[Path]:
+        from tunnels.claude.confinement import ReadScope, home_areas
+
+        loaded = self.loaded
+        return ReadScope(placement.cwd, (loaded.root, loaded.state_dir, loaded.archive_dir, *home_areas())).sandbox_denials()
+
+
+def _mismatches(result: TaskResult, files: Sequence[FileDiff], test: TestRun | None, rel: Path) -> list[str]:
+    """Where the agent's claims differ from what was found (files relative to its workspace)."""
+    prefix = "" if str(rel) == "." else f"{rel}/"
+    found = {f.path.removeprefix(prefix) for f in files}
+    claimed = {p.strip().removeprefix("./") for p in result.changed_files if p.strip() and not p.startswith("… and")}
+    notes = []
+    if missing := sorted(claimed - found):
+        notes.append(f"claimed changed but unchanged: {', '.join(missing[:10])}")
+    if unclaimed := sorted(found - claimed):
+        notes.append(f"changed but not claimed: {', '.join(unclaimed[:10])}")
+    if test is not None and result.test_result != "skip" and (result.test_result == "pass") != test.passed:
+        notes.append(f"the agent said tests {result.test_result}; `{test.command}` {'passed' if test.passed else 'failed'}")
+    return notes
