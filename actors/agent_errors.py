@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from events.values import Usage
+from claude_tunnels.events.values import Usage
 
 
 class AgentError(Exception):

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import pykka
 
-from actors.context import ActorContext
-from events.catalogue import AnyEvent
+from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.events.catalogue import AnyEvent
 
 log = logging.getLogger(__name__)
 

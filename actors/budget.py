@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from events.values import usd
+from claude_tunnels.events.values import usd
 
 
 def is_spent(spent_usd: float, budget_usd: float | None) -> bool:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from actors.base import EventActor
-from actors.confirm_policy import may_approve
-from actors.context import ActorContext
-from actors.history import request_history
-from actors.intents import intent_of, permission_answer
-from events.base import Event
-from events.catalogue import AnyEvent
-from events.conversation import (
+from claude_tunnels.actors.base import EventActor
+from claude_tunnels.actors.confirm_policy import may_approve
+from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.actors.history import request_history
+from claude_tunnels.actors.intents import intent_of, permission_answer
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import (
     CancelRequested,
     ConfirmationAnswered,
     MessageQueued,
@@ -19,10 +19,10 @@ from events.conversation import (
     PlanRevised,
     RequestOpened,
 )
-from events.execution import RequestCancelled, RequestCompleted, RequestFailed
-from events.values import Usage
-from projections.sessions import SessionState
-from actors.status import describe_status
+from claude_tunnels.events.execution import RequestCancelled, RequestCompleted, RequestFailed
+from claude_tunnels.events.values import Usage
+from claude_tunnels.projections.sessions import SessionState
+from claude_tunnels.actors.status import describe_status
 
 
 class ChannelSession(EventActor):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from actors.base import EventActor
-from actors.confirm_policy import approvers_for, may_approve
-from events.catalogue import AnyEvent
-from events.conversation import (
+from claude_tunnels.actors.base import EventActor
+from claude_tunnels.actors.confirm_policy import approvers_for, may_approve
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import (
     ConfirmationAnswered,
     ConfirmationCancelled,
     ConfirmationExpired,
@@ -16,9 +16,9 @@ from events.conversation import (
     ConfirmationRefused,
     ConfirmationRequested,
 )
-from events.execution import RequestCancelled, RequestFailed
-from events.planning import PlanApproved, PlanProposed
-from projections.requests import RequestState
+from claude_tunnels.events.execution import RequestCancelled, RequestFailed
+from claude_tunnels.events.planning import PlanApproved, PlanProposed
+from claude_tunnels.projections.requests import RequestState
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from typing import Any
 
 import pykka
 
-from actors.base import Deliver
-from actors.channel_session import ChannelSession
-from actors.context import ActorContext
+from claude_tunnels.actors.base import Deliver
+from claude_tunnels.actors.channel_session import ChannelSession
+from claude_tunnels.actors.context import ActorContext
 
 
 class DirectoryStopped(RuntimeError):

@@ -8,13 +8,13 @@ from typing import Any
 
 import pykka
 
-from actors.base import Deliver, Target
-from actors.context import ActorContext
-from events.catalogue import AnyEvent
-from events.conversation import NoticeIssued
-from projections import ProjectionRunner
-from events.log import AppendConflict, Stored
-from actors.reactions import Directory
+from claude_tunnels.actors.base import Deliver, Target
+from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import NoticeIssued
+from claude_tunnels.projections import ProjectionRunner
+from claude_tunnels.events.log import AppendConflict, Stored
+from claude_tunnels.actors.reactions import Directory
 
 log = logging.getLogger(__name__)
 _CONFLICT_RETRIES = 5

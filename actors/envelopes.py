@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.execution import WorkspaceTaskDispatched
-from events.ids import Clock, IdSource
+from claude_tunnels.events.execution import WorkspaceTaskDispatched
+from claude_tunnels.events.ids import Clock, IdSource
 
 
 def task_envelope(dispatched: WorkspaceTaskDispatched, clock: Clock, ids: IdSource) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from events.values import TaskFacts, TaskResult
+from claude_tunnels.events.values import TaskFacts, TaskResult
 
 
 def diffstat(facts: TaskFacts) -> str:

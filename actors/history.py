@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from events.conversation import Turn
-from projections.sessions import MAX_TURNS, SessionState
+from claude_tunnels.events.conversation import Turn
+from claude_tunnels.projections.sessions import MAX_TURNS, SessionState
 
 CUT = "…"
 

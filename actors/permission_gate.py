@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.base import EventActor
-from actors.confirm_policy import may_approve
-from events.base import Event
-from events.catalogue import TASK_ENDED, AnyEvent
-from events.conversation import NoticeIssued, PermissionAnswered
-from events.execution import PermissionDecided, PermissionRequested
-from events.ids import derived_id
-from projections.requests import Question, RequestState
+from claude_tunnels.actors.base import EventActor
+from claude_tunnels.actors.confirm_policy import may_approve
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.catalogue import TASK_ENDED, AnyEvent
+from claude_tunnels.events.conversation import NoticeIssued, PermissionAnswered
+from claude_tunnels.events.execution import PermissionDecided, PermissionRequested
+from claude_tunnels.events.ids import derived_id
+from claude_tunnels.projections.requests import Question, RequestState
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ waste what they cost), so a request can end past its budget; a task's own budget
 
 from __future__ import annotations
 
-from actors.base import EventActor
-from actors.facts import facts_line
-from actors.budget import is_spent, not_run_reason, stop_text
-from actors.context import ActorContext
-from events.catalogue import AnyEvent
-from events.conversation import CancelRequested
-from events.execution import (
+from claude_tunnels.actors.base import EventActor
+from claude_tunnels.actors.facts import facts_line
+from claude_tunnels.actors.budget import is_spent, not_run_reason, stop_text
+from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import CancelRequested
+from claude_tunnels.events.execution import (
     PhaseCompleted,
     PhaseStarted,
     RequestCancelled,
@@ -35,9 +35,9 @@ from events.execution import (
     WorkspaceTaskSucceeded,
     WorkspaceTaskTimedOut,
 )
-from events.planning import PlanApproved
-from events.values import Plan, Usage
-from projections.requests import TASK_ACTIVE, RequestState
+from claude_tunnels.events.planning import PlanApproved
+from claude_tunnels.events.values import Plan, Usage
+from claude_tunnels.projections.requests import TASK_ACTIVE, RequestState
 
 
 class Resume:

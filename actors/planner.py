@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors import prompts
-from actors.agent_errors import AgentError
-from actors.base import EventActor
-from actors.context import ActorContext
-from actors.plans import PLAN_SCHEMA, PlanInvalid, parse_draft, validate
-from actors.ports import Consultation, Consulted
-from actors.tree import Tree, TreeError
-from events.catalogue import AnyEvent
-from events.conversation import PlanRevised
-from events.execution import RequestCompleted, RequestFailed
-from events.planning import DirectAnswerGiven, PlanProposed, PlanRejected, RouteDecided
-from projections.requests import RequestState
+from claude_tunnels.actors import prompts
+from claude_tunnels.actors.agent_errors import AgentError
+from claude_tunnels.actors.base import EventActor
+from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.actors.plans import PLAN_SCHEMA, PlanInvalid, parse_draft, validate
+from claude_tunnels.actors.ports import Consultation, Consulted
+from claude_tunnels.actors.tree import Tree, TreeError
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import PlanRevised
+from claude_tunnels.events.execution import RequestCompleted, RequestFailed
+from claude_tunnels.events.planning import DirectAnswerGiven, PlanProposed, PlanRejected, RouteDecided
+from claude_tunnels.projections.requests import RequestState
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import msgspec
 
-from events.values import Plan, PlannedTask
-from actors.tree import Tree, TreeError, UnsafeName, Workspace
+from claude_tunnels.events.values import Plan, PlannedTask
+from claude_tunnels.actors.tree import Tree, TreeError, UnsafeName, Workspace
 
 
 class PlanInvalid(ValueError):

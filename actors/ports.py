@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from actors.tree import Tree
-from events.base import Event
-from events.execution import WorkspaceTaskDispatched
-from events.log import Appended, Stored
-from events.values import TaskFacts, TaskResult, Usage
+from claude_tunnels.actors.tree import Tree
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.execution import WorkspaceTaskDispatched
+from claude_tunnels.events.log import Appended, Stored
+from claude_tunnels.events.values import TaskFacts, TaskResult, Usage
 
 # -- the event log ---------------------------------------------------------------------------
 

@@ -7,17 +7,17 @@ from typing import Any
 
 import pykka
 
-from actors.base import Target
-from actors.confirm_gate import ConfirmGate
-from actors.context import ActorContext
-from actors.conversations import Conversation, Conversations, DirectoryStopped
-from actors.permission_gate import PermissionGate
-from actors.phase_supervisor import PhaseSupervisor
-from actors.planner import Planner
-from actors.router import Router
-from actors.workspace_agent import WorkspaceAgent
-from events.catalogue import REQUEST_ENDED, TASK_ENDED, AnyEvent
-from events.conversation import (
+from claude_tunnels.actors.base import Target
+from claude_tunnels.actors.confirm_gate import ConfirmGate
+from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.actors.conversations import Conversation, Conversations, DirectoryStopped
+from claude_tunnels.actors.permission_gate import PermissionGate
+from claude_tunnels.actors.phase_supervisor import PhaseSupervisor
+from claude_tunnels.actors.planner import Planner
+from claude_tunnels.actors.router import Router
+from claude_tunnels.actors.workspace_agent import WorkspaceAgent
+from claude_tunnels.events.catalogue import REQUEST_ENDED, TASK_ENDED, AnyEvent
+from claude_tunnels.events.conversation import (
     CancelRequested,
     ConfirmationAnswered,
     MessageReceived,
@@ -25,8 +25,8 @@ from events.conversation import (
     PlanRevised,
     RequestOpened,
 )
-from events.execution import PermissionRequested, WorkspaceTaskDispatched
-from events.planning import PlanApproved, PlanProposed, RouteDecided
+from claude_tunnels.events.execution import PermissionRequested, WorkspaceTaskDispatched
+from claude_tunnels.events.planning import PlanApproved, PlanProposed, RouteDecided
 
 
 _STOP_TIMEOUT_S = 10.0

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.context import ActorContext
-from events.execution import RequestFailed, WorkspaceTaskCancelled, WorkspaceTaskInterrupted
-from projections.requests import TASK_ACTIVE, RequestState
+from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.events.execution import RequestFailed, WorkspaceTaskCancelled, WorkspaceTaskInterrupted
+from claude_tunnels.projections.requests import TASK_ACTIVE, RequestState
 
 
 async def reconcile(ctx: ActorContext, adopted: set[str] | frozenset[str] = frozenset()) -> int:

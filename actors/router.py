@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors import prompts
-from actors.agent_errors import AgentError
-from actors.base import EventActor
-from actors.context import ActorContext
-from actors.ports import Consultation, Consulted
-from actors.routing import ROUTE_SCHEMA, RoutingInvalid, explicit_route, parse_answer
-from actors.tree import Tree, TreeError
-from events.base import Event
-from events.catalogue import AnyEvent
-from events.conversation import RequestOpened
-from events.execution import RequestFailed
-from events.planning import ClarificationNeeded, RouteDecided, RouteMethod
+from claude_tunnels.actors import prompts
+from claude_tunnels.actors.agent_errors import AgentError
+from claude_tunnels.actors.base import EventActor
+from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.actors.ports import Consultation, Consulted
+from claude_tunnels.actors.routing import ROUTE_SCHEMA, RoutingInvalid, explicit_route, parse_answer
+from claude_tunnels.actors.tree import Tree, TreeError
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import RequestOpened
+from claude_tunnels.events.execution import RequestFailed
+from claude_tunnels.events.planning import ClarificationNeeded, RouteDecided, RouteMethod
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 
 import msgspec
 
-from actors.tree import Tree, UnsafeName, validate_name
+from claude_tunnels.actors.tree import Tree, UnsafeName, validate_name
 
 
 class RoutingInvalid(ValueError):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from events.values import usd
-from projections.requests import RequestState
-from projections.sessions import SessionState
-from projections.views import RequestsView
+from claude_tunnels.events.values import usd
+from claude_tunnels.projections.requests import RequestState
+from claude_tunnels.projections.sessions import SessionState
+from claude_tunnels.projections.views import RequestsView
 
 _WAITING = {
     "planning": "planning",

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal
 
-from actors.background import Background
-from actors.confirm_policy import approvers_for
-from actors.envelopes import task_envelope
-from actors.ports import (
+from claude_tunnels.actors.background import Background
+from claude_tunnels.actors.confirm_policy import approvers_for
+from claude_tunnels.actors.envelopes import task_envelope
+from claude_tunnels.actors.ports import (
     Answer,
     Cancelled,
     Appender,
@@ -36,10 +36,10 @@ from actors.ports import (
     TaskEnd,
     TimedOut,
 )
-from config.loader import LoadedSettings
-from events.base import Event
-from events.catalogue import AnyEvent
-from events.execution import (
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.execution import (
     PermissionDecided,
     PermissionRequested,
     WorkspaceProgress,
@@ -51,9 +51,9 @@ from events.execution import (
     WorkspaceTaskSucceeded,
     WorkspaceTaskTimedOut,
 )
-from events.ids import Clock, IdSource, derived_id
-from events.values import bounded_result
-from projections import RequestsView
+from claude_tunnels.events.ids import Clock, IdSource, derived_id
+from claude_tunnels.events.values import bounded_result
+from claude_tunnels.projections import RequestsView
 
 DETAIL_CHARS = 300
 REASON_CHARS = 1000

@@ -18,15 +18,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping
 
-from actors import prompts
-from actors.background import Background
-from actors.ports import Appender, Cancelled, Failed, Monotonic, TaskExecutor, TaskOrder
-from actors.task_recorder import QuestionDesk, TaskRecorder
-from config.loader import LoadedSettings
-from events.execution import WorkspaceTaskDispatched
-from events.ids import Clock, IdSource
-from events.values import TaskResult
-from projections import RequestsView
+from claude_tunnels.actors import prompts
+from claude_tunnels.actors.background import Background
+from claude_tunnels.actors.ports import Appender, Cancelled, Failed, Monotonic, TaskExecutor, TaskOrder
+from claude_tunnels.actors.task_recorder import QuestionDesk, TaskRecorder
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.events.execution import WorkspaceTaskDispatched
+from claude_tunnels.events.ids import Clock, IdSource
+from claude_tunnels.events.values import TaskResult
+from claude_tunnels.projections import RequestsView
 
 log = logging.getLogger(__name__)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from actors.base import EventActor
-from actors.context import ActorContext
-from events.catalogue import AnyEvent
-from events.execution import WorkspaceTaskDispatched
+from claude_tunnels.actors.base import EventActor
+from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.execution import WorkspaceTaskDispatched
 
 
 class WorkspaceAgent(EventActor):

@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
-from channels.terminal import TerminalChannel
-from config.loader import load_settings
-from events.catalogue import REQUEST_ENDED, AnyEvent
-from events.conversation import ConfirmationRequested
-from tunnels.claude import runner as claude_runner
-from tunnels.runtime.orchestrator import Orchestrator
-from tunnels.scripted_model import ScriptedModelServer, parse_scenario
-from tunnels.scripted_model.server import RecordedRequest
+from claude_tunnels.channels.terminal import TerminalChannel
+from claude_tunnels.config.loader import load_settings
+from claude_tunnels.events.catalogue import REQUEST_ENDED, AnyEvent
+from claude_tunnels.events.conversation import ConfirmationRequested
+from claude_tunnels.tunnels.claude import runner as claude_runner
+from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from claude_tunnels.tunnels.scripted_model.server import RecordedRequest
 
 
 def lay_out_tree(root: Path, projects: dict[str, list[str]]) -> Path:

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
-from events.base import Event
-from events.conversation import (
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.conversation import (
     ConfirmationAnswered,
     ConfirmationGiven,
     ConfirmationRequested,
@@ -24,7 +24,7 @@ from events.conversation import (
     RequestOpened,
     Turn,
 )
-from events.execution import (
+from claude_tunnels.events.execution import (
     PhaseCompleted,
     PhaseStarted,
     RequestCompleted,
@@ -35,8 +35,8 @@ from events.execution import (
     WorkspaceTaskStarted,
     WorkspaceTaskSucceeded,
 )
-from events.planning import PlanApproved, PlanProposed, RouteDecided
-from events.values import Plan, PlannedTask, TaskResult, Usage
+from claude_tunnels.events.planning import PlanApproved, PlanProposed, RouteDecided
+from claude_tunnels.events.values import Plan, PlannedTask, TaskResult, Usage
 from tests.factories import Events
 
 _PROJECTS = ["shared", "web", "mobile", "billing", "search", "docs", "infra", "auth"]

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 from _orchestra import machine, med, planner_script, running, spread
-from events.execution import WorkspaceTaskFailed, WorkspaceTaskStarted
-from tunnels.bus.embedded_login import SEED_FILE
+from claude_tunnels.events.execution import WorkspaceTaskFailed, WorkspaceTaskStarted
+from claude_tunnels.tunnels.bus.embedded_login import SEED_FILE
 
 EDGE = "edge/worker"
 HEARTBEAT_S = 0.5
@@ -38,7 +38,7 @@ async def start_agent(url: str, seed_file: Path, folder: Path, env: dict[str, st
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
     env_file.chmod(0o600)
     return subprocess.Popen(
-        [sys.executable, "-m", "tunnels.agent_main", "--nats", url, "--workspace", EDGE, "--path", str(folder / "worker"),
+        [sys.executable, "-m", "claude_tunnels.tunnels.agent_main", "--nats", url, "--workspace", EDGE, "--path", str(folder / "worker"),
          "--state-dir", str(folder / "state"), "--env-file", str(env_file), "--heartbeat-s", str(HEARTBEAT_S),
          "--nkey-seed-file", str(seed_file)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

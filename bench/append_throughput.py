@@ -29,12 +29,12 @@ from _common import Row, print_table
 from _stories import realistic_events
 from nats.aio.client import Client
 
-from events.base import Event
-from events.codec import encode
-from events.subjects import Subjects
-from events.upcasting import SCHEMA_VERSION
-from tunnels.bus import EmbeddedNatsServer, EventStore, Layout, connect
-from tunnels.bus.store import SCHEMA_HEADER
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.codec import encode
+from claude_tunnels.events.subjects import Subjects
+from claude_tunnels.events.upcasting import SCHEMA_VERSION
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, Layout, connect
+from claude_tunnels.tunnels.bus.store import SCHEMA_HEADER
 
 ROUNDS = 9
 SEQUENTIAL = 2_000

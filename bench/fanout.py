@@ -43,7 +43,7 @@ import psutil
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 from _orchestra import Bench, machine, med, planner_script, running, seconds, spread, workspace_script
-from events.execution import PhaseCompleted, PhaseStarted, RequestCompleted, WorkspaceTaskDispatched, WorkspaceTaskStarted, WorkspaceTaskSucceeded
+from claude_tunnels.events.execution import PhaseCompleted, PhaseStarted, RequestCompleted, WorkspaceTaskDispatched, WorkspaceTaskStarted, WorkspaceTaskSucceeded
 
 PROJECTS = {"alpha": ["core", "api", "worker", "web"], "beta": ["core", "api", "worker", "web"]}
 WORKSPACES = [f"{p}/{w}" for p, ws in PROJECTS.items() for w in ws]

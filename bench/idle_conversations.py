@@ -47,17 +47,17 @@ import psutil
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 from _orchestra import machine, planner_script, running, spread
-from actors.ports import Consultation, Consulted
-from actors.reactions import Directory
-from events.catalogue import AnyEvent
-from events.conversation import ConfirmationRequested, NoticeIssued
-from events.execution import RequestFailed
-from events.values import Usage
-from tunnels.runtime import orchestrator as composition
-from tunnels.runtime.orchestrator import Orchestrator
-from tunnels.scripted_model import parse_scenario
-from tunnels.scripted_model.scenario import Scenario
-from tunnels.scripted_model.server import choose_script
+from claude_tunnels.actors.ports import Consultation, Consulted
+from claude_tunnels.actors.reactions import Directory
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import ConfirmationRequested, NoticeIssued
+from claude_tunnels.events.execution import RequestFailed
+from claude_tunnels.events.values import Usage
+from claude_tunnels.tunnels.runtime import orchestrator as composition
+from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
+from claude_tunnels.tunnels.scripted_model import parse_scenario
+from claude_tunnels.tunnels.scripted_model.scenario import Scenario
+from claude_tunnels.tunnels.scripted_model.server import choose_script
 
 PROJECTS = {"alpha": ["core"], "beta": ["core"]}
 SCRIPTS = [planner_script("Tidy up alpha", [("alpha/core", [])])]

@@ -43,8 +43,8 @@ from pathlib import Path
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 from _orchestra import Bench, machine, med, planner_script, running, seconds, spread, workspace_script
-from events.catalogue import AnyEvent
-from events.execution import (
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.execution import (
     PhaseCompleted,
     PhaseStarted,
     RequestCompleted,
@@ -52,7 +52,7 @@ from events.execution import (
     WorkspaceTaskStarted,
     WorkspaceTaskSucceeded,
 )
-from events.planning import PlanApproved
+from claude_tunnels.events.planning import PlanApproved
 
 PROJECTS = {"alpha": ["core", "proto", "api", "worker", "web"], "beta": ["core", "proto", "api", "worker", "web"]}
 TASKS: list[tuple[str, list[str]]] = [

@@ -37,9 +37,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from events.codec import EVENTS, encode
-from projections import RequestsView, SessionsView, TaskLog, rebuild
-from tunnels.bus import EmbeddedNatsServer, EventStore, Layout, connect
+from claude_tunnels.events.codec import EVENTS, encode
+from claude_tunnels.projections import RequestsView, SessionsView, TaskLog, rebuild
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, Layout, connect
 
 EVENTS_COUNT = 100_000
 OFFLINE_COUNT = 25_000

@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
-from tunnels.claude import AgentSpec, BashRules, run_workspace_task
-from tunnels.claude.sandbox import SandboxSpec, check_sandbox
-from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from claude_tunnels.tunnels.claude import AgentSpec, BashRules, run_workspace_task
+from claude_tunnels.tunnels.claude.sandbox import SandboxSpec, check_sandbox
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 
 COMMANDS = ["ls -la", "cat data.txt", "wc -l data.txt", "grep -n beta data.txt", f"{sys.executable} -m pytest -q -p no:cacheprovider test_x.py"]
 

@@ -21,11 +21,11 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from channels.render import plan_text, question_text, render
-from channels.status import status_text
-from events.catalogue import CHAT_REPLIES, REQUEST_ENDED, TASK_ENDED, AnyEvent
-from events.conversation import ConfirmationGiven, ConfirmationRequested, MessageReceived, ReplyPosted
-from events.execution import (
+from claude_tunnels.channels.render import plan_text, question_text, render
+from claude_tunnels.channels.status import status_text
+from claude_tunnels.events.catalogue import CHAT_REPLIES, REQUEST_ENDED, TASK_ENDED, AnyEvent
+from claude_tunnels.events.conversation import ConfirmationGiven, ConfirmationRequested, MessageReceived, ReplyPosted
+from claude_tunnels.events.execution import (
     PermissionDecided,
     PermissionRequested,
     PhaseCompleted,
@@ -34,9 +34,9 @@ from events.execution import (
     WorkspaceTaskDispatched,
     WorkspaceTaskStarted,
 )
-from events.planning import PlanApproved, PlanProposed
-from events.log import Appended
-from channels.port import OrchestratorPort
+from claude_tunnels.events.planning import PlanApproved, PlanProposed
+from claude_tunnels.events.log import Appended
+from claude_tunnels.channels.port import OrchestratorPort
 
 log = logging.getLogger(__name__)
 

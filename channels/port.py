@@ -15,10 +15,10 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from events.catalogue import AnyEvent
-from events.ids import Clock
-from events.log import Appended, Stored
-from projections import RequestsView, SessionsView
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.ids import Clock
+from claude_tunnels.events.log import Appended, Stored
+from claude_tunnels.projections import RequestsView, SessionsView
 
 T = TypeVar("T")
 

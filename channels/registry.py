@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from config.loader import LoadedSettings
-from channels.port import OrchestratorPort
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.channels.port import OrchestratorPort
 
 CHAT_CHANNELS: dict[str, str] = {
-    "slack": "channels.slack:SlackChannel",
-    "telegram": "channels.telegram:TelegramChannel",
+    "slack": "claude_tunnels.channels.slack:SlackChannel",
+    "telegram": "claude_tunnels.channels.telegram:TelegramChannel",
 }
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from actors.facts import facts_line
-from events.catalogue import AnyEvent
-from events.conversation import (
+from claude_tunnels.actors.facts import facts_line
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import (
     ConfirmationCancelled,
     ConfirmationExpired,
     ConfirmationGiven,
@@ -15,7 +15,7 @@ from events.conversation import (
     PlanRevised,
     RequestOpened,
 )
-from events.execution import (
+from claude_tunnels.events.execution import (
     PermissionDecided,
     PermissionRequested,
     PhaseStarted,
@@ -31,8 +31,8 @@ from events.execution import (
     WorkspaceTaskSucceeded,
     WorkspaceTaskTimedOut,
 )
-from events.planning import ClarificationNeeded, DirectAnswerGiven, PlanProposed, PlanRejected, RouteDecided
-from events.values import Plan
+from claude_tunnels.events.planning import ClarificationNeeded, DirectAnswerGiven, PlanProposed, PlanRejected, RouteDecided
+from claude_tunnels.events.values import Plan
 
 
 def plan_text(plan: Plan, request_id: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from projections.requests import RequestState
+from claude_tunnels.projections.requests import RequestState
 
 _MARKS = {
     "pending": "·", "dispatched": "…", "running": "▶", "succeeded": "✓", "failed": "✗",

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from config.errors import ConfigError
+from claude_tunnels.config.errors import ConfigError
 
 _AT = re.compile(r"^(?P<message>.*?) - at `(?P<path>[^`]*)`(?: in `(?P<within>[^`]*)`)?$", re.S)
 _SEGMENT = re.compile(r"\.([^.\[]+)|\[([^\]]*)\]")

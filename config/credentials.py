@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from config.errors import CredentialsError
+from claude_tunnels.config.errors import CredentialsError
 
 FILE_NAME = "credentials"
 _CHANNEL = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")

@@ -8,9 +8,9 @@ from typing import Any
 import msgspec
 import yaml
 
-from config._explain import explain
-from config.errors import ConfigError
-from config.settings import Settings
+from claude_tunnels.config._explain import explain
+from claude_tunnels.config.errors import ConfigError
+from claude_tunnels.config.settings import Settings
 
 CONFIG_NAME = "orchestrator.yaml"
 

@@ -4,10 +4,10 @@ Import event types from their modules (`events.conversation`, `events.planning`,
 `events.execution`); this package exports the base and the unions.
 """
 
-from events.base import Event, RequestEvent, SessionEvent
-from events.catalogue import ALL_EVENT_TYPES, BY_TAG, AnyEvent
-from events.codec import EVENTS, EventDecodeError, encode
-from events.subjects import Subjects
+from claude_tunnels.events.base import Event, RequestEvent, SessionEvent
+from claude_tunnels.events.catalogue import ALL_EVENT_TYPES, BY_TAG, AnyEvent
+from claude_tunnels.events.codec import EVENTS, EventDecodeError, encode
+from claude_tunnels.events.subjects import Subjects
 
 __all__ = [
     "ALL_EVENT_TYPES",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Union
 
-from events.base import Event
-from events.conversation import (
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.conversation import (
     CancelRequested,
     ConfirmationAnswered,
     ConfirmationCancelled,
@@ -21,7 +21,7 @@ from events.conversation import (
     ReplyPosted,
     RequestOpened,
 )
-from events.execution import (
+from claude_tunnels.events.execution import (
     PhaseCompleted,
     PhaseStarted,
     PermissionDecided,
@@ -39,7 +39,7 @@ from events.execution import (
     WorkspaceTaskSucceeded,
     WorkspaceTaskTimedOut,
 )
-from events.planning import (
+from claude_tunnels.events.planning import (
     ClarificationNeeded,
     DirectAnswerGiven,
     PlanApproved,

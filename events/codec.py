@@ -6,8 +6,8 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from events.catalogue import AnyEvent, RequestFamily, SessionFamily
-from events.upcasting import SCHEMA_VERSION, UPCASTERS, Upcasters
+from claude_tunnels.events.catalogue import AnyEvent, RequestFamily, SessionFamily
+from claude_tunnels.events.upcasting import SCHEMA_VERSION, UPCASTERS, Upcasters
 
 E = TypeVar("E")
 

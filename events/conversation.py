@@ -7,7 +7,7 @@ from typing import Literal
 
 import msgspec
 
-from events.base import SessionEvent
+from claude_tunnels.events.base import SessionEvent
 
 Answer = Literal["approve", "cancel"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from events.base import RequestEvent
-from events.values import TaskFacts, TaskResult, Usage
+from claude_tunnels.events.base import RequestEvent
+from claude_tunnels.events.values import TaskFacts, TaskResult, Usage
 
 
 class PhaseStarted(RequestEvent, frozen=True, kw_only=True, tag="phase.started"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from events.catalogue import AnyEvent
+from claude_tunnels.events.catalogue import AnyEvent
 
 
 @dataclass(frozen=True, slots=True)

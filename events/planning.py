@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from events.base import RequestEvent
-from events.values import Plan, Usage
+from claude_tunnels.events.base import RequestEvent
+from claude_tunnels.events.values import Plan, Usage
 
 RouteMethod = Literal["explicit", "single_project", "agent"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from events.base import Event
+from claude_tunnels.events.base import Event
 
 DEFAULT_PREFIX = "tunnels"
 _SAFE = re.compile(r"[A-Za-z0-9_\-:]")
@@ -78,7 +78,7 @@ class Subjects:
 
     def all_of_type(self, tag: str) -> str:
         """Filter for one event type across all sessions or requests."""
-        from events.catalogue import BY_TAG
+        from claude_tunnels.events.catalogue import BY_TAG
 
         family = "session" if BY_TAG[tag].family == "session" else "req"
         return f"{self.prefix}.evt.{family}.*.{type_token(tag)}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from events.catalogue import AnyEvent
+from claude_tunnels.events.catalogue import AnyEvent
 
 
 def write_atomically(path: Path, data: bytes) -> None:

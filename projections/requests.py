@@ -11,8 +11,8 @@ from typing import Literal, assert_never
 import msgspec
 from msgspec.structs import replace
 
-from events.catalogue import AnyEvent
-from events.conversation import (
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import (
     CancelRequested,
     ConfirmationAnswered,
     ConfirmationCancelled,
@@ -29,7 +29,7 @@ from events.conversation import (
     RequestOpened,
     Turn,
 )
-from events.execution import (
+from claude_tunnels.events.execution import (
     PermissionDecided,
     PermissionRequested,
     PhaseCompleted,
@@ -47,7 +47,7 @@ from events.execution import (
     WorkspaceTaskSucceeded,
     WorkspaceTaskTimedOut,
 )
-from events.planning import (
+from claude_tunnels.events.planning import (
     ClarificationNeeded,
     DirectAnswerGiven,
     PlanApproved,
@@ -55,7 +55,7 @@ from events.planning import (
     PlanRejected,
     RouteDecided,
 )
-from events.values import Plan, TaskFacts, TaskResult, Usage
+from claude_tunnels.events.values import Plan, TaskFacts, TaskResult, Usage
 
 RequestStatus = Literal[
     "routing", "clarifying", "planning", "awaiting_approval", "executing", "completed", "failed", "cancelled"

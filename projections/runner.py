@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from events.catalogue import AnyEvent
-from projections.base import Projection
-from projections.source import EventSource
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.projections.base import Projection
+from claude_tunnels.projections.source import EventSource
 
 
 class ProjectionRunner:

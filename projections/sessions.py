@@ -23,9 +23,9 @@ from typing import Literal, assert_never
 import msgspec
 from msgspec.structs import replace
 
-from events.base import Event
-from events.catalogue import CHAT_REPLIES, AnyEvent
-from events.conversation import (
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.catalogue import CHAT_REPLIES, AnyEvent
+from claude_tunnels.events.conversation import (
     CancelRequested,
     ConfirmationAnswered,
     ConfirmationCancelled,
@@ -42,7 +42,7 @@ from events.conversation import (
     RequestOpened,
     Turn,
 )
-from events.execution import (
+from claude_tunnels.events.execution import (
     PermissionDecided,
     PermissionRequested,
     PhaseCompleted,
@@ -60,8 +60,8 @@ from events.execution import (
     WorkspaceTaskSucceeded,
     WorkspaceTaskTimedOut,
 )
-from events.planning import ClarificationNeeded, DirectAnswerGiven, PlanApproved, PlanProposed, PlanRejected, RouteDecided
-from events.values import Plan
+from claude_tunnels.events.planning import ClarificationNeeded, DirectAnswerGiven, PlanApproved, PlanProposed, PlanRejected, RouteDecided
+from claude_tunnels.events.values import Plan
 
 SessionStatus = Literal[
     "idle",

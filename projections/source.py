@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from events.catalogue import AnyEvent
+from claude_tunnels.events.catalogue import AnyEvent
 
 
 class Subscription(Protocol):

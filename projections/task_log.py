@@ -14,11 +14,11 @@ from typing import Any
 
 import msgspec
 
-from events.catalogue import AnyEvent
-from projections.base import Projection, write_atomically
-from projections.requests import RequestState
-from projections.task_log_render import relative_path, render
-from projections.views import RequestsView
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.projections.base import Projection, write_atomically
+from claude_tunnels.projections.requests import RequestState
+from claude_tunnels.projections.task_log_render import relative_path, render
+from claude_tunnels.projections.views import RequestsView
 
 def _write_if_changed(path: Path, data: bytes) -> None:
     # A new file is created in place (one system call; a half-written one after a crash is found

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from events.values import TaskFacts, Usage
-from projections.requests import RequestState, TaskState
-from projections.slugs import slug
+from claude_tunnels.events.values import TaskFacts, Usage
+from claude_tunnels.projections.requests import RequestState, TaskState
+from claude_tunnels.projections.slugs import slug
 
 NO_PROJECT = "_no-project"
 

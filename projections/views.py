@@ -8,12 +8,12 @@ from typing import Any
 import msgspec
 from msgspec.structs import replace
 
-from events.catalogue import AnyEvent
-from projections import requests as request_fold
-from projections import sessions as session_fold
-from projections.base import Projection
-from projections.requests import RequestState
-from projections.sessions import SessionState
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.projections import requests as request_fold
+from claude_tunnels.projections import sessions as session_fold
+from claude_tunnels.projections.base import Projection
+from claude_tunnels.projections.requests import RequestState
+from claude_tunnels.projections.sessions import SessionState
 
 
 class SessionsView(Projection):

@@ -23,9 +23,9 @@ from typing import Literal
 import msgspec
 from nats.aio.msg import Msg
 
-from remote_agent.errors import AlreadyRunning, ConnectionClosed, ConsumerMissing, LinkError, SettingsError, Unreachable
-from remote_agent.ledger import TaskLedger
-from remote_agent.protocol import (
+from claude_tunnels.remote_agent.errors import AlreadyRunning, ConnectionClosed, ConsumerMissing, LinkError, SettingsError, Unreachable
+from claude_tunnels.remote_agent.ledger import TaskLedger
+from claude_tunnels.remote_agent.protocol import (
     ENCODER,
     PROTOCOL_VERSION,
     AnswerCommand,
@@ -35,12 +35,12 @@ from remote_agent.protocol import (
     Started,
     TaskCommand,
 )
-from remote_agent.questions import TaskQuestions
-from remote_agent.reports import ReportSender
-from remote_agent.settings import AgentSecrets, AgentSettings, host_name
-from actors.ports import Progress
-from remote_agent.ports import AgentPorts, Link, Lock
-from actors.tree.claude_md import read_claude_md
+from claude_tunnels.remote_agent.questions import TaskQuestions
+from claude_tunnels.remote_agent.reports import ReportSender
+from claude_tunnels.remote_agent.settings import AgentSecrets, AgentSettings, host_name
+from claude_tunnels.actors.ports import Progress
+from claude_tunnels.remote_agent.ports import AgentPorts, Link, Lock
+from claude_tunnels.actors.tree.claude_md import read_claude_md
 
 log = logging.getLogger(__name__)
 

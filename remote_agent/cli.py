@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from remote_agent.agent import WorkspaceAgent
-from remote_agent.errors import ConnectionClosed, SettingsError
-from remote_agent.ports import AgentPorts
-from remote_agent.settings import PASSWORD_ENV, SEED_ENV, AgentSecrets, AgentSettings, load_settings, read_secrets
+from claude_tunnels.remote_agent.agent import WorkspaceAgent
+from claude_tunnels.remote_agent.errors import ConnectionClosed, SettingsError
+from claude_tunnels.remote_agent.ports import AgentPorts
+from claude_tunnels.remote_agent.settings import PASSWORD_ENV, SEED_ENV, AgentSecrets, AgentSettings, load_settings, read_secrets
 
 _REFUSED = {
     "--password": f"--password-file FILE (mode 0600) or {PASSWORD_ENV}",

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import nkeys
 
-from config.credentials import Secret
-from events.subjects import Subjects
-from remote_agent.protocol import ack_subjects, consumer_name, inbox_prefix, next_task_subject, presence_subject
+from claude_tunnels.config.credentials import Secret
+from claude_tunnels.events.subjects import Subjects
+from claude_tunnels.remote_agent.protocol import ack_subjects, consumer_name, inbox_prefix, next_task_subject, presence_subject
 
 
 @dataclass(frozen=True)

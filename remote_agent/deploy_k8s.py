@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from config.credentials import Secret
+from claude_tunnels.config.credentials import Secret
 
 SECRET_DIR = "/var/run/secrets/tunnels-agent"
 STATE_DIR = "/var/lib/tunnels-agent"

@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from remote_agent.credentials import instance_name
+from claude_tunnels.remote_agent.credentials import instance_name
 
 UNIT_TEMPLATE = "tunnels-agent@.service"
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from actors.ports import Asker, PermissionNote, Progress
-from remote_agent.protocol import Finished, TaskCommand
-from remote_agent.settings import AgentSecrets, AgentSettings
+from claude_tunnels.actors.ports import Asker, PermissionNote, Progress
+from claude_tunnels.remote_agent.protocol import Finished, TaskCommand
+from claude_tunnels.remote_agent.settings import AgentSecrets, AgentSettings
 
 
 class Link(Protocol):

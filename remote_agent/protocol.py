@@ -25,8 +25,8 @@ from typing import Literal
 
 import msgspec
 
-from events.subjects import token
-from events.values import TaskResult, Usage
+from claude_tunnels.events.subjects import token
+from claude_tunnels.events.values import TaskResult, Usage
 
 PRESENCE_BUCKET = "TUNNELS_AGENTS"
 PROTOCOL_VERSION = 1

@@ -14,8 +14,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from remote_agent.ports import Link
-from remote_agent.protocol import ENCODER, AgentReport, Progressed
+from claude_tunnels.remote_agent.ports import Link
+from claude_tunnels.remote_agent.protocol import ENCODER, AgentReport, Progressed
 
 log = logging.getLogger(__name__)
 

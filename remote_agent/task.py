@@ -3,9 +3,9 @@ than the `prompt` field) the same prompt made here from the command's fields."""
 
 from __future__ import annotations
 
-from actors.prompts import WORKSPACE_INSTRUCTIONS, upstream_block, workspace_prompt
-from events.values import PlannedTask
-from remote_agent.protocol import TaskCommand
+from claude_tunnels.actors.prompts import WORKSPACE_INSTRUCTIONS, upstream_block, workspace_prompt
+from claude_tunnels.events.values import PlannedTask
+from claude_tunnels.remote_agent.protocol import TaskCommand
 
 
 def prompt_of(command: TaskCommand) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from events.ids import Clock, ulid_from
+from claude_tunnels.events.ids import Clock, ulid_from
 
 
 @dataclass(order=True)

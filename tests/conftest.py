@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tunnels.bus import EmbeddedNatsServer, EventStore, Layout, connect
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, Layout, connect
 
 # The Slack SDK reads proxy variables and ignores NO_PROXY; tests only talk to 127.0.0.1.
 for _name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):

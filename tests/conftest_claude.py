@@ -12,8 +12,8 @@ from typing import Any
 import psutil
 import pytest
 
-from tunnels.claude import AgentSpec
-from tunnels.scripted_model import ScriptedModelServer
+from claude_tunnels.tunnels.claude import AgentSpec
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer
 
 SpecFactory = Callable[..., AgentSpec]
 

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from events.conversation import (
+from claude_tunnels.events.conversation import (
     ConfirmationRequested,
     MessageReceived,
     RequestOpened,
     Turn,
 )
-from events.execution import (
+from claude_tunnels.events.execution import (
     PhaseStarted,
     RequestCompleted,
     WorkspaceTaskDispatched,
@@ -20,8 +20,8 @@ from events.execution import (
     WorkspaceTaskStarted,
     WorkspaceTaskSucceeded,
 )
-from events.planning import PlanApproved, PlanProposed, RouteDecided
-from events.values import Plan, PlannedTask, TaskResult, Usage
+from claude_tunnels.events.planning import PlanApproved, PlanProposed, RouteDecided
+from claude_tunnels.events.values import Plan, PlannedTask, TaskResult, Usage
 from tests.clocks import ManualClock, SequentialIds
 
 T0 = datetime(2026, 11, 21, 9, 30, 0, tzinfo=timezone.utc)

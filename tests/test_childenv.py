@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tunnels.childenv import DEFAULT_KEEP, child_environment
+from claude_tunnels.tunnels.childenv import DEFAULT_KEEP, child_environment
 
 OURS = {
     "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "LC_TIME": "en_GB.UTF-8", "TZ": "UTC",

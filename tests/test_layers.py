@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+NAMESPACE = "claude_tunnels"
+"""Installed, every folder is a subpackage of this one name (setup.py)."""
 INWARD = ("actors", "events", "projections", "channels", "remote_agent", "config")
 LOWER = {"events": ("actors", "projections", "channels", "remote_agent"), "projections": ("actors", "channels", "remote_agent")}
 """What the lowest layers may not import either: events know no one; projections fold events only."""
@@ -43,7 +45,7 @@ def _violations(folder: str, banned: tuple[str, ...]) -> list[str]:
         f"{path.relative_to(ROOT)}:{line} imports {module}"
         for path in sorted((ROOT / folder).rglob("*.py"))
         for line, module in imported_modules(path)
-        if module.split(".")[0] in banned
+        if module.removeprefix(f"{NAMESPACE}.").split(".")[0] in banned
     ]
 
 
@@ -66,5 +68,6 @@ def test_no_production_code_imports_the_tests_or_the_benchmarks(folder: str) -> 
 def test_the_check_sees_an_import_of_the_root(tmp_path: Path) -> None:
     # The walker itself: relative and nested imports are resolved, so a violation cannot hide.
     sample = tmp_path / "probe.py"
-    sample.write_text("def f():\n    from tunnels.bus import EventStore\n    from ..tunnels import cli\n")
-    assert [module for _, module in imported_modules(sample, "actors.sub")] == ["tunnels.bus", "actors.tunnels"]
+    sample.write_text("def f():\n    from claude_tunnels.tunnels.bus import EventStore\n    from ..tunnels import cli\n")
+    found = [module for _, module in imported_modules(sample, "claude_tunnels.actors.sub")]
+    assert found == ["claude_tunnels.tunnels.bus", "claude_tunnels.actors.tunnels"]

@@ -19,11 +19,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 
-from events.subjects import Subjects
-from remote_agent.errors import ConnectionClosed, ConsumerMissing, LinkError, Unreachable
-from remote_agent.protocol import consumer_name, inbox_prefix, next_task_subject, presence_subject
-from remote_agent.settings import AgentSecrets, AgentSettings
-from tunnels.bus import ConnectOptions, NotReachable, connect
+from claude_tunnels.events.subjects import Subjects
+from claude_tunnels.remote_agent.errors import ConnectionClosed, ConsumerMissing, LinkError, Unreachable
+from claude_tunnels.remote_agent.protocol import consumer_name, inbox_prefix, next_task_subject, presence_subject
+from claude_tunnels.remote_agent.settings import AgentSecrets, AgentSettings
+from claude_tunnels.tunnels.bus import ConnectOptions, NotReachable, connect
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """`tunnels-agent`: the remote workspace agent wired to its real ports (the composition root).
 
-    python -m tunnels.agent_main --nats URL --workspace PROJECT/NAME --path DIR ...
+    python -m claude_tunnels.tunnels.agent_main --nats URL --workspace PROJECT/NAME --path DIR ...
 
 The agent's logic lives in `remote_agent/`; here it gets its NATS link, Claude Code sessions, its
 lock file and the result of the host's sandbox check.
@@ -12,14 +12,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from remote_agent import cli
-from remote_agent.errors import AlreadyRunning
-from remote_agent.ports import AgentPorts, Lock
-from remote_agent.settings import AgentSecrets, AgentSettings
-from tunnels.agent_link import AgentLink
-from tunnels.agent_sessions import ClaudeSessions
-from tunnels.claude.sandbox import check_sandbox
-from tunnels.pidlock import LockHeld, acquire
+from claude_tunnels.remote_agent import cli
+from claude_tunnels.remote_agent.errors import AlreadyRunning
+from claude_tunnels.remote_agent.ports import AgentPorts, Lock
+from claude_tunnels.remote_agent.settings import AgentSecrets, AgentSettings
+from claude_tunnels.tunnels.agent_link import AgentLink
+from claude_tunnels.tunnels.agent_sessions import ClaudeSessions
+from claude_tunnels.tunnels.claude.sandbox import check_sandbox
+from claude_tunnels.tunnels.pidlock import LockHeld, acquire
 
 
 def take_lock(path: Path) -> Lock:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from actors.agent_errors import AgentError, AgentTimeout
-from actors.ports import Asker, PermissionNote, Progress
-from remote_agent.protocol import Finished, TaskCommand
-from remote_agent.task import prompt_of
-from tunnels.claude import DEFAULT_BASH_ALLOW, AgentSpec, BashRules, run_workspace_task
-from tunnels.claude.sandbox import SandboxSpec
+from claude_tunnels.actors.agent_errors import AgentError, AgentTimeout
+from claude_tunnels.actors.ports import Asker, PermissionNote, Progress
+from claude_tunnels.remote_agent.protocol import Finished, TaskCommand
+from claude_tunnels.remote_agent.task import prompt_of
+from claude_tunnels.tunnels.claude import DEFAULT_BASH_ALLOW, AgentSpec, BashRules, run_workspace_task
+from claude_tunnels.tunnels.claude.sandbox import SandboxSpec
 
 
 def task_spec(

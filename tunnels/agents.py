@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-from actors.agent_errors import AgentError, AgentTimeout
-from actors.ports import (
+from claude_tunnels.actors.agent_errors import AgentError, AgentTimeout
+from claude_tunnels.actors.ports import (
     Consultation,
     Consulted,
     Failed,
@@ -23,13 +23,13 @@ from actors.ports import (
     TimedOut,
     TreeSource,
 )
-from actors.tree import TreeError
-from config.loader import LoadedSettings
-from tunnels.claude import AgentSpec, BashRules, run_agent, run_workspace_task
-from tunnels.claude.permissions import DEFAULT_BASH_ALLOW
-from tunnels.claude.sandbox import SandboxSpec
-from tunnels.git.run import GitError
-from tunnels.git.tasks import GitTasks, PreparationFailed
+from claude_tunnels.actors.tree import TreeError
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.tunnels.claude import AgentSpec, BashRules, run_agent, run_workspace_task
+from claude_tunnels.tunnels.claude.permissions import DEFAULT_BASH_ALLOW
+from claude_tunnels.tunnels.claude.sandbox import SandboxSpec
+from claude_tunnels.tunnels.git.run import GitError
+from claude_tunnels.tunnels.git.tasks import GitTasks, PreparationFailed
 
 
 class SessionSettings:

@@ -10,11 +10,11 @@ from typing import Literal
 
 from nats.aio.client import Client
 
-from config.credentials import read_secret_file
-from config.errors import CredentialsError
-from config.loader import LoadedSettings
-from projections import RequestsView, SessionsView, TaskLog
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, Layout, connect, running_server
+from claude_tunnels.config.credentials import read_secret_file
+from claude_tunnels.config.errors import CredentialsError
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.projections import RequestsView, SessionsView, TaskLog
+from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, Layout, connect, running_server
 
 Role = Literal["owner", "reader"]
 

@@ -14,10 +14,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from config.errors import ConfigError
-from config.loader import LoadedSettings, find_config, load_settings
-from tunnels.bus.errors import BusError
-from tunnels.errors import UserError
+from claude_tunnels.config.errors import ConfigError
+from claude_tunnels.config.loader import LoadedSettings, find_config, load_settings
+from claude_tunnels.tunnels.bus.errors import BusError
+from claude_tunnels.tunnels.errors import UserError
 
 Command = Callable[[LoadedSettings, argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -58,19 +58,19 @@ def _parser() -> argparse.ArgumentParser:
     projections = commands.add_parser("projections", help="the projections").add_subparsers(dest="projections_command", required=True)
     projections.add_parser("rebuild", help="drop every projection and rebuild it from the stream")
 
-    from tunnels.commands.deploy import add_parsers  # `agent credentials`, `deploy ssh|k8s`
+    from claude_tunnels.tunnels.commands.deploy import add_parsers  # `agent credentials`, `deploy ssh|k8s`
 
     add_parsers(commands)
     return parser
 
 
 def _command(args: argparse.Namespace) -> Command:
-    from tunnels.commands import agent, deploy, events, run
+    from claude_tunnels.tunnels.commands import agent, deploy, events, run
 
     match args.command:
         case "agent":
             if args.agent_command == "list":
-                from tunnels.commands.agent_list import list_agents
+                from claude_tunnels.tunnels.commands.agent_list import list_agents
 
                 return list_agents
             return agent.credentials
@@ -81,15 +81,15 @@ def _command(args: argparse.Namespace) -> Command:
         case "demo":
             return run.demo
         case "init":
-            from tunnels.commands import init
+            from claude_tunnels.tunnels.commands import init
 
             return init.init
         case "doctor":
-            from tunnels.commands import doctor
+            from claude_tunnels.tunnels.commands import doctor
 
             return doctor.doctor
         case "serve":
-            from tunnels.commands import serve
+            from claude_tunnels.tunnels.commands import serve
 
             return serve.serve
         case "events":

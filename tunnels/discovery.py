@@ -28,10 +28,10 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
-from actors.tree.claude_md import CLAUDE_MD, CLAUDE_MD_BYTES, bounded_text
-from actors.tree.errors import TreeError
-from actors.tree.model import Project, Skipped, Tree, Workspace
-from actors.tree.names import component_problem
+from claude_tunnels.actors.tree.claude_md import CLAUDE_MD, CLAUDE_MD_BYTES, bounded_text
+from claude_tunnels.actors.tree.errors import TreeError
+from claude_tunnels.actors.tree.model import Project, Skipped, Tree, Workspace
+from claude_tunnels.actors.tree.names import component_problem
 
 DEFAULT_MAX_DEPTH = 6
 DEFAULT_MAX_DIRS = 10_000

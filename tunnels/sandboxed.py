@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunnels.childenv import child_environment
+from claude_tunnels.tunnels.childenv import child_environment
 
 TAIL_CHARS = 2000
 

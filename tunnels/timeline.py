@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from events.base import Event
-from events.conversation import (
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.conversation import (
     ConfirmationAnswered,
     ConfirmationGiven,
     ConfirmationRefused,
@@ -15,7 +15,7 @@ from events.conversation import (
     PlanRevised,
     RequestOpened,
 )
-from events.execution import (
+from claude_tunnels.events.execution import (
     PermissionDecided,
     PermissionRequested,
     PhaseCompleted,
@@ -29,7 +29,7 @@ from events.execution import (
     WorkspaceTaskSucceeded,
     WorkspaceTaskTimedOut,
 )
-from events.planning import ClarificationNeeded, DirectAnswerGiven, PlanApproved, PlanProposed, RouteDecided
+from claude_tunnels.events.planning import ClarificationNeeded, DirectAnswerGiven, PlanApproved, PlanProposed, RouteDecided
 
 
 def _short(text: str, limit: int = 90) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from actors.tree import Tree, TreeError, remote_workspace
-from config.loader import LoadedSettings
-from tunnels.discovery import discover
-from tunnels.runtime.remote import RemoteWorkspaces
+from claude_tunnels.actors.tree import Tree, TreeError, remote_workspace
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.tunnels.discovery import discover
+from claude_tunnels.tunnels.runtime.remote import RemoteWorkspaces
 
 log = logging.getLogger(__name__)
 

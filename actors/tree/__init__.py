@@ -1,14 +1,14 @@
 """The tree of projects and workspaces (the model; `tunnels.discovery` reads it from disk), and safe names."""
 
-from actors.tree.errors import (
+from claude_tunnels.actors.tree.errors import (
     DuplicateWorkspace,
     TreeError,
     UnknownProject,
     UnknownWorkspace,
     UnsafeName,
 )
-from actors.tree.model import Project, Skipped, Tree, Workspace, remote_workspace
-from actors.tree.names import safe_within, validate_name
+from claude_tunnels.actors.tree.model import Project, Skipped, Tree, Workspace, remote_workspace
+from claude_tunnels.actors.tree.names import safe_within, validate_name
 
 __all__ = [
     "DuplicateWorkspace",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import msgspec
 
-from actors.tree.errors import DuplicateWorkspace, TreeError, UnknownProject, UnknownWorkspace
-from actors.tree.names import validate_name
+from claude_tunnels.actors.tree.errors import DuplicateWorkspace, TreeError, UnknownProject, UnknownWorkspace
+from claude_tunnels.actors.tree.names import validate_name
 
 
 class Workspace(msgspec.Struct, frozen=True, kw_only=True):

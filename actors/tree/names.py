@@ -5,8 +5,8 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
-from actors.tree.errors import UnsafeName
-from actors.tree.scripts import mixed_scripts
+from claude_tunnels.actors.tree.errors import UnsafeName
+from claude_tunnels.actors.tree.scripts import mixed_scripts
 
 MAX_NAME_CHARS = 512
 MAX_COMPONENT_BYTES = 255  # the usual file-system limit of one path component

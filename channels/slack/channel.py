@@ -13,19 +13,19 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from channels.base import ChatChannel
-from channels.render import render
-from channels.slack.blocks import approval_blocks, question_blocks, section
-from channels.slack.inbound import Allowlist, parse_session_key
-from channels.slack.listeners import Inbox
-from channels.slack.mrkdwn import SECTION_LIMIT, TEXT_LIMIT, to_mrkdwn_parts
-from config.credentials import Secret, load_credentials
-from config.loader import LoadedSettings
-from config.settings import SlackChannelSettings
-from events.catalogue import AnyEvent
-from events.conversation import ConfirmationCancelled, ConfirmationExpired, ConfirmationGiven, ConfirmationRefused, PlanRevised
-from events.execution import PermissionDecided, RequestCancelled, RequestCompleted, RequestFailed
-from channels.port import OrchestratorPort
+from claude_tunnels.channels.base import ChatChannel
+from claude_tunnels.channels.render import render
+from claude_tunnels.channels.slack.blocks import approval_blocks, question_blocks, section
+from claude_tunnels.channels.slack.inbound import Allowlist, parse_session_key
+from claude_tunnels.channels.slack.listeners import Inbox
+from claude_tunnels.channels.slack.mrkdwn import SECTION_LIMIT, TEXT_LIMIT, to_mrkdwn_parts
+from claude_tunnels.config.credentials import Secret, load_credentials
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.config.settings import SlackChannelSettings
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import ConfirmationCancelled, ConfirmationExpired, ConfirmationGiven, ConfirmationRefused, PlanRevised
+from claude_tunnels.events.execution import PermissionDecided, RequestCancelled, RequestCompleted, RequestFailed
+from claude_tunnels.channels.port import OrchestratorPort
 
 log = logging.getLogger(__name__)
 

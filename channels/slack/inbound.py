@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.slack.blocks import ACTIONS, QUESTION_ACTIONS
-from channels.slack.mrkdwn import unescape
-from config.settings import SlackChannelSettings
+from claude_tunnels.channels.slack.blocks import ACTIONS, QUESTION_ACTIONS
+from claude_tunnels.channels.slack.mrkdwn import unescape
+from claude_tunnels.config.settings import SlackChannelSettings
 
 PERSON_SUBTYPES = (None, "file_share", "thread_broadcast")
 """Message subtypes written by a person; edits, deletions, joins and bot messages are not."""

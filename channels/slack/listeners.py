@@ -18,11 +18,11 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from channels.slack.blocks import ACTIONS
-from channels.slack.inbound import Allowlist, Inbound, from_click, from_event, mentions
+from claude_tunnels.channels.slack.blocks import ACTIONS
+from claude_tunnels.channels.slack.inbound import Allowlist, Inbound, from_click, from_event, mentions
 
 if TYPE_CHECKING:
-    from channels.slack.channel import SlackChannel
+    from claude_tunnels.channels.slack.channel import SlackChannel
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Literal
 
 from aiogram.types import Message, MessageEntity
 
-from actors.confirm_policy import may_approve
-from config.settings import TelegramChannelSettings
-from projections.requests import RequestState
+from claude_tunnels.actors.confirm_policy import may_approve
+from claude_tunnels.config.settings import TelegramChannelSettings
+from claude_tunnels.projections.requests import RequestState
 
 ACTIONS = {"approve": "Approve", "cancel": "Cancel"}
 """Button action -> its label."""

@@ -17,8 +17,8 @@ from aiogram.types import CallbackQuery, Message, Update, User
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.token import TokenValidationError
 
-from channels.base import ChatChannel
-from channels.telegram.addressing import (
+from claude_tunnels.channels.base import ChatChannel
+from claude_tunnels.channels.telegram.addressing import (
     ACTIONS,
     QUESTION_ACTIONS,
     parse_callback,
@@ -27,15 +27,15 @@ from channels.telegram.addressing import (
     read_press,
     read_question_press,
 )
-from channels.telegram.calls import TelegramChannelError, describe
-from channels.telegram.outbound import Outbox
-from channels.telegram.polling import poll, who_am_i
-from config.credentials import Secret, load_credentials
-from config.loader import LoadedSettings
-from config.settings import TelegramChannelSettings
-from events.catalogue import AnyEvent
-from events.log import EventLogError
-from channels.port import OrchestratorPort
+from claude_tunnels.channels.telegram.calls import TelegramChannelError, describe
+from claude_tunnels.channels.telegram.outbound import Outbox
+from claude_tunnels.channels.telegram.polling import poll, who_am_i
+from claude_tunnels.config.credentials import Secret, load_credentials
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.config.settings import TelegramChannelSettings
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.log import EventLogError
+from claude_tunnels.channels.port import OrchestratorPort
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from aiogram.exceptions import AiogramError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from aiogram.utils.backoff import BackoffConfig
 
-from channels.telegram.addressing import ACTIONS, QUESTION_ACTIONS, Place, callback_data, place_of, question_callback
-from channels.telegram.calls import TelegramChannelError, call, describe
-from channels.telegram.markup import escape, split_html, to_html, visible
-from config.settings import TelegramChannelSettings
-from events.catalogue import AnyEvent
-from events.conversation import ConfirmationCancelled, ConfirmationExpired, ConfirmationGiven, PlanRevised
-from events.execution import PermissionDecided, RequestCancelled, RequestCompleted, RequestFailed
+from claude_tunnels.channels.telegram.addressing import ACTIONS, QUESTION_ACTIONS, Place, callback_data, place_of, question_callback
+from claude_tunnels.channels.telegram.calls import TelegramChannelError, call, describe
+from claude_tunnels.channels.telegram.markup import escape, split_html, to_html, visible
+from claude_tunnels.config.settings import TelegramChannelSettings
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import ConfirmationCancelled, ConfirmationExpired, ConfirmationGiven, PlanRevised
+from claude_tunnels.events.execution import PermissionDecided, RequestCancelled, RequestCompleted, RequestFailed
 
 log = logging.getLogger(__name__)
 

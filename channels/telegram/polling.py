@@ -25,7 +25,7 @@ from aiogram.exceptions import AiogramError, TelegramUnauthorizedError
 from aiogram.types import Update, User
 from aiogram.utils.backoff import Backoff, BackoffConfig
 
-from channels.telegram.calls import TelegramChannelError, describe, retryable
+from claude_tunnels.channels.telegram.calls import TelegramChannelError, describe, retryable
 
 log = logging.getLogger(__name__)
 

@@ -11,21 +11,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from actors.agent_errors import AgentError
-from actors.ports import Consultation, Consulted, Role, Subscription
-from actors.task_runner import TaskRunner
-from actors.tree import Project, Tree, TreeError, Workspace
-from config.loader import LoadedSettings
-from config.settings import Settings
-from events.base import Event
-from events.catalogue import AnyEvent
-from events.execution import WorkspaceTaskDispatched
-from events.ids import Clock, IdSource
-from events.log import AppendConflict, Appended, Stored
-from events.subjects import Subjects
-from events.values import Usage
-from projections import RequestsView
-from projections.base import Projection
+from claude_tunnels.actors.agent_errors import AgentError
+from claude_tunnels.actors.ports import Consultation, Consulted, Role, Subscription
+from claude_tunnels.actors.task_runner import TaskRunner
+from claude_tunnels.actors.tree import Project, Tree, TreeError, Workspace
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.config.settings import Settings
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.execution import WorkspaceTaskDispatched
+from claude_tunnels.events.ids import Clock, IdSource
+from claude_tunnels.events.log import AppendConflict, Appended, Stored
+from claude_tunnels.events.subjects import Subjects
+from claude_tunnels.events.values import Usage
+from claude_tunnels.projections import RequestsView
+from claude_tunnels.projections.base import Projection
 
 
 # -- the event log ---------------------------------------------------------------------------

@@ -26,15 +26,15 @@ from typing import Any, TypeVar, cast
 import pykka
 from pykka.messages import ProxyGetAttr
 
-from actors.base import Deliver, EventActor
-from actors.context import ActorContext, Recorder
-from actors.reactions import Directory
-from actors.tree import Tree
-from config.settings import Settings
-from events.base import Event
-from events.catalogue import AnyEvent
+from claude_tunnels.actors.base import Deliver, EventActor
+from claude_tunnels.actors.context import ActorContext, Recorder
+from claude_tunnels.actors.reactions import Directory
+from claude_tunnels.actors.tree import Tree
+from claude_tunnels.config.settings import Settings
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.catalogue import AnyEvent
 from tests.clocks import ManualClock, SequentialIds  # the one import of the test clock and ids
-from projections import RequestsView, SessionsView
+from claude_tunnels.projections import RequestsView, SessionsView
 from tests.actors.fakes import MemoryLog, RecordingTasks, ScriptedAdvisors, StaticTree, loaded, sample_tree
 
 T0 = datetime(2026, 11, 21, 9, 30, 0, tzinfo=timezone.utc)

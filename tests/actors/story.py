@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
-from actors.confirm_policy import approvers_for
-from actors.plans import layers
-from events.catalogue import AnyEvent
-from events.conversation import (
+from claude_tunnels.actors.confirm_policy import approvers_for
+from claude_tunnels.actors.plans import layers
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import (
     CancelRequested,
     ConfirmationAnswered,
     ConfirmationGiven,
@@ -27,7 +27,7 @@ from events.conversation import (
     PlanRevised,
     RequestOpened,
 )
-from events.execution import (
+from claude_tunnels.events.execution import (
     PermissionDecided,
     PermissionRequested,
     PhaseStarted,
@@ -40,8 +40,8 @@ from events.execution import (
     WorkspaceTaskSucceeded,
     WorkspaceTaskTimedOut,
 )
-from events.planning import ClarificationNeeded, PlanApproved, PlanProposed, RouteDecided
-from events.values import Plan, PlannedTask, TaskResult, Usage
+from claude_tunnels.events.planning import ClarificationNeeded, PlanApproved, PlanProposed, RouteDecided
+from claude_tunnels.events.values import Plan, PlannedTask, TaskResult, Usage
 from tests.actors.harness import ALICE, BOB, World
 
 SESSION = "slack:C1"

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from actors.channel_session import ChannelSession
-from events.catalogue import AnyEvent
-from events.conversation import Turn
-from events.values import Usage
+from claude_tunnels.actors.channel_session import ChannelSession
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import Turn
+from claude_tunnels.events.values import Usage
 from tests.actors.harness import ALICE, BOB, BOSS, World
 from tests.actors.story import QUESTION, REQUEST, TEXT, Has, Out, Stage, Story, out, shape
 

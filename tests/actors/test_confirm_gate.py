@@ -11,10 +11,10 @@ from datetime import timedelta
 
 import pytest
 
-from actors.confirm_gate import ConfirmGate, Expire
-from config.settings import ChannelSettings, Settings, SlackChannelSettings
-from events.conversation import ConfirmationRequested
-from events.values import Usage
+from claude_tunnels.actors.confirm_gate import ConfirmGate, Expire
+from claude_tunnels.config.settings import ChannelSettings, Settings, SlackChannelSettings
+from claude_tunnels.events.conversation import ConfirmationRequested
+from claude_tunnels.events.values import Usage
 from tests.actors.harness import ALICE, BOB, BOSS, World, running
 from tests.actors.story import REQUEST, Out, Stage, Story, out, shape
 

@@ -3,9 +3,9 @@ dispatcher routes them, each delivered once its cause is folded."""
 
 from __future__ import annotations
 
-from actors.planner import Planned
-from actors.ports import Consulted
-from events.values import Usage
+from claude_tunnels.actors.planner import Planned
+from claude_tunnels.actors.ports import Consulted
+from claude_tunnels.events.values import Usage
 from tests.actors.harness import ALICE, World
 from tests.actors.story import REQUEST, Story
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from actors.permission_gate import ExpireQuestion, PermissionGate, decision_id
-from events.execution import PermissionDecided
+from claude_tunnels.actors.permission_gate import ExpireQuestion, PermissionGate, decision_id
+from claude_tunnels.events.execution import PermissionDecided
 from tests.actors.harness import ALICE, BOB, BOSS, World
 from tests.actors.story import QUESTION, REQUEST, Out, Stage, Story, out, shape
 

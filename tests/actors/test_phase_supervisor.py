@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import pytest
 
-from actors.phase_supervisor import PhaseSupervisor, Resume
-from config.settings import LimitSettings, Settings
-from events.catalogue import AnyEvent
-from events.execution import (
+from claude_tunnels.actors.phase_supervisor import PhaseSupervisor, Resume
+from claude_tunnels.config.settings import LimitSettings, Settings
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.execution import (
     PhaseCompleted,
     PhaseStarted,
     RequestCancelled,

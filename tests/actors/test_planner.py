@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from actors.agent_errors import AgentFailed, AgentTimeout
-from actors.planner import Planned, Planner
-from actors.ports import Consulted
-from actors.tree import TreeError
-from events.values import Plan, PlannedTask, Usage
+from claude_tunnels.actors.agent_errors import AgentFailed, AgentTimeout
+from claude_tunnels.actors.planner import Planned, Planner
+from claude_tunnels.actors.ports import Consulted
+from claude_tunnels.actors.tree import TreeError
+from claude_tunnels.events.values import Plan, PlannedTask, Usage
 from tests.actors.harness import ALICE, World
 from tests.actors.story import REQUEST, Has, Out, Story, out, shape
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from actors.agent_errors import AgentTimeout
-from actors.ports import Consulted
-from actors.router import Routed, Router
-from actors.tree import Tree, TreeError
-from events.values import Usage
+from claude_tunnels.actors.agent_errors import AgentTimeout
+from claude_tunnels.actors.ports import Consulted
+from claude_tunnels.actors.router import Routed, Router
+from claude_tunnels.actors.tree import Tree, TreeError
+from claude_tunnels.events.values import Usage
 from tests.actors.fakes import sample_tree, single_project_tree
 from tests.actors.harness import ALICE, World
 from tests.actors.story import REQUEST, Has, Out, Story, out, shape

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.workspace_agent import WorkspaceAgent
+from claude_tunnels.actors.workspace_agent import WorkspaceAgent
 from tests.actors.harness import World
 from tests.actors.story import Story
 

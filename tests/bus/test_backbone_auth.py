@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config import load_settings
-from config.errors import ConfigError, CredentialsError
-from remote_agent.credentials import new_seed, public_key, write_secret_file
-from tunnels.backbone import open_backbone
-from tunnels.bus import EmbeddedNatsServer
-from tunnels.bus.errors import LoginRefused
+from claude_tunnels.config import load_settings
+from claude_tunnels.config.errors import ConfigError, CredentialsError
+from claude_tunnels.remote_agent.credentials import new_seed, public_key, write_secret_file
+from claude_tunnels.tunnels.backbone import open_backbone
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer
+from claude_tunnels.tunnels.bus.errors import LoginRefused
 
 
 def settings_file(root: Path, nats: dict[str, object]) -> Path:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from config.errors import CredentialsError
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, connect, running_server
-from tunnels.bus.embedded_login import SEED_FILE, brings_own_authorization
-from tunnels.bus.errors import BusError, LoginRefused, ServerStartFailed
+from claude_tunnels.config.errors import CredentialsError
+from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, connect, running_server
+from claude_tunnels.tunnels.bus.embedded_login import SEED_FILE, brings_own_authorization
+from claude_tunnels.tunnels.bus.errors import BusError, LoginRefused, ServerStartFailed
 
 
 def mode(path: Path) -> int:

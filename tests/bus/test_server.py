@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tunnels.bus import EmbeddedNatsServer, EventStore, StoreLocked, connect, running_server_url
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, StoreLocked, connect, running_server_url
 from tests.factories import Events
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tunnels.bus import AppendConflict, EventStore
+from claude_tunnels.tunnels.bus import AppendConflict, EventStore
 from tests.factories import Events, two_phase_plan
 
 S1, S2 = "slack:T1:C1:1700000000.000100", "telegram:42"

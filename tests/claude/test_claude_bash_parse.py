@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tunnels.claude.bash_parse import Unparseable, parse_command
+from claude_tunnels.tunnels.claude.bash_parse import Unparseable, parse_command
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tunnels.claude import (
+from claude_tunnels.tunnels.claude import (
     AgentFailed,
     AgentOutputInvalid,
     AgentSpec,
@@ -22,7 +22,7 @@ from tunnels.claude import (
     run_agent,
     run_workspace_task,
 )
-from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 
 pytestmark = pytest.mark.cli
 

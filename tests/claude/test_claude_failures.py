@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tunnels.claude import AgentFailed, AgentSpec, run_agent
+from claude_tunnels.tunnels.claude import AgentFailed, AgentSpec, run_agent
 
 
 async def test_a_missing_cli_is_reported(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from claude_agent_sdk import AssistantMessage, TextBlock, ToolUseBlock
 
-from tunnels.claude import (
+from claude_tunnels.tunnels.claude import (
     AgentFailed,
     AgentSpec,
     AgentTimeout,
@@ -17,11 +17,11 @@ from tunnels.claude import (
     Progress,
     run_workspace_task,
 )
-from tunnels.claude.environment import AgentEnvironment
-from tunnels.claude.guard import ToolGuard
-from tunnels.claude.options import build_options, inline_refs, task_result_schema
-from tunnels.claude.progress import progress_of
-from tunnels.claude.sandbox import SandboxSpec
+from claude_tunnels.tunnels.claude.environment import AgentEnvironment
+from claude_tunnels.tunnels.claude.guard import ToolGuard
+from claude_tunnels.tunnels.claude.options import build_options, inline_refs, task_result_schema
+from claude_tunnels.tunnels.claude.progress import progress_of
+from claude_tunnels.tunnels.claude.sandbox import SandboxSpec
 
 
 def _options(spec: AgentSpec, denied: tuple[Path, ...] = ()):  # type: ignore[no-untyped-def]

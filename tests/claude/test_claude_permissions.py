@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tunnels.claude import DEFAULT_BASH_ALLOW, BashRules, PermissionPolicy
+from claude_tunnels.tunnels.claude import DEFAULT_BASH_ALLOW, BashRules, PermissionPolicy
 
 
 @pytest.fixture

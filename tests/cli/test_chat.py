@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.e2e.scenarios import plan, scenario, succeeds
-from tunnels.demo.sample_tree import lay_out
+from claude_tunnels.tunnels.demo.sample_tree import lay_out
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ async def test_chat_shows_the_plan_progress_and_result(tmp_path: Path) -> None:
     (root / "orchestrator.yaml").write_text(json.dumps({"claude": {"isolate_home": True}}))
     (tmp_path / "scenario.yaml").write_text(scenario(plan("one", ("api-service", "bump", [])), succeeds("api-service", "bumped it", writes="NOTE")))
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tunnels.cli", "--root", str(root), "chat", "--user", "ann", "--scripted-model", str(tmp_path / "scenario.yaml"),
+        sys.executable, "-m", "claude_tunnels.tunnels.cli", "--root", str(root), "chat", "--user", "ann", "--scripted-model", str(tmp_path / "scenario.yaml"),
         cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )
     assert process.stdin is not None and process.stdout is not None

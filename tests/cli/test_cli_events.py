@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import T0, Events, two_phase_plan
-from tunnels.bus import EmbeddedNatsServer, EventStore, connect
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "terminal:alice"
@@ -21,7 +21,7 @@ RID = "01REQ00000000000000000001"
 
 def tunnels(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tunnels.cli", "--root", str(root), *args],
+        [sys.executable, "-m", "claude_tunnels.tunnels.cli", "--root", str(root), *args],
         cwd=ROOT, capture_output=True, text=True, timeout=timeout,
     )
 
@@ -89,7 +89,7 @@ async def test_rebuild_writes_the_task_log_from_the_stream(seeded_root: Path) ->
 async def test_tail_follows_the_stream_live(seeded_root: Path) -> None:
     async with EmbeddedNatsServer(seeded_root / ".tunnels") as server:
         tail = subprocess.Popen(
-            [sys.executable, "-m", "tunnels.cli", "--root", str(seeded_root), "events", "tail", "--json", "--from-start"],
+            [sys.executable, "-m", "claude_tunnels.tunnels.cli", "--root", str(seeded_root), "events", "tail", "--json", "--from-start"],
             cwd=ROOT, stdout=subprocess.PIPE, text=True,
         )
         try:
@@ -115,7 +115,7 @@ def test_unknown_request_is_one_line(tmp_path: Path) -> None:
 def test_corrupt_config_is_one_line_naming_the_key(tmp_path: Path) -> None:
     (tmp_path / "orchestrator.yaml").write_text("limits:\n  max_paralel_agents: 3\n")
     result = subprocess.run(
-        [sys.executable, "-m", "tunnels.cli", "--config", str(tmp_path / "orchestrator.yaml"), "replay", "x"],
+        [sys.executable, "-m", "claude_tunnels.tunnels.cli", "--config", str(tmp_path / "orchestrator.yaml"), "replay", "x"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert_one_clear_line(result, "limits.max_paralel_agents", "max_parallel_agents")
@@ -124,7 +124,7 @@ def test_corrupt_config_is_one_line_naming_the_key(tmp_path: Path) -> None:
 def test_no_server_reachable_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "orchestrator.yaml").write_text("nats:\n  url: nats://127.0.0.1:9\n  connect_timeout_s: 1\n")
     result = subprocess.run(
-        [sys.executable, "-m", "tunnels.cli", "--config", str(tmp_path / "orchestrator.yaml"), "replay", "x"],
+        [sys.executable, "-m", "claude_tunnels.tunnels.cli", "--config", str(tmp_path / "orchestrator.yaml"), "replay", "x"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert_one_clear_line(result, "no NATS server answered at nats://127.0.0.1:9")

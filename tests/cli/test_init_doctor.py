@@ -21,7 +21,7 @@ TG_TOKEN = "123456789:AAFakeTokenForOfflineTests_abcdefghij"
 
 async def tunnels(root: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tunnels.cli", "--root", str(root), *args, cwd=ROOT,
+        sys.executable, "-m", "claude_tunnels.tunnels.cli", "--root", str(root), *args, cwd=ROOT,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, **(env or {})},
     )

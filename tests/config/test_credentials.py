@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config import CredentialsError, Secret, load_credentials, write_credentials
+from claude_tunnels.config import CredentialsError, Secret, load_credentials, write_credentials
 
 TOKEN = "xoxb-1234-SECRET-token"
 APP = "xapp-9:9:SECRET-with-colons"

@@ -7,7 +7,7 @@ from pathlib import Path
 import msgspec
 import yaml
 
-from config import Settings, dump_default_settings, load_settings
+from claude_tunnels.config import Settings, dump_default_settings, load_settings
 
 
 def leaf_keys(value: object, prefix: str = "") -> set[str]:

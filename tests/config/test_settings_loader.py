@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, Settings, find_config, load_settings
-from config.settings import LimitSettings, NatsSettings, SlackChannelSettings
+from claude_tunnels.config import ConfigError, Settings, find_config, load_settings
+from claude_tunnels.config.settings import LimitSettings, NatsSettings, SlackChannelSettings
 
 FULL = """\
 root: projects

@@ -5,20 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-from events.conversation import ConfirmationRequested, NoticeIssued
-from events.execution import (
+from claude_tunnels.events.conversation import ConfirmationRequested, NoticeIssued
+from claude_tunnels.events.execution import (
     PhaseStarted,
     RequestCompleted,
     WorkspaceTaskFailed,
     WorkspaceTaskSkipped,
     WorkspaceTaskSucceeded,
 )
-from events.planning import PlanProposed
-from events.values import usd
+from claude_tunnels.events.planning import PlanProposed
+from claude_tunnels.events.values import usd
 from tests.e2e.scenarios import plan, scenario, succeeds
 from tests.e2e.world import World, world
-from tunnels.commands.events import request_timeline
-from tunnels.timeline import detail
+from claude_tunnels.tunnels.commands.events import request_timeline
+from claude_tunnels.tunnels.timeline import detail
 
 ALL = "in shared-lib, web-app and api-service:"  # names the projects: routed without an agent
 E = TypeVar("E")

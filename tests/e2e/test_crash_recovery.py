@@ -13,16 +13,16 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from channels.terminal import TerminalChannel
-from config.loader import load_settings
-from events.conversation import ConfirmationExpired, ConfirmationRequested
-from events.execution import RequestCompleted, RequestFailed
+from claude_tunnels.channels.terminal import TerminalChannel
+from claude_tunnels.config.loader import load_settings
+from claude_tunnels.events.conversation import ConfirmationExpired, ConfirmationRequested
+from claude_tunnels.events.execution import RequestCompleted, RequestFailed
 from tests.clocks import ManualClock
 from tests.e2e.scenarios import hangs, plan, scenario, succeeds
 from tests.e2e.world import BASE_LIMITS
-from tunnels.demo.sample_tree import lay_out
-from tunnels.runtime.orchestrator import Orchestrator
-from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from claude_tunnels.tunnels.demo.sample_tree import lay_out
+from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import psutil
 
-from events.conversation import ConfirmationExpired, ConfirmationRefused, ConfirmationRequested, MessageQueued
-from events.execution import (
+from claude_tunnels.events.conversation import ConfirmationExpired, ConfirmationRefused, ConfirmationRequested, MessageQueued
+from claude_tunnels.events.execution import (
     RequestCancelled,
     RequestCompleted,
     RequestFailed,
@@ -19,7 +19,7 @@ from events.execution import (
     WorkspaceTaskStarted,
     WorkspaceTaskTimedOut,
 )
-from events.planning import ClarificationNeeded, PlanRejected
+from claude_tunnels.events.planning import ClarificationNeeded, PlanRejected
 from tests.clocks import ManualClock
 from tests.e2e.scenarios import errors, hangs, plan, router, scenario, succeeds
 from tests.e2e.world import world

@@ -22,20 +22,20 @@ from pathlib import Path
 
 import pytest
 
-from config.loader import LoadedSettings, load_settings
-from events.catalogue import AnyEvent
-from events.codec import encode
-from events.conversation import MessageReceived, RequestOpened
-from events.ids import UlidSource
-from events.planning import PlanApproved
-from events.subjects import Subjects
-from projections.sessions import SessionState, evolve
+from claude_tunnels.config.loader import LoadedSettings, load_settings
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.codec import encode
+from claude_tunnels.events.conversation import MessageReceived, RequestOpened
+from claude_tunnels.events.ids import UlidSource
+from claude_tunnels.events.planning import PlanApproved
+from claude_tunnels.events.subjects import Subjects
+from claude_tunnels.projections.sessions import SessionState, evolve
 from tests.e2e.scenarios import hangs, plan, scenario, succeeds
 from tests.e2e.world import BASE_LIMITS
-from tunnels.backbone import layout_of
-from tunnels.bus import ConnectOptions, EventStore, connect, running_server
-from tunnels.bus.errors import LoginRefused
-from tunnels.demo.sample_tree import lay_out
+from claude_tunnels.tunnels.backbone import layout_of
+from claude_tunnels.tunnels.bus import ConnectOptions, EventStore, connect, running_server
+from claude_tunnels.tunnels.bus.errors import LoginRefused
+from claude_tunnels.tunnels.demo.sample_tree import lay_out
 
 ROOT = Path(__file__).resolve().parents[2]
 BOB = "terminal:bob"

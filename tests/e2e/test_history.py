@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from events.conversation import ConfirmationRequested, RequestOpened
-from events.execution import RequestCancelled, RequestCompleted
+from claude_tunnels.events.conversation import ConfirmationRequested, RequestOpened
+from claude_tunnels.events.execution import RequestCancelled, RequestCompleted
 from tests.clocks import ManualClock
 from tests.e2e.scenarios import plan, router, scenario
 from tests.e2e.world import world

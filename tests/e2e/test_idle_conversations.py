@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from events.catalogue import REQUEST_ENDED
-from events.conversation import ConfirmationRequested, NoticeIssued
-from events.execution import RequestCompleted
-from events.planning import PlanApproved, RouteDecided
+from claude_tunnels.events.catalogue import REQUEST_ENDED
+from claude_tunnels.events.conversation import ConfirmationRequested, NoticeIssued
+from claude_tunnels.events.execution import RequestCompleted
+from claude_tunnels.events.planning import PlanApproved, RouteDecided
 from tests.e2e.scenarios import plan, scenario, succeeds
 from tests.e2e.world import world
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from events.conversation import ConfirmationRequested
-from events.execution import PhaseStarted, RequestCompleted, WorkspaceTaskSucceeded
+from claude_tunnels.events.conversation import ConfirmationRequested
+from claude_tunnels.events.execution import PhaseStarted, RequestCompleted, WorkspaceTaskSucceeded
 from tests.e2e.world import world
-from tunnels.commands.events import request_timeline
-from tunnels.demo.run import REQUEST, demo_scenario_text
-from tunnels.demo.sample_tree import FILES, snapshot
+from claude_tunnels.tunnels.commands.events import request_timeline
+from claude_tunnels.tunnels.demo.run import REQUEST, demo_scenario_text
+from claude_tunnels.tunnels.demo.sample_tree import FILES, snapshot
 
 OWNERS = {  # every changed file must lie in the workspace whose task changed it
     "shared-lib/core": "shared-lib/core/", "shared-lib/docs": "shared-lib/docs/",

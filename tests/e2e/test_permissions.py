@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from events.catalogue import AnyEvent
-from events.conversation import ConfirmationRequested, NoticeIssued
-from events.execution import (
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import ConfirmationRequested, NoticeIssued
+from claude_tunnels.events.execution import (
     PermissionDecided,
     PermissionRequested,
     RequestCompleted,
@@ -24,7 +24,7 @@ from events.execution import (
 from tests.clocks import ManualClock
 from tests.e2e.scenarios import plan, scenario
 from tests.e2e.world import world
-from tunnels.commands.events import request_timeline
+from claude_tunnels.tunnels.commands.events import request_timeline
 
 WS = "web-app/frontend"
 SECRET = "xoxb-9999-TOPSECRETSLACK"
@@ -150,7 +150,7 @@ async def test_agents_do_not_run_where_the_sandbox_cannot_unless_it_is_turned_of
         assert not w.model.requests_for("frontend")  # no agent session was started
         assert isinstance(final, RequestCompleted) and final.failed == 1
 
-    caplog.set_level(logging.WARNING, logger="tunnels.runtime.orchestrator")
+    caplog.set_level(logging.WARNING, logger="claude_tunnels.tunnels.runtime.orchestrator")
     async with world(tmp_path / "off", text, settings={"permissions": {"sandbox": False}}) as w:
         assert "permissions.sandbox is off" in caplog.text and "WITHOUT Claude Code's OS sandbox" in caplog.text
         await w.ask(f"{WS}: touch a file", lambda e: isinstance(e, ConfirmationRequested))

@@ -14,10 +14,10 @@ from pathlib import Path
 import msgspec
 import nats
 
-from events.conversation import ConfirmationRequested
-from events.execution import RequestCompleted, WorkspaceTaskFailed, WorkspaceTaskStarted, WorkspaceTaskSkipped
-from events.values import TaskResult
-from remote_agent.protocol import (
+from claude_tunnels.events.conversation import ConfirmationRequested
+from claude_tunnels.events.execution import RequestCompleted, WorkspaceTaskFailed, WorkspaceTaskStarted, WorkspaceTaskSkipped
+from claude_tunnels.events.values import TaskResult
+from claude_tunnels.remote_agent.protocol import (
     ENCODER,
     PRESENCE_BUCKET,
     Finished,
@@ -30,7 +30,7 @@ from remote_agent.protocol import (
 from tests.clocks import ManualClock
 from tests.e2e.scenarios import plan, scenario, succeeds
 from tests.e2e.world import world
-from tunnels.bus import connect
+from claude_tunnels.tunnels.bus import connect
 
 REMOTE = "edge/worker"
 LOST_AFTER_S = 30

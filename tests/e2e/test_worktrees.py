@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from events.conversation import ConfirmationRequested
-from events.execution import RequestCompleted, WorkspaceTaskFailed, WorkspaceTaskStarted, WorkspaceTaskSucceeded
-from events.values import FileDiff
+from claude_tunnels.events.conversation import ConfirmationRequested
+from claude_tunnels.events.execution import RequestCompleted, WorkspaceTaskFailed, WorkspaceTaskStarted, WorkspaceTaskSucceeded
+from claude_tunnels.events.values import FileDiff
 from tests.e2e.scenarios import plan
 from tests.e2e.world import world
 from tests.git.repos import run

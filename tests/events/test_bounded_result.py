@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from events.values import CONTEXT_CHARS, MAX_CHANGED_FILES, PATH_CHARS, SUMMARY_CHARS, TaskResult, bounded_result
+from claude_tunnels.events.values import CONTEXT_CHARS, MAX_CHANGED_FILES, PATH_CHARS, SUMMARY_CHARS, TaskResult, bounded_result
 
 
 def test_a_result_within_bounds_is_kept_as_it_is() -> None:

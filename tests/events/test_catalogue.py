@@ -9,11 +9,11 @@ from typing import Any, Literal, get_args, get_origin
 import msgspec
 import pytest
 
-from events import ALL_EVENT_TYPES, BY_TAG, EVENTS, EventDecodeError, Subjects, encode
-from events.base import Event
-from events.codec import REQUEST_EVENTS, SESSION_EVENTS
-from events.conversation import Turn
-from events.values import FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage
+from claude_tunnels.events import ALL_EVENT_TYPES, BY_TAG, EVENTS, EventDecodeError, Subjects, encode
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.codec import REQUEST_EVENTS, SESSION_EVENTS
+from claude_tunnels.events.conversation import Turn
+from claude_tunnels.events.values import FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
 

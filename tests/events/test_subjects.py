@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from events.subjects import Subjects, token, untoken
+from claude_tunnels.events.subjects import Subjects, token, untoken
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from events.catalogue import AnyEvent
-from events.codec import Decoder, EventDecodeError
-from events.conversation import MessageReceived
-from events.upcasting import Upcasters
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.codec import Decoder, EventDecodeError
+from claude_tunnels.events.conversation import MessageReceived
+from claude_tunnels.events.upcasting import Upcasters
 
 
 def test_old_versions_are_upgraded_step_by_step_before_decoding() -> None:

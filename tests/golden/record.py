@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script from anywhere: import the checkout
 
-from events.base import Event  # noqa: E402
-from events.codec import encode  # noqa: E402
-from events.conversation import (  # noqa: E402
+from claude_tunnels.events.base import Event  # noqa: E402
+from claude_tunnels.events.codec import encode  # noqa: E402
+from claude_tunnels.events.conversation import (  # noqa: E402
     PermissionAnswered,
     CancelRequested,
     ConfirmationAnswered,
@@ -46,7 +46,7 @@ from events.conversation import (  # noqa: E402
     RequestOpened,
     Turn,
 )
-from events.execution import (  # noqa: E402
+from claude_tunnels.events.execution import (  # noqa: E402
     PermissionDecided,
     PermissionRequested,
     PhaseCompleted,
@@ -64,7 +64,7 @@ from events.execution import (  # noqa: E402
     WorkspaceTaskSucceeded,
     WorkspaceTaskTimedOut,
 )
-from events.planning import (  # noqa: E402
+from claude_tunnels.events.planning import (  # noqa: E402
     ClarificationNeeded,
     DirectAnswerGiven,
     PlanApproved,
@@ -72,9 +72,9 @@ from events.planning import (  # noqa: E402
     PlanRejected,
     RouteDecided,
 )
-from events.subjects import Subjects  # noqa: E402
-from events.upcasting import SCHEMA_VERSION  # noqa: E402
-from events.values import FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage  # noqa: E402
+from claude_tunnels.events.subjects import Subjects  # noqa: E402
+from claude_tunnels.events.upcasting import SCHEMA_VERSION  # noqa: E402
+from claude_tunnels.events.values import FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage  # noqa: E402
 from tests.factories import T0, Events  # noqa: E402
 from tests.golden.replay import (  # noqa: E402
     REQUESTS,

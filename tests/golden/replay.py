@@ -18,9 +18,9 @@ from typing import Any
 
 import msgspec
 
-from events.catalogue import AnyEvent
-from events.codec import EVENTS
-from projections import RequestsView, SessionsView, TaskLog
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.codec import EVENTS
+from claude_tunnels.projections import RequestsView, SessionsView, TaskLog
 
 STREAM = "stream.jsonl"
 SESSIONS = "sessions.json"

@@ -11,9 +11,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from projections import ProjectionRunner, RequestsView, SessionsView, TaskLog
+from claude_tunnels.projections import ProjectionRunner, RequestsView, SessionsView, TaskLog
 from tests.factories import Events, two_phase_plan
-from tunnels.bus import EmbeddedNatsServer, EventStore, connect
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, connect
 
 KEY = "terminal:alice"
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import nkeys
 
-from config.credentials import Secret
-from remote_agent.credentials import Permissions, write_secret_file
+from claude_tunnels.config.credentials import Secret
+from claude_tunnels.remote_agent.credentials import Permissions, write_secret_file
 
 
 def _b64(data: bytes) -> str:

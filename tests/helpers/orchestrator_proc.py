@@ -11,12 +11,12 @@ import io
 import sys
 from pathlib import Path
 
-from channels.terminal import TerminalChannel
-from config.loader import load_settings
-from events.conversation import ConfirmationRequested
-from events.execution import WorkspaceTaskStarted
-from tunnels.runtime.orchestrator import Orchestrator
-from tunnels.scripted_model import ScriptedModelServer, load_scenario
+from claude_tunnels.channels.terminal import TerminalChannel
+from claude_tunnels.config.loader import load_settings
+from claude_tunnels.events.conversation import ConfirmationRequested
+from claude_tunnels.events.execution import WorkspaceTaskStarted
+from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, load_scenario
 
 
 async def main(root: Path, scenario: Path) -> None:

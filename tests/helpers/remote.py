@@ -21,10 +21,10 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, RetentionPolicy, StreamConfig
 
-from config.credentials import Secret
-from events.subjects import Subjects, untoken
-from remote_agent.credentials import new_seed, permission_block, public_key, write_secret_file
-from remote_agent.protocol import (
+from claude_tunnels.config.credentials import Secret
+from claude_tunnels.events.subjects import Subjects, untoken
+from claude_tunnels.remote_agent.credentials import new_seed, permission_block, public_key, write_secret_file
+from claude_tunnels.remote_agent.protocol import (
     ENCODER,
     PRESENCE_BUCKET,
     REPORTS,
@@ -35,8 +35,8 @@ from remote_agent.protocol import (
     consumer_name,
     kv_key,
 )
-from tunnels.bus import ConnectOptions, connect
-from tunnels.scripted_model import ScriptedModelServer
+from claude_tunnels.tunnels.bus import ConnectOptions, connect
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer
 
 ORCH_USER = "orchestrator"
 ORCH_PASSWORD = "orchestrator-test-password"
@@ -118,9 +118,9 @@ class AgentProcess:
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> AgentProcess:
-        """Start the process (`python -m tunnels.agent_main ARGS`)."""
+        """Start the process (`python -m claude_tunnels.tunnels.agent_main ARGS`)."""
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tunnels.agent_main", *self.args,
+            sys.executable, "-m", "claude_tunnels.tunnels.agent_main", *self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, **(self.env or {})}, start_new_session=True,
         )

@@ -14,10 +14,10 @@ import signal
 import sys
 from pathlib import Path
 
-from channels.slack import SlackChannel
-from config.loader import load_settings
-from tunnels.runtime.orchestrator import Orchestrator
-from tunnels.scripted_model import ScriptedModelServer, load_scenario
+from claude_tunnels.channels.slack import SlackChannel
+from claude_tunnels.config.loader import load_settings
+from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, load_scenario
 
 
 async def main(root: Path, scenario: Path, hold: bool) -> None:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from aiogram.utils.backoff import BackoffConfig
 
-from channels.telegram import TelegramChannel
-from config.loader import load_settings
-from events.catalogue import AnyEvent
-from events.conversation import MessageReceived, RequestOpened
-from tunnels.runtime.orchestrator import Orchestrator
-from tunnels.scripted_model import ScriptedModelServer, load_scenario
+from claude_tunnels.channels.telegram import TelegramChannel
+from claude_tunnels.config.loader import load_settings
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import MessageReceived, RequestOpened
+from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, load_scenario
 
 
 def _say(line: str) -> None:

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from projections import ProjectionRunner, SessionsView, rebuild
+from claude_tunnels.projections import ProjectionRunner, SessionsView, rebuild
 from tests.helpers.crash_writer import views
-from tunnels.bus import EmbeddedNatsServer, EventStore, connect
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from events.base import Event
-from events.conversation import PlanRevised, Turn
-from events.execution import RequestCompleted, WorkspaceTaskSkipped
-from projections import requests as fold_module
-from projections.requests import RequestState
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.conversation import PlanRevised, Turn
+from claude_tunnels.events.execution import RequestCompleted, WorkspaceTaskSkipped
+from claude_tunnels.projections import requests as fold_module
+from claude_tunnels.projections.requests import RequestState
 from tests.factories import Events, two_phase_plan
 
 KEY = "terminal:alice"

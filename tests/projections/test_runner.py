@@ -6,9 +6,9 @@ import filecmp
 import shutil
 from pathlib import Path
 
-from events.base import Event
-from projections import ProjectionRunner, RequestsView, SessionsView, TaskLog, rebuild
-from tunnels.bus import EventStore
+from claude_tunnels.events.base import Event
+from claude_tunnels.projections import ProjectionRunner, RequestsView, SessionsView, TaskLog, rebuild
+from claude_tunnels.tunnels.bus import EventStore
 from tests.factories import Events, two_phase_plan
 
 KEY = "terminal:alice"

@@ -7,11 +7,11 @@ from functools import reduce
 
 import pytest
 
-from events.base import Event
-from events.conversation import MessageQueued, NoticeIssued, PlanRevised, ReplyPosted, Turn
-from events.execution import RequestCancelled, RequestFailed
-from events.planning import ClarificationNeeded
-from projections.sessions import MAX_TURNS, SessionState, evolve
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.conversation import MessageQueued, NoticeIssued, PlanRevised, ReplyPosted, Turn
+from claude_tunnels.events.execution import RequestCancelled, RequestFailed
+from claude_tunnels.events.planning import ClarificationNeeded
+from claude_tunnels.projections.sessions import MAX_TURNS, SessionState, evolve
 from tests.factories import Events, two_phase_plan
 
 KEY = "terminal:alice"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from events.base import Event
-from projections.task_log import TaskLog
+from claude_tunnels.events.base import Event
+from claude_tunnels.projections.task_log import TaskLog
 from tests.factories import Events, two_phase_plan
 
 KEY = "terminal:alice"

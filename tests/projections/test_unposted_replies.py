@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from events.base import Event
-from events.catalogue import CHAT_REPLIES
-from events.conversation import ReplyPosted
-from projections.sessions import MAX_UNPOSTED, SessionState, track_replies
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.catalogue import CHAT_REPLIES
+from claude_tunnels.events.conversation import ReplyPosted
+from claude_tunnels.projections.sessions import MAX_UNPOSTED, SessionState, track_replies
 from tests.factories import Events
 
 KEY = "slack:T1:C1:1.0"
@@ -50,8 +50,8 @@ def test_only_the_newest_replies_are_kept() -> None:
 
 
 def test_chat_replies_are_what_a_chat_channel_posts() -> None:
-    from channels.base import STATUS_EVENTS
-    from events.planning import PlanProposed
+    from claude_tunnels.channels.base import STATUS_EVENTS
+    from claude_tunnels.events.planning import PlanProposed
 
     # progress edits the status message and a plan is shown with its question: neither is a reply
     assert not set(CHAT_REPLIES) & {*STATUS_EVENTS, PlanProposed, ReplyPosted}

@@ -14,7 +14,7 @@ from tests.helpers.remote import (
     make_identity,
     orchestrator_connection,
 )
-from tunnels.bus import EmbeddedNatsServer
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer
 
 API = "shop/api"  # the workspace the agent under test serves
 WEB = "shop/web"  # another workspace (whose subjects the agent must not reach)

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import yaml
 
-from remote_agent.protocol import Presence
+from claude_tunnels.remote_agent.protocol import Presence
 from tests.helpers.remote import ORCH_PASSWORD, ORCH_USER, AgentIdentity, StandInOrchestrator, start_agent
 from tests.remote.conftest import API
-from tunnels.bus import EmbeddedNatsServer
-from tunnels.commands.agent_list import agent_state
-from tunnels.scripted_model import ScriptedModelServer
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer
+from claude_tunnels.tunnels.commands.agent_list import agent_state
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 async def agent_list(root: Path, *args: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tunnels.cli", "--root", str(root), "agent", "list", *args, cwd=REPO,
+        sys.executable, "-m", "claude_tunnels.tunnels.cli", "--root", str(root), "agent", "list", *args, cwd=REPO,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=dict(os.environ),
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)

@@ -13,7 +13,7 @@ from typing import Any
 import psutil
 import pytest
 
-from remote_agent.protocol import Finished, Progressed, Started
+from claude_tunnels.remote_agent.protocol import Finished, Progressed, Started
 from tests.e2e.scenarios import scenario, succeeds
 from tests.helpers.remote import (
     AgentIdentity,
@@ -24,8 +24,8 @@ from tests.helpers.remote import (
     task,
 )
 from tests.remote.conftest import API
-from tunnels.bus import EmbeddedNatsServer
-from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 
 pytestmark = pytest.mark.cli
 

@@ -17,10 +17,10 @@ import nkeys
 import pytest
 import yaml
 
-from config.credentials import Secret
-from remote_agent.credentials import permission_block, public_key, write_secret_file
-from remote_agent.deploy_ssh import SshTarget, agent_config, install_script, ssh_plan
-from tunnels.cli import main
+from claude_tunnels.config.credentials import Secret
+from claude_tunnels.remote_agent.credentials import permission_block, public_key, write_secret_file
+from claude_tunnels.remote_agent.deploy_ssh import SshTarget, agent_config, install_script, ssh_plan
+from claude_tunnels.tunnels.cli import main
 
 GOLDEN = Path(__file__).parent / "golden"
 # A fixed, test-only seed (its bytes are 0..31) so the outputs are stable.

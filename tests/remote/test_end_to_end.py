@@ -18,8 +18,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from events.conversation import ConfirmationRequested
-from events.execution import (
+from claude_tunnels.events.conversation import ConfirmationRequested
+from claude_tunnels.events.execution import (
     RequestCompleted,
     WorkspaceTaskFailed,
     WorkspaceTaskSkipped,
@@ -30,7 +30,7 @@ from tests.e2e.scenarios import plan, scenario, succeeds
 from tests.e2e.world import World, world
 from nats.errors import NoRespondersError, TimeoutError as NatsTimeoutError
 
-from events.subjects import Subjects
+from claude_tunnels.events.subjects import Subjects
 from tests.helpers.remote import (
     ORCH_PASSWORD,
     ORCH_USER,
@@ -44,10 +44,10 @@ from tests.helpers.remote import (
     make_identity,
     write_env_file,
 )
-from remote_agent.protocol import PRESENCE_BUCKET, Presence, inbox_prefix, kv_key
-from tunnels.bus import ConnectOptions, connect
-from tunnels.bus import EmbeddedNatsServer
-from tunnels.scripted_model import parse_scenario
+from claude_tunnels.remote_agent.protocol import PRESENCE_BUCKET, Presence, inbox_prefix, kv_key
+from claude_tunnels.tunnels.bus import ConnectOptions, connect
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer
+from claude_tunnels.tunnels.scripted_model import parse_scenario
 
 pytestmark = pytest.mark.cli
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from remote_agent import ledger as ledger_module
-from remote_agent.ledger import TaskLedger
+from claude_tunnels.remote_agent import ledger as ledger_module
+from claude_tunnels.remote_agent.ledger import TaskLedger
 
 
 def test_started_and_finished_tasks_survive_a_restart(tmp_path: Path) -> None:

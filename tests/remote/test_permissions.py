@@ -13,11 +13,11 @@ from __future__ import annotations
 import pytest
 from nats.js.errors import KeyNotFoundError
 
-from events.subjects import Subjects
-from remote_agent.protocol import ENCODER, PRESENCE_BUCKET, Presence, Started, consumer_name, inbox_prefix, kv_key
+from claude_tunnels.events.subjects import Subjects
+from claude_tunnels.remote_agent.protocol import ENCODER, PRESENCE_BUCKET, Presence, Started, consumer_name, inbox_prefix, kv_key
 from tests.helpers.remote import AgentIdentity, StandInOrchestrator
 from tests.remote.conftest import API, WEB
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
+from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
 
 SUBJECTS = Subjects("tunnels")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import msgspec
 
-from remote_agent.protocol import ENCODER, TaskCommand
-from tunnels.agent_sessions import task_spec
+from claude_tunnels.remote_agent.protocol import ENCODER, TaskCommand
+from claude_tunnels.tunnels.agent_sessions import task_spec
 from tests.helpers.remote import task
 from tests.remote.conftest import API
 

@@ -16,7 +16,7 @@ from tests.helpers.remote import (
     make_identity,
     make_tls_files,
 )
-from tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
+from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
 
 API = "shop/api"
 

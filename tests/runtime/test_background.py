@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from actors.background import Background
+from claude_tunnels.actors.background import Background
 
 
 class Boom(Exception):

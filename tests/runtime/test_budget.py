@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.budget import is_spent, not_run_reason, stop_text
-from events.values import usd
+from claude_tunnels.actors.budget import is_spent, not_run_reason, stop_text
+from claude_tunnels.events.values import usd
 
 
 @pytest.mark.parametrize(

@@ -18,15 +18,15 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.base import Deliver
-from actors.context import ActorContext
-from actors.conversations import DirectoryStopped
-from actors.reactions import Directory
-from config.loader import load_settings
-from events.base import Event
-from events.conversation import MessageQueued, RequestOpened
-from events.log import Appended
-from projections.views import RequestsView, SessionsView
+from claude_tunnels.actors.base import Deliver
+from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.actors.conversations import DirectoryStopped
+from claude_tunnels.actors.reactions import Directory
+from claude_tunnels.config.loader import load_settings
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.conversation import MessageQueued, RequestOpened
+from claude_tunnels.events.log import Appended
+from claude_tunnels.projections.views import RequestsView, SessionsView
 from tests.factories import Events
 
 KEY = "terminal:alice"

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from actors.history import bound_turns, request_history
-from events.conversation import Turn
-from projections.sessions import MAX_TURNS, SessionState, SessionStatus
+from claude_tunnels.actors.history import bound_turns, request_history
+from claude_tunnels.events.conversation import Turn
+from claude_tunnels.projections.sessions import MAX_TURNS, SessionState, SessionStatus
 from tests.factories import T0
 
 TTL_S = 1800.0

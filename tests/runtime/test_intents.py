@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.intents import intent_of
+from claude_tunnels.actors.intents import intent_of
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from actors.ports import Consultation, Consulted
-from channels.base import ChatChannel
-from channels.port import OrchestratorPort
-from config.loader import LoadedSettings, load_settings
-from tunnels.demo.sample_tree import lay_out
-from tunnels.runtime.orchestrator import Orchestrator
+from claude_tunnels.actors.ports import Consultation, Consulted
+from claude_tunnels.channels.base import ChatChannel
+from claude_tunnels.channels.port import OrchestratorPort
+from claude_tunnels.config.loader import LoadedSettings, load_settings
+from claude_tunnels.tunnels.demo.sample_tree import lay_out
+from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 
 VAGUE = "tidy things up a little"  # names no project: the router asks its agent
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.clocks import ManualClock
 from tests.factories import T0
-from tunnels.runtime.timers import LoopTimers
+from claude_tunnels.tunnels.runtime.timers import LoopTimers
 
 # -- the manual double ------------------------------------------------------------------------
 

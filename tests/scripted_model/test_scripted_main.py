@@ -1,4 +1,4 @@
-"""`python -m tunnels.scripted_model`: one readiness line, serves, exits 0 on SIGTERM."""
+"""`python -m claude_tunnels.tunnels.scripted_model`: one readiness line, serves, exits 0 on SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from typing import Any
 
 import aiohttp
 
-import tunnels.scripted_model
-
-EXAMPLE = Path(tunnels.scripted_model.__file__).parent / "scenarios" / "example.yaml"
+from claude_tunnels.tunnels import scripted_model
+EXAMPLE = Path(scripted_model.__file__).parent / "scenarios" / "example.yaml"
 
 
 async def test_serves_the_scenario_until_sigterm() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tunnels.scripted_model", "--scenario", str(EXAMPLE), "--port", "0",
+        sys.executable, "-m", "claude_tunnels.tunnels.scripted_model", "--scenario", str(EXAMPLE), "--port", "0",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -49,7 +48,7 @@ async def test_a_bad_scenario_exits_2_naming_the_key(tmp_path: Path) -> None:
     bad.write_text("scripts:\n  - name: a\n    match: [x]\n    turns: [{txt: hi}]\n")
 
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tunnels.scripted_model", "--scenario", str(bad),
+        sys.executable, "-m", "claude_tunnels.tunnels.scripted_model", "--scenario", str(bad),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 30)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-import tunnels.scripted_model
-from tunnels.scripted_model import (
+from claude_tunnels.tunnels import scripted_model
+from claude_tunnels.tunnels.scripted_model import (
     ScenarioError,
     ScriptedError,
     ToolUse,
@@ -16,7 +16,7 @@ from tunnels.scripted_model import (
     parse_scenario,
 )
 
-EXAMPLE = Path(tunnels.scripted_model.__file__).parent / "scenarios" / "example.yaml"
+EXAMPLE = Path(scripted_model.__file__).parent / "scenarios" / "example.yaml"
 
 
 def test_the_shipped_example_loads() -> None:

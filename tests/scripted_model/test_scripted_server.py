@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tunnels.scripted_model import Scenario, ScriptedModelServer, parse_scenario
+from claude_tunnels.tunnels.scripted_model import Scenario, ScriptedModelServer, parse_scenario
 
 SCENARIO = parse_scenario(
     """

@@ -6,7 +6,7 @@ import os
 import threading
 from pathlib import Path
 
-from actors.tree.claude_md import TRUNCATED, read_claude_md
+from claude_tunnels.actors.tree.claude_md import TRUNCATED, read_claude_md
 
 
 def test_a_plain_file_is_read_and_a_long_one_cut(tmp_path: Path) -> None:

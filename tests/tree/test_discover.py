@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.tree import (
+from claude_tunnels.actors.tree import (
     DuplicateWorkspace,
     TreeError,
     UnknownProject,
@@ -16,8 +16,8 @@ from actors.tree import (
     UnsafeName,
     remote_workspace,
 )
-from tunnels.discovery import discover
-from actors.tree.claude_md import CLAUDE_MD_BYTES, TRUNCATED
+from claude_tunnels.tunnels.discovery import discover
+from claude_tunnels.actors.tree.claude_md import CLAUDE_MD_BYTES, TRUNCATED
 
 # A sample root: relative path -> file content ("/" at the end: an empty folder).
 SAMPLE = {

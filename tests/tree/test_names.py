@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.tree import UnsafeName, safe_within, validate_name
-from projections.slugs import slug
+from claude_tunnels.actors.tree import UnsafeName, safe_within, validate_name
+from claude_tunnels.projections.slugs import slug
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from actors.tree import UnsafeName, validate_name
-from actors.tree.names import component_problem
-from actors.tree.scripts import mixed_scripts, script_of
+from claude_tunnels.actors.tree import UnsafeName, validate_name
+from claude_tunnels.actors.tree.names import component_problem
+from claude_tunnels.actors.tree.scripts import mixed_scripts, script_of
 
 
 @pytest.mark.parametrize(

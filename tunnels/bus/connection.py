@@ -12,7 +12,7 @@ import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
-from tunnels.bus.errors import LoginRefused, NotReachable
+from claude_tunnels.tunnels.bus.errors import LoginRefused, NotReachable
 
 log = logging.getLogger(__name__)
 

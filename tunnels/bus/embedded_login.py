@@ -21,9 +21,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.credentials import Secret, read_secret_file
-from config.errors import CredentialsError
-from remote_agent.credentials import new_seed, public_key
+from claude_tunnels.config.credentials import Secret, read_secret_file
+from claude_tunnels.config.errors import CredentialsError
+from claude_tunnels.remote_agent.credentials import new_seed, public_key
 
 SEED_FILE = "orchestrator.nk"
 """The seed's file name inside `<state>/nats/`."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from events.log import AppendConflict as AppendConflict  # raised by the store; defined with the log's other types
-from events.log import EventLogError
+from claude_tunnels.events.log import AppendConflict as AppendConflict  # raised by the store; defined with the log's other types
+from claude_tunnels.events.log import EventLogError
 
 
 class BusError(EventLogError):

@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-from tunnels.bus.connection import ConnectOptions
-from tunnels.bus.embedded_login import (
+from claude_tunnels.tunnels.bus.connection import ConnectOptions
+from claude_tunnels.tunnels.bus.embedded_login import (
     EmbeddedLogin,
     brings_own_authorization,
     ensure_login,
@@ -35,10 +35,10 @@ from tunnels.bus.embedded_login import (
     read_login,
     write_private,
 )
-from tunnels.bus.errors import BusError, ServerBinaryMissing, ServerStartFailed, StoreLocked
-from tunnels.childenv import child_environment
-from tunnels.natsconf import nats_config_file
-from tunnels.pidlock import LockHeld, acquire, is_held
+from claude_tunnels.tunnels.bus.errors import BusError, ServerBinaryMissing, ServerStartFailed, StoreLocked
+from claude_tunnels.tunnels.childenv import child_environment
+from claude_tunnels.tunnels.natsconf import nats_config_file
+from claude_tunnels.tunnels.pidlock import LockHeld, acquire, is_held
 
 _READY = re.compile(rb"Server is ready")
 _LISTEN = re.compile(rb"Listening for ([a-z ]+) connections on ([0-9.]+):(\d+)")

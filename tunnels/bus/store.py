@@ -21,14 +21,14 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
 
-from events.base import Event
-from events.catalogue import AnyEvent
-from events.codec import EVENTS, encode
-from events.log import Appended, Stored
-from events.subjects import Subjects
-from events.upcasting import SCHEMA_VERSION
-from tunnels.bus.errors import AppendConflict, BusError, BusTimeout
-from tunnels.bus.streams import Layout, consumer_config, ensure_streams
+from claude_tunnels.events.base import Event
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.codec import EVENTS, encode
+from claude_tunnels.events.log import Appended, Stored
+from claude_tunnels.events.subjects import Subjects
+from claude_tunnels.events.upcasting import SCHEMA_VERSION
+from claude_tunnels.tunnels.bus.errors import AppendConflict, BusError, BusTimeout
+from claude_tunnels.tunnels.bus.streams import Layout, consumer_config, ensure_streams
 
 SCHEMA_HEADER = "Tunnels-Schema"
 _WRONG_LAST_SEQUENCE = 10071

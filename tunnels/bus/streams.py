@@ -19,8 +19,8 @@ from nats.js.api import (
 from nats.js.errors import NotFoundError
 from nats.errors import Error as NatsError
 
-from tunnels.bus.errors import StreamMisconfigured
-from tunnels.natsconf import nats_config_file
+from claude_tunnels.tunnels.bus.errors import StreamMisconfigured
+from claude_tunnels.tunnels.natsconf import nats_config_file
 
 
 @dataclass(frozen=True)

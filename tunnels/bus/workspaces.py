@@ -14,11 +14,11 @@ from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
-from actors.background import Background
-from events.subjects import untoken
-from remote_agent.protocol import ENCODER, PRESENCE_BUCKET, Presence, consumer_name
-from tunnels.bus.errors import BusError
-from tunnels.bus.store import EventStore
+from claude_tunnels.actors.background import Background
+from claude_tunnels.events.subjects import untoken
+from claude_tunnels.remote_agent.protocol import ENCODER, PRESENCE_BUCKET, Presence, consumer_name
+from claude_tunnels.tunnels.bus.errors import BusError
+from claude_tunnels.tunnels.bus.store import EventStore
 
 log = logging.getLogger(__name__)
 

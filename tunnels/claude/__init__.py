@@ -5,15 +5,15 @@ cancellation, progress callbacks and a permission policy enforced in code; `run_
 also validates the workspace agent's `TaskResult`.
 """
 
-from actors.agent_errors import AgentError, AgentFailed, AgentOutputInvalid, AgentTimeout
-from tunnels.claude.permissions import (
+from claude_tunnels.actors.agent_errors import AgentError, AgentFailed, AgentOutputInvalid, AgentTimeout
+from claude_tunnels.tunnels.claude.permissions import (
     DEFAULT_BASH_ALLOW,
     BashRules,
     Decision,
     PermissionPolicy,
 )
-from tunnels.claude.runner import run_agent, run_workspace_task
-from tunnels.claude.spec import AgentOutcome, AgentSpec, Progress
+from claude_tunnels.tunnels.claude.runner import run_agent, run_workspace_task
+from claude_tunnels.tunnels.claude.spec import AgentOutcome, AgentSpec, Progress
 
 __all__ = [
     "DEFAULT_BASH_ALLOW",

@@ -28,9 +28,9 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk.types import HookEvent, HookInput, HookJSONOutput, PreToolUseHookSpecificOutput
 
-from actors.ports import Answer, Asker, PermissionNote, Question
-from tunnels.claude.permissions import NETWORK_TOOL, READ_ONLY_TOOLS, Decision, PermissionPolicy
-from tunnels.claude.sandbox import VIOLATIONS_TAG, sandbox_failed
+from claude_tunnels.actors.ports import Answer, Asker, PermissionNote, Question
+from claude_tunnels.tunnels.claude.permissions import NETWORK_TOOL, READ_ONLY_TOOLS, Decision, PermissionPolicy
+from claude_tunnels.tunnels.claude.sandbox import VIOLATIONS_TAG, sandbox_failed
 
 DETAIL_CHARS = 300
 _VIOLATIONS = re.compile(r"<sandbox_violations>(.*?)</sandbox_violations>", re.DOTALL)

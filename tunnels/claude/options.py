@@ -10,11 +10,11 @@ from typing import Any
 import msgspec
 from claude_agent_sdk import ClaudeAgentOptions
 
-from events.values import TaskResult
-from tunnels.claude.environment import AgentEnvironment
-from tunnels.claude.guard import ToolGuard
-from tunnels.claude.sandbox import read_deny_rules, sandbox_option
-from tunnels.claude.spec import AgentSpec
+from claude_tunnels.events.values import TaskResult
+from claude_tunnels.tunnels.claude.environment import AgentEnvironment
+from claude_tunnels.tunnels.claude.guard import ToolGuard
+from claude_tunnels.tunnels.claude.sandbox import read_deny_rules, sandbox_option
+from claude_tunnels.tunnels.claude.spec import AgentSpec
 
 READONLY_TOOLS: tuple[str, ...] = ("Read", "Glob", "Grep")
 """The only tools a read-only agent has (`tools`, so the others do not exist for it at all)."""

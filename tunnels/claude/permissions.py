@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tunnels.claude.bash_parse import ParsedCommand, Unparseable, parse_command
-from tunnels.claude.confinement import ReadScope
+from claude_tunnels.tunnels.claude.bash_parse import ParsedCommand, Unparseable, parse_command
+from claude_tunnels.tunnels.claude.confinement import ReadScope
 
 BashMode = Literal["allowlist", "denylist", "allow_all", "deny_all"]
 

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from actors.agent_errors import AgentError
-from tunnels.claude.permissions import BashRules
-from tunnels.claude.runner import run_workspace_task
-from tunnels.claude.sandbox import check_sandbox
-from tunnels.claude.spec import AgentSpec
-from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from claude_tunnels.actors.agent_errors import AgentError
+from claude_tunnels.tunnels.claude.permissions import BashRules
+from claude_tunnels.tunnels.claude.runner import run_workspace_task
+from claude_tunnels.tunnels.claude.sandbox import check_sandbox
+from claude_tunnels.tunnels.claude.spec import AgentSpec
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 
 _SCRIPT = {"scripts": [{"name": "probe", "match": ["TUNNELS-SANDBOX-PROBE"], "turns": [
     {"tool_uses": [{"name": "Bash", "input": {"command": "echo inside > inside.txt"}}]},

@@ -8,7 +8,7 @@ from typing import Any
 
 from claude_agent_sdk import AssistantMessage, TextBlock, ToolUseBlock
 
-from tunnels.claude.spec import Progress
+from claude_tunnels.tunnels.claude.spec import Progress
 
 TEXT_LIMIT = 200
 DETAIL_LIMIT = 120

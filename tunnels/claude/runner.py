@@ -28,17 +28,17 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from events.values import TaskResult, Usage, bounded_result, usd
-from tunnels.claude import environment
-from tunnels.claude.confinement import ReadScope, home_areas
-from actors.agent_errors import AgentFailed, AgentOutputInvalid, AgentTimeout
-from actors.ports import Asker, PermissionNote
-from tunnels.claude.guard import ToolGuard
-from tunnels.claude.options import build_options, sandbox_env
-from tunnels.claude.permissions import BashRules, PermissionPolicy
-from tunnels.claude.progress import progress_of
-from tunnels.claude.sandbox import MAX_TMPDIR_CHARS, disabled_warning
-from tunnels.claude.spec import AgentOutcome, AgentSpec, Progress
+from claude_tunnels.events.values import TaskResult, Usage, bounded_result, usd
+from claude_tunnels.tunnels.claude import environment
+from claude_tunnels.tunnels.claude.confinement import ReadScope, home_areas
+from claude_tunnels.actors.agent_errors import AgentFailed, AgentOutputInvalid, AgentTimeout
+from claude_tunnels.actors.ports import Asker, PermissionNote
+from claude_tunnels.tunnels.claude.guard import ToolGuard
+from claude_tunnels.tunnels.claude.options import build_options, sandbox_env
+from claude_tunnels.tunnels.claude.permissions import BashRules, PermissionPolicy
+from claude_tunnels.tunnels.claude.progress import progress_of
+from claude_tunnels.tunnels.claude.sandbox import MAX_TMPDIR_CHARS, disabled_warning
+from claude_tunnels.tunnels.claude.spec import AgentOutcome, AgentSpec, Progress
 
 ProgressCallback = Callable[[Progress], None]
 DecisionCallback = Callable[[PermissionNote], None]

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from actors.ports import Progress as Progress  # the port's value, re-exported for the runner
-from events.values import Usage
-from tunnels.claude.permissions import BashRules, RelayClass
-from tunnels.claude.sandbox import SandboxSpec
+from claude_tunnels.actors.ports import Progress as Progress  # the port's value, re-exported for the runner
+from claude_tunnels.events.values import Usage
+from claude_tunnels.tunnels.claude.permissions import BashRules, RelayClass
+from claude_tunnels.tunnels.claude.sandbox import SandboxSpec
 
 AgentKind = Literal["readonly", "workspace"]
 

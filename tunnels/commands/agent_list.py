@@ -7,10 +7,10 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from config.loader import LoadedSettings
-from remote_agent.protocol import Presence
-from tunnels.backbone import open_backbone
-from tunnels.bus.workspaces import read_presences
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.remote_agent.protocol import Presence
+from claude_tunnels.tunnels.backbone import open_backbone
+from claude_tunnels.tunnels.bus.workspaces import read_presences
 
 
 def agent_state(presence: Presence, age_s: float | None, lost_after_s: float) -> str:

@@ -13,13 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from config.credentials import Secret
-from config.loader import LoadedSettings
-from remote_agent.deploy_k8s import K8sTarget, manifest, to_yaml
-from remote_agent.deploy_ssh import SshTarget, Step, describe, ssh_plan
-from remote_agent.credentials import read_seed
-from tunnels.commands.agent import checked_workspace, seed_path
-from tunnels.errors import UserError
+from claude_tunnels.config.credentials import Secret
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.remote_agent.deploy_k8s import K8sTarget, manifest, to_yaml
+from claude_tunnels.remote_agent.deploy_ssh import SshTarget, Step, describe, ssh_plan
+from claude_tunnels.remote_agent.credentials import read_seed
+from claude_tunnels.tunnels.commands.agent import checked_workspace, seed_path
+from claude_tunnels.tunnels.errors import UserError
 
 _WHEEL = re.compile(r"[A-Za-z0-9_.+-]+\.whl")
 _DOMAIN = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -8,14 +8,14 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from channels.registry import enabled_channels
-from config.credentials import load_credentials
-from config.errors import ConfigError
-from config.loader import LoadedSettings
-from tunnels.backbone import open_backbone
-from tunnels.bus.errors import BusError
-from tunnels.childenv import child_environment
-from tunnels.discovery import discover
+from claude_tunnels.channels.registry import enabled_channels
+from claude_tunnels.config.credentials import load_credentials
+from claude_tunnels.config.errors import ConfigError
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.tunnels.backbone import open_backbone
+from claude_tunnels.tunnels.bus.errors import BusError
+from claude_tunnels.tunnels.childenv import child_environment
+from claude_tunnels.tunnels.discovery import discover
 
 Check = Callable[[], Awaitable[str]]
 
@@ -67,7 +67,7 @@ async def _claude(loaded: LoadedSettings) -> str:
 
 
 async def _sandbox(loaded: LoadedSettings) -> str:
-    from tunnels.claude.probe import probe_sandbox
+    from claude_tunnels.tunnels.claude.probe import probe_sandbox
 
     if not loaded.settings.permissions.sandbox:
         return "OFF (permissions.sandbox: off): workspace agents run their commands unconfined"

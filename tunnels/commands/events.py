@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from config.loader import LoadedSettings
-from events.catalogue import AnyEvent
-from events.codec import encode
-from projections import rebuild
-from tunnels.backbone import open_backbone, standard_projections
-from events.log import Stored
-from tunnels.bus.store import EventStore
-from tunnels.errors import UserError
-from tunnels.timeline import line
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.codec import encode
+from claude_tunnels.projections import rebuild
+from claude_tunnels.tunnels.backbone import open_backbone, standard_projections
+from claude_tunnels.events.log import Stored
+from claude_tunnels.tunnels.bus.store import EventStore
+from claude_tunnels.tunnels.errors import UserError
+from claude_tunnels.tunnels.timeline import line
 
 
 def _print(stored: Stored, as_json: bool) -> None:

@@ -6,10 +6,10 @@ import argparse
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from channels.terminal import TerminalChannel
-from config.loader import LoadedSettings
-from tunnels.runtime.orchestrator import Orchestrator
-from tunnels.scripted_model import ScriptedModelServer, load_scenario
+from claude_tunnels.channels.terminal import TerminalChannel
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, load_scenario
 
 
 async def chat(loaded: LoadedSettings, args: argparse.Namespace) -> int:
@@ -27,6 +27,6 @@ async def chat(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 
 async def demo(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     """The offline end-to-end demo."""
-    from tunnels.demo.run import run_demo
+    from claude_tunnels.tunnels.demo.run import run_demo
 
     return await run_demo(Path(args.dir).absolute())

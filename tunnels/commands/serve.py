@@ -7,9 +7,9 @@ import asyncio
 import signal
 import sys
 
-from channels.registry import build_channels
-from config.loader import LoadedSettings
-from tunnels.runtime.orchestrator import Orchestrator
+from claude_tunnels.channels.registry import build_channels
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 
 
 async def serve(loaded: LoadedSettings, args: argparse.Namespace) -> int:

@@ -10,15 +10,15 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from channels.terminal import TerminalChannel
-from config.loader import load_settings
-from events.catalogue import REQUEST_ENDED
-from events.conversation import ConfirmationRequested
-from events.execution import RequestCompleted
-from tunnels.claude.sandbox import check_sandbox
-from tunnels.demo.sample_tree import lay_out, snapshot
-from tunnels.runtime.orchestrator import Orchestrator
-from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from claude_tunnels.channels.terminal import TerminalChannel
+from claude_tunnels.config.loader import load_settings
+from claude_tunnels.events.catalogue import REQUEST_ENDED
+from claude_tunnels.events.conversation import ConfirmationRequested
+from claude_tunnels.events.execution import RequestCompleted
+from claude_tunnels.tunnels.claude.sandbox import check_sandbox
+from claude_tunnels.tunnels.demo.sample_tree import lay_out, snapshot
+from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 
 REQUEST = "upgrade the shared library to v2 and update its users, then run their tests"
 
@@ -34,7 +34,7 @@ limits:
 
 def demo_scenario_text() -> str:
     """The scripted model's answers for the demo."""
-    return resources.files("tunnels.demo").joinpath("scenario.yaml").read_text(encoding="utf-8")
+    return resources.files("claude_tunnels.tunnels.demo").joinpath("scenario.yaml").read_text(encoding="utf-8")
 
 
 def _print_changes(before: dict[str, str], after: dict[str, str], out: TextIO) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunnels.git.run import GitError, git
+from claude_tunnels.tunnels.git.run import GitError, git
 
 
 @dataclass(frozen=True)

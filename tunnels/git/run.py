@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tunnels.childenv import child_environment
+from claude_tunnels.tunnels.childenv import child_environment
 
 _KEEP = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_*", "TZ", "SSH_AUTH_SOCK")
 """What git may see of our environment: to find itself and the user's git config and ssh agent."""

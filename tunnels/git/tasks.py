@@ -19,16 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from actors.ports import TaskOrder
-from actors.tree import Workspace
-from config.loader import LoadedSettings
-from events.values import FileDiff, TaskFacts, TaskResult, TestRun
-from projections import RequestsView
-from tunnels.git import manifest, worktrees
-from tunnels.git.front_matter import FrontMatterError, declared_test
-from tunnels.git.repository import changes, head_commit, repository_root
-from tunnels.git.run import GitError
-from tunnels.sandboxed import run_command
+from claude_tunnels.actors.ports import TaskOrder
+from claude_tunnels.actors.tree import Workspace
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.events.values import FileDiff, TaskFacts, TaskResult, TestRun
+from claude_tunnels.projections import RequestsView
+from claude_tunnels.tunnels.git import manifest, worktrees
+from claude_tunnels.tunnels.git.front_matter import FrontMatterError, declared_test
+from claude_tunnels.tunnels.git.repository import changes, head_commit, repository_root
+from claude_tunnels.tunnels.git.run import GitError
+from claude_tunnels.tunnels.sandboxed import run_command
 
 _REF_UNSAFE = re.compile(r"[^A-Za-z0-9._/-]+")
 MAX_FILES = 500
@@ -176,7 +176,7 @@ class GitTasks:
         return TestRun(command=command, passed=outcome.exit_code == 0, exit_code=outcome.exit_code, tail=outcome.tail)
 
     def _hidden(self, placement: Placement) -> list[Path]:
-        from tunnels.claude.confinement import ReadScope, home_areas
+        from claude_tunnels.tunnels.claude.confinement import ReadScope, home_areas
 
         loaded = self.loaded
         return ReadScope(placement.cwd, (loaded.root, loaded.state_dir, loaded.archive_dir, *home_areas())).sandbox_denials()

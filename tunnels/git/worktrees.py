@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunnels.git.repository import head_commit
-from tunnels.git.run import GitError, git
+from claude_tunnels.tunnels.git.repository import head_commit
+from claude_tunnels.tunnels.git.run import GitError, git
 
 AUTHOR = ("claude-tunnels", "claude-tunnels@localhost")
 """Who the orchestrator's commits are by (git needs a name and an email)."""

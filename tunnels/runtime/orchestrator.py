@@ -20,30 +20,30 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from actors.background import Background
-from actors.confirm_gate import Rearm
-from actors.context import ActorContext, Recorder
-from actors.dispatcher import Dispatcher
-from actors.ports import Monotonic, Timers
-from actors.permission_gate import RearmQuestions
-from actors.phase_supervisor import Resume
-from actors.reactions import Directory
-from actors.reconcile import reconcile
-from actors.task_runner import TaskRunner
-from config.loader import LoadedSettings
-from events.catalogue import AnyEvent
-from events.conversation import MessageReceived, ReplyPosted
-from events.ids import Clock, IdSource, SystemClock, UlidSource, derived_id
-from events.log import Appended, Stored
-from projections import ProjectionRunner, RequestsView, SessionsView
-from tunnels.agents import ClaudeAdvisors, LocalExecutor, SessionSettings
-from tunnels.backbone import Backbone, open_backbone, standard_projections
-from tunnels.bus.workspaces import WorkspaceBus
-from tunnels.claude.sandbox import check_sandbox
-from tunnels.git.tasks import GitTasks
-from tunnels.runtime.remote import RemoteWorkspaces
-from tunnels.runtime.timers import LoopTimers
-from tunnels.tree_source import DiskTree
+from claude_tunnels.actors.background import Background
+from claude_tunnels.actors.confirm_gate import Rearm
+from claude_tunnels.actors.context import ActorContext, Recorder
+from claude_tunnels.actors.dispatcher import Dispatcher
+from claude_tunnels.actors.ports import Monotonic, Timers
+from claude_tunnels.actors.permission_gate import RearmQuestions
+from claude_tunnels.actors.phase_supervisor import Resume
+from claude_tunnels.actors.reactions import Directory
+from claude_tunnels.actors.reconcile import reconcile
+from claude_tunnels.actors.task_runner import TaskRunner
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import MessageReceived, ReplyPosted
+from claude_tunnels.events.ids import Clock, IdSource, SystemClock, UlidSource, derived_id
+from claude_tunnels.events.log import Appended, Stored
+from claude_tunnels.projections import ProjectionRunner, RequestsView, SessionsView
+from claude_tunnels.tunnels.agents import ClaudeAdvisors, LocalExecutor, SessionSettings
+from claude_tunnels.tunnels.backbone import Backbone, open_backbone, standard_projections
+from claude_tunnels.tunnels.bus.workspaces import WorkspaceBus
+from claude_tunnels.tunnels.claude.sandbox import check_sandbox
+from claude_tunnels.tunnels.git.tasks import GitTasks
+from claude_tunnels.tunnels.runtime.remote import RemoteWorkspaces
+from claude_tunnels.tunnels.runtime.timers import LoopTimers
+from claude_tunnels.tunnels.tree_source import DiskTree
 
 log = logging.getLogger(__name__)
 

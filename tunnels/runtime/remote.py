@@ -21,8 +21,8 @@ from typing import Any
 
 import msgspec
 
-from actors.background import Background
-from actors.ports import (
+from claude_tunnels.actors.background import Background
+from claude_tunnels.actors.ports import (
     Answer,
     Cancellable,
     Cancelled,
@@ -39,11 +39,11 @@ from actors.ports import (
     TimedOut,
     Timers,
 )
-from actors.task_recorder import permission_id
-from config.loader import LoadedSettings
-from events.execution import WorkspaceTaskDispatched
-from projections import RequestsView
-from remote_agent.protocol import (
+from claude_tunnels.actors.task_recorder import permission_id
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.events.execution import WorkspaceTaskDispatched
+from claude_tunnels.projections import RequestsView
+from claude_tunnels.remote_agent.protocol import (
     REPORTS,
     AnswerCommand,
     Asked,
@@ -58,8 +58,8 @@ from remote_agent.protocol import (
     UpstreamResult,
     kv_key,
 )
-from tunnels.bus.errors import BusError
-from tunnels.bus.workspaces import WorkspaceBus
+from claude_tunnels.tunnels.bus.errors import BusError
+from claude_tunnels.tunnels.bus.workspaces import WorkspaceBus
 
 log = logging.getLogger(__name__)
 

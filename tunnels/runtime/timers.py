@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from events.ids import Clock
+from claude_tunnels.events.ids import Clock
 
 
 class _LoopTimer:

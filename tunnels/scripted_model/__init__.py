@@ -4,7 +4,7 @@
 `ScriptedModelServer.env()`; the CLI then really runs the scripted tool calls in its workspace.
 """
 
-from tunnels.scripted_model.scenario import (
+from claude_tunnels.tunnels.scripted_model.scenario import (
     Scenario,
     ScenarioError,
     Script,
@@ -14,7 +14,7 @@ from tunnels.scripted_model.scenario import (
     load_scenario,
     parse_scenario,
 )
-from tunnels.scripted_model.server import RecordedRequest, ScriptedModelServer
+from claude_tunnels.tunnels.scripted_model.server import RecordedRequest, ScriptedModelServer
 
 __all__ = [
     "RecordedRequest",

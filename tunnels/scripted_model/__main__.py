@@ -1,4 +1,4 @@
-"""``python -m tunnels.scripted_model --scenario FILE [--port 0]``: serve until SIGTERM/SIGINT."""
+"""``python -m claude_tunnels.tunnels.scripted_model --scenario FILE [--port 0]``: serve until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import asyncio
 import signal
 import sys
 
-from tunnels.scripted_model.scenario import ScenarioError, load_scenario
-from tunnels.scripted_model.server import ScriptedModelServer
+from claude_tunnels.tunnels.scripted_model.scenario import ScenarioError, load_scenario
+from claude_tunnels.tunnels.scripted_model.server import ScriptedModelServer
 
 
 async def _serve(scenario_path: str, host: str, port: int) -> None:
@@ -25,7 +25,7 @@ async def _serve(scenario_path: str, host: str, port: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, serve the scenario, return the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m tunnels.scripted_model",
+        prog="python -m claude_tunnels.tunnels.scripted_model",
         description="Serve a scripted Anthropic Messages API for the Claude Code CLI.",
     )
     parser.add_argument("--scenario", required=True, help="scenario YAML file")

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from tunnels.scripted_model.scenario import Turn
+from claude_tunnels.tunnels.scripted_model.scenario import Turn
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"
 DONE_TEXT = "Done."

@@ -9,14 +9,14 @@ from typing import Any
 
 from aiohttp import web
 
-from tunnels.scripted_model import replies
-from tunnels.scripted_model.request_text import (
+from claude_tunnels.tunnels.scripted_model import replies
+from claude_tunnels.tunnels.scripted_model.request_text import (
     assistant_turns,
     messages_text,
     session_cwd,
     task_text,
 )
-from tunnels.scripted_model.scenario import Scenario, Script, Turn
+from claude_tunnels.tunnels.scripted_model.scenario import Scenario, Script, Turn
 
 DUMMY_API_KEY = "scripted-model-not-a-real-key"
 

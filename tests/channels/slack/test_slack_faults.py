@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from channels.base import LATE_PLAN_NOTE
-from channels.slack import SlackChannel
+from claude_tunnels.channels.base import LATE_PLAN_NOTE
+from claude_tunnels.channels.slack import SlackChannel
 from tests.channels.slack.slack_world import ALICE, ALPHA, BOB, CHANNEL, slack_world, small
 
 
@@ -93,7 +93,7 @@ async def test_a_reply_slack_keeps_refusing_is_tried_a_bounded_number_of_times(
                 loop.call_soon_threadsafe(gave_up.set)
 
     handler = GiveUp()
-    logging.getLogger("channels.base").addHandler(handler)
+    logging.getLogger("claude_tunnels.channels.base").addHandler(handler)
     try:
         async with slack_world(tmp_path) as w:
             event = await w.say(ALICE, ALPHA)
@@ -114,7 +114,7 @@ async def test_a_reply_slack_keeps_refusing_is_tried_a_bounded_number_of_times(
             assert given_seq not in w.channel._queued
             assert not [e for e in w.of_type("reply.posted") if e.in_reply_to == given.id]  # type: ignore[attr-defined]
     finally:
-        logging.getLogger("channels.base").removeHandler(handler)
+        logging.getLogger("claude_tunnels.channels.base").removeHandler(handler)
 
 
 async def test_a_plan_posted_late_carries_no_buttons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from events.execution import RequestCompleted
+from claude_tunnels.events.execution import RequestCompleted
 from tests.channels.slack.slack_world import ALICE, ALPHA, BETA, BOB, CHANNEL, slack_world, small
-from tunnels.demo.run import REQUEST, demo_scenario_text
+from claude_tunnels.tunnels.demo.run import REQUEST, demo_scenario_text
 
 
 async def test_a_request_from_a_thread_is_planned_approved_by_button_and_answered(tmp_path: Path) -> None:

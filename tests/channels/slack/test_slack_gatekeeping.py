@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from channels.slack import SlackChannel
+from claude_tunnels.channels.slack import SlackChannel
 from tests.channels.slack.slack_world import ALICE, ALPHA, APP_TOKEN, BOB, BOT_TOKEN, CHANNEL, STRANGER, slack_world
 
 

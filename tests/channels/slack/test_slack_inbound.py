@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from channels.slack.blocks import APPROVE_ACTION, CANCEL_ACTION, approval_blocks
-from channels.slack.inbound import Allowlist, from_click, from_event, parse_session_key, plain_text, session_key
-from config.settings import SlackChannelSettings
+from claude_tunnels.channels.slack.blocks import APPROVE_ACTION, CANCEL_ACTION, approval_blocks
+from claude_tunnels.channels.slack.inbound import Allowlist, from_click, from_event, parse_session_key, plain_text, session_key
+from claude_tunnels.config.settings import SlackChannelSettings
 from tests.fakes.slack import BOT_USER_ID, FakeSlack
 
 fake = FakeSlack()  # only its event builders; no server

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.slack.mrkdwn import SECTION_LIMIT, TEXT_LIMIT, escape, split, to_mrkdwn_parts, unescape
+from claude_tunnels.channels.slack.mrkdwn import SECTION_LIMIT, TEXT_LIMIT, escape, split, to_mrkdwn_parts, unescape
 from tests.channels.slack.slack_world import ALICE, ALPHA, CHANNEL, slack_world
 
 FENCE = "```"

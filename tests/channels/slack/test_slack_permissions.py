@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from events.execution import PermissionDecided, RequestCompleted
+from claude_tunnels.events.execution import PermissionDecided, RequestCompleted
 from tests.channels.slack.slack_world import ALICE, BOB, buttons, slack_world
 from tests.e2e.scenarios import plan
 

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from config.loader import LoadedSettings, load_settings
+from claude_tunnels.config.loader import LoadedSettings, load_settings
 from tests.channels.slack.slack_world import ALICE, ALPHA, APP_TOKEN, BOT_TOKEN, CHANNEL, buttons, small, write_tree
 from tests.fakes.slack import FakeSlack
-from tunnels.backbone import open_backbone
+from claude_tunnels.tunnels.backbone import open_backbone
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -12,14 +12,14 @@ from typing import Any, TypeVar
 
 from aiogram.utils.backoff import BackoffConfig
 
-from channels.telegram import TelegramChannel
-from config.loader import load_settings
-from events.catalogue import AnyEvent
+from claude_tunnels.channels.telegram import TelegramChannel
+from claude_tunnels.config.loader import load_settings
+from claude_tunnels.events.catalogue import AnyEvent
 from tests.e2e.world import BASE_LIMITS
 from tests.fakes.telegram import FakeTelegram
-from tunnels.demo.sample_tree import lay_out
-from tunnels.runtime.orchestrator import Orchestrator
-from tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from claude_tunnels.tunnels.demo.sample_tree import lay_out
+from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 
 E = TypeVar("E")
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from channels.telegram import TelegramChannel, TelegramChannelError
-from config.credentials import write_credentials
-from events.conversation import MessageReceived, NoticeIssued
+from claude_tunnels.channels.telegram import TelegramChannel, TelegramChannelError
+from claude_tunnels.config.credentials import write_credentials
+from claude_tunnels.events.conversation import MessageReceived, NoticeIssued
 from tests.channels.telegram.telegram_world import ALICE, BOB, GROUP, MALLORY, telegram_world
 from tests.fakes.telegram import BOT_USERNAME
 

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from aiogram.types import Message
 
-from channels.telegram.addressing import (
+from claude_tunnels.channels.telegram.addressing import (
     Place,
     Press,
     Reading,
@@ -20,8 +20,8 @@ from channels.telegram.addressing import (
     read_press,
     session_key,
 )
-from config.settings import TelegramChannelSettings
-from projections.requests import RequestState
+from claude_tunnels.config.settings import TelegramChannelSettings
+from claude_tunnels.projections.requests import RequestState
 from tests.fakes.telegram_markup import auto_entities
 
 BOT_ID, BOT = 123456789, "fake_test_bot"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from events.codec import encode
-from events.conversation import MessageReceived
+from claude_tunnels.events.codec import encode
+from claude_tunnels.events.conversation import MessageReceived
 from tests.channels.telegram.telegram_world import ALICE, telegram_world
 
 

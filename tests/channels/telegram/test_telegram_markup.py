@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from channels.telegram.addressing import Place
-from channels.telegram.markup import MAX_UNITS, escape, split_html, to_html, utf16_units, visible
-from channels.telegram.outbound import Outbox
-from config.settings import TelegramChannelSettings
+from claude_tunnels.channels.telegram.addressing import Place
+from claude_tunnels.channels.telegram.markup import MAX_UNITS, escape, split_html, to_html, utf16_units, visible
+from claude_tunnels.channels.telegram.outbound import Outbox
+from claude_tunnels.config.settings import TelegramChannelSettings
 from tests.channels.telegram.telegram_world import ALICE, FAST
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.telegram_markup import render

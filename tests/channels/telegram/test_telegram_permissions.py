@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from events.execution import PermissionDecided, PermissionRequested, RequestCompleted
+from claude_tunnels.events.execution import PermissionDecided, PermissionRequested, RequestCompleted
 from tests.channels.telegram.telegram_world import ALICE, BOB, telegram_world
 from tests.e2e.scenarios import plan
 
