@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo install bench clean ssh-server sandbox-tools
+.PHONY: test demo install bench clean lint ssh-server sandbox-tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP) ssh-server sandbox-tools
+test: $(STAMP) lint ssh-server sandbox-tools
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# ruff (style, imports, no wall clock in actors/ events/ projections/) and mypy over the installed
+# names; a finding fails `make test` and CI.
+FOLDERS := actors events projections channels remote_agent config tunnels
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	@mkdir -p $(VENV)/typecheck/claude_tunnels
+	@for d in $(FOLDERS); do ln -sfn "$(CURDIR)/$$d" "$(VENV)/typecheck/claude_tunnels/$$d"; done
+	cd $(VENV)/typecheck && MYPYPATH=. $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p claude_tunnels
 
 # Claude Code's OS sandbox on Linux needs bubblewrap and socat: without them it runs commands
 # unconfined, so agents refuse to run. Installed from Debian's packages when we are root.

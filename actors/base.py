@@ -48,7 +48,7 @@ class EventActor(pykka.ThreadingActor):
         if isinstance(message, Deliver):
             try:
                 self.handle(message.event, message.seq)
-            except Exception as err:  # noqa: BLE001 - reported by the dispatcher, not lost
+            except Exception as err:
                 log.exception("%s failed on %s", type(self).__name__, message.event.type)
                 message.done(err)
             else:

@@ -7,6 +7,7 @@ from claude_tunnels.actors.confirm_policy import may_approve
 from claude_tunnels.actors.context import ActorContext
 from claude_tunnels.actors.history import request_history
 from claude_tunnels.actors.intents import intent_of, permission_answer
+from claude_tunnels.actors.status import describe_status
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import (
@@ -22,7 +23,6 @@ from claude_tunnels.events.conversation import (
 from claude_tunnels.events.execution import RequestCancelled, RequestCompleted, RequestFailed
 from claude_tunnels.events.values import Usage
 from claude_tunnels.projections.sessions import SessionState
-from claude_tunnels.actors.status import describe_status
 
 
 class ChannelSession(EventActor):
@@ -95,7 +95,7 @@ class ChannelSession(EventActor):
                 self._notice(state, message, "That button belongs to an earlier plan; nothing changed.")
             elif intent in ("approve", "cancel"):
                 self._record(state, ConfirmationAnswered(
-                    **self.ctx.envelope(message, request_id=request.request_id), by=message.sender, answer=intent, message_id=message.id,  # type: ignore[arg-type]
+                    **self.ctx.envelope(message, request_id=request.request_id), by=message.sender, answer=intent, message_id=message.id,
                 ))
             elif not may_approve(message.sender, request.requester, self.ctx.settings.settings.approvers):
                 self._notice(state, message, f"Only {request.requester} or an approver can change this plan.", "warning")

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claude_tunnels.actors.background import Background
+from claude_tunnels.actors.ports import Advisors, EventLog, Timers, TreeSource
+from claude_tunnels.actors.task_runner import TaskRunner
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.ids import Clock, IdSource
-from claude_tunnels.projections import RequestsView, SessionsView
-from claude_tunnels.actors.ports import Advisors, EventLog, Timers, TreeSource
-from claude_tunnels.actors.task_runner import TaskRunner
 from claude_tunnels.events.log import Appended
+from claude_tunnels.projections import RequestsView, SessionsView
 
 _EMIT_TIMEOUT_S = 30.0
 

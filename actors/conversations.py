@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pykka

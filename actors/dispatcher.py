@@ -10,11 +10,11 @@ import pykka
 
 from claude_tunnels.actors.base import Deliver, Target
 from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.actors.reactions import Directory
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import NoticeIssued
-from claude_tunnels.projections import ProjectionRunner
 from claude_tunnels.events.log import AppendConflict, Stored
-from claude_tunnels.actors.reactions import Directory
+from claude_tunnels.projections import ProjectionRunner
 
 log = logging.getLogger(__name__)
 _CONFLICT_RETRIES = 5
@@ -44,7 +44,7 @@ class Dispatcher:
             sub, self._sub = self._sub, None
             try:
                 await sub.unsubscribe()
-            except Exception:  # noqa: BLE001 - the connection may be closing
+            except Exception:
                 pass
 
     async def _handle(self, stored: Stored) -> None:

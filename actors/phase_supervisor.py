@@ -17,9 +17,9 @@ waste what they cost), so a request can end past its budget; a task's own budget
 from __future__ import annotations
 
 from claude_tunnels.actors.base import EventActor
-from claude_tunnels.actors.facts import facts_line
 from claude_tunnels.actors.budget import is_spent, not_run_reason, stop_text
 from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.actors.facts import facts_line
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import CancelRequested
 from claude_tunnels.events.execution import (
@@ -78,9 +78,9 @@ class PhaseSupervisor(EventActor):
                 self._start_phase(event, request, 1)
             case CancelRequested() if self.plan is not None and self.cancelled_by is None:
                 self._cancel(event, request)
-            case _ if isinstance(event, _ENDED) and event.workspace in self.active:  # type: ignore[union-attr]
-                self.active.discard(event.workspace)  # type: ignore[union-attr]
-                self.outcomes[event.workspace] = _OUTCOME[type(event)]  # type: ignore[union-attr,index]
+            case _ if isinstance(event, _ENDED) and event.workspace in self.active:
+                self.active.discard(event.workspace)
+                self.outcomes[event.workspace] = _OUTCOME[type(event)]
                 usage: Usage | None = getattr(event, "usage", None)
                 self.spent_usd = round(self.spent_usd + (usage.cost_usd if usage else 0.0), 6)
                 self._advance(event, request)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import msgspec
 
-from claude_tunnels.events.values import Plan, PlannedTask
 from claude_tunnels.actors.tree import Tree, TreeError, UnsafeName, Workspace
+from claude_tunnels.events.values import Plan, PlannedTask
 
 
 class PlanInvalid(ValueError):

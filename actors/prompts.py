@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from claude_tunnels.events.conversation import Turn
-from claude_tunnels.events.values import PlannedTask, TaskResult
 from claude_tunnels.actors.tree import Tree, Workspace
 from claude_tunnels.actors.untrusted import UNTRUSTED_NOTE, wrap
+from claude_tunnels.events.conversation import Turn
+from claude_tunnels.events.values import PlannedTask, TaskResult
 
 _CLAUDE_MD_CHARS = 3000
 

@@ -28,7 +28,6 @@ from claude_tunnels.events.conversation import (
 from claude_tunnels.events.execution import PermissionRequested, WorkspaceTaskDispatched
 from claude_tunnels.events.planning import PlanApproved, PlanProposed, RouteDecided
 
-
 _STOP_TIMEOUT_S = 10.0
 
 

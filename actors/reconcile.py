@@ -28,7 +28,7 @@ async def reconcile(ctx: ActorContext, adopted: set[str] | frozenset[str] = froz
             await _interrupt_local(ctx, request, adopted)
             continue
 
-        def envelope(**fields: Any) -> dict[str, Any]:
+        def envelope(request: RequestState = request, **fields: Any) -> dict[str, Any]:
             return {"id": ctx.ids.new_id(), "at": ctx.clock.now(), "session_key": request.session_key,
                     "causation_id": None, "request_id": request.request_id, **fields}
 

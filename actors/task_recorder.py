@@ -24,8 +24,8 @@ from claude_tunnels.actors.confirm_policy import approvers_for
 from claude_tunnels.actors.envelopes import task_envelope
 from claude_tunnels.actors.ports import (
     Answer,
-    Cancelled,
     Appender,
+    Cancelled,
     Failed,
     Interrupted,
     Monotonic,

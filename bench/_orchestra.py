@@ -19,11 +19,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
+
 from claude_tunnels.channels.terminal import TerminalChannel
 from claude_tunnels.config.loader import load_settings
 from claude_tunnels.events.catalogue import REQUEST_ENDED, AnyEvent
@@ -127,7 +128,7 @@ def _time_model_calls(bench: Bench) -> None:
     record = bench.model._record
 
     async def stamped(recorded: RecordedRequest) -> None:
-        bench.calls.append((datetime.now(timezone.utc), recorded))
+        bench.calls.append((datetime.now(UTC), recorded))
         await record(recorded)
 
     bench.model._record = stamped  # type: ignore[method-assign]
@@ -140,7 +141,7 @@ def _time_session_closes(bench: Bench) -> Iterator[None]:
     close = claude_runner._Session.close
 
     async def timed(session: Any) -> None:
-        at, began = datetime.now(timezone.utc), time.perf_counter()
+        at, began = datetime.now(UTC), time.perf_counter()
         try:
             await close(session)
         finally:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
+
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.conversation import (
     ConfirmationAnswered,
@@ -108,7 +109,9 @@ def _request(ev: Events, rng: random.Random, key: str, turns: list[Turn]) -> Ite
                 yield WorkspaceProgress(request_id=rid, task_id=task_id, workspace=workspace, kind="tool", detail=rng.choice(_TOOLS), **ev.envelope(key))
             task_usage = Usage(input_tokens=24000, output_tokens=3100, cache_read_input_tokens=90000, cost_usd=0.21, num_turns=14, duration_ms=84000)
             if rng.random() < 0.1:
-                yield WorkspaceTaskFailed(request_id=rid, task_id=task_id, workspace=workspace, error="tests failed: 3 of 120", usage=task_usage, **ev.envelope(key))
+                yield WorkspaceTaskFailed(
+                    request_id=rid, task_id=task_id, workspace=workspace, error="tests failed: 3 of 120", usage=task_usage, **ev.envelope(key),
+                )
                 ended["failed"].append(workspace)
             else:
                 result = TaskResult(

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 from _orchestra import machine, med, planner_script, running, spread
+
 from claude_tunnels.events.execution import WorkspaceTaskFailed, WorkspaceTaskStarted
 from claude_tunnels.tunnels.bus.embedded_login import SEED_FILE
 
@@ -74,7 +75,8 @@ async def main() -> None:
                     started: asyncio.Future[None] = loop.create_future()
                     failed: asyncio.Future[float] = loop.create_future()
 
-                    def watch(seq: int, event: object) -> None:
+                    def watch(seq: int, event: object, started: asyncio.Future[None] = started,
+                              failed: asyncio.Future[float] = failed) -> None:
                         if isinstance(event, WorkspaceTaskStarted) and event.workspace == EDGE and not started.done():
                             started.set_result(None)
                         if isinstance(event, WorkspaceTaskFailed) and event.workspace == EDGE and not failed.done():

@@ -39,11 +39,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 import _common  # noqa: F401  (puts the checkout on sys.path)
+import psutil
 from _orchestra import Bench, machine, med, planner_script, running, seconds, spread, workspace_script
-from claude_tunnels.events.execution import PhaseCompleted, PhaseStarted, RequestCompleted, WorkspaceTaskDispatched, WorkspaceTaskStarted, WorkspaceTaskSucceeded
+
+from claude_tunnels.events.execution import (
+    PhaseCompleted,
+    PhaseStarted,
+    RequestCompleted,
+    WorkspaceTaskDispatched,
+    WorkspaceTaskStarted,
+    WorkspaceTaskSucceeded,
+)
 
 PROJECTS = {"alpha": ["core", "api", "worker", "web"], "beta": ["core", "api", "worker", "web"]}
 WORKSPACES = [f"{p}/{w}" for p, ws in PROJECTS.items() for w in ws]
@@ -131,7 +138,7 @@ async def one_round(bench: Bench, n: int, text: str = REQUEST, tasks: int = len(
         raise RuntimeError(f"round {n} did not run {tasks} tasks: {final}")
     await asyncio.sleep(0.2)  # let the last events reach the listener
     events = [s.event for s in bench.of_request(final.request_id)]
-    of = lambda cls: [e for e in events if isinstance(e, cls)]  # noqa: E731
+    of = lambda cls: [e for e in events if isinstance(e, cls)]
     [started], [ended] = of(PhaseStarted), of(PhaseCompleted)
     dispatched = {e.task_id: e for e in of(WorkspaceTaskDispatched)}
     begun = {e.task_id: e for e in of(WorkspaceTaskStarted)}
@@ -215,7 +222,7 @@ async def main(rounds: int) -> None:
                     results.append(r)
     print(f"machine: {machine()} at the end")
     print_table(results)
-    pick = lambda key: med([r[key] for r in results])  # noqa: E731
+    pick = lambda key: med([r[key] for r in results])
     print(f"\nSummary: 8 x 5 s agents in one phase took {pick('span'):.2f} s median ({pick('ratio'):.2f}x the 5 s ideal; "
           f"1 agent alone {pick('solo_span'):.2f} s); "
           f"peak RSS {pick('total_rss')/MB:.0f} MiB total (orchestrator alone {pick('self_rss')/MB:.0f} MiB) "

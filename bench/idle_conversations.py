@@ -43,10 +43,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 import _common  # noqa: F401  (puts the checkout on sys.path)
+import psutil
 from _orchestra import machine, planner_script, running, spread
+
 from claude_tunnels.actors.ports import Consultation, Consulted
 from claude_tunnels.actors.reactions import Directory
 from claude_tunnels.events.catalogue import AnyEvent
@@ -200,7 +200,7 @@ def print_table(results: dict[str, list[dict[str, float]]], conversations: int) 
     header = f"{'measurement':<{width}}  {'kept (baseline)':>22}  {'retired (ours)':>22}  {'ours/base':>9}"
     print(header)
     print("-" * len(header))
-    for (key, _, digits), label in zip(ROWS, labels):
+    for (key, _, digits), label in zip(ROWS, labels, strict=True):
         kept = [r[key] for r in results["kept"]]
         ours = [r[key] for r in results["retired"]]
         base = sorted(kept)[len(kept) // 2]

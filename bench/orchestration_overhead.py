@@ -43,6 +43,7 @@ from pathlib import Path
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 from _orchestra import Bench, machine, med, planner_script, running, seconds, spread, workspace_script
+
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.execution import (
     PhaseCompleted,
@@ -68,7 +69,7 @@ REQUEST = "Move alpha and beta to the new wire protocol (bench round {n})"
 def measure(bench: Bench, request_id: str, approval: AnyEvent) -> dict[str, float]:
     """The figures (seconds) of one request from its events and the model calls its agents made."""
     events = bench.of_request(request_id)
-    of = lambda cls: [s.event for s in events if isinstance(s.event, cls)]  # noqa: E731
+    of = lambda cls: [s.event for s in events if isinstance(s.event, cls)]
     [approved] = of(PlanApproved)
     [completed] = of(RequestCompleted)
     started = {e.phase: e for e in of(PhaseStarted)}

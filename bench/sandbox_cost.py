@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
+
 from claude_tunnels.tunnels.claude import AgentSpec, BashRules, run_workspace_task
 from claude_tunnels.tunnels.claude.sandbox import SandboxSpec, check_sandbox
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario

@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 from typing import ClassVar
 
+from claude_tunnels.channels.port import OrchestratorPort
 from claude_tunnels.channels.render import plan_text, question_text, render
 from claude_tunnels.channels.status import status_text
 from claude_tunnels.events.catalogue import CHAT_REPLIES, REQUEST_ENDED, TASK_ENDED, AnyEvent
@@ -34,9 +35,8 @@ from claude_tunnels.events.execution import (
     WorkspaceTaskDispatched,
     WorkspaceTaskStarted,
 )
-from claude_tunnels.events.planning import PlanApproved, PlanProposed
 from claude_tunnels.events.log import Appended
-from claude_tunnels.channels.port import OrchestratorPort
+from claude_tunnels.events.planning import PlanApproved, PlanProposed
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class ChatChannel(ABC):
                 await self._deliver(item)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a chat error must not stop the conversation's outbox
+            except Exception:
                 # Only logged: the reply stays unconfirmed and is posted again (the module's docstring).
                 log.exception("%s: could not deliver %s to %s", self.name, item.type, session_key)
                 self._count_failure(item.current if isinstance(item, _Resend) else seq)

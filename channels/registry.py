@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.channels.port import OrchestratorPort
+from claude_tunnels.config.loader import LoadedSettings
 
 CHAT_CHANNELS: dict[str, str] = {
     "slack": "claude_tunnels.channels.slack:SlackChannel",

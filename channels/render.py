@@ -64,7 +64,7 @@ def decision_text(event: PermissionDecided) -> str:
     return f"{mark} for {event.workspace}: {event.tool} {event.detail} ({event.reason})"
 
 
-def render(event: AnyEvent, *, progress: bool = True) -> str | None:  # noqa: C901 - one case per event
+def render(event: AnyEvent, *, progress: bool = True) -> str | None:
     """The text for `event`, or None when it is not shown to people."""
     match event:
         case RequestOpened():

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from claude_tunnels.channels.port import OrchestratorPort
 from claude_tunnels.channels.render import render
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import MessageReceived
-from claude_tunnels.channels.port import OrchestratorPort
 
 
 class TerminalChannel:

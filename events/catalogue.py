@@ -22,10 +22,10 @@ from claude_tunnels.events.conversation import (
     RequestOpened,
 )
 from claude_tunnels.events.execution import (
-    PhaseCompleted,
-    PhaseStarted,
     PermissionDecided,
     PermissionRequested,
+    PhaseCompleted,
+    PhaseStarted,
     RequestCancelled,
     RequestCompleted,
     RequestFailed,

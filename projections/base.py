@@ -67,7 +67,7 @@ class Projection(ABC):
     @abstractmethod
     def _clear(self) -> None: ...
 
-    def write_outputs(self) -> None:
+    def write_outputs(self) -> None:  # noqa: B027 -- optional hook: most projections write nothing
         """Write what the projection shows outside (files); called after each burst of events."""
 
     def load(self) -> None:

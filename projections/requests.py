@@ -175,7 +175,7 @@ def open_request(event: RequestOpened) -> RequestState:
     )
 
 
-def evolve(state: RequestState, event: AnyEvent) -> RequestState:  # noqa: C901 - one case per event
+def evolve(state: RequestState, event: AnyEvent) -> RequestState:
     """The request after `event`. Pure: no I/O, no clock.
 
     Every event type is named (mypy checks it: a new one must be handled or listed as changing

@@ -150,7 +150,7 @@ def _ended(state: SessionState, ended: Event, summary: str) -> SessionState:
     )
 
 
-def evolve(state: SessionState, event: AnyEvent) -> SessionState:  # noqa: C901 - one case per event
+def evolve(state: SessionState, event: AnyEvent) -> SessionState:
     """The session after `event`. Pure: no I/O, no clock.
 
     Every event type is named (mypy checks it: a new one must be handled or listed as changing

@@ -20,6 +20,7 @@ from claude_tunnels.projections.requests import RequestState
 from claude_tunnels.projections.task_log_render import relative_path, render
 from claude_tunnels.projections.views import RequestsView
 
+
 def _write_if_changed(path: Path, data: bytes) -> None:
     # A new file is created in place (one system call; a half-written one after a crash is found
     # different and replaced atomically when the request is rendered again on restart).

@@ -23,8 +23,11 @@ from typing import Literal
 import msgspec
 from nats.aio.msg import Msg
 
+from claude_tunnels.actors.ports import Progress
+from claude_tunnels.actors.tree.claude_md import read_claude_md
 from claude_tunnels.remote_agent.errors import AlreadyRunning, ConnectionClosed, ConsumerMissing, LinkError, SettingsError, Unreachable
 from claude_tunnels.remote_agent.ledger import TaskLedger
+from claude_tunnels.remote_agent.ports import AgentPorts, Link, Lock
 from claude_tunnels.remote_agent.protocol import (
     ENCODER,
     PROTOCOL_VERSION,
@@ -38,9 +41,6 @@ from claude_tunnels.remote_agent.protocol import (
 from claude_tunnels.remote_agent.questions import TaskQuestions
 from claude_tunnels.remote_agent.reports import ReportSender
 from claude_tunnels.remote_agent.settings import AgentSecrets, AgentSettings, host_name
-from claude_tunnels.actors.ports import Progress
-from claude_tunnels.remote_agent.ports import AgentPorts, Link, Lock
-from claude_tunnels.actors.tree.claude_md import read_claude_md
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class WorkspaceAgent:
 
     def _release_lock(self) -> None:
         if self._lock is not None:
-            self._lock.close()  # type: ignore[attr-defined]
+            self._lock.close()
             self._lock = None
 
     async def _connect(self) -> Link | None:

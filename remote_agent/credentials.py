@@ -83,7 +83,7 @@ def public_key(seed: Secret) -> str:
     """The public key (`U…`) of a user seed; `ValueError` if it is not one."""
     try:
         key = nkeys.from_seed(seed.reveal().encode()).public_key.decode()
-    except Exception as err:  # noqa: BLE001 - nkeys raises several error types for a bad seed
+    except Exception as err:
         raise ValueError("not a valid nkey seed") from err
     if not key.startswith("U"):
         raise ValueError("the nkey seed is not a user seed (it must start with SU)")

@@ -12,9 +12,9 @@ import asyncio
 import logging
 from typing import Literal
 
+from claude_tunnels.actors.ports import Answer, PermissionNote, Question
 from claude_tunnels.remote_agent.protocol import AnswerCommand, Asked, Decided
 from claude_tunnels.remote_agent.reports import ReportSender
-from claude_tunnels.actors.ports import Answer, PermissionNote, Question
 
 log = logging.getLogger(__name__)
 

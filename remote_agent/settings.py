@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 import msgspec
 import yaml
 
+from claude_tunnels.actors.tree.errors import UnsafeName
+from claude_tunnels.actors.tree.names import validate_name
 from claude_tunnels.config.credentials import Secret
 from claude_tunnels.remote_agent.errors import SettingsError
 from claude_tunnels.remote_agent.protocol import consumer_name
-from claude_tunnels.actors.tree.errors import UnsafeName
-from claude_tunnels.actors.tree.names import validate_name
 
 ENV_PREFIX = "TUNNELS_AGENT_"
 SEED_ENV = ENV_PREFIX + "NKEY_SEED"

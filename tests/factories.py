@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from claude_tunnels.events.conversation import (
@@ -24,7 +24,7 @@ from claude_tunnels.events.planning import PlanApproved, PlanProposed, RouteDeci
 from claude_tunnels.events.values import Plan, PlannedTask, TaskResult, Usage
 from tests.clocks import ManualClock, SequentialIds
 
-T0 = datetime(2026, 11, 21, 9, 30, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 21, 9, 30, 0, tzinfo=UTC)
 
 
 class Events:

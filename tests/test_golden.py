@@ -18,6 +18,7 @@ from claude_tunnels.events.catalogue import BY_TAG, AnyEvent
 from claude_tunnels.events.codec import EventDecodeError, encode
 from claude_tunnels.events.subjects import Subjects
 from claude_tunnels.projections import rebuild
+from claude_tunnels.tunnels.bus import EventStore
 from tests.golden.replay import (
     REQUESTS,
     SESSIONS,
@@ -31,7 +32,6 @@ from tests.golden.replay import (
     task_log_files,
     views,
 )
-from claude_tunnels.tunnels.bus import EventStore
 
 GOLDEN = Path(__file__).parent / "golden"
 FOLDERS = sorted(stream.parent for stream in GOLDEN.glob("*/stream.jsonl"))

@@ -81,7 +81,7 @@ class AgentLink:
             return
         try:
             await self.nc.flush(timeout=_CLOSE_FLUSH_S)
-        except (NatsError, asyncio.TimeoutError, OSError) as err:
+        except (TimeoutError, NatsError, OSError) as err:
             log.warning("could not flush before closing: %s", err)
         await self.nc.close()
 
@@ -147,7 +147,7 @@ class AgentLink:
         if sub is not None:
             try:
                 await sub.drain()  # unsubscribes, then hands over what already arrived
-            except (NatsError, asyncio.TimeoutError) as err:
+            except (TimeoutError, NatsError) as err:
                 log.warning("could not stop the task subscription cleanly: %s", err)
         left = []
         while (msg := self._take_queued()) is not None:
@@ -160,7 +160,7 @@ class AgentLink:
             try:
                 await msg.ack_sync(timeout=2.0)
                 return True
-            except (NatsError, asyncio.TimeoutError) as err:
+            except (TimeoutError, NatsError) as err:
                 log.warning("ack of a task not confirmed (attempt %d): %s", attempt + 1, err)
         return False
 
@@ -170,7 +170,7 @@ class AgentLink:
         """Write this agent's presence key (a JetStream publish to the KV subject)."""
         try:
             reply = await self.nc.request(self.presence_subject, value, timeout=2.0)
-        except (NatsError, asyncio.TimeoutError) as err:
+        except (TimeoutError, NatsError) as err:
             raise LinkError(f"cannot write the presence: {err}") from err
         answer = _json(reply.data)
         if "error" in answer or _status(reply) is not None:
@@ -180,7 +180,7 @@ class AgentLink:
         """Send one report; the orchestrator's answer, or None when nobody answered in time."""
         try:
             reply = await self.nc.request(self.out_subject, data, timeout=timeout_s)
-        except (NatsError, asyncio.TimeoutError):
+        except (TimeoutError, NatsError):
             return None  # no responders, a timeout, or disconnected: the caller retries
         return reply.data
 

@@ -56,7 +56,7 @@ async def run_command(
     )
     try:
         output, _ = await asyncio.wait_for(process.communicate(), timeout_s)
-    except (asyncio.TimeoutError, asyncio.CancelledError) as err:
+    except (TimeoutError, asyncio.CancelledError) as err:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         await process.wait()

@@ -37,7 +37,7 @@ def _short(text: str, limit: int = 90) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def detail(event: Event) -> str:  # noqa: C901 - one case per event type
+def detail(event: Event) -> str:
     """What happened, in a few words."""
     match event:
         case MessageReceived():

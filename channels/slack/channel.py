@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from claude_tunnels.channels.base import ChatChannel
+from claude_tunnels.channels.port import OrchestratorPort
 from claude_tunnels.channels.render import render
 from claude_tunnels.channels.slack.blocks import approval_blocks, question_blocks, section
 from claude_tunnels.channels.slack.inbound import Allowlist, parse_session_key
@@ -23,9 +24,14 @@ from claude_tunnels.config.credentials import Secret, load_credentials
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.config.settings import SlackChannelSettings
 from claude_tunnels.events.catalogue import AnyEvent
-from claude_tunnels.events.conversation import ConfirmationCancelled, ConfirmationExpired, ConfirmationGiven, ConfirmationRefused, PlanRevised
+from claude_tunnels.events.conversation import (
+    ConfirmationCancelled,
+    ConfirmationExpired,
+    ConfirmationGiven,
+    ConfirmationRefused,
+    PlanRevised,
+)
 from claude_tunnels.events.execution import PermissionDecided, RequestCancelled, RequestCompleted, RequestFailed
-from claude_tunnels.channels.port import OrchestratorPort
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Coroutine, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -18,6 +18,7 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.token import TokenValidationError
 
 from claude_tunnels.channels.base import ChatChannel
+from claude_tunnels.channels.port import OrchestratorPort
 from claude_tunnels.channels.telegram.addressing import (
     ACTIONS,
     QUESTION_ACTIONS,
@@ -35,7 +36,6 @@ from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.config.settings import TelegramChannelSettings
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.log import EventLogError
-from claude_tunnels.channels.port import OrchestratorPort
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class TelegramChannel(ChatChannel):
             except EventLogError as err:  # the store is unreachable: keep the update until it is back
                 log.warning("telegram: update %d not recorded yet (%s); trying again", update.update_id, err)
                 await delays.asleep()
-            except Exception:  # noqa: BLE001 - one bad update must not stop the others
+            except Exception:
                 log.exception("telegram: update %d could not be handled; skipped", update.update_id)
                 return
 
@@ -216,7 +216,7 @@ class TelegramChannel(ChatChannel):
     async def _quietly(self, work: Coroutine[Any, Any, None]) -> None:
         try:
             await work
-        except Exception as err:  # noqa: BLE001 - only logged: a refusal, help or a button's answer is not
+        except Exception as err:
             # an event, nothing waits for it (the outbox already retried 429s and network errors)
             log.warning("telegram: reply failed: %s", describe(err, self._token.reveal()))
 
@@ -245,4 +245,4 @@ class TelegramChannel(ChatChannel):
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)

@@ -27,7 +27,6 @@ from claude_tunnels.events.values import Usage
 from claude_tunnels.projections import RequestsView
 from claude_tunnels.projections.base import Projection
 
-
 # -- the event log ---------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import pykka
@@ -33,11 +33,11 @@ from claude_tunnels.actors.tree import Tree
 from claude_tunnels.config.settings import Settings
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.catalogue import AnyEvent
-from tests.clocks import ManualClock, SequentialIds  # the one import of the test clock and ids
 from claude_tunnels.projections import RequestsView, SessionsView
 from tests.actors.fakes import MemoryLog, RecordingTasks, ScriptedAdvisors, StaticTree, loaded, sample_tree
+from tests.clocks import ManualClock, SequentialIds  # the one import of the test clock and ids
 
-T0 = datetime(2026, 11, 21, 9, 30, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 21, 9, 30, 0, tzinfo=UTC)
 WAIT_S = 10.0
 """How long a test waits for an actor before it fails (a hang is a failure, never a pass)."""
 

@@ -58,7 +58,8 @@ ROWS = [
     # -- an invalid plan: rejected, the request fails, its cost is kept ---------------------------------
     pytest.param(["web-app"], answer(task("web-app/mobile")), rejected("the plan names 'web-app/mobile', which is not a workspace here"),
                  0.011, id="invalid: an unknown workspace"),
-    pytest.param(["web-app"], answer(task("api-service")), rejected("the plan has a task for api-service, which is outside the projects this request was routed to (web-app)"),
+    pytest.param(["web-app"], answer(task("api-service")),
+                 rejected("the plan has a task for api-service, which is outside the projects this request was routed to (web-app)"),
                  0.011, id="invalid: outside the route"),
     pytest.param(["web-app"], answer(task("web-app/frontend", ["web-app/backend"]), task("web-app/backend", ["web-app/frontend"])),
                  rejected("the plan's dependencies form a cycle between web-app/backend, web-app/frontend"), 0.011, id="invalid: a cycle"),

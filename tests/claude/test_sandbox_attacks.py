@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from claude_tunnels.tunnels.claude import AgentSpec, BashRules, run_workspace_task
 from claude_tunnels.actors.ports import PermissionNote
+from claude_tunnels.tunnels.claude import AgentSpec, BashRules, run_workspace_task
 from claude_tunnels.tunnels.claude.sandbox import check_sandbox
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from tests.e2e.scenarios import plan, scenario, succeeds
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
+from tests.e2e.scenarios import plan, scenario, succeeds
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import T0, Events, two_phase_plan
 from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, connect
+from tests.factories import T0, Events, two_phase_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "terminal:alice"

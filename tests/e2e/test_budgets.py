@@ -15,10 +15,10 @@ from claude_tunnels.events.execution import (
 )
 from claude_tunnels.events.planning import PlanProposed
 from claude_tunnels.events.values import usd
-from tests.e2e.scenarios import plan, scenario, succeeds
-from tests.e2e.world import World, world
 from claude_tunnels.tunnels.commands.events import request_timeline
 from claude_tunnels.tunnels.timeline import detail
+from tests.e2e.scenarios import plan, scenario, succeeds
+from tests.e2e.world import World, world
 
 ALL = "in shared-lib, web-app and api-service:"  # names the projects: routed without an agent
 E = TypeVar("E")

@@ -10,19 +10,19 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from claude_tunnels.channels.terminal import TerminalChannel
 from claude_tunnels.config.loader import load_settings
 from claude_tunnels.events.conversation import ConfirmationExpired, ConfirmationRequested
 from claude_tunnels.events.execution import RequestCompleted, RequestFailed
-from tests.clocks import ManualClock
-from tests.e2e.scenarios import hangs, plan, scenario, succeeds
-from tests.e2e.world import BASE_LIMITS
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from tests.clocks import ManualClock
+from tests.e2e.scenarios import hangs, plan, scenario, succeeds
+from tests.e2e.world import BASE_LIMITS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,7 @@ async def test_a_pending_approval_expires_on_time_after_a_restart(tmp_path: Path
     limits = {**BASE_LIMITS, "approval_ttl_s": 900}
     (root / "orchestrator.yaml").write_text(json.dumps({"claude": {"isolate_home": True}, "limits": limits}))
     loaded = load_settings(root / "orchestrator.yaml")
-    clock = ManualClock(datetime.now(timezone.utc))
+    clock = ManualClock(datetime.now(UTC))
 
     def on_clock() -> Orchestrator:
         return Orchestrator(loaded, agent_env=model.env(), clock=clock, timers=clock, monotonic=clock.monotonic)

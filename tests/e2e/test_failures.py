@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -161,7 +161,7 @@ async def test_only_the_requester_or_an_approver_can_approve(tmp_path: Path) -> 
 
 
 async def test_an_unanswered_approval_expires_when_the_clock_passes_its_ttl_and_not_before(tmp_path: Path) -> None:
-    script, clock = scenario(plan("one", ("api-service", "x", []))), ManualClock(datetime.now(timezone.utc))
+    script, clock = scenario(plan("one", ("api-service", "x", []))), ManualClock(datetime.now(UTC))
     async with world(tmp_path, script, limits={"approval_ttl_s": 900}, clock=clock) as w:
         asked = await w.ask(f"{ALL} one", is_(ConfirmationRequested))
         assert asked.expires_at == asked.at + timedelta(seconds=900)  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,12 +30,12 @@ from claude_tunnels.events.ids import UlidSource
 from claude_tunnels.events.planning import PlanApproved
 from claude_tunnels.events.subjects import Subjects
 from claude_tunnels.projections.sessions import SessionState, evolve
-from tests.e2e.scenarios import hangs, plan, scenario, succeeds
-from tests.e2e.world import BASE_LIMITS
 from claude_tunnels.tunnels.backbone import layout_of
 from claude_tunnels.tunnels.bus import ConnectOptions, EventStore, connect, running_server
 from claude_tunnels.tunnels.bus.errors import LoginRefused
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
+from tests.e2e.scenarios import hangs, plan, scenario, succeeds
+from tests.e2e.world import BASE_LIMITS
 
 ROOT = Path(__file__).resolve().parents[2]
 BOB = "terminal:bob"
@@ -58,7 +58,7 @@ def orchestrator_process(root: Path, scenario_file: Path) -> Iterator[subprocess
 def forged_yes(loaded: LoadedSettings) -> tuple[str, bytes]:
     """Bob's "yes", built the way the orchestrator records one: its subject and its bytes."""
     event = MessageReceived(
-        id=UlidSource().new_id(), at=datetime.now(timezone.utc), session_key=BOB, channel="terminal",
+        id=UlidSource().new_id(), at=datetime.now(UTC), session_key=BOB, channel="terminal",
         sender=BOB, text="yes", message_ref="forged-1",
     )
     return Subjects(layout_of(loaded).prefix).for_event(event), encode(event)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from claude_tunnels.events.conversation import ConfirmationRequested, RequestOpened
@@ -22,7 +22,7 @@ async def test_a_turn_older_than_the_follow_up_window_reaches_no_prompt(tmp_path
         plan("fresh", ("api-service", "x", []), match="fresh</user_message>"),
         plan("stale", ("api-service", "x", []), match="stale</user_message>"),
     )
-    clock = ManualClock(datetime.now(timezone.utc))
+    clock = ManualClock(datetime.now(UTC))
     async with world(tmp_path, script, limits={"followup_ttl_s": TTL_S}, clock=clock) as w:
         answered = await w.run_to_end(OLD)
         assert isinstance(answered, RequestCompleted) and "tea time" in answered.summary

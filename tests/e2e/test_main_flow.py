@@ -6,10 +6,10 @@ from pathlib import Path
 
 from claude_tunnels.events.conversation import ConfirmationRequested
 from claude_tunnels.events.execution import PhaseStarted, RequestCompleted, WorkspaceTaskSucceeded
-from tests.e2e.world import world
 from claude_tunnels.tunnels.commands.events import request_timeline
 from claude_tunnels.tunnels.demo.run import REQUEST, demo_scenario_text
 from claude_tunnels.tunnels.demo.sample_tree import FILES, snapshot
+from tests.e2e.world import world
 
 OWNERS = {  # every changed file must lie in the workspace whose task changed it
     "shared-lib/core": "shared-lib/core/", "shared-lib/docs": "shared-lib/docs/",

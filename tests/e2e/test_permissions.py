@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,10 @@ from claude_tunnels.events.execution import (
     WorkspaceTaskFailed,
     WorkspaceTaskSucceeded,
 )
-from tests.clocks import ManualClock
-from tests.e2e.scenarios import plan, scenario
-from tests.e2e.world import world
 from claude_tunnels.tunnels.commands.events import request_timeline
+from tests.clocks import ManualClock
+from tests.e2e.scenarios import plan
+from tests.e2e.world import world
 
 WS = "web-app/frontend"
 SECRET = "xoxb-9999-TOPSECRETSLACK"
@@ -90,7 +90,7 @@ async def test_a_relayed_command_is_allowed_denied_or_left_to_expire_and_only_th
     agent = _agent(bash("touch one.txt"), bash("touch two.txt"), bash("touch three.txt"), summary="asked three times")
     text = json.dumps({"scripts": [plan("touch", (WS, "touch three files", [])), agent]})
     settings = {"permissions": {"relay": {"actions": ["bash"], "timeout_s": 600}}}
-    clock = ManualClock(datetime.now(timezone.utc))
+    clock = ManualClock(datetime.now(UTC))
     async with world(tmp_path, text, settings=settings, clock=clock) as w:
         workspace = w.root / WS
         await w.ask(f"{WS}: touch three files", lambda e: isinstance(e, ConfirmationRequested))

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
-import nats
 
+import nats
 from claude_tunnels.events.conversation import ConfirmationRequested
-from claude_tunnels.events.execution import RequestCompleted, WorkspaceTaskFailed, WorkspaceTaskStarted, WorkspaceTaskSkipped
+from claude_tunnels.events.execution import RequestCompleted, WorkspaceTaskFailed, WorkspaceTaskSkipped, WorkspaceTaskStarted
 from claude_tunnels.events.values import TaskResult
 from claude_tunnels.remote_agent.protocol import (
     ENCODER,
@@ -27,10 +27,10 @@ from claude_tunnels.remote_agent.protocol import (
     consumer_name,
     kv_key,
 )
+from claude_tunnels.tunnels.bus import connect
 from tests.clocks import ManualClock
 from tests.e2e.scenarios import plan, scenario, succeeds
 from tests.e2e.world import world
-from claude_tunnels.tunnels.bus import connect
 
 REMOTE = "edge/worker"
 LOST_AFTER_S = 30
@@ -56,7 +56,7 @@ async def test_a_plan_mixing_local_and_remote_workspaces_and_an_agent_that_goes_
         succeeds("shared-lib/core", "core bumped", writes="VERSION"),
         succeeds("api-service", "api uses the edge"),
     )
-    clock = ManualClock(datetime.now(timezone.utc))
+    clock = ManualClock(datetime.now(UTC))
     async with world(tmp_path, script, settings={"remote": {"lost_after_s": LOST_AFTER_S}}, clock=clock) as w:
         store = w.orchestrator.store
         nc = await connect(w.orchestrator.backbone.options)  # type: ignore[union-attr]

@@ -12,10 +12,10 @@ from pathlib import Path
 from claude_tunnels.channels.terminal import TerminalChannel
 from claude_tunnels.config.loader import load_settings
 from claude_tunnels.events.catalogue import REQUEST_ENDED, AnyEvent
-from tests.clocks import ManualClock
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from tests.clocks import ManualClock
 
 BASE_LIMITS = {"progress_interval_s": 0.1, "task_timeout_s": 60}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, get_args, get_origin
 
 import msgspec
@@ -15,7 +15,7 @@ from claude_tunnels.events.codec import REQUEST_EVENTS, SESSION_EVENTS
 from claude_tunnels.events.conversation import Turn
 from claude_tunnels.events.values import FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage
 
-AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
 
 def sample_value(annotation: Any) -> Any:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.git.repos import make_repo, run
 from claude_tunnels.tunnels.git import worktrees
 from claude_tunnels.tunnels.git.repository import FileChange, changes, current_branch, head_commit, is_clean, repository_root
+from tests.git.repos import make_repo, run
 
 
 async def test_a_task_branch_holds_exactly_its_changes_and_the_checkout_is_untouched(tmp_path: Path) -> None:

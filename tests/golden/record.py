@@ -30,7 +30,6 @@ if str(ROOT) not in sys.path:
 from claude_tunnels.events.base import Event  # noqa: E402
 from claude_tunnels.events.codec import encode  # noqa: E402
 from claude_tunnels.events.conversation import (  # noqa: E402
-    PermissionAnswered,
     CancelRequested,
     ConfirmationAnswered,
     ConfirmationCancelled,
@@ -41,6 +40,7 @@ from claude_tunnels.events.conversation import (  # noqa: E402
     MessageQueued,
     MessageReceived,
     NoticeIssued,
+    PermissionAnswered,
     PlanRevised,
     ReplyPosted,
     RequestOpened,

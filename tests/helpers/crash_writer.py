@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from claude_tunnels.projections import ProjectionRunner, RequestsView, SessionsView, TaskLog
-from tests.factories import Events, two_phase_plan
 from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, connect
+from tests.factories import Events, two_phase_plan
 
 KEY = "terminal:alice"
 

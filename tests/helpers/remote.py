@@ -164,7 +164,7 @@ class AgentProcess:
         assert self.process is not None
         try:
             code = await asyncio.wait_for(self.process.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AssertionError(f"the agent did not exit within {timeout} s:\n" + "\n".join(self.lines[-30:])) from None
         if self._reader is not None:
             await asyncio.wait_for(self._reader, timeout)

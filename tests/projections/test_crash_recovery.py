@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from claude_tunnels.projections import ProjectionRunner, SessionsView, rebuild
-from tests.helpers.crash_writer import views
 from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, connect
+from tests.helpers.crash_writer import views
 
 ROOT = Path(__file__).resolve().parents[2]
 

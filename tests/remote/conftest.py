@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer
 from tests.helpers.remote import (
     AgentIdentity,
     StandInOrchestrator,
@@ -14,7 +15,6 @@ from tests.helpers.remote import (
     make_identity,
     orchestrator_connection,
 )
-from claude_tunnels.tunnels.bus import EmbeddedNatsServer
 
 API = "shop/api"  # the workspace the agent under test serves
 WEB = "shop/web"  # another workspace (whose subjects the agent must not reach)

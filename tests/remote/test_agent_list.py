@@ -12,11 +12,11 @@ from pathlib import Path
 import yaml
 
 from claude_tunnels.remote_agent.protocol import Presence
-from tests.helpers.remote import ORCH_PASSWORD, ORCH_USER, AgentIdentity, StandInOrchestrator, start_agent
-from tests.remote.conftest import API
 from claude_tunnels.tunnels.bus import EmbeddedNatsServer
 from claude_tunnels.tunnels.commands.agent_list import agent_state
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer
+from tests.helpers.remote import ORCH_PASSWORD, ORCH_USER, AgentIdentity, StandInOrchestrator, start_agent
+from tests.remote.conftest import API
 
 REPO = Path(__file__).resolve().parents[2]
 

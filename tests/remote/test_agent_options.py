@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from claude_tunnels.remote_agent.cli import build_parser, parse
-from claude_tunnels.tunnels.agent_main import main
 from claude_tunnels.remote_agent.credentials import new_seed, write_secret_file
 from claude_tunnels.remote_agent.errors import SettingsError
 from claude_tunnels.remote_agent.settings import parse_env_file, read_secrets
+from claude_tunnels.tunnels.agent_main import main
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import psutil
 import pytest
 
 from claude_tunnels.remote_agent.protocol import Finished, Progressed, Started
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 from tests.e2e.scenarios import scenario, succeeds
 from tests.helpers.remote import (
     AgentIdentity,
@@ -24,8 +26,6 @@ from tests.helpers.remote import (
     task,
 )
 from tests.remote.conftest import API
-from claude_tunnels.tunnels.bus import EmbeddedNatsServer
-from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 
 pytestmark = pytest.mark.cli
 

@@ -17,12 +17,12 @@ import pytest
 from claude_tunnels.events.subjects import Subjects
 from claude_tunnels.remote_agent.credentials import agent_permissions
 from claude_tunnels.remote_agent.protocol import ENCODER, Finished, Started, inbox_prefix
+from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 from tests.e2e.scenarios import scenario, succeeds
 from tests.helpers.nats_jwt import OperatorMode
 from tests.helpers.remote import AgentProcess, StandInOrchestrator, task, write_env_file
 from tests.remote.conftest import API, WEB
-from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
-from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 
 pytestmark = pytest.mark.cli
 

@@ -23,12 +23,12 @@ import psutil
 import pytest
 
 from claude_tunnels.remote_agent.protocol import Finished
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer
+from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 from tests.e2e.scenarios import scenario, succeeds
 from tests.helpers.remote import AgentIdentity, StandInOrchestrator, task, write_env_file
 from tests.helpers.sshd import LocalSshd, sshd_missing
 from tests.remote.conftest import API
-from claude_tunnels.tunnels.bus import EmbeddedNatsServer
-from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 
 pytestmark = [pytest.mark.cli, pytest.mark.skipif(sshd_missing() is not None, reason=str(sshd_missing()))]
 

@@ -11,12 +11,14 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 
 from claude_tunnels.events.conversation import ConfirmationRequested
 from claude_tunnels.events.execution import (
@@ -25,12 +27,13 @@ from claude_tunnels.events.execution import (
     WorkspaceTaskSkipped,
     WorkspaceTaskStarted,
 )
+from claude_tunnels.events.subjects import Subjects
+from claude_tunnels.remote_agent.protocol import PRESENCE_BUCKET, Presence, inbox_prefix, kv_key
+from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
+from claude_tunnels.tunnels.scripted_model import parse_scenario
 from tests.clocks import ManualClock
 from tests.e2e.scenarios import plan, scenario, succeeds
 from tests.e2e.world import World, world
-from nats.errors import NoRespondersError, TimeoutError as NatsTimeoutError
-
-from claude_tunnels.events.subjects import Subjects
 from tests.helpers.remote import (
     ORCH_PASSWORD,
     ORCH_USER,
@@ -44,10 +47,6 @@ from tests.helpers.remote import (
     make_identity,
     write_env_file,
 )
-from claude_tunnels.remote_agent.protocol import PRESENCE_BUCKET, Presence, inbox_prefix, kv_key
-from claude_tunnels.tunnels.bus import ConnectOptions, connect
-from claude_tunnels.tunnels.bus import EmbeddedNatsServer
-from claude_tunnels.tunnels.scripted_model import parse_scenario
 
 pytestmark = pytest.mark.cli
 
@@ -149,7 +148,7 @@ async def test_a_plan_mixing_local_and_remote_workspaces_runs_end_to_end(tmp_pat
 async def test_a_killed_agent_is_reported_lost_and_a_restarted_one_serves_again(tmp_path: Path) -> None:
     # On a manual clock: the agent's heartbeats keep it live while the clock stands still, however
     # slow the machine; once it is dead, moving the clock past `remote.lost_after_s` loses its task.
-    clock = ManualClock(datetime.now(timezone.utc))
+    clock = ManualClock(datetime.now(UTC))
     async with remote_world(tmp_path, mixed_plan(edge_hangs()), clock=clock, lost_after_s=30) as (w, identity, edge_dir, url):
         agent = await start_edge_agent(w, identity, edge_dir, url, tmp_path)
         try:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from claude_tunnels.remote_agent.credentials import agent_permissions
-from tests.remote.test_deploy import SEED
 from claude_tunnels.tunnels.bus.server import find_nats_server
+from tests.remote.test_deploy import SEED
 
 NATS_DIR = Path(__file__).resolve().parents[2] / "nats"
 ENV = {"TUNNELS_ORCHESTRATOR_PASSWORD": "x", "TUNNELS_NODE": "n1", "TUNNELS_ROUTE_PASSWORD": "y",

@@ -15,9 +15,9 @@ from nats.js.errors import KeyNotFoundError
 
 from claude_tunnels.events.subjects import Subjects
 from claude_tunnels.remote_agent.protocol import ENCODER, PRESENCE_BUCKET, Presence, Started, consumer_name, inbox_prefix, kv_key
+from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
 from tests.helpers.remote import AgentIdentity, StandInOrchestrator
 from tests.remote.conftest import API, WEB
-from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
 
 SUBJECTS = Subjects("tunnels")
 

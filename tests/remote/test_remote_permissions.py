@@ -21,13 +21,13 @@ from claude_tunnels.config.loader import load_settings
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import ConfirmationRequested
 from claude_tunnels.events.execution import PermissionDecided, PermissionRequested, RequestCompleted, WorkspaceTaskInterrupted
-from tests.e2e.scenarios import plan, succeeds
-from tests.e2e.world import BASE_LIMITS
-from tests.helpers.remote import ORCH_PASSWORD, ORCH_USER, AgentProcess, agent_args, authorization, make_identity, write_env_file
 from claude_tunnels.tunnels.bus import EmbeddedNatsServer
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from tests.e2e.scenarios import plan, succeeds
+from tests.e2e.world import BASE_LIMITS
+from tests.helpers.remote import ORCH_PASSWORD, ORCH_USER, AgentProcess, agent_args, authorization, make_identity, write_env_file
 
 pytestmark = pytest.mark.cli
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from nats.aio.msg import Msg
 
 from claude_tunnels.events.subjects import Subjects
-from claude_tunnels.tunnels.agent_link import AgentLink
 from claude_tunnels.remote_agent.protocol import REPORTS, Finished, Started
 from claude_tunnels.remote_agent.reports import ReportSender
 from claude_tunnels.remote_agent.settings import AgentSecrets, AgentSettings
+from claude_tunnels.tunnels.agent_link import AgentLink
+from claude_tunnels.tunnels.bus import EmbeddedNatsServer
 from tests.helpers.remote import AgentIdentity, orchestrator_connection
 from tests.remote.conftest import API
-from claude_tunnels.tunnels.bus import EmbeddedNatsServer
 
 
 async def test_a_report_waits_for_the_orchestrator_and_a_refusal_is_not_retried(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
 from tests.helpers.remote import (
     ORCH_PASSWORD,
     ORCH_USER,
@@ -16,7 +17,6 @@ from tests.helpers.remote import (
     make_identity,
     make_tls_files,
 )
-from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
 
 API = "shop/api"
 

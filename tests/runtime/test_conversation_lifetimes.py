@@ -201,7 +201,7 @@ def test_two_directories_in_one_process_do_not_stop_each_others_actors(
     contexts = [make_context(), make_context()]
     first, second = (Directory(c, retire_idle=False) for c in contexts)
     directories += [first, second]
-    for c, d in zip(contexts, (first, second)):
+    for c, d in zip(contexts, (first, second), strict=True):
         say(c, d, "Tidy up alpha").wait()
         d.supervisor("R1", create=True)
 

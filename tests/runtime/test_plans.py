@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.actors.plans import PlanDraft, PlanInvalid, TaskDraft, layers, parse_draft, validate
 from claude_tunnels.actors.tree import Tree
-from claude_tunnels.tunnels.discovery import discover
 from claude_tunnels.events.values import PlannedTask
+from claude_tunnels.tunnels.demo.sample_tree import lay_out
+from claude_tunnels.tunnels.discovery import discover
 
 
 @pytest.fixture

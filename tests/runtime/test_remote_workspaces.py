@@ -11,9 +11,9 @@ from claude_tunnels.actors.ports import Failed, TaskEnd, TaskOrder
 from claude_tunnels.config.loader import load_settings
 from claude_tunnels.projections import RequestsView
 from claude_tunnels.remote_agent.protocol import Presence, kv_key
+from claude_tunnels.tunnels.runtime.remote import InFlight, RemoteWorkspaces, silent_tasks
 from tests.clocks import ManualClock
 from tests.factories import T0, Events
-from claude_tunnels.tunnels.runtime.remote import InFlight, RemoteWorkspaces, silent_tasks
 
 LOST_AFTER_S = 10.0
 EDGE, OTHER = "edge/worker", "edge/other"
@@ -57,13 +57,13 @@ def test_each_workspace_is_judged_by_its_own_agent() -> None:
 
 
 def test_what_a_remote_agent_reports_is_cut_to_size_before_it_is_recorded() -> None:
-    from claude_tunnels.events.execution import WorkspaceTaskFailed, WorkspaceTaskSucceeded
-    from tests.clocks import SequentialIds
-    from claude_tunnels.events.values import SUMMARY_CHARS, TaskResult
-    from claude_tunnels.remote_agent.protocol import Finished
     from claude_tunnels.actors.envelopes import task_envelope
     from claude_tunnels.actors.task_recorder import end_event
+    from claude_tunnels.events.execution import WorkspaceTaskFailed, WorkspaceTaskSucceeded
+    from claude_tunnels.events.values import SUMMARY_CHARS, TaskResult
+    from claude_tunnels.remote_agent.protocol import Finished
     from claude_tunnels.tunnels.runtime.remote import finished_end
+    from tests.clocks import SequentialIds
 
     clock = ManualClock(Events().clock.now())
     envelope = task_envelope(Events().dispatched("s", "r1", EDGE), clock, SequentialIds(clock))

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.actors.routing import RoutingInvalid, explicit_route, parse_answer
 from claude_tunnels.actors.tree import Tree
+from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.tunnels.discovery import discover
 
 

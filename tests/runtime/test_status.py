@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from claude_tunnels.actors.status import describe_status
 from claude_tunnels.events.base import Event
 from claude_tunnels.projections.views import RequestsView, SessionsView
 from tests.factories import Events, two_phase_plan
-from claude_tunnels.actors.status import describe_status
 
 KEY = "terminal:alice"
 R1 = "01REQUEST0000000000000001"

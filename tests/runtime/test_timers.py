@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from claude_tunnels.tunnels.runtime.timers import LoopTimers
 from tests.clocks import ManualClock
 from tests.factories import T0
-from claude_tunnels.tunnels.runtime.timers import LoopTimers
 
 # -- the manual double ------------------------------------------------------------------------
 

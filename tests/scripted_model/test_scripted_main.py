@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 
 from claude_tunnels.tunnels import scripted_model
+
 EXAMPLE = Path(scripted_model.__file__).parent / "scenarios" / "example.yaml"
 
 

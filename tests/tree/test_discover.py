@@ -16,8 +16,8 @@ from claude_tunnels.actors.tree import (
     UnsafeName,
     remote_workspace,
 )
-from claude_tunnels.tunnels.discovery import discover
 from claude_tunnels.actors.tree.claude_md import CLAUDE_MD_BYTES, TRUNCATED
+from claude_tunnels.tunnels.discovery import discover
 
 # A sample root: relative path -> file content ("/" at the end: an empty folder).
 SAMPLE = {

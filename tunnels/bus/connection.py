@@ -8,10 +8,10 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
+import nats
 from claude_tunnels.tunnels.bus.errors import LoginRefused, NotReachable
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ async def connect(options: ConnectOptions) -> Client:
         client = await asyncio.wait_for(nats.connect(**kwargs), options.connect_timeout_s)  # type: ignore[arg-type]
         connected = True
         return client
-    except (asyncio.TimeoutError, NatsError, OSError) as err:
+    except (TimeoutError, NatsError, OSError) as err:
         if any("authorization violation" in e.lower() for e in [*options.errors, str(err)]):
             raise LoginRefused(
                 f"the NATS server at {_redact(options.url)} refused the login (authorization violation): "

@@ -159,7 +159,7 @@ class EmbeddedNatsServer:
             )
             try:
                 await asyncio.wait_for(self._wait_ready(), self._ready_timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise ServerStartFailed(
                     f"nats-server did not report ready within {self._ready_timeout_s:.0f} s; "
                     f"its last output: {' | '.join(self.log_tail[-5:])}"
@@ -278,7 +278,7 @@ class EmbeddedNatsServer:
             process.terminate()
             try:
                 await asyncio.wait_for(process.wait(), timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 process.kill()
                 await process.wait()
         drain, self._drain = self._drain, None

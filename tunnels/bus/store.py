@@ -56,10 +56,10 @@ def decode_msg(msg: Msg) -> AnyEvent:
 class EventStore:
     """Append and read events on one JetStream stream."""
 
-    def __init__(self, nc: Client, layout: Layout = Layout(), *, timeout_s: float = 10.0) -> None:
+    def __init__(self, nc: Client, layout: Layout | None = None, *, timeout_s: float = 10.0) -> None:
         self.nc = nc
         self.js = nc.jetstream(timeout=timeout_s)
-        self.layout = layout
+        self.layout = layout = layout if layout is not None else Layout()
         self.subjects = Subjects(layout.prefix)
         self._timeout_s = timeout_s
         self.declarations: dict[str, Any] = {}
@@ -68,7 +68,7 @@ class EventStore:
         """Create or update the declared streams (idempotent)."""
         try:
             self.declarations = await ensure_streams(self.js, self.layout)
-        except (NatsError, asyncio.TimeoutError) as err:
+        except (TimeoutError, NatsError) as err:
             raise BusError(f"could not set up JetStream streams: {err}") from err
 
     # -- appending -------------------------------------------------------------------------
@@ -93,7 +93,7 @@ class EventStore:
             if err.err_code == _WRONG_LAST_SEQUENCE and expected_session_seq is not None:
                 return await self._resolve_conflict(event, expected_session_seq, err)
             raise BusError(f"append of {event.type} refused: {err.description}") from err
-        except (NatsTimeout, asyncio.TimeoutError) as err:
+        except (TimeoutError, NatsTimeout) as err:
             raise BusTimeout(f"append of {event.type} not acknowledged within {self._timeout_s:.0f} s") from err
         except NatsError as err:
             raise BusError(f"append of {event.type} failed: {err}") from err
@@ -151,7 +151,7 @@ class EventStore:
             return await self.js.get_last_msg(self.layout.stream, subject, direct=True)
         except NotFoundError:
             return None
-        except (NatsError, asyncio.TimeoutError) as err:
+        except (TimeoutError, NatsError) as err:
             raise BusError(f"could not read the last event of {subject}: {err}") from err
 
     async def get(self, seq: int) -> Stored:
@@ -160,7 +160,7 @@ class EventStore:
             raw = await self.js.get_msg(self.layout.stream, seq, direct=True)
         except NotFoundError:
             raise LookupError(f"no event at sequence {seq} of {self.layout.stream}") from None
-        except (NatsError, asyncio.TimeoutError) as err:
+        except (TimeoutError, NatsError) as err:
             raise BusError(f"could not read event {seq}: {err}") from err
         return Stored(seq, str(raw.subject), decode_msg(raw))  # type: ignore[arg-type]
 
@@ -169,7 +169,7 @@ class EventStore:
         if subject is None:
             try:
                 info = await self.js.stream_info(self.layout.stream)
-            except (NatsError, asyncio.TimeoutError) as err:
+            except (TimeoutError, NatsError) as err:
                 raise BusError(f"could not read stream {self.layout.stream}: {err}") from err
             return int(info.state.last_seq)
         last = await self._last_msg(subject)
@@ -253,7 +253,7 @@ class EventStore:
                 subject, stream=self.layout.stream, cb=cb, ordered_consumer=True, config=config,
                 pending_msgs_limit=1_000_000, pending_bytes_limit=512 * 1024 * 1024,
             )
-        except (NatsError, asyncio.TimeoutError) as err:
+        except (TimeoutError, NatsError) as err:
             raise BusError(f"could not read {subject}: {err}") from err
 
     async def consume(self, name: str, handler: Callable[[Stored], Awaitable[None]]) -> Any:
@@ -274,7 +274,7 @@ class EventStore:
                 config.filter_subject or self.subjects.events, stream=self.layout.stream,
                 durable=config.durable_name, cb=on_msg, manual_ack=True, config=config,
             )
-        except (NatsError, asyncio.TimeoutError) as err:
+        except (TimeoutError, NatsError) as err:
             raise BusError(f"could not attach consumer {name}: {err}") from err
 
 

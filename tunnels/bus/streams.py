@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -17,7 +18,6 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.errors import NotFoundError
-from nats.errors import Error as NatsError
 
 from claude_tunnels.tunnels.bus.errors import StreamMisconfigured
 from claude_tunnels.tunnels.natsconf import nats_config_file

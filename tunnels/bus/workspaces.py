@@ -61,7 +61,7 @@ class WorkspaceBus:
                     await msg.respond(answer)
 
             self._subs.append(await self.nc.subscribe(f"{self.subjects.prefix}.ws.*.out", cb=report))
-        except (NatsError, asyncio.TimeoutError) as err:
+        except (TimeoutError, NatsError) as err:
             raise BusError(f"could not set up the remote-agent subjects: {err}") from err
         self._watch_task = self.background.start(self._watch(watcher, on_presence), name="presence watch")
 
@@ -69,7 +69,7 @@ class WorkspaceBus:
         while True:
             try:
                 entry = await watcher.updates(timeout=None)
-            except (NatsError, asyncio.TimeoutError) as err:
+            except (TimeoutError, NatsError) as err:
                 log.warning("presence watch interrupted: %s", err)
                 continue
             if entry is None:
@@ -98,7 +98,7 @@ class WorkspaceBus:
                 await self.js.consumer_info(self.tasks_stream, durable)
             except NotFoundError:
                 await self.js.add_consumer(self.tasks_stream, config)
-        except (NatsError, asyncio.TimeoutError) as err:
+        except (TimeoutError, NatsError) as err:
             raise BusError(f"could not create the task consumer of {workspace}: {err}") from err
 
     async def send_task(self, workspace: str, task_id: str, command: Any) -> None:
@@ -109,7 +109,7 @@ class WorkspaceBus:
                 self.subjects.workspace_tasks(workspace), ENCODER.encode(command), stream=self.tasks_stream,
                 headers={"Nats-Msg-Id": task_id},
             )
-        except (NatsError, asyncio.TimeoutError) as err:
+        except (TimeoutError, NatsError) as err:
             raise BusError(f"could not queue task {task_id} for {workspace}: {err}") from err
 
     async def send_control(self, workspace: str, command: Any) -> None:
@@ -143,7 +143,7 @@ async def read_presences(js: Any, timeout_s: float = 5.0) -> list[tuple[Presence
         watcher = await kv.watchall(ignore_deletes=True)
     except BucketNotFoundError:
         return []
-    except (NatsError, asyncio.TimeoutError) as err:
+    except (TimeoutError, NatsError) as err:
         raise BusError(f"could not read the agents' presence: {err}") from err
     found: dict[str, tuple[Presence, datetime | None]] = {}
     try:
@@ -153,7 +153,7 @@ async def read_presences(js: Any, timeout_s: float = 5.0) -> list[tuple[Presence
             except msgspec.DecodeError:
                 continue  # not ours to show
             found[presence.workspace] = (presence, entry.created)
-    except (NatsError, asyncio.TimeoutError) as err:
+    except (TimeoutError, NatsError) as err:
         raise BusError(f"could not read the agents' presence: {err}") from err
     finally:
         await watcher.stop()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Literal
 
 from claude_agent_sdk import (
@@ -28,7 +28,7 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk.types import HookEvent, HookInput, HookJSONOutput, PreToolUseHookSpecificOutput
 
-from claude_tunnels.actors.ports import Answer, Asker, PermissionNote, Question
+from claude_tunnels.actors.ports import Asker, PermissionNote, Question
 from claude_tunnels.tunnels.claude.permissions import NETWORK_TOOL, READ_ONLY_TOOLS, Decision, PermissionPolicy
 from claude_tunnels.tunnels.claude.sandbox import VIOLATIONS_TAG, sandbox_failed
 

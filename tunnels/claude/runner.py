@@ -28,11 +28,11 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
+from claude_tunnels.actors.agent_errors import AgentFailed, AgentOutputInvalid, AgentTimeout
+from claude_tunnels.actors.ports import Asker, PermissionNote
 from claude_tunnels.events.values import TaskResult, Usage, bounded_result, usd
 from claude_tunnels.tunnels.claude import environment
 from claude_tunnels.tunnels.claude.confinement import ReadScope, home_areas
-from claude_tunnels.actors.agent_errors import AgentFailed, AgentOutputInvalid, AgentTimeout
-from claude_tunnels.actors.ports import Asker, PermissionNote
 from claude_tunnels.tunnels.claude.guard import ToolGuard
 from claude_tunnels.tunnels.claude.options import build_options, sandbox_env
 from claude_tunnels.tunnels.claude.permissions import BashRules, PermissionPolicy

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from claude_tunnels.actors.tree import TreeError
+from claude_tunnels.actors.tree.names import validate_name
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.remote_agent.credentials import instance_name, new_seed, permission_block, public_key, read_seed, write_secret_file
 from claude_tunnels.tunnels.errors import UserError
-from claude_tunnels.actors.tree import TreeError
-from claude_tunnels.actors.tree.names import validate_name
 
 
 def checked_workspace(workspace: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.remote_agent.protocol import Presence
@@ -24,7 +24,7 @@ async def list_agents(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     """Print one line per agent (or JSON lines with --json); the age is by the NATS server's clock."""
     async with open_backbone(loaded, role="reader", name="tunnels-agent-list") as backbone:
         found = await read_presences(backbone.store.js)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     lost_after_s = loaded.settings.remote.lost_after_s
     rows = []
     for presence, stored_at in found:
@@ -49,5 +49,5 @@ async def list_agents(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     ]]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for line in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
     return 0

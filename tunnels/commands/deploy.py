@@ -15,9 +15,9 @@ from pathlib import Path
 
 from claude_tunnels.config.credentials import Secret
 from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.remote_agent.credentials import read_seed
 from claude_tunnels.remote_agent.deploy_k8s import K8sTarget, manifest, to_yaml
 from claude_tunnels.remote_agent.deploy_ssh import SshTarget, Step, describe, ssh_plan
-from claude_tunnels.remote_agent.credentials import read_seed
 from claude_tunnels.tunnels.commands.agent import checked_workspace, seed_path
 from claude_tunnels.tunnels.errors import UserError
 
@@ -118,7 +118,7 @@ async def k8s(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(commands: argparse._SubParsersAction) -> None:
     """`tunnels agent ...` and `tunnels deploy ...`."""
     agent = commands.add_parser("agent", help="remote workspace agents").add_subparsers(dest="agent_command", required=True)
     creds = agent.add_parser("credentials", help="make an agent's nkey and print its server permissions")

@@ -59,7 +59,7 @@ async def _claude(loaded: LoadedSettings) -> str:
             env=child_environment({"DISABLE_TELEMETRY": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}, keep=("PATH", "HOME", "LANG", "LC_*", "TZ")),
         )
         output, _ = await asyncio.wait_for(process.communicate(), 60)
-    except (OSError, asyncio.TimeoutError) as err:
+    except (TimeoutError, OSError) as err:
         raise Failed(f"the Claude Code CLI at {cli} does not run ({err}); reinstall claude-agent-sdk or set claude.cli_path") from err
     if process.returncode != 0:
         raise Failed(f"the Claude Code CLI at {cli} exited with {process.returncode}: {output.decode(errors='replace')[:200]}")
@@ -119,7 +119,7 @@ async def _telegram(loaded: LoadedSettings) -> str:
         me = await bot.get_me()
     except (TelegramAPIError, TelegramNetworkError) as err:
         raise Failed(f"Telegram refused the token or is unreachable ({type(err).__name__}); check {creds.path}") from None
-    except Exception as err:  # noqa: BLE001 - aiogram's token check raises its own error type
+    except Exception as err:
         raise Failed(f"the Telegram token is not valid ({type(err).__name__}); check {creds.path}") from None
     finally:
         await session.close()

@@ -8,9 +8,9 @@ import sys
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.codec import encode
+from claude_tunnels.events.log import Stored
 from claude_tunnels.projections import rebuild
 from claude_tunnels.tunnels.backbone import open_backbone, standard_projections
-from claude_tunnels.events.log import Stored
 from claude_tunnels.tunnels.bus.store import EventStore
 from claude_tunnels.tunnels.errors import UserError
 from claude_tunnels.tunnels.timeline import line

@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
+from claude_tunnels.actors.tree.names import component_problem
 from claude_tunnels.config.credentials import credentials_path, write_credentials
 from claude_tunnels.config.loader import CONFIG_NAME, LoadedSettings, parse_settings
-from claude_tunnels.tunnels.errors import UserError
 from claude_tunnels.tunnels.discovery import discover
-from claude_tunnels.actors.tree.names import component_problem
+from claude_tunnels.tunnels.errors import UserError
 
 _STUB = "# {name}\n\nWhat this is, how to build and test it, and what an agent working here must know.\n"
 

@@ -24,9 +24,9 @@ from claude_tunnels.actors.background import Background
 from claude_tunnels.actors.confirm_gate import Rearm
 from claude_tunnels.actors.context import ActorContext, Recorder
 from claude_tunnels.actors.dispatcher import Dispatcher
-from claude_tunnels.actors.ports import Monotonic, Timers
 from claude_tunnels.actors.permission_gate import RearmQuestions
 from claude_tunnels.actors.phase_supervisor import Resume
+from claude_tunnels.actors.ports import Monotonic, Timers
 from claude_tunnels.actors.reactions import Directory
 from claude_tunnels.actors.reconcile import reconcile
 from claude_tunnels.actors.task_runner import TaskRunner
@@ -171,7 +171,7 @@ class Orchestrator:
         for channel in reversed(self.channels):
             try:
                 await channel.stop()
-            except Exception as err:  # noqa: BLE001 - stopping goes on for the rest; raised at the exit
+            except Exception as err:
                 log.exception("could not stop the %s channel cleanly", getattr(channel, "name", "?"))
                 self.background.collect(err)
         if self.dispatcher is not None:
@@ -182,11 +182,11 @@ class Orchestrator:
         try:
             if self.directory is not None:
                 await asyncio.to_thread(self.directory.stop_all)
-        except Exception as err:  # noqa: BLE001 - the backbone is closed all the same; raised at the exit
+        except Exception as err:
             self.background.collect(err)
         try:
             await self._stack.aclose()
-        except Exception as err:  # noqa: BLE001 - raised at the exit with the rest
+        except Exception as err:
             self.background.collect(err)
 
     @property

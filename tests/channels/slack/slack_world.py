@@ -14,12 +14,12 @@ from claude_tunnels.channels.slack import SlackChannel
 from claude_tunnels.config.credentials import write_credentials
 from claude_tunnels.config.loader import LoadedSettings, load_settings
 from claude_tunnels.events.catalogue import AnyEvent
-from tests.e2e.scenarios import plan, scenario, succeeds
-from tests.e2e.world import BASE_LIMITS
-from tests.fakes.slack import FakeSlack, SlackMessage
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from tests.e2e.scenarios import plan, scenario, succeeds
+from tests.e2e.world import BASE_LIMITS
+from tests.fakes.slack import FakeSlack, SlackMessage
 
 ALICE, BOB, STRANGER = "U0ALICE", "U0BOB", "U0STRANGER"
 CHANNEL = "C0FAKE"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from claude_tunnels.events.execution import RequestCompleted
-from tests.channels.slack.slack_world import ALICE, ALPHA, BETA, BOB, CHANNEL, slack_world, small
 from claude_tunnels.tunnels.demo.run import REQUEST, demo_scenario_text
+from tests.channels.slack.slack_world import ALICE, ALPHA, BETA, BOB, CHANNEL, slack_world, small
 
 
 async def test_a_request_from_a_thread_is_planned_approved_by_button_and_answered(tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from claude_tunnels.config.loader import LoadedSettings, load_settings
+from claude_tunnels.tunnels.backbone import open_backbone
 from tests.channels.slack.slack_world import ALICE, ALPHA, APP_TOKEN, BOT_TOKEN, CHANNEL, buttons, small, write_tree
 from tests.fakes.slack import FakeSlack
-from claude_tunnels.tunnels.backbone import open_backbone
 
 REPO = Path(__file__).resolve().parents[3]
 

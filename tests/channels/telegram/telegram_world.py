@@ -15,11 +15,11 @@ from aiogram.utils.backoff import BackoffConfig
 from claude_tunnels.channels.telegram import TelegramChannel
 from claude_tunnels.config.loader import load_settings
 from claude_tunnels.events.catalogue import AnyEvent
-from tests.e2e.world import BASE_LIMITS
-from tests.fakes.telegram import FakeTelegram
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from tests.e2e.world import BASE_LIMITS
+from tests.fakes.telegram import FakeTelegram
 
 E = TypeVar("E")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -107,7 +107,7 @@ def test_callback_data_fits_64_bytes() -> None:
 
 def pending(**changes: Any) -> RequestState:
     base = RequestState(request_id=RID, session_key=f"telegram:{GROUP}:u{ALICE}", text="t", requester=f"telegram:{ALICE}",
-                        channel="telegram", opened_at=datetime(2026, 1, 1, tzinfo=timezone.utc), status="awaiting_approval",
+                        channel="telegram", opened_at=datetime(2026, 1, 1, tzinfo=UTC), status="awaiting_approval",
                         revision=1)
     return msgspec.structs.replace(base, **changes)
 

@@ -11,9 +11,9 @@ from claude_tunnels.events.catalogue import REQUEST_ENDED, AnyEvent
 from claude_tunnels.events.conversation import ConfirmationGiven, ConfirmationRefused, RequestOpened
 from claude_tunnels.events.execution import RequestCompleted
 from claude_tunnels.events.planning import PlanProposed
+from claude_tunnels.tunnels.demo.run import REQUEST, demo_scenario_text
 from tests.channels.telegram.telegram_world import ALICE, BOB, GROUP, TOPIC, telegram_world
 from tests.fakes.telegram import BOT_USERNAME
-from claude_tunnels.tunnels.demo.run import REQUEST, demo_scenario_text
 
 
 async def test_a_request_in_a_forum_topic_with_buttons_progress_and_result(tmp_path: Path) -> None:

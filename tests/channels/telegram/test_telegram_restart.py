@@ -12,12 +12,12 @@ from pathlib import Path
 from claude_tunnels.channels.telegram import TelegramChannel
 from claude_tunnels.config.credentials import write_credentials
 from claude_tunnels.config.loader import load_settings
-from tests.channels.telegram.telegram_world import ALICE, FAST, write_settings
-from tests.fakes.telegram import FakeTelegram
 from claude_tunnels.tunnels.demo.run import REQUEST, demo_scenario_text
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
+from tests.channels.telegram.telegram_world import ALICE, FAST, write_settings
+from tests.fakes.telegram import FakeTelegram
 
 REPO = Path(__file__).resolve().parents[3]
 
