@@ -133,10 +133,10 @@ class RequestState(msgspec.Struct, frozen=True, kw_only=True):
     usage: Usage = Usage()
     ended_at: datetime | None = None
     history: list[Turn] = []
-    cancel_requested_by: str = ""
-    """Who asked to stop the running request (before its end was recorded)."""
     """The earlier turns recorded on `request.opened`: what the router, the planner and the direct
     answer are given (see `actors.history`). Dropped when the request ends (the stream keeps it)."""
+    cancel_requested_by: str = ""
+    """Who asked to stop the running request (before its end was recorded)."""
     questions: dict[str, Question] = {}
     """Permission questions relayed to the conversation, by id (pending and answered)."""
 
