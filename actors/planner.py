@@ -1,7 +1,9 @@
 """The planner (PO): tasks per workspace with dependencies, validated; or a direct answer.
 
 Both get the request's own history (recorded on `request.opened`, as the router did): never the
-session's whole conversation. The agent call runs on the event loop; its answer comes back to the
+session's whole conversation. The planner sees the routed projects and their neighbours in the
+dependency graph (`actors.scope`), one line per workspace within `limits.planner_prompt_chars`,
+and may plan for any of them. The agent call runs on the event loop; its answer comes back to the
 planner as a message and is validated and recorded on the planner's own thread.
 """
 
@@ -15,6 +17,7 @@ from claude_tunnels.actors.base import EventActor
 from claude_tunnels.actors.context import ActorContext
 from claude_tunnels.actors.plans import PLAN_SCHEMA, PlanInvalid, parse_draft, validate
 from claude_tunnels.actors.ports import Consultation, Consulted
+from claude_tunnels.actors.scope import PlanningScope, planning_scope
 from claude_tunnels.actors.tree import Tree, TreeError
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import PlanRevised
@@ -25,7 +28,8 @@ from claude_tunnels.projections.requests import RequestState
 
 @dataclass(frozen=True)
 class Planned:
-    """The planner agent (or the direct answerer, when `tree` is None) answered or failed."""
+    """The planner agent (or the direct answerer, when `tree` is None) answered or failed;
+    `scope` is what it was shown (and may plan for)."""
 
     cause: AnyEvent
     request_id: str
@@ -33,6 +37,7 @@ class Planned:
     tree: Tree | None
     answer: Consulted | None = None
     error: str = ""
+    scope: PlanningScope | None = None
 
 
 class Planner(EventActor):
@@ -51,17 +56,22 @@ class Planner(EventActor):
         key = (event.request_id, len(request.revisions))
         if key in self._in_flight:
             return
-        limit = self.ctx.settings.settings.limits.max_message_chars
+        limits = self.ctx.settings.settings.limits
+        limit = limits.max_message_chars
         tree: Tree | None = None
+        scope: PlanningScope | None = None
         if request.projects:
             try:
                 tree = self.ctx.tree.tree()
             except TreeError as err:
                 self._fail(event, request, f"planning failed: {err}")
                 return
+            scope = planning_scope(tree, request.projects)
             consultation = Consultation(
                 role="planner", system=prompts.PLANNER_SYSTEM, schema=PLAN_SCHEMA,
-                prompt=prompts.planner_prompt(request.text, request.revisions, request.history, tree, request.projects, limit),
+                prompt=prompts.planner_prompt(
+                    request.text, request.revisions, request.history, tree, scope, limit, limits.planner_prompt_chars,
+                ),
             )
         else:
             consultation = Consultation(role="direct", system=prompts.DIRECT_SYSTEM, prompt=prompts.direct_prompt(request.text, request.history, limit))
@@ -70,9 +80,9 @@ class Planner(EventActor):
 
         async def ask() -> None:
             try:
-                ref.tell(Planned(event, request.request_id, revision, tree, answer=await advisors.consult(consultation)))
+                ref.tell(Planned(event, request.request_id, revision, tree, answer=await advisors.consult(consultation), scope=scope))
             except AgentError as err:
-                ref.tell(Planned(event, request.request_id, revision, tree, error=str(err)))
+                ref.tell(Planned(event, request.request_id, revision, tree, error=str(err), scope=scope))
 
         self.ctx.start(ask(), name=f"plan {event.request_id}")
 
@@ -87,7 +97,8 @@ class Planner(EventActor):
         if message.tree is None:
             self._answered(message, request)
         else:
-            self._planned(message, request, message.tree)
+            scope = message.scope or planning_scope(message.tree, request.projects)
+            self._planned(message, request, message.tree, scope)
 
     def _answered(self, message: Planned, request: RequestState) -> None:
         ctx, cause = self.ctx, message.cause
@@ -98,13 +109,14 @@ class Planner(EventActor):
         ctx.emit(DirectAnswerGiven(**ctx.envelope(cause, request_id=request.request_id), text=text, usage=message.answer.usage))
         ctx.emit(RequestCompleted(**ctx.envelope(cause, request_id=request.request_id), summary=text, usage=request.usage + message.answer.usage))
 
-    def _planned(self, message: Planned, request: RequestState, tree: Tree) -> None:
+    def _planned(self, message: Planned, request: RequestState, tree: Tree, scope: PlanningScope) -> None:
         ctx, cause = self.ctx, message.cause
         if message.answer is None:
             self._fail(cause, request, f"planning failed: {message.error}")
             return
         try:
-            plan = validate(parse_draft(message.answer.output), tree, request.projects)
+            draft = parse_draft(message.answer.output)
+            plan = validate(draft, tree, request.projects, neighbours=scope.neighbours, graph=scope.graph)
         except PlanInvalid as err:
             ctx.emit(PlanRejected(**ctx.envelope(cause, request_id=request.request_id), reason=str(err), usage=message.answer.usage))
             self._fail(cause, request, f"the plan is invalid: {err}")

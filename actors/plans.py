@@ -1,5 +1,6 @@
-"""Validating a planner's answer into a `Plan`: real workspaces of the routed projects only, no
-cycles, phases by layers."""
+"""Validating a planner's answer into a `Plan`: real workspaces of the routed projects and their
+neighbours in the dependency graph only, no cycles, phases by layers; and the warnings a plan
+earns against the graph."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from claude_tunnels.actors.tree import Tree, TreeError, UnsafeName, Workspace
+from claude_tunnels.actors.tree import Graph, Tree, TreeError, UnsafeName, Workspace
 from claude_tunnels.events.values import Plan, PlannedTask
 
 
@@ -82,14 +83,16 @@ def _resolve(tree: Tree, name: str, projects: Sequence[str]) -> Workspace:
     return found
 
 
-def _outside_route(workspace: Workspace, projects: Sequence[str]) -> str | None:
+def _outside_route(workspace: Workspace, projects: Sequence[str], neighbours: Sequence[str] = ()) -> str | None:
     """Why a plan may not name ``workspace`` (``"outside the projects …"``) when the request was
-    routed to ``projects``, or ``None`` when it lies in one of them."""
-    if workspace.project in projects:
+    routed to ``projects`` (whose ``neighbours`` in the dependency graph are allowed too), or
+    ``None`` when it lies in one of them."""
+    if workspace.project in projects or workspace.project in neighbours:
         return None
     routed = f"({', '.join(projects)})" if projects else "(none)"
+    around = f" and their neighbours in the dependency graph ({', '.join(neighbours)})" if neighbours else ""
     return (
-        f"outside the projects this request was routed to {routed}; name {workspace.project} in "
+        f"outside the projects this request was routed to {routed}{around}; name {workspace.project} in "
         "your request if it should be included"
     )
 
@@ -109,19 +112,23 @@ def layers(tasks: Sequence[PlannedTask]) -> list[list[str]]:
     return phases
 
 
-def validate(draft: PlanDraft, tree: Tree, projects: Sequence[str]) -> Plan:
+def validate(
+    draft: PlanDraft, tree: Tree, projects: Sequence[str], *, neighbours: Sequence[str] = (), graph: Graph | None = None,
+) -> Plan:
     """A runnable plan, or PlanInvalid naming the first problem.
 
     Every task and dependency must name a workspace of the tree that lies in one of the routed
-    ``projects``: the person approved a request about those, and the planner's answer (which
-    may have read hostile files) cannot widen it."""
+    ``projects`` or their ``neighbours`` (the projects the planner was shown): the planner's
+    answer (which may have read hostile files) cannot widen that, and the person sees every
+    project the plan touches before approving it. With ``graph``, the plan carries the
+    warnings of ``graph_warnings``."""
     if not draft.tasks:
         raise PlanInvalid("the planner found no workspace task to do")
     tasks: dict[str, PlannedTask] = {}
     raw_deps: dict[str, list[str]] = {}
     for draft_task in draft.tasks:
         found = _resolve(tree, draft_task.workspace, projects)
-        if (outside := _outside_route(found, projects)) is not None:
+        if (outside := _outside_route(found, projects, neighbours)) is not None:
             raise PlanInvalid(f"the plan has a task for {found.qualified}, which is {outside}")
         workspace = found.qualified
         if workspace in tasks:
@@ -135,7 +142,7 @@ def validate(draft: PlanDraft, tree: Tree, projects: Sequence[str]) -> Plan:
         deps = []
         for dep in raw_deps[workspace]:
             found = _resolve(tree, dep, projects)
-            if (outside := _outside_route(found, projects)) is not None:
+            if (outside := _outside_route(found, projects, neighbours)) is not None:
                 raise PlanInvalid(f"{workspace} depends on {found.qualified}, which is {outside}")
             qualified = found.qualified
             if qualified not in tasks:
@@ -145,4 +152,23 @@ def validate(draft: PlanDraft, tree: Tree, projects: Sequence[str]) -> Plan:
             deps.append(qualified)
         resolved.append(PlannedTask(workspace=workspace, task=task.task, depends_on=sorted(set(deps))))
     label = " ".join(draft.label.split())[:120] or "request"
-    return Plan(label=label, tasks=resolved, phases=layers(resolved))
+    phases = layers(resolved)
+    warnings = graph_warnings(resolved, phases, graph) if graph is not None else []
+    return Plan(label=label, tasks=resolved, phases=phases, warnings=warnings)
+
+
+def graph_warnings(tasks: Sequence[PlannedTask], phases: Sequence[Sequence[str]], graph: Graph) -> list[str]:
+    """A line for each task that runs before or alongside (in the same phase as) a task of a
+    workspace it uses per `graph`, directly or through others: its agent would work against the
+    old version of what it uses."""
+    phase_of = {workspace: number for number, phase in enumerate(phases, start=1) for workspace in phase}
+    warnings = []
+    for task in tasks:
+        uses = graph.reachable(task.workspace)
+        for other in sorted(uses & phase_of.keys() - {task.workspace}):
+            mine, theirs = phase_of[task.workspace], phase_of[other]
+            if mine == theirs:
+                warnings.append(f"⚠ {task.workspace} depends on {other} but runs in the same phase")
+            elif mine < theirs:
+                warnings.append(f"⚠ {task.workspace} depends on {other} but runs before it (phase {mine}, {other} in phase {theirs})")
+    return warnings

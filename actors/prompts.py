@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from claude_tunnels.actors.tree import Tree, Workspace
-from claude_tunnels.actors.untrusted import UNTRUSTED_NOTE, wrap
+from claude_tunnels.actors.listing import listing
+from claude_tunnels.actors.scope import PlanningScope
+from claude_tunnels.actors.tree import Tree
+from claude_tunnels.actors.tree.describe import shorten
+from claude_tunnels.actors.untrusted import UNTRUSTED_NOTE, escape, wrap
 from claude_tunnels.events.conversation import Turn
 from claude_tunnels.events.values import PlannedTask, TaskResult
 
-_CLAUDE_MD_CHARS = 3000
+_DESCRIPTION_WIDTHS = (200, 100, 50, 0)  # the router's project lines, shortened in turn to fit
+_MIN_WRAP = 64  # room for a wrapped text's truncation marker
 
 ROUTER_SYSTEM = (
     "You are the router of a project orchestrator. Decide which projects of the tree a request "
@@ -21,8 +25,11 @@ ROUTER_SYSTEM = (
 PLANNER_SYSTEM = (
     "You are the planner of a project orchestrator. Split the request into one task per "
     "workspace that must change, with `depends_on` naming the workspaces whose results a task "
-    "needs. Use only the workspaces listed, by their qualified names. Answer only through the "
-    "StructuredOutput tool. You may read files to plan. " + UNTRUSTED_NOTE
+    "needs. Use only the workspaces in scope (listed, or counted as left out of the list), by "
+    "their qualified names. The dependency graph says which workspace uses which: a task for a "
+    "workspace usually depends on the tasks of the workspaces it uses. Each workspace has one line; "
+    "read its CLAUDE.md with your read-only tools when you need more. Answer only through the "
+    "StructuredOutput tool. " + UNTRUSTED_NOTE
 )
 
 DIRECT_SYSTEM = (
@@ -47,31 +54,69 @@ def _history(turns: Sequence[Turn], limit: int) -> str:
     return wrap("earlier_conversation", lines, limit=limit) + "\n\n"
 
 
-def router_prompt(text: str, history: Sequence[Turn], tree: Tree, limit: int) -> str:
-    """The router's question: the projects with their descriptions, then the request."""
-    projects = "\n".join(
-        f"- {project.name}: {(project.claude_md.strip().splitlines() or ['(no description)'])[0][:200]}"
-        for project in tree.projects
+def router_prompt(text: str, history: Sequence[Turn], tree: Tree, limit: int, budget: int) -> str:
+    """The router's question: the projects with their descriptions, then the request; at most
+    `budget` characters (descriptions are shortened, then projects left out, to fit)."""
+    request = (
+        f"{_history(history, _share(limit, budget, 5))}{wrap('user_message', text, limit=_share(limit, budget, 10 / 3))}"
+        "\n\nWhich projects is this request about?"
     )
-    return (
-        f"Projects in the tree:\n{projects}\n\n{_history(history, limit)}"
-        f"{wrap('user_message', text, limit=limit)}\n\nWhich projects is this request about?"
+    head = "Projects in the tree:\n"
+    return f"{head}{_project_lines(tree, budget - len(head) - len(request) - 2)}\n\n{request}"
+
+
+def _project_lines(tree: Tree, room: int) -> str:
+    """One line per project, its description shortened (down to none) until the lines fit in
+    `room`; past that the last projects are left out and counted."""
+    descriptions = [(project.name, project.description) for project in tree.projects]
+    for width in _DESCRIPTION_WIDTHS:
+        lines = [escape(f"- {name}: {shorten(about, width) or '(no description)'}" if width else f"- {name}") for name, about in descriptions]
+        if sum(len(line) + 1 for line in lines) - 1 <= room:
+            return "\n".join(lines)
+    if room < len(_left_out_note(len(lines))):
+        return ""
+    kept: list[str] = []
+    used = len(_left_out_note(len(lines)))
+    for line in lines:
+        if used + len(line) + 1 > room:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join([*kept, _left_out_note(len(lines) - len(kept))])
+
+
+def _left_out_note(count: int) -> str:
+    return f"({count} more projects left out to keep this prompt under its size limit; list the root's folders to see them.)"
+
+
+def planner_prompt(
+    text: str, revisions: Sequence[str], history: Sequence[Turn], tree: Tree, scope: PlanningScope, limit: int, budget: int,
+) -> str:
+    """The planner's question: the workspaces in scope one line each and the graph between them
+    (within what is left of `budget`), then the request; at most `budget` characters."""
+    request = (
+        f"{_history(history, _share(limit, budget, 5))}{wrap('user_message', text, limit=_share(limit, budget, 10 / 3))}"
+        f"{_revisions(revisions, limit, budget)}\n\nPlan the workspace tasks."
+    )
+    return f"{listing(tree, scope, budget - len(request) - 2)}\n\n{request}"
+
+
+def _revisions(revisions: Sequence[str], limit: int, budget: int) -> str:
+    """The revisions, together at most a fifth of `budget` (the latest kept when they are many)."""
+    room = budget // 5
+    keep = min(len(revisions), max(room // (_MIN_WRAP + 40), 1)) if revisions else 0
+    each = max(min(limit, room // max(keep, 1) - 40), _MIN_WRAP)
+    first = len(revisions) - keep
+    note = f"\n\n({first} earlier revisions left out; the latest follow.)" if first else ""
+    return note + "".join(
+        f"\n\n{wrap('revision', revision, limit=each, attrs={'number': str(number)})}"
+        for number, revision in enumerate(revisions[first:], first + 1)
     )
 
 
-def _workspace_card(workspace: Workspace) -> str:
-    about = wrap("claude_md", workspace.claude_md or "(no CLAUDE.md)", limit=_CLAUDE_MD_CHARS, attrs={"workspace": workspace.qualified})
-    return f"### {workspace.qualified}\n{about}"
-
-
-def planner_prompt(text: str, revisions: Sequence[str], history: Sequence[Turn], tree: Tree, projects: Sequence[str], limit: int) -> str:
-    """The planner's question: the workspaces of the routed projects, then the request."""
-    cards = "\n\n".join(_workspace_card(w) for w in tree.workspaces() if w.project in projects)
-    changes = "".join(f"\n\n{wrap('revision', r, limit=limit, attrs={'number': str(i)})}" for i, r in enumerate(revisions, 1))
-    return (
-        f"Workspaces you may plan for:\n\n{cards}\n\n{_history(history, limit)}"
-        f"{wrap('user_message', text, limit=limit)}{changes}\n\nPlan the workspace tasks."
-    )
+def _share(limit: int, budget: int, parts: float) -> int:
+    """A text's bound: `limit`, or a `parts`-th of the prompt's budget when that is less."""
+    return max(min(limit, int(budget / parts)), _MIN_WRAP)
 
 
 def direct_prompt(text: str, history: Sequence[Turn], limit: int) -> str:

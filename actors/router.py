@@ -57,9 +57,9 @@ class Router(EventActor):
             self.ctx.emit(RouteDecided(**self.ctx.envelope(event, request_id=event.request_id), projects=projects, workspaces=workspaces, method=method))
             return
         self._in_flight.add(event.request_id)
-        limit = self.ctx.settings.settings.limits.max_message_chars
+        limits = self.ctx.settings.settings.limits
         consultation = Consultation(
-            role="router", prompt=prompts.router_prompt(event.text, event.history, tree, limit),
+            role="router", prompt=prompts.router_prompt(event.text, event.history, tree, limits.max_message_chars, limits.router_prompt_chars),
             system=prompts.ROUTER_SYSTEM, schema=ROUTE_SCHEMA,
         )
         ref, advisors = self.actor_ref, self.ctx.advisors

@@ -36,14 +36,16 @@ from claude_tunnels.events.values import Plan
 
 
 def plan_text(plan: Plan, request_id: str) -> str:
-    """The plan as shown for approval: phases, workspaces, one line per task."""
-    lines = [f"Plan for request {request_id}: {plan.label}"]
+    """The plan as shown for approval: the projects it touches, phases, workspaces, one line per
+    task, then its warnings (a task that runs before or alongside what it depends on)."""
+    lines = [f"Plan for request {request_id}: {plan.label}", f"Projects: {', '.join(plan.projects)}"]
     for index, phase in enumerate(plan.phases, start=1):
         lines.append(f"Phase {index}:")
         for workspace in phase:
             task = plan.task_for(workspace)
             first_line = (task.task.splitlines() or [""])[0]
             lines.append(f"  • {workspace}: {first_line}")
+    lines += plan.warnings
     return "\n".join(lines)
 
 
@@ -70,7 +72,8 @@ def render(event: AnyEvent, *, progress: bool = True) -> str | None:
         case RequestOpened():
             return f"Working on it (request {event.request_id})."
         case RouteDecided():
-            return f"Projects: {', '.join(event.projects)}. Planning…" if event.projects else None
+            # The route, not the plan's projects yet: the plan names those (neighbours included).
+            return f"Routed to {', '.join(event.projects)}. Planning…" if event.projects else None
         case ClarificationNeeded():
             return f"Question: {event.question}"
         case DirectAnswerGiven():

@@ -52,6 +52,11 @@ limits:
   followup_ttl_s: 1800          # a finished request accepts follow-ups this long
   upstream_context_chars: 4000  # results passed to a dependent task, per upstream task
   max_message_chars: 16000
+  # The planner's and the router's prompts stay under these sizes in characters (about 4 a token),
+  # whatever the size of the tree: one line per workspace (or project), the dependency graph; the
+  # farthest neighbour projects are left out first when even that does not fit.
+  planner_prompt_chars: 60000
+  router_prompt_chars: 40000
   readonly_max_turns: 15        # router and planner
   workspace_max_turns: 100
   progress_interval_s: 1.0

@@ -118,6 +118,10 @@ class LimitSettings(_Section, frozen=True, kw_only=True):
     followup_ttl_s: float = 1800
     upstream_context_chars: int = 4000
     max_message_chars: int = 16000
+    planner_prompt_chars: int = 60000
+    """The planner's prompt stays under this many characters (about 4 a token), whatever the tree."""
+    router_prompt_chars: int = 40000
+    """The router's prompt stays under this many characters."""
     readonly_max_turns: int = 15
     workspace_max_turns: int = 100
     progress_interval_s: float = 1.0
@@ -130,6 +134,12 @@ class LimitSettings(_Section, frozen=True, kw_only=True):
         budgets = ("max_cost_usd_per_task", "max_cost_usd_per_request")
         _require_positive(self, *(name for name in msgspec.structs.asdict(self) if name not in budgets))
         _require_positive_or_null(self, *budgets)
+        for name, least, default in (("planner_prompt_chars", 8000, 60000), ("router_prompt_chars", 4000, 40000)):
+            if getattr(self, name) < least:
+                raise ValueError(
+                    f"`{name}` must be at least {least}, got {getattr(self, name)}: the request and the "
+                    f"instructions alone take that much; raise it (the default is {default})"
+                )
 
 
 class BashPolicySettings(_Section, frozen=True, kw_only=True):

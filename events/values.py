@@ -126,12 +126,22 @@ class PlannedTask(msgspec.Struct, frozen=True, kw_only=True):
     depends_on: list[str] = []
 
 
-class Plan(msgspec.Struct, frozen=True, kw_only=True):
-    """A validated plan: its tasks and the phases computed from their dependencies."""
+class Plan(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A validated plan: its tasks and the phases computed from their dependencies.
+
+    `warnings` are what planning noticed and let pass: a task that runs before or alongside a
+    task of a workspace it uses per the dependency graph. They are shown with the plan.
+    """
 
     label: str
     tasks: list[PlannedTask]
     phases: list[list[str]]
+    warnings: list[str] = []
+
+    @property
+    def projects(self) -> list[str]:
+        """The projects the plan touches, in the order its tasks first name them."""
+        return list(dict.fromkeys(task.workspace.partition("/")[0] for task in self.tasks))
 
     def task_for(self, workspace: str) -> PlannedTask:
         """The task planned for `workspace` (a qualified name present in the plan)."""

@@ -73,6 +73,15 @@ def _task_section(task: TaskState) -> list[str]:
     return lines
 
 
+def _projects(state: RequestState) -> list[str]:
+    """What the plan touches once there is one (routed projects first, then the neighbours it
+    added), else the route."""
+    if state.plan is None:
+        return state.projects
+    touched = state.plan.projects
+    return [name for name in state.projects if name in touched] + [name for name in touched if name not in state.projects]
+
+
 def render(state: RequestState) -> str:
     """The whole Markdown file for one request."""
     title = state.plan.label if state.plan else (state.text.strip().splitlines() or ["(empty request)"])[0][:80]
@@ -83,7 +92,7 @@ def render(state: RequestState) -> str:
         f"- Session: `{state.session_key}` ({state.channel}), requested by `{state.requester}`",
         f"- Opened: {_time(state.opened_at)}; ended: {_time(state.ended_at)}",
         f"- Status: **{state.status}**" + (f" ({state.reason})" if state.reason else ""),
-        f"- Projects: {', '.join(state.projects) or '-'}",
+        f"- Projects: {', '.join(_projects(state)) or '-'}",
         f"- Usage: {_usage(state.usage)}",
         "",
         "## Request",
@@ -104,6 +113,8 @@ def render(state: RequestState) -> str:
                 after = f" (after {', '.join(planned.depends_on)})" if planned.depends_on else ""
                 lines.append(f"- `{workspace}`{after}: {planned.task}")
             lines.append("")
+        if state.plan.warnings:
+            lines += [*(f"- {warning}" for warning in state.plan.warnings), ""]
     if state.tasks:
         lines += ["## Results", ""]
         for task in sorted(state.tasks.values(), key=lambda t: (t.phase, t.workspace)):

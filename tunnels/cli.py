@@ -59,8 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     projections.add_parser("rebuild", help="drop every projection and rebuild it from the stream")
 
     from claude_tunnels.tunnels.commands.deploy import add_parsers  # `agent credentials`, `deploy ssh|k8s`
+    from claude_tunnels.tunnels.commands.graph import add_parser as add_graph
 
     add_parsers(commands)
+    add_graph(commands)
     return parser
 
 
@@ -98,6 +100,10 @@ def _command(args: argparse.Namespace) -> Command:
             return events.replay
         case "projections":
             return events.rebuild_projections
+        case "graph":
+            from claude_tunnels.tunnels.commands.graph import graph
+
+            return graph
     raise UserError(f"unknown command {args.command}")
 
 

@@ -17,6 +17,9 @@ The rules:
   twice). Real folders are walked before any symlink, so a folder is found under its real name
   when it has one.
 - A ``CLAUDE.md`` that is a symlink is read only when its target obeys the same rules.
+- The dependency graph: each workspace's manifests (``tunnels.manifests``) and the
+  ``depends_on:`` of its ``CLAUDE.md`` front matter; what cannot be read is a warning in
+  ``Tree.warnings`` naming the file, never a failure.
 """
 
 from __future__ import annotations
@@ -28,10 +31,14 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
+import msgspec
+
 from claude_tunnels.actors.tree.claude_md import CLAUDE_MD, CLAUDE_MD_BYTES, bounded_text
 from claude_tunnels.actors.tree.errors import TreeError
+from claude_tunnels.actors.tree.front_matter import FrontMatterError, declared_depends_on
 from claude_tunnels.actors.tree.model import Project, Skipped, Tree, Workspace
 from claude_tunnels.actors.tree.names import component_problem
+from claude_tunnels.tunnels.manifests import manifest_graph
 
 DEFAULT_MAX_DEPTH = 6
 DEFAULT_MAX_DIRS = 10_000
@@ -45,12 +52,14 @@ def discover(
     exclude: Iterable[Path] = (),
     max_depth: int = DEFAULT_MAX_DEPTH,
     max_dirs: int = DEFAULT_MAX_DIRS,
+    manifests: bool = True,
 ) -> Tree:
     """Walk ``root`` and return its projects and workspaces (see the module's rules).
 
     ``exclude`` folders (relative ones are taken from ``root``) are never entered. At most
     ``max_dirs`` folders are read; when the bound is hit the walk stops and ``Tree.skipped`` says
-    so. Raises ``TreeError`` when ``root`` is not a readable folder.
+    so. With ``manifests`` (the default) the workspaces' manifests are read into ``Tree.edges``.
+    Raises ``TreeError`` when ``root`` is not a readable folder.
     """
     try:
         real_root = Path(os.path.realpath(root, strict=True))
@@ -59,7 +68,11 @@ def discover(
     if not real_root.is_dir():
         raise TreeError(f"the root {root} is not a folder")
     excluded = frozenset(Path(os.path.realpath(real_root / path)) for path in exclude)
-    return _Walker(real_root, excluded, max_depth, max_dirs).run()
+    tree = _Walker(real_root, excluded, max_depth, max_dirs).run()
+    if not manifests:
+        return tree
+    graph = manifest_graph(real_root, tree.workspaces())
+    return msgspec.structs.replace(tree, edges=graph.edges, warnings=(*tree.warnings, *graph.warnings))
 
 
 class _Walker:
@@ -75,6 +88,7 @@ class _Walker:
         self.owners: dict[Path, str] = {}  # real project folder -> project name
         self.workspaces: dict[str, list[Workspace]] = {}
         self.skipped: list[Skipped] = []
+        self.warnings: list[str] = []
         self.scanned = 0
         self.stopped = False
 
@@ -111,13 +125,15 @@ class _Walker:
         if claude_md is not None or (path / ".claude").is_dir():
             self.seen.add(path)
             self.claimed.add(path)
+            qualified = f"{project}/{name}"
             self.workspaces[project].append(
                 Workspace(
                     project=project,
                     name=name,
-                    qualified=f"{project}/{name}",
+                    qualified=qualified,
                     path=path,
                     claude_md=claude_md or "",
+                    depends_on=self._depends_on(claude_md or "", qualified),
                 )
             )
         elif depth < self.max_depth:
@@ -234,10 +250,21 @@ class _Walker:
             if not found:
                 found = [
                     Workspace(
-                        project=name, name=name, qualified=name, path=path, claude_md=claude_md
+                        project=name, name=name, qualified=name, path=path, claude_md=claude_md,
+                        depends_on=self._depends_on(claude_md, name),
                     )
                 ]
             projects.append(
                 Project(name=name, path=path, claude_md=claude_md, workspaces=tuple(found))
             )
-        return Tree(root=self.root, projects=tuple(projects), skipped=tuple(self.skipped))
+        return Tree(root=self.root, projects=tuple(projects), skipped=tuple(self.skipped), warnings=tuple(self.warnings))
+
+    def _depends_on(self, claude_md: str, qualified: str) -> tuple[str, ...]:
+        """The ``depends_on:`` of a workspace's ``CLAUDE.md``; a bad front matter is a warning."""
+        if not claude_md.lstrip("\ufeff").startswith("---"):
+            return ()  # the common case: no front matter, nothing to parse
+        try:
+            return declared_depends_on(claude_md)
+        except FrontMatterError as err:
+            self.warnings.append(f"{qualified}/{CLAUDE_MD}: {err}; its depends_on is ignored")
+            return ()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from claude_tunnels.actors.tree import Tree, TreeError, remote_workspace
+from claude_tunnels.actors.tree.front_matter import FrontMatterError, declared_depends_on
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.tunnels.discovery import discover
 from claude_tunnels.tunnels.runtime.remote import RemoteWorkspaces
@@ -27,13 +28,20 @@ class DiskTree:
         tree = discover(loaded.root, exclude=[loaded.state_dir, loaded.archive_dir, loaded.task_log_dir])
         for line in tree.left_out():
             self._warn_once(f"left out of the project tree: {line}")
+        for line in tree.warnings:
+            self._warn_once(f"dependency graph: {line}")
         local = {workspace.qualified for workspace in tree.workspaces()}
         remote = []
         for name, presence in sorted(self.remote.live().items() if self.remote else []):
             project, _, rest = name.partition("/")
             if name not in local and rest:
                 try:
-                    remote.append(remote_workspace(project, rest, claude_md=presence.claude_md))
+                    depends_on = declared_depends_on(presence.claude_md)
+                except FrontMatterError as err:
+                    self._warn_once(f"dependency graph: the CLAUDE.md announced by {name}: {err}; its depends_on is ignored")
+                    depends_on = ()
+                try:
+                    remote.append(remote_workspace(project, rest, claude_md=presence.claude_md, depends_on=depends_on))
                 except TreeError as err:
                     self._warn_once(f"ignoring the remote workspace {name!r}: {err}")
         return tree.with_remote(remote) if remote else tree

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import msgspec
 
-from claude_tunnels.actors.tree.errors import DuplicateWorkspace, TreeError, UnknownProject, UnknownWorkspace
+from claude_tunnels.actors.tree.describe import describe, shorten
+from claude_tunnels.actors.tree.errors import DuplicateWorkspace, TreeError, UnknownProject, UnknownWorkspace, UnsafeName
+from claude_tunnels.actors.tree.graph import Edge, Graph, merged
 from claude_tunnels.actors.tree.names import validate_name
 
 
@@ -19,6 +21,7 @@ class Workspace(msgspec.Struct, frozen=True, kw_only=True):
     ``project/name``. A project without workspaces is its own single workspace: then ``name``
     and ``qualified`` are both the project's name and ``path`` is the project folder. A remote
     workspace (served by an agent on another host) has ``path=None`` and ``remote=True``.
+    ``depends_on`` is what its ``CLAUDE.md`` front matter declares it uses (see ``Tree.graph``).
     """
 
     project: str
@@ -27,11 +30,18 @@ class Workspace(msgspec.Struct, frozen=True, kw_only=True):
     path: Path | None
     claude_md: str = ""
     remote: bool = False
+    depends_on: tuple[str, ...] = ()
 
     @property
     def is_project_root(self) -> bool:
         """Whether this is a project standing as its own single workspace."""
         return self.qualified == self.project
+
+    @property
+    def description(self) -> str:
+        """The first paragraph of prose of its ``CLAUDE.md`` (as announced, for a remote one),
+        bounded; "" when it has none."""
+        return describe(self.claude_md)
 
 
 class Project(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,6 +53,21 @@ class Project(msgspec.Struct, frozen=True, kw_only=True):
     claude_md: str
     workspaces: tuple[Workspace, ...]
 
+    @property
+    def description(self) -> str:
+        """The first paragraph of prose of its ``CLAUDE.md``; without one (a project known only
+        through remote agents, or an empty file) its workspaces' descriptions, bounded; "" when
+        none has one."""
+        own = describe(self.claude_md)
+        if own:
+            return own
+        parts = [
+            workspace.description if workspace.is_project_root else f"{workspace.name}: {workspace.description}"
+            for workspace in self.workspaces
+            if workspace.description
+        ]
+        return shorten("; ".join(parts))
+
 
 class Skipped(msgspec.Struct, frozen=True, kw_only=True):
     """A folder discovery left out for a reason worth telling (``path`` relative to the root)."""
@@ -52,15 +77,40 @@ class Skipped(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Tree(msgspec.Struct, frozen=True, kw_only=True):
-    """The projects under ``root`` (sorted by name), and what discovery skipped and why."""
+    """The projects under ``root`` (sorted by name), and what discovery skipped and why.
+
+    ``edges`` are the dependencies discovery read from the workspaces' manifests, and
+    ``warnings`` what it could not read there (``graph()`` adds the ``depends_on:`` of each
+    ``CLAUDE.md``)."""
 
     root: Path
     projects: tuple[Project, ...]
     skipped: tuple[Skipped, ...] = ()
+    edges: tuple[Edge, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def left_out(self) -> list[str]:
         """What discovery left out and why, one line each (``tunnels doctor`` and ``init`` show it)."""
         return [f"{skip.path}: {skip.reason}" for skip in self.skipped]
+
+    def graph(self) -> Graph:
+        """The dependency graph: the manifests' edges, plus each workspace's ``depends_on:``
+        (a qualified workspace, or a project: all its workspaces), remote workspaces included.
+        A name that is no workspace or project of the tree is a warning, never an error."""
+        found = [(edge.source, edge.target, why) for edge in self.edges for why in edge.why]
+        warnings = list(self.warnings)
+        workspaces = {workspace.qualified: workspace for workspace in self.workspaces()}
+        projects = {project.name: project for project in self.projects}
+        for workspace in workspaces.values():
+            for name in workspace.depends_on:
+                targets = _declared_targets(name, workspaces, projects)
+                if targets is None:
+                    warnings.append(
+                        f"{_claude_md_of(workspace)}: depends_on names {name!r}, which is no workspace or "
+                        "project of the tree; write `project/workspace` or a project name"
+                    )
+                found += [(workspace.qualified, target, "CLAUDE.md depends_on") for target in targets or ()]
+        return merged(found, warnings)
 
     def workspaces(self) -> tuple[Workspace, ...]:
         """Every workspace of every project, in project then workspace order."""
@@ -118,8 +168,9 @@ class Tree(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(self, projects=projects)
 
 
-def remote_workspace(project: str, name: str, *, claude_md: str = "") -> Workspace:
-    """A workspace served by a remote agent (no local path), for ``Tree.with_remote``.
+def remote_workspace(project: str, name: str, *, claude_md: str = "", depends_on: tuple[str, ...] = ()) -> Workspace:
+    """A workspace served by a remote agent (no local path), for ``Tree.with_remote``;
+    ``depends_on`` is what its announced ``CLAUDE.md`` declares.
 
     Its names pass the same checks as discovered folders (``validate_name``): ``UnsafeName``
     for a lookalike (not NFC, mixed scripts), a hidden or a traversing name."""
@@ -132,7 +183,25 @@ def remote_workspace(project: str, name: str, *, claude_md: str = "") -> Workspa
         path=None,
         claude_md=claude_md,
         remote=True,
+        depends_on=depends_on,
     )
+
+
+def _declared_targets(name: str, workspaces: dict[str, Workspace], projects: dict[str, Project]) -> list[str] | None:
+    """The workspaces a ``depends_on:`` name stands for, or None when it names nothing here."""
+    try:
+        validate_name(name)
+    except UnsafeName:
+        return None
+    if name in workspaces:
+        return [name]
+    if name in projects:
+        return [workspace.qualified for workspace in projects[name].workspaces]
+    return None
+
+
+def _claude_md_of(workspace: Workspace) -> str:
+    return f"the CLAUDE.md announced by {workspace.qualified}" if workspace.remote else f"{workspace.qualified}/CLAUDE.md"
 
 
 def _by_name(workspace: Workspace) -> str:

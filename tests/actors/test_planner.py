@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from claude_tunnels.actors.agent_errors import AgentFailed, AgentTimeout
 from claude_tunnels.actors.planner import Planned, Planner
 from claude_tunnels.actors.ports import Consulted
-from claude_tunnels.actors.tree import TreeError
+from claude_tunnels.actors.tree import Edge, TreeError
 from claude_tunnels.events.values import Plan, PlannedTask, Usage
+from tests.actors.fakes import sample_tree
 from tests.actors.harness import ALICE, World
 from tests.actors.story import REQUEST, Has, Out, Story, out, shape
 
@@ -125,3 +127,22 @@ async def test_a_plan_for_a_revised_request_is_dropped(world: World) -> None:
     late = Consulted(output=answer(task("shared-lib/core")), text="", usage=USAGE)
     stale = Planned(story.last("route.decided"), REQUEST, 0, world.trees.tree(), answer=late)
     assert await world.ask(planner, stale) == []
+
+
+async def test_the_planner_sees_and_may_plan_for_neighbours_and_its_plan_is_warned_about(world: World) -> None:
+    # web-app/backend uses shared-lib/core: routed to web-app, the planner is shown shared-lib too.
+    uses = Edge(source="web-app/backend", target="shared-lib/core", why=("requirements name",))
+    world.trees.current = msgspec.structs.replace(sample_tree(), edges=(uses,))
+    world.advisors.script("planner", answer(task("shared-lib/core"), task("web-app/backend")))
+    story = Story(world, projects=["web-app"])
+    await world.given(story.opened())
+    planner = world.start(Planner)
+    warning = "⚠ web-app/backend depends on shared-lib/core but runs in the same phase"
+    expected = [out("plan.proposed", plan=Plan(
+        label="upgrade", tasks=[planned("shared-lib/core"), planned("web-app/backend")],
+        phases=[["shared-lib/core", "web-app/backend"]], warnings=[warning],
+    ))]
+    assert shape(await world.deliver(planner, story.routed()), expected) == expected
+    [asked] = world.advisors.asked
+    assert "- shared-lib/core [neighbour, 1 hop]: " in asked.prompt and "web-app/backend -> shared-lib/core" in asked.prompt
+    assert "api-service" not in asked.prompt

@@ -247,3 +247,16 @@ def test_cost_budgets_are_positive_or_null(
     assert caught.value.key == key and "\n" not in str(caught.value)
     for part in parts:
         assert part in str(caught.value)
+
+
+@pytest.mark.parametrize(("limits", "key", "part"), [
+    ("{planner_prompt_chars: 2000}", "limits.planner_prompt_chars", "must be at least 8000, got 2000"),
+    ("{router_prompt_chars: 100}", "limits.router_prompt_chars", "must be at least 4000, got 100"),
+    ("{planner_prompt_chars: -1}", "limits.planner_prompt_chars", "greater than 0, got -1"),
+])
+def test_prompt_budgets_leave_room_for_the_request(tmp_path: Path, limits: str, key: str, part: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, f"limits: {limits}\n"))
+    assert caught.value.key == key and part in str(caught.value)
+    loaded = load_settings(write(tmp_path, "limits: {planner_prompt_chars: 8000, router_prompt_chars: 4000}\n")).settings.limits
+    assert (loaded.planner_prompt_chars, loaded.router_prompt_chars) == (8000, 4000)

@@ -74,8 +74,10 @@ async def test_an_invalid_plan_is_reported_and_never_run(tmp_path: Path) -> None
                              (f"{ALL} unknown", "'shared-lib/nope', which is not a workspace"),
                              (f"{ALL} escape", "'../../etc', which is refused as a workspace name"),
                              (f"{ALL} lookalike", "it mixes Latin and Cyrillic letters (U+0435 is CYRILLIC SMALL LETTER IE)"),
+                             # api-service uses shared-lib, which web-app uses: not a neighbour of web-app.
                              ("in web-app: outside", "api-service, which is outside the projects this request was routed "
-                                                     "to (web-app); name api-service in your request if it should be included")]:
+                                                     "to (web-app) and their neighbours in the dependency graph (shared-lib); "
+                                                     "name api-service in your request if it should be included")]:
             final = await w.run_to_end(text)
             assert isinstance(final, RequestFailed) and final.stage == "planning", final
             assert reason in final.reason

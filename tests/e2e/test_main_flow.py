@@ -44,6 +44,12 @@ async def test_request_plan_approval_three_phases_and_answer(tmp_path: Path) -> 
                 assert (OWNERS[event.workspace] + name) in changed  # type: ignore[attr-defined]
         assert set(FILES) <= set(after)
 
+        # The planner got one line per workspace and the graph, and read a CLAUDE.md with its own tools.
+        first, second = w.model.requests_for("planner")[:2]
+        assert "- shared-lib/core: The library code." in first.task_text
+        assert "api-service -> shared-lib/core" in first.task_text and "web-app/backend -> shared-lib/core" in first.task_text
+        assert "The library code. Version in VERSION." in second.messages_text()  # the Read tool's result
+
         # Phase-2 tasks got phase-1 results (as marked, untrusted data) in what the model saw.
         [backend] = w.model.requests_for("backend")[:1]
         assert "Require shared-lib==2.0.0" in backend.task_text and "<upstream_result" in backend.task_text

@@ -16,6 +16,7 @@ import msgspec
 import nats
 from claude_tunnels.events.conversation import ConfirmationRequested
 from claude_tunnels.events.execution import RequestCompleted, WorkspaceTaskFailed, WorkspaceTaskSkipped, WorkspaceTaskStarted
+from claude_tunnels.events.planning import ClarificationNeeded
 from claude_tunnels.events.values import TaskResult
 from claude_tunnels.remote_agent.protocol import (
     ENCODER,
@@ -101,5 +102,23 @@ async def test_a_plan_mixing_local_and_remote_workspaces_and_an_agent_that_goes_
             failure = await asyncio.wait_for(lost, 30)
             assert failure.error == f"agent lost: no heartbeat from stand-in for {LOST_AFTER_S:g} s"  # type: ignore[attr-defined]
             assert (await asyncio.wait_for(skipped, 30)).workspace == "api-service"  # type: ignore[attr-defined]
+        finally:
+            await nc.close()
+
+
+async def test_a_project_known_only_through_its_remote_agent_is_described_to_the_router(tmp_path: Path) -> None:
+    question = "Which layer do you mean?"
+    script = scenario({"name": "router", "match": ["Which projects is this request about?", "- edge: worker: Runs jobs at the edge, near users."],
+                       "turns": [{"structured_output": {"projects": [], "clarification": question}}]})
+    async with world(tmp_path, script) as w:
+        nc = await connect(w.orchestrator.backbone.options)  # type: ignore[union-attr]
+        try:
+            await announce(nc, claude_md="---\ndepends_on: [api-service]\n---\n# worker\n\nRuns jobs at the edge, near users.\n")
+            await w.orchestrator.remote.wait_live(REMOTE)
+            asked = await w.ask("please speed up the caching layer", lambda e: isinstance(e, ClarificationNeeded), timeout=60)
+            assert asked.question == question  # type: ignore[attr-defined]
+            # Its announced depends_on joins the graph the planner gets.
+            tree = w.orchestrator.ctx.tree.tree()  # type: ignore[union-attr]
+            assert tree.graph().uses(REMOTE) == ["api-service"]
         finally:
             await nc.close()

@@ -37,7 +37,7 @@ def sample_value(annotation: Any) -> Any:
         datetime: AT,
         Usage: Usage(input_tokens=3, output_tokens=4, cost_usd=0.25, num_turns=2),
         TaskResult: TaskResult(summary="s", changed_files=["a"], test_result="fail", downstream_context="d"),
-        Plan: Plan(label="l", tasks=[PlannedTask(workspace="p/w", task="t")], phases=[["p/w"]]),
+        Plan: Plan(label="l", tasks=[PlannedTask(workspace="p/w", task="t")], phases=[["p/w"]], warnings=["⚠ w"]),
         Turn: Turn(role="assistant", text="earlier"),
         TaskFacts: TaskFacts(
             repo="web", branch="tunnels/r/web", base="b" * 40, start="s" * 40, commit="c" * 40,

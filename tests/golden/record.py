@@ -515,6 +515,39 @@ def worktree_facts() -> list[Event]:
     return s.events
 
 
+def neighbour_plan() -> list[Event]:
+    """A request routed to one project whose plan also touches its neighbours in the dependency
+    graph (the library it uses, the project that deploys it) and carries the graph's warning."""
+    s = Story("telegram:-100200", start_hours=10)
+    me = "telegram:4242"
+    r1 = s.new_id()
+    warning = "⚠ web/frontend depends on web/backend but runs in the same phase"
+    plan = Plan(
+        label="Ship the search page",
+        tasks=[PlannedTask(workspace="shared/core", task="Add the search helper"),
+               PlannedTask(workspace="web/backend", task="Serve /search", depends_on=["shared/core"]),
+               PlannedTask(workspace="web/frontend", task="Add the search page", depends_on=["shared/core"]),
+               PlannedTask(workspace="infra", task="Deploy web to staging", depends_on=["web/backend", "web/frontend"])],
+        phases=[["shared/core"], ["web/backend", "web/frontend"], ["infra"]],
+        warnings=[warning],
+    )
+    ask = s.message("In web: ship the search page, then deploy it to staging", me)
+    s.opened(r1, ask, [])
+    s.add(RouteDecided, request_id=r1, projects=["web"], method="explicit")
+    s.add(PlanProposed, request_id=r1, plan=plan, usage=PLANNER)
+    s.add(PlanApproved, request_id=r1, by=me)
+    for phase, workspaces in enumerate(plan.phases, start=1):
+        s.add(PhaseStarted, request_id=r1, phase=phase, workspaces=workspaces)
+        for workspace in workspaces:
+            s.dispatched(r1, plan, workspace, phase)
+            s.started(r1, workspace)
+            s.succeeded(r1, workspace, TaskResult(summary=f"{workspace}: done", test_result="pass"), turns=1)
+        s.add(PhaseCompleted, request_id=r1, phase=phase, succeeded=workspaces)
+    s.add(RequestCompleted, request_id=r1, summary="4 of 4 workspace tasks succeeded.", succeeded=4,
+          usage=PLANNER + agent_usage(1) + agent_usage(1) + agent_usage(1) + agent_usage(1))
+    return s.events
+
+
 STORIES: dict[str, Callable[[], list[Event]]] = {
     "three_phase_request": three_phase_request,
     "conversation": conversation,
@@ -522,6 +555,7 @@ STORIES: dict[str, Callable[[], list[Event]]] = {
     "relayed_permissions": relayed_permissions,
     "stopped_by_budget": stopped_by_budget,
     "worktree_facts": worktree_facts,
+    "neighbour_plan": neighbour_plan,
 }
 
 

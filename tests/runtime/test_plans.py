@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from claude_tunnels.actors.plans import PlanDraft, PlanInvalid, TaskDraft, layers, parse_draft, validate
+from claude_tunnels.actors.plans import PlanDraft, PlanInvalid, TaskDraft, graph_warnings, layers, parse_draft, validate
+from claude_tunnels.actors.scope import planning_scope
 from claude_tunnels.actors.tree import Tree
+from claude_tunnels.actors.tree.graph import merged
 from claude_tunnels.events.values import PlannedTask
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.tunnels.discovery import discover
@@ -138,3 +140,56 @@ def test_a_malformed_answer_is_refused() -> None:
 
 def test_layers_of_independent_tasks_is_one_phase() -> None:
     assert layers([PlannedTask(workspace="a", task="x"), PlannedTask(workspace="b", task="y")]) == [["a", "b"]]
+
+
+# -- the dependency graph: neighbours may be planned for, and a plan against it is warned about --
+
+
+@pytest.fixture
+def graphed(tmp_path: Path) -> Tree:
+    """The sample tree with its dependencies declared: web-app's workspaces use shared-lib/core,
+    qa uses web-app, and api-service stands apart."""
+    root = lay_out(tmp_path / "tree")
+    (root / "shared-lib/core/pyproject.toml").write_text('[project]\nname = "shared-lib"\n')
+    (root / "web-app/frontend/package.json").write_text('{"name": "frontend", "dependencies": {"backend": "file:../backend"}}')
+    (root / "qa").mkdir()
+    (root / "qa/CLAUDE.md").write_text("---\ndepends_on: [web-app]\n---\n# qa\nIntegration tests.\n")
+    return discover(root)
+
+
+def test_a_plan_may_name_the_neighbours_the_planner_was_shown_and_no_other_project(graphed: Tree) -> None:
+    scope = planning_scope(graphed, ["web-app"])
+    assert scope.neighbours == ("qa", "shared-lib")  # qa uses web-app; web-app/backend's requirements name shared-lib
+    plan = validate(draft(("web-app/backend", []), ("qa", ["web-app/backend"])), graphed, ["web-app"], neighbours=scope.neighbours)
+    assert plan.projects == ["web-app", "qa"]
+    with pytest.raises(PlanInvalid) as caught:
+        validate(draft(("api-service", []),), graphed, ["web-app"], neighbours=scope.neighbours)
+    assert str(caught.value) == (
+        "the plan has a task for api-service, which is outside the projects this request was routed to (web-app) and their "
+        "neighbours in the dependency graph (qa, shared-lib); name api-service in your request if it should be included"
+    )
+
+
+def test_a_task_running_before_or_alongside_what_it_uses_is_warned_about(graphed: Tree) -> None:
+    graph = graphed.graph()
+    plan = validate(
+        draft(("shared-lib/core", []), ("web-app/backend", []), ("web-app/frontend", []), ("qa", ["web-app/frontend"])),
+        graphed, ["web-app", "shared-lib", "qa"], graph=graph,
+    )
+    assert plan.phases == [["shared-lib/core", "web-app/backend", "web-app/frontend"], ["qa"]]
+    assert plan.warnings == [
+        "⚠ web-app/backend depends on shared-lib/core but runs in the same phase",
+        "⚠ web-app/frontend depends on shared-lib/core but runs in the same phase",  # through backend
+        "⚠ web-app/frontend depends on web-app/backend but runs in the same phase",
+    ]
+    before = validate(draft(("web-app/backend", []), ("shared-lib/core", ["web-app/backend"])), graphed, ["web-app", "shared-lib"], graph=graph)
+    assert before.warnings == ["⚠ web-app/backend depends on shared-lib/core but runs before it (phase 1, shared-lib/core in phase 2)"]
+    ordered = validate(draft(("shared-lib/core", []), ("web-app/backend", ["shared-lib/core"])), graphed, ["web-app", "shared-lib"], graph=graph)
+    assert ordered.warnings == []
+
+
+def test_a_dependency_through_a_workspace_outside_the_plan_is_warned_about_too() -> None:
+    graph = merged([("web/app", "lib/adapter", "pyproject name"), ("lib/adapter", "core/api", "go.mod require")])
+    tasks = [PlannedTask(workspace="web/app", task="x"), PlannedTask(workspace="core/api", task="y")]
+    assert graph_warnings(tasks, [["core/api", "web/app"]], graph) == ["⚠ web/app depends on core/api but runs in the same phase"]
+    assert graph_warnings(tasks, [["core/api"], ["web/app"]], graph) == []

@@ -8,6 +8,10 @@ FILES: dict[str, str] = {
     "shared-lib/CLAUDE.md": "# shared-lib\nThe shared Python library used by web-app and api-service.\n",
     "shared-lib/core/CLAUDE.md": "# core\nThe library code. Version in VERSION. Tests: python3 -m unittest\n",
     "shared-lib/core/VERSION": "1.4.0\n",
+    # Its distribution name: the requirements of web-app/backend and api-service name it, so the
+    # dependency graph has them use shared-lib/core.
+    "shared-lib/core/pyproject.toml": '[project]\nname = "shared-lib"\ndynamic = ["version"]\n',
+
     "shared-lib/core/shared_core.py": "VERSION = '1.4.0'\n\n\ndef greet(name):\n    return 'hello ' + name\n",
     "shared-lib/core/test_shared_core.py": (
         "import unittest\n\nimport shared_core\n\n\nclass T(unittest.TestCase):\n"
