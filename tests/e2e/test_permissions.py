@@ -45,7 +45,7 @@ async def test_refusals_are_events_shown_in_the_chat_the_result_and_the_task_log
         {"name": "Read", "input": {"file_path": "{cwd}/../../ARCHIVE/slack/credentials"}},
         bash("cat ../../ARCHIVE/slack/credentials"),
         bash("echo x > ../../escaped.txt"),
-        bash("curl -s -m 5 http://example.com/"),
+        bash("curl -s -m 30 http://example.com/"),
         summary="tried",
     )
     text = json.dumps({"scripts": [plan("secrets", (WS, "look around", [])), agent]})
