@@ -64,7 +64,7 @@ def _attack(root: Path, basetemp: Path) -> str:
         {"name": "Bash", "input": {"command": "cd .. && sort -o sorted-via-cd.txt workspace/in.txt"}},
         {"name": "Bash", "input": {"command": f"{sys.executable} -m pytest -q -p no:cacheprovider --basetemp={basetemp} test_ok.py"}},
         {"name": "Write", "input": {"file_path": f"{root}/written.txt", "content": "escaped"}},
-        {"name": "Bash", "input": {"command": "curl -s -m 5 http://example.com/ ; echo curl-exit=$?"}},
+        {"name": "Bash", "input": {"command": "curl -s -m 30 http://example.com/ ; echo curl-exit=$?"}},
     ]
     turns = [{"tool_uses": [call]} for call in calls] + [{"structured_output": {"summary": "tried everything"}}]
     return json.dumps({"scripts": [{"name": "attack", "match": ["TASK-attack"], "turns": turns}]})
@@ -130,7 +130,7 @@ async def test_a_workspace_cannot_turn_the_sandbox_off_or_open_hosts_through_its
     }))
     scripted_model.load(parse_scenario(json.dumps({"scripts": [{"name": "own", "match": ["TASK-own-settings"], "turns": [
         {"tool_uses": [{"name": "Bash", "input": {"command": "cd .. && echo escaped > escaped.txt"}}]},
-        {"tool_uses": [{"name": "Bash", "input": {"command": "curl -s -m 5 http://example.com/"}}]},
+        {"tool_uses": [{"name": "Bash", "input": {"command": "curl -s -m 30 http://example.com/"}}]},
         {"structured_output": {"summary": "tried"}},
     ]}]}), "own settings"))
     notes: list[PermissionNote] = []
