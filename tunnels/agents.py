@@ -154,6 +154,10 @@ class LocalExecutor:
         finally:
             self._tasks.pop(task_id, None)
 
+    def running(self) -> set[str]:
+        """The tasks this executor runs right now (their worktrees are in use)."""
+        return set(self._tasks)
+
     async def in_place(self, workspace: str) -> bool:
         """Whether the workspace's tasks edit its folder (outside git, or worktrees turned off)."""
         try:
