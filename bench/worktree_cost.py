@@ -4,9 +4,10 @@
 
 1. The git work the orchestrator does for one task, on real repositories of 100, 5,000 and 50,000
    files (100 files a folder), timed step by step exactly as a task runs it: make the worktree at
-   the base and the agent's own git directory (for a workspace in a subfolder, the heavier case),
-   merge an upstream task's branch, then, after three files were changed, commit, read the diff,
-   and remove the worktree (and its branch). Each round is a fresh task.
+   the base (`git worktree add`: it checks every file out), the agent's own git directory (for a
+   workspace in a subfolder, the heavier case), merge an upstream task's branch, then, after three
+   files were changed, commit, read the diff, and remove the worktree (and its branch). Each
+   round is a fresh task.
 2. One typical task end to end through a running orchestrator (the real Claude Code CLI played by
    the scripted model, the OS sandbox on): read a file, write one, run two commands, answer. The
    same task alternately in a project that is a git repository (a worktree per task) and in a
@@ -38,7 +39,7 @@ from claude_tunnels.tunnels.git import agent_gitdir, worktrees
 from claude_tunnels.tunnels.git.repository import changes, head_commit
 
 SIZES = (100, 5_000, 50_000)
-STEPS = ("create", "merge upstream", "commit", "diff", "remove")
+STEPS = ("worktree add", "agent git dir", "merge upstream", "commit", "diff", "remove")
 
 
 def make_repository(path: Path, files: int) -> Path:
@@ -72,12 +73,8 @@ async def one_task(repo: Path, folder: Path, number: int, into: dict[str, list[f
     base = await head_commit(repo)
     path = folder / f"task-{number}"
 
-    async def create() -> worktrees.Worktree:
-        tree = await worktrees.create(repo, path=path, branch=f"tunnels/bench{number}/app", base=base)
-        await agent_gitdir.prepare(tree, Path("pkg0000"))
-        return tree
-
-    tree = await _timed("create", into, create)
+    tree = await _timed("worktree add", into, lambda: worktrees.create(repo, path=path, branch=f"tunnels/bench{number}/app", base=base))
+    await _timed("agent git dir", into, lambda: agent_gitdir.prepare(tree, Path("pkg0000")))
     await _timed("merge upstream", into, lambda: worktrees.merge(tree, ["bench/upstream"]))
     start = await head_commit(tree.path)
     for name in ("m00000.py", "m00001.py", "new.py"):  # what the agent did
@@ -162,13 +159,13 @@ async def main(rounds: int) -> None:
         print("part 2: one typical task end to end, with a worktree and in place")
         e2e = await end_to_end(base, rounds)
     print(f"\nThe git work of one task (ms; medians (min-max) over {rounds} rounds, {max(3, rounds - 2)} for 50,000 files):")
-    print(f"{'files':>7}  " + "  ".join(f"{step:>18}" for step in (*STEPS, "total")))
+    print(f"{'files':>7}  " + "  ".join(f"{step:>17}" for step in (*STEPS, "total")))
     totals: dict[int, float] = {}
     for files, steps in costs.items():
         per_round = [sum(values) for values in zip(*steps.values(), strict=True)]
         totals[files] = med(per_round)
         cells = [spread(steps[step], 1000) for step in STEPS] + [spread(per_round, 1000)]
-        print(f"{files:>7,}  " + "  ".join(f"{cell:>18}" for cell in cells))
+        print(f"{files:>7,}  " + "  ".join(f"{cell:>17}" for cell in cells))
     on, off = e2e["ingit"], e2e["inplace"]
     print(f"\nOne typical task end to end, 5,000 files, real CLI, sandbox on (s; medians (min-max) over {rounds} rounds):")
     print(f"{'':<34}{'request':>18}{'dispatch->start':>18}{'agent (start->end)':>20}")

@@ -102,16 +102,17 @@ class GitTasks:
             await worktrees.remove(tree, delete_branch=True)
             raise PreparationFailed(f"its upstream tasks' changes do not merge: {err}") from err
         rel = workspace.path.resolve().relative_to(repo)
-        try:
-            if not (tree.path / rel).is_dir():
-                raise PreparationFailed(
-                    f"{workspace.qualified} is not committed in its repository {label}, so a worktree does not have it: "
-                    "commit it (or set git.worktrees: false to edit it in place)"
-                )
-            agent_git = await agent_gitdir.prepare(tree, rel)
-        except (PreparationFailed, GitError, OSError) as err:
+        if not (tree.path / rel).is_dir():
             await worktrees.remove(tree, delete_branch=True)
-            raise err if isinstance(err, PreparationFailed) else PreparationFailed(f"could not prepare the task's worktree: {err}") from err
+            raise PreparationFailed(
+                f"{workspace.qualified} is not committed in its repository {label}, so a worktree does not have it: "
+                "commit it (or set git.worktrees: false to edit it in place)"
+            )
+        try:
+            agent_git = await agent_gitdir.prepare(tree, rel)
+        except (GitError, OSError) as err:
+            await worktrees.remove(tree, delete_branch=True)
+            raise PreparationFailed(f"could not prepare the task's worktree: {err}") from err
         return Placement(
             cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, start=start, agent_git=agent_git,
         )
