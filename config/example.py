@@ -123,7 +123,8 @@ channels:
 git:
   worktrees: true        # false: agents edit the workspace in place (tasks there take turns)
   branch_prefix: tunnels/  # task branches are <prefix><request>/<workspace>
-  keep_failed_days: 7    # the branch of a failed, cancelled or interrupted task is kept this long
+  keep_failed_days: 7    # the branch of a failed, cancelled or interrupted task is kept this long (0: not at all);
+                         # then the hourly sweep or `tunnels worktrees prune` deletes it
 
 # Remote workspace agents (tunnels-agent on other hosts or pods, reached through nats.url).
 remote:

@@ -28,6 +28,7 @@ from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.tunnels.claude import AgentSpec, BashRules, run_agent, run_workspace_task
 from claude_tunnels.tunnels.claude.permissions import DEFAULT_BASH_ALLOW
 from claude_tunnels.tunnels.claude.sandbox import SandboxSpec
+from claude_tunnels.tunnels.git.agent_gitdir import TaskGit
 from claude_tunnels.tunnels.git.run import GitError
 from claude_tunnels.tunnels.git.tasks import GitTasks, PreparationFailed
 
@@ -66,15 +67,15 @@ class SessionSettings:
             env=self.env, cli_path=self.cli_path, sandbox_dir=self.homes, protected=self.private_areas,
         )
 
-    def workspace(self, order: TaskOrder, cwd: Path, *, relayed: bool, visible: tuple[Path, ...] = ()) -> AgentSpec:
-        """A workspace session in `cwd` for a dispatched task (stopped at its cost budget);
-        `visible` stays readable inside the protected areas (a worktree's repository)."""
+    def workspace(self, order: TaskOrder, cwd: Path, *, relayed: bool, git: TaskGit | None = None) -> AgentSpec:
+        """A workspace session in `cwd` for a dispatched task (stopped at its cost budget); `git`
+        for a task in a git worktree (its own git directory, the repository's `.git` read-only)."""
         limits = self.limits
         return AgentSpec(
             prompt=order.prompt, cwd=cwd, kind="workspace", system_prompt=order.instructions, model=self.models.workspace,
             max_turns=limits.workspace_max_turns, timeout_s=limits.task_timeout_s, env=self.env, cli_path=self.cli_path,
             bash=self.bash, sandbox_dir=self.homes, sandbox=self.sandbox, protected=(self.loaded.root, *self.private_areas),
-            relay=self.relay if relayed else frozenset(), max_budget_usd=limits.max_cost_usd_per_task, visible=visible,
+            relay=self.relay if relayed else frozenset(), max_budget_usd=limits.max_cost_usd_per_task, git=git,
         )
 
 
@@ -128,8 +129,7 @@ class LocalExecutor:
                 return
             handle.started(self.agent_name)
             relayed = bool(self.sessions.relay)
-            visible = (placement.worktree.repo / ".git",) if placement.worktree else ()
-            spec = self.sessions.workspace(order, placement.cwd, relayed=relayed, visible=visible)
+            spec = self.sessions.workspace(order, placement.cwd, relayed=relayed, git=placement.agent_git)
             try:
                 result, outcome = await run_workspace_task(
                     spec, handle.progress, on_decision=handle.decided, ask=handle.ask if relayed else None,
@@ -153,6 +153,10 @@ class LocalExecutor:
                 await handle.finish(Succeeded(result, outcome.usage, facts))
         finally:
             self._tasks.pop(task_id, None)
+
+    def running(self) -> set[str]:
+        """The tasks this executor runs right now (their worktrees are in use)."""
+        return set(self._tasks)
 
     async def in_place(self, workspace: str) -> bool:
         """Whether the workspace's tasks edit its folder (outside git, or worktrees turned off)."""

@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the main job end to end, offline, on a sample tree")
     demo.add_argument("--dir", default=".tunnels/demo", help="where to lay out the sample tree (replaced)")
 
+    worktrees = commands.add_parser("worktrees", help="the orchestrator's git branches and worktrees: list them, or prune what is stale")
+    worktrees.add_argument("--json", action="store_true", help="print one JSON object per branch or entry")
+    prune = worktrees.add_subparsers(dest="worktrees_command").add_parser("prune", help="remove the stale worktrees and branches")
+    prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    prune.add_argument("--all", action="store_true", help="remove everything of ours that no open request needs")
+
     projections = commands.add_parser("projections", help="the projections").add_subparsers(dest="projections_command", required=True)
     projections.add_parser("rebuild", help="drop every projection and rebuild it from the stream")
 
@@ -104,6 +110,10 @@ def _command(args: argparse.Namespace) -> Command:
             from claude_tunnels.tunnels.commands.graph import graph
 
             return graph
+        case "worktrees":
+            from claude_tunnels.tunnels.commands import worktrees
+
+            return worktrees.prune_worktrees if args.worktrees_command == "prune" else worktrees.list_worktrees
     raise UserError(f"unknown command {args.command}")
 
 

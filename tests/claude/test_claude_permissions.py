@@ -157,7 +157,7 @@ DENYLIST = BashRules(mode="denylist", deny=["rm *", "curl *", "git push *"])
     [
         ("ls -la", True),
         ("make build && ./run.sh", True),
-        ('git commit -m "rm the old code"', True),  # a deny word inside an argument is fine
+        ('git log --grep "rm the old code"', True),  # a deny word inside an argument is fine
         ("rm -rf build", False),
         ("git push", False),  # `X *` also matches a bare `X`
         ("ls; rm -rf /", False),
@@ -189,7 +189,8 @@ def test_bash_denylist(tree: Path, command: str, allowed: bool) -> None:
         (BashRules(mode="allow_all", deny=["curl *"]), "ls && curl http://x", False),
         (BashRules(mode="allow_all", deny=["*curl*"]), "cat <<EOF\ncurl x\nEOF", False),
         (BashRules(allow=["git *"], deny=["git push *"]), "git push --force", False),
-        (BashRules(allow=["git *"], deny=["git push *"]), "git fetch", True),
+        (BashRules(allow=["git *"], deny=["git push *"]), "git log -3", True),
+        (BashRules(allow=["git *"]), "git fetch", False),  # the git rules hold whatever the patterns say
         (BashRules(allow=["make test"]), "make test", True),
         (BashRules(allow=["make test"]), "make test-all", False),
     ],

@@ -72,6 +72,8 @@ async def test_doctor_checks_each_part_and_names_the_fix(tmp_path: Path) -> None
                      "sandbox: ok: OS sandbox confines commands: a command wrote inside its workspace and was stopped writing outside it"]:
             assert line in output
         assert "project tree: ok: 1 project(s)" in output
+        assert "git: ok: 0 workspace(s) in git (0 repositories), 1 edited in place" in output
+        assert "  note: proj: outside git: edited in place, no rollback (`git init` and a first commit there" in output
         assert "left out 'prоj': unsafe folder name: it mixes Latin and Cyrillic letters (U+043E is CYRILLIC SMALL LETTER O)" in output
 
         (tmp_path / "ARCHIVE" / "telegram" / "credentials").chmod(0o644)

@@ -8,6 +8,7 @@ import pytest
 
 from claude_tunnels.tunnels.git import worktrees
 from claude_tunnels.tunnels.git.repository import FileChange, changes, current_branch, head_commit, is_clean, repository_root
+from claude_tunnels.tunnels.git.run import GitError
 from tests.git.repos import make_repo, run
 
 
@@ -89,3 +90,36 @@ async def test_a_branch_left_by_an_interrupted_run_is_made_again_from_the_base(t
     again = await worktrees.create(repo, path=tmp_path / "wt" / "t", branch="tunnels/r1/a", base=base)
 
     assert (again.path / "a.txt").read_text() == "a\n" and await head_commit(repo, again.branch) == base
+
+
+async def test_the_orchestrator_commits_through_the_repository_not_the_worktrees_git_file(tmp_path: Path) -> None:
+    # What ran in the worktree (a declared test may write there) rewrote its `.git` file to lead
+    # to a repository of its making, whose configuration would run a command: it is not followed.
+    repo = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    tree = await worktrees.create(repo, path=tmp_path / "wt" / "r1-1", branch="tunnels/r1/a", base=await head_commit(repo))
+    evil = tree.path / "evil.git"
+    run(tree.path, "init", "--quiet", "--bare", str(evil))
+    marker = tmp_path / "pwned"
+    (evil / "config").write_text(f"[core]\n\tbare = false\n\tfsmonitor = touch {marker}\n")
+    (tree.path / ".git").write_text(f"gitdir: {evil}\n")
+    (tree.path / "a.txt").write_text("b\n")
+
+    commit = await worktrees.commit_all(tree, "change a", {})
+
+    assert not marker.exists()
+    assert commit is not None and await head_commit(repo, tree.branch) == commit
+    assert run(repo, "show", f"{commit}:a.txt") == "b\n"
+
+
+async def test_a_worktree_whose_head_left_its_branch_is_never_committed(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    main = await head_commit(repo)
+    tree = await worktrees.create(repo, path=tmp_path / "wt" / "r1-1", branch="tunnels/r1/a", base=main)
+    assert tree.admin is not None
+    (tree.admin / "HEAD").write_text("ref: refs/heads/main\n")
+    (tree.path / "a.txt").write_text("b\n")
+
+    with pytest.raises(GitError, match="not its branch tunnels/r1/a"):
+        await worktrees.commit_all(tree, "onto main?", {})
+
+    assert await head_commit(repo, "main") == main

@@ -67,7 +67,8 @@ def session_settings(spec: AgentSpec, launch: AgentEnvironment, denied_reads: Se
         # Read deny rules hide these paths from the Read tool and, inside the sandbox, from Bash.
         settings["permissions"] = {"deny": read_deny_rules(denied_reads)}
     if spec.kind == "workspace" and spec.sandbox is not None:
-        settings["sandbox"] = sandbox_option(spec.sandbox)
+        git = spec.git
+        settings["sandbox"] = sandbox_option(spec.sandbox, writable=(git.own_dir,) if git else (), read_only=git.read_only() if git else ())
     return settings
 
 

@@ -4,8 +4,9 @@ Writes must land inside the workspace (symlinks followed, `..` resolved, relativ
 against the workspace) and never inside its `.git/` or `.claude/` folders (git hooks and project
 settings would run commands in later sessions, outside this policy). Read tools stay inside the
 workspace and the system folders (`confinement.ReadScope`). Bash is checked per simple command
-against `BashRules`, and no word of it may name a protected path; network access from Bash is
-judged per host. Every other tool is denied.
+against `BashRules`, and no word of it may name a protected path; git commands are judged by the
+git rules (`git_rules`: in a task's worktree, what its own branch needs; in place, only looking);
+network access from Bash is judged per host. Every other tool is denied.
 
 A decision is allow, deny, or *ask* (`Decision.ask`): a Bash command outside the allowlist or a
 host not listed, when that class of action is relayed to a person (`relay`). Every decision names
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any, Literal
 
 from claude_tunnels.tunnels.claude.bash_parse import ParsedCommand, Unparseable, parse_command
 from claude_tunnels.tunnels.claude.confinement import ReadScope
+from claude_tunnels.tunnels.claude.git_rules import git_refusal
 
 BashMode = Literal["allowlist", "denylist", "allow_all", "deny_all"]
 
@@ -65,20 +68,22 @@ DEFAULT_BASH_ALLOW: tuple[str, ...] = (
     "ls *", "pwd", "cat *", "head *", "tail *", "wc *", "grep *", "rg *", "tree *",
     "diff *", "sort *", "uniq *", "cut *", "stat *", "file *", "du *", "which *", "echo *",
     "true", "false",
-    # git, read-only
-    "git status *", "git diff *", "git log *", "git show *", "git blame *", "git grep *",
-    "git ls-files *", "git rev-parse *", "git branch", "git branch --show-current",
+    # git: what the git rules allow (`git_rules`: in a task's worktree, status, diff, log, add,
+    # commit on its own branch…; in place, only looking)
+    "git *",
     # tests and builds
     "pytest *", "python -m pytest *", "python3 -m pytest *", "uv run pytest *",
     "python -m unittest *", "python3 -m unittest *",
     "make test", "make check", "npm test *", "npm run test *", "yarn test *", "pnpm test *",
     "cargo test *", "cargo check *", "go test *", "go vet *", "tox *",
 )  # fmt: skip
-"""A sensible allowlist: looking around, read-only git, test runners. `X *` also matches `X`."""
+"""A sensible allowlist: looking around, git as the git rules allow it, test runners. `X *` also matches `X`."""
 
 _HARMLESS_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
 _CHANGES_DIR = frozenset({"cd", "pushd", "popd"})
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh"})
+_SHELL_COMMAND_FLAG = re.compile(r"-[a-zA-Z]*c[a-zA-Z]*")
+"""`-c`, and the short flags that include it (`-lc`, `-ec`): the next word is a command string."""
 _WRAPPERS = frozenset(
     {
         "sudo",
@@ -108,7 +113,8 @@ class BashRules:
     `deny` pattern; `allow_all` / `deny_all`: everything / nothing. Deny patterns win in every
     mode. Patterns are fnmatch-style, matched against each command's words joined by spaces;
     `X *` also matches a bare `X`. In allowlist and denylist modes output redirections must stay
-    inside the workspace and a command the parser cannot follow is denied.
+    inside the workspace, a command the parser cannot follow is denied, and git commands obey the
+    git rules (`git_rules`), whatever the patterns say.
     """
 
     mode: BashMode = "allowlist"
@@ -139,18 +145,21 @@ class PermissionPolicy:
 
     `reads` bounds what read tools and Bash words may name (default: the workspace, the system
     folders, never the protected areas); `network_allow` lists the hosts Bash may reach (`*.x.org`
-    patterns); `relay` names the classes of action that are asked of a person instead of refused.
+    patterns); `relay` names the classes of action that are asked of a person instead of refused;
+    `own_branch`: the agent works in a task's git worktree on a branch of its own (git may then
+    add and commit there; otherwise git may only look).
     """
 
     def __init__(
         self, workspace: Path, bash: BashRules | None = None, *, reads: ReadScope | None = None,
-        network_allow: Sequence[str] = (), relay: Collection[RelayClass] = (),
+        network_allow: Sequence[str] = (), relay: Collection[RelayClass] = (), own_branch: bool = False,
     ) -> None:
         self.workspace = Path(os.path.realpath(workspace))
         self.bash = bash or BashRules()
         self.reads = reads or ReadScope(self.workspace)
         self.network_allow = tuple(network_allow)
         self.relay = frozenset(relay)
+        self.own_branch = own_branch
 
     def decide(self, tool_name: str, tool_input: dict[str, Any]) -> Decision:
         """Allow, deny or ask about `tool_name` called with `tool_input`."""
@@ -242,6 +251,11 @@ class PermissionPolicy:
                 " ".join(_unwrapped(words)), rules.deny
             ):
                 return Decision(False, f"Bash command `{_short(text)}` is denied by a deny rule", "bash.deny")
+        if rules.mode != "allow_all":
+            for words in commands:
+                # Never asked of a person: other branches, the remote and the repository's settings are not the agent's.
+                if why := git_refusal(words, own_branch=self.own_branch):
+                    return Decision(False, why, "bash.git")
         for words in commands:
             for path in _path_words(words[1:]):
                 if problem := self.reads.sensitive_problem(self.reads.resolve(path)):
@@ -325,9 +339,10 @@ def _with_inner_commands(parsed: ParsedCommand) -> ParsedCommand | None:
     merged = ParsedCommand(list(parsed.commands), list(parsed.write_targets))
     for words in parsed.commands:
         bare = _unwrapped(words)
-        if bare and os.path.basename(bare[0]) in _SHELLS and "-c" in bare[1:-1]:
+        flag = next((i for i, word in enumerate(bare[1:-1], 1) if _SHELL_COMMAND_FLAG.fullmatch(word)), None)
+        if bare and os.path.basename(bare[0]) in _SHELLS and flag is not None:
             try:
-                inner = _with_inner_commands(parse_command(bare[bare.index("-c", 1) + 1]))
+                inner = _with_inner_commands(parse_command(bare[flag + 1]))
             except Unparseable:
                 return None
             if inner is None:

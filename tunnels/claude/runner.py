@@ -104,15 +104,17 @@ class _Session:
         workspace = spec.kind == "workspace"
         private = run_dir / "private"
         try:
-            launch = environment.prepare(private, {**spec.env, **run_env}, spec.cli_path)
+            git_env = spec.git.environment() if spec.git is not None else {}
+            launch = environment.prepare(private, {**spec.env, **run_env, **git_env}, spec.cli_path)
         except environment.CliNotFound as err:
             raise AgentFailed(str(err)) from err
-        scratch = (*((Path(run_env["TMPDIR"]),) if "TMPDIR" in run_env else ()), *spec.visible)
+        git_dirs = (spec.git.own_dir, spec.git.shared_dir) if spec.git is not None else ()
+        scratch = (*((Path(run_env["TMPDIR"]),) if "TMPDIR" in run_env else ()), *spec.visible, *git_dirs)
         scope = ReadScope(spec.cwd, (*spec.protected, *home_areas(), private), scratch=scratch)
         network = spec.sandbox.network_allow if spec.sandbox is not None else ()
         policy = PermissionPolicy(
             spec.cwd, spec.bash if workspace else BashRules(mode="deny_all"), reads=scope,
-            network_allow=network, relay=spec.relay if workspace else frozenset(),
+            network_allow=network, relay=spec.relay if workspace else frozenset(), own_branch=spec.git is not None,
         )
         self.guard = ToolGuard(policy, on_decision=on_decision, ask=ask)
         self.stderr: deque[str] = deque(maxlen=_STDERR_LINES)

@@ -38,14 +38,21 @@ class SandboxSpec:
     denied_reads: tuple[Path, ...] = ()
 
 
-def sandbox_option(spec: SandboxSpec) -> dict[str, Any]:
-    """The `ClaudeAgentOptions.sandbox` value: on, no way out, only the listed domains."""
-    return {
+def sandbox_option(spec: SandboxSpec, *, writable: Sequence[Path] = (), read_only: Sequence[Path] = ()) -> dict[str, Any]:
+    """The `ClaudeAgentOptions.sandbox` value: on, no way out, only the listed domains; commands
+    may also write `writable` and never write `read_only` (which wins).
+
+    `read_only` matters for a git worktree: Claude Code lets commands in a linked worktree write
+    the repository's shared `.git` (every branch's refs, the objects), so it is named here."""
+    option: dict[str, Any] = {
         "enabled": True,
         "autoAllowBashIfSandboxed": True,  # the PreToolUse policy still judges every command
         "allowUnsandboxedCommands": False,
         "network": {"allowedDomains": list(spec.network_allow)},
     }
+    if writable or read_only:
+        option["filesystem"] = {"allowWrite": [str(p) for p in writable], "denyWrite": [str(p) for p in read_only]}
+    return option
 
 
 def read_deny_rules(paths: Sequence[Path]) -> list[str]:

@@ -11,6 +11,7 @@ from claude_tunnels.actors.ports import Progress as Progress  # the port's value
 from claude_tunnels.events.values import Usage
 from claude_tunnels.tunnels.claude.permissions import BashRules, RelayClass
 from claude_tunnels.tunnels.claude.sandbox import SandboxSpec
+from claude_tunnels.tunnels.git.agent_gitdir import TaskGit
 
 AgentKind = Literal["readonly", "workspace"]
 
@@ -57,7 +58,11 @@ class AgentSpec:
     protected: tuple[Path, ...] = ()
     """Areas the agent may not read (the tree, the state and archive folders…)."""
     visible: tuple[Path, ...] = ()
-    """Folders that stay readable even inside a protected area (a worktree's repository `.git`)."""
+    """Folders that stay readable even inside a protected area."""
+    git: TaskGit | None = None
+    """A task in a git worktree: the agent's git commands use its own git directory (readable and
+    writable), the repository's shared `.git` stays readable and is never writable, and the git
+    rules let it add and commit on its own branch (`git_rules`)."""
     relay: frozenset[RelayClass] = frozenset()
     """Classes of action asked of a person (through `run_agent(ask=...)`) instead of refused."""
 

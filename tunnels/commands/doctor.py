@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -30,6 +31,16 @@ async def _tree(loaded: LoadedSettings) -> str:
         raise Failed(f"no project under {loaded.root}: a project is a folder with a CLAUDE.md (tunnels init offers stubs)")
     found = f"{len(tree.projects)} project(s), {len(tree.workspaces())} workspace(s) under {loaded.root}"
     return found + "".join(f"\n  left out {line}" for line in tree.left_out())
+
+
+async def _git(loaded: LoadedSettings) -> str:
+    from claude_tunnels.tunnels.git.readiness import check_workspaces
+
+    if shutil.which("git") is None:
+        return "git is not installed here: every workspace is edited in place, with no rollback (install git)"
+    tree = discover(loaded.root, exclude=[loaded.state_dir, loaded.archive_dir, loaded.task_log_dir])
+    found = await check_workspaces(tree.workspaces(), worktrees=loaded.settings.git.worktrees)
+    return found.summary() + "".join(f"\n  note: {line}" for line in found.notes)
 
 
 async def _nats(loaded: LoadedSettings) -> str:
@@ -130,6 +141,7 @@ async def doctor(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     """Run every check; exit 1 if any failed."""
     checks: list[tuple[str, Check]] = [
         ("project tree", lambda: _tree(loaded)),
+        ("git", lambda: _git(loaded)),
         ("NATS", lambda: _nats(loaded)),
         ("Claude Code", lambda: _claude(loaded)),
         ("sandbox", lambda: _sandbox(loaded)),

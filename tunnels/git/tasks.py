@@ -24,7 +24,8 @@ from claude_tunnels.actors.tree import Workspace
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.values import FileDiff, TaskFacts, TaskResult, TestRun
 from claude_tunnels.projections import RequestsView
-from claude_tunnels.tunnels.git import manifest, worktrees
+from claude_tunnels.tunnels.git import agent_gitdir, manifest, worktrees
+from claude_tunnels.tunnels.git.agent_gitdir import TaskGit
 from claude_tunnels.tunnels.git.front_matter import FrontMatterError, declared_test
 from claude_tunnels.tunnels.git.repository import changes, head_commit, repository_root
 from claude_tunnels.tunnels.git.run import GitError
@@ -49,6 +50,8 @@ class Placement:
     rel: Path = Path(".")
     start: str = ""
     before: manifest.Manifest | None = None
+    agent_git: TaskGit | None = None
+    """In git: what the agent's own git commands use (`agent_gitdir`)."""
 
 
 def branch_name(prefix: str, request_id: str, workspace: str) -> str:
@@ -99,7 +102,20 @@ class GitTasks:
             await worktrees.remove(tree, delete_branch=True)
             raise PreparationFailed(f"its upstream tasks' changes do not merge: {err}") from err
         rel = workspace.path.resolve().relative_to(repo)
-        return Placement(cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, start=start)
+        if not (tree.path / rel).is_dir():
+            await worktrees.remove(tree, delete_branch=True)
+            raise PreparationFailed(
+                f"{workspace.qualified} is not committed in its repository {label}, so a worktree does not have it: "
+                "commit it (or set git.worktrees: false to edit it in place)"
+            )
+        try:
+            agent_git = await agent_gitdir.prepare(tree, rel)
+        except (GitError, OSError) as err:
+            await worktrees.remove(tree, delete_branch=True)
+            raise PreparationFailed(f"could not prepare the task's worktree: {err}") from err
+        return Placement(
+            cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, start=start, agent_git=agent_git,
+        )
 
     async def _base(self, request_id: str, repo: Path, label: str) -> str:
         # Every task of a request starts from the same commit of a repository: the first one's.

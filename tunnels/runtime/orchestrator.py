@@ -41,6 +41,7 @@ from claude_tunnels.tunnels.backbone import Backbone, open_backbone, standard_pr
 from claude_tunnels.tunnels.bus.workspaces import WorkspaceBus
 from claude_tunnels.tunnels.claude.sandbox import check_sandbox
 from claude_tunnels.tunnels.git.tasks import GitTasks
+from claude_tunnels.tunnels.runtime.housekeeping import Housekeeping
 from claude_tunnels.tunnels.runtime.remote import RemoteWorkspaces
 from claude_tunnels.tunnels.runtime.timers import LoopTimers
 from claude_tunnels.tunnels.tree_source import DiskTree
@@ -134,6 +135,8 @@ class Orchestrator:
         local = LocalExecutor(
             sessions_settings, trees, GitTasks(loaded, requests), sandbox_problem=await sandbox_problem(loaded)
         )
+        self.housekeeping = await self._stack.enter_async_context(  # git leftovers cleaned up, then a sweep every hour
+            Housekeeping(loaded, requests, trees, self.timers, self.clock, self.background, local.running))
         self.tasks = TaskRunner(
             loaded, recorder, requests, self.clock, self.ids, {"local": local, "remote": self.remote},
             monotonic=self.monotonic, background=self.background,
