@@ -25,7 +25,7 @@ from claude_tunnels.events.conversation import (
     PlanRevised,
     RequestOpened,
 )
-from claude_tunnels.events.execution import PermissionRequested, WorkspaceTaskDispatched
+from claude_tunnels.events.execution import PermissionRequested, RequestResumed, WorkspaceTaskDispatched
 from claude_tunnels.events.planning import PlanApproved, PlanProposed, RouteDecided
 
 _STOP_TIMEOUT_S = 10.0
@@ -91,8 +91,10 @@ class Directory:
         match event:
             case MessageReceived():
                 return [self.session(event.session_key)]
-            case RequestOpened():
+            case RequestOpened() | RequestResumed(stage="routing"):
                 return [self.router]
+            case RequestResumed(stage="planning"):
+                return [self.planner]
             case RouteDecided() | PlanRevised():
                 return [self.planner]
             case PlanProposed() | ConfirmationAnswered():

@@ -151,10 +151,14 @@ class Story:
     def phase_started(self, phase: int) -> PhaseStarted:
         return PhaseStarted(phase=phase, workspaces=self.plan.phases[phase - 1], **self._req())
 
-    def dispatched(self, workspace: str, phase: int = 1) -> WorkspaceTaskDispatched:
+    def dispatched(self, workspace: str, phase: int = 1, attempt: int = 1) -> WorkspaceTaskDispatched:
         return WorkspaceTaskDispatched(
-            task_id=self.task_id(workspace), workspace=workspace, phase=phase, task=f"work on {workspace}", **self._req(),
+            task_id=self.task_id(workspace), workspace=workspace, phase=phase, task=f"work on {workspace}", attempt=attempt,
+            **self._req(),
         )
+
+    def started(self, workspace: str) -> WorkspaceTaskStarted:
+        return WorkspaceTaskStarted(task_id=self.task_id(workspace), workspace=workspace, agent="local", **self._req())
 
     def question(self, workspace: str, permission_id: str = QUESTION, expires_in_s: float = 300) -> PermissionRequested:
         env = self._req()
