@@ -74,7 +74,7 @@ def resumed_text(event: RequestResumed) -> str:
         return f"The orchestrator restarted while request {rid} was being planned; nothing had run, so it is planned again."
     parts = [f"{event.finished} task{'s' if event.finished != 1 else ''} had finished and stay done"] if event.finished else []
     if event.rerun:
-        parts.append(f"interrupted, run again from a clean worktree: {', '.join(event.rerun)}")
+        parts.append(f"interrupted, run again from the start: {', '.join(event.rerun)}")
     if event.interrupted:
         parts.append(f"interrupted, not run again: {', '.join(event.interrupted)}")
     return f"Request {rid} resumed after an orchestrator restart" + (f": {'; '.join(parts)}." if parts else ".")

@@ -138,7 +138,9 @@ async def connect(options: ConnectOptions, health: BusHealth | None = None) -> C
         # Permission violations arrive here asynchronously, not as exceptions of publish().
         # Failures of the first connect are reported once, by the NotReachable below.
         options.errors.append(str(err))
-        log.log(logging.WARNING if connected else logging.DEBUG, "nats: %s", err)
+        # While reconnecting, each failed try is expected (the disconnect itself was logged).
+        reconnecting = health is not None and not health.up
+        log.log(logging.WARNING if connected and not reconnecting else logging.DEBUG, "nats: %s", err)
 
     async def on_disconnect() -> None:
         log.info("nats: disconnected from %s, reconnecting", _redact(options.url))

@@ -211,6 +211,7 @@ class EmbeddedNatsServer:
                 await asyncio.sleep(pause)  # nothing to wait on but time: the server may not start at once
                 await self._forget_drain()
                 try:
+                    write_private(conf, self._config_text())  # the port it had, no longer "any free one"
                     await self._launch(binary, conf)
                 except (BusError, OSError) as err:
                     pause = min(max(pause * 2, 0.5), _RESTART_MAX_PAUSE_S)
