@@ -200,7 +200,9 @@ class PhaseSupervisor(EventActor):
             self._emit(cause, WorkspaceTaskSkipped, once=task_id_of(self.request_id, self.opened_at, task_id, "skipped"),
                        session_key=request.session_key, task_id=task_id, workspace=workspace, because=because)
         for workspace in runnable:
-            self._dispatch(cause, request.session_key, workspace, number)
+            # A task dispatched before a restart that reset it (`request.resumed`) gets its next attempt.
+            earlier = request.tasks[workspace].attempt if workspace in request.tasks else 0
+            self._dispatch(cause, request.session_key, workspace, number, attempt=earlier + 1)
         if not self.active:
             self._advance(cause, request)
 

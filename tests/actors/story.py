@@ -33,6 +33,7 @@ from claude_tunnels.events.execution import (
     PhaseStarted,
     RequestCancelled,
     RequestCompleted,
+    RequestResumed,
     WorkspaceTaskCancelled,
     WorkspaceTaskDispatched,
     WorkspaceTaskFailed,
@@ -159,6 +160,10 @@ class Story:
 
     def started(self, workspace: str) -> WorkspaceTaskStarted:
         return WorkspaceTaskStarted(task_id=self.task_id(workspace), workspace=workspace, agent="local", **self._req())
+
+    def resumed(self, rerun: str) -> RequestResumed:
+        """A restart took the request up and ran `rerun`'s task again (its new dispatch may not follow)."""
+        return RequestResumed(stage="execution", rerun=[rerun], **self._req())
 
     def question(self, workspace: str, permission_id: str = QUESTION, expires_in_s: float = 300) -> PermissionRequested:
         env = self._req()

@@ -235,6 +235,9 @@ RESUMES = [
     ], [
         (("succeeded", CORE), AFTER_CORE),
     ], id="a task dispatched but never started simply runs; finished ones stay finished"),
+    pytest.param([("dispatched", API), ("succeeded", API), ("dispatched", CORE), ("started", CORE), ("resumed", CORE)], Resume(), [
+        "resumed: 1 finished; rerun -; interrupted -", f"dispatch {CORE} (attempt 2)",
+    ], [], id="killed again before the run again was dispatched: it is, as the next attempt (never the first again)"),
     pytest.param([("dispatched", API), ("succeeded", API)], Resume(), [
         "resumed: 1 finished; rerun -; interrupted -", f"dispatch {CORE}",
     ], [], id="a crash while phase 1 was being dispatched: the rest of it is dispatched"),
