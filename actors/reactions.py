@@ -102,6 +102,9 @@ class Directory:
             case PermissionRequested() | PermissionAnswered():
                 return [self.permissions]
             case PlanApproved():
+                request = self.ctx.requests.get(event.request_id)
+                if request is None or request.status != "executing":
+                    return []  # delivered again after its request ended: no supervisor to start
                 return [self.supervisor(event.request_id, create=True)]  # type: ignore[list-item]
             case CancelRequested():
                 supervisor = self.supervisor(request_id or "", create=False)

@@ -108,7 +108,7 @@ class EventStore:
                 left = deadline - loop.time()
                 if self.health is None or left <= 0:
                     raise unavailable.error from unavailable
-                if self.health.up:
+                if self.health.up and not unavailable.reconnected:
                     # Up, yet no answer: JetStream is still starting (no responders yet). Not a
                     # busy loop: a pause between tries.
                     await asyncio.sleep(min(0.1, left))
@@ -132,7 +132,7 @@ class EventStore:
             return publish.result()
         publish.cancel()
         await asyncio.gather(publish, return_exceptions=True)
-        raise _Unavailable(BusTimeout(f"append of {event.type} interrupted by a reconnect"))
+        raise _Unavailable(BusTimeout(f"append of {event.type} interrupted by a reconnect"), reconnected=True)
 
     async def _append_once(self, event: Event, expected_session_seq: int | None) -> Appended:
         subject = self.subjects.for_event(event)
@@ -335,9 +335,11 @@ class EventStore:
 class _Unavailable(Exception):
     """The server did not answer an append (away, or starting): `error` says so if it stays away."""
 
-    def __init__(self, error: BusTimeout) -> None:
+    def __init__(self, error: BusTimeout, *, reconnected: bool = False) -> None:
         super().__init__(error.message)
         self.error = error
+        self.reconnected = reconnected
+        """The connection came back meanwhile: try again at once."""
 
 
 async def _unsubscribe(sub: Any) -> None:
