@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from claude_tunnels.actors.base import EventActor
 from claude_tunnels.actors.confirm_policy import may_approve
 from claude_tunnels.actors.context import ActorContext
 from claude_tunnels.actors.history import request_history
 from claude_tunnels.actors.intents import intent_of, permission_answer
+from claude_tunnels.actors.once import request_end_id
 from claude_tunnels.actors.status import describe_status
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.catalogue import AnyEvent
@@ -48,6 +52,10 @@ class ChannelSession(EventActor):
         expected = state.last_seq
         for event in events:
             expected = self.ctx.emit(event, expected_session_seq=expected).seq
+
+    def _ending(self, cause: Event, request_id: str, opened_at: datetime) -> dict[str, Any]:
+        """The envelope of the request's one end (`actors.once`)."""
+        return {**self.ctx.envelope(cause, request_id=request_id), "id": request_end_id(request_id, opened_at)}
 
     def _notice(self, state: SessionState, cause: Event, text: str, level: str = "info") -> None:
         request_id = state.request.request_id if state.request else None
@@ -112,7 +120,7 @@ class ChannelSession(EventActor):
                     # (the router or planner drops its late answer).
                     current = self.ctx.requests.get(request.request_id)
                     self._record(state, RequestCancelled(
-                        **self.ctx.envelope(message, request_id=request.request_id), by=message.sender,
+                        **self._ending(message, request.request_id, request.opened_at), by=message.sender,
                         usage=current.usage if current is not None else Usage(),
                     ))
                 else:
@@ -128,7 +136,7 @@ class ChannelSession(EventActor):
                 ))
         elif status == "pending_confirmation" and request is not None:
             if intent == "cancel":
-                self.ctx.emit(RequestCancelled(**self.ctx.envelope(message, request_id=request.request_id), by=message.sender))
+                self.ctx.emit(RequestCancelled(**self._ending(message, request.request_id, request.opened_at), by=message.sender))
             else:
                 text = f"{request.text}\n\n(You asked: {request.question})\n{message.text}"
                 self._open(state, message, text, message.sender, message.channel, message.id)

@@ -1,12 +1,19 @@
-"""The ConfirmGate: shows the plan, waits for approve / cancel, checks who answers, expires."""
+"""The ConfirmGate: shows the plan, waits for approve / cancel, checks who answers, expires.
+
+What an answer leads to has ids derived from the answer (`actors.once`): an answer delivered
+again after a restart records nothing twice ("Approved" is said once), and one whose approval is
+already stored is not refused as if nothing waited for it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from claude_tunnels.actors.base import EventActor
 from claude_tunnels.actors.confirm_policy import approvers_for, may_approve
+from claude_tunnels.actors.once import reaction_id, request_end_id
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import (
     ConfirmationAnswered,
@@ -61,8 +68,8 @@ class ConfirmGate(EventActor):
             return
         envelope = self.ctx.envelope(proposed, request_id=request.request_id)
         if self._auto(request.channel):
-            self.ctx.emit(ConfirmationGiven(**envelope, by="auto", auto=True))
-            self.ctx.emit(PlanApproved(**self.ctx.envelope(proposed, request_id=request.request_id), by="auto", auto=True))
+            self.ctx.emit(ConfirmationGiven(**self._once(proposed, "confirmation.given"), by="auto", auto=True))
+            self.ctx.emit(PlanApproved(**self._once(proposed, "plan.approved"), by="auto", auto=True))
             return
         ttl = timedelta(seconds=self.ctx.settings.settings.limits.approval_ttl_s)
         asked = ConfirmationRequested(
@@ -73,19 +80,26 @@ class ConfirmGate(EventActor):
         self.ctx.emit(asked)
         self.remind_at(asked.expires_at, Expire(request.request_id, proposed.revision))
 
+    def _once(self, cause: AnyEvent, what: str) -> dict[str, Any]:
+        """The envelope of the one `what` that `cause` leads to (its id derived from `cause`)."""
+        return {**self.ctx.envelope(cause, request_id=getattr(cause, "request_id", None)), "id": reaction_id(cause.id, cause.at, what)}
+
     def _answered(self, answer: ConfirmationAnswered, request: RequestState) -> None:
         ctx, rid = self.ctx, request.request_id
+        if request.status != "awaiting_approval" and answer.id in ctx.sessions.get(answer.session_key).decided:
+            return  # handled before a restart (this is its redelivery): its outcome is stored
         if request.status != "awaiting_approval":
-            ctx.emit(ConfirmationRefused(**ctx.envelope(answer, request_id=rid), by=answer.by, reason="nothing is waiting for approval"))
+            ctx.emit(ConfirmationRefused(**self._once(answer, "confirmation.refused"), by=answer.by, reason="nothing is waiting for approval"))
         elif not may_approve(answer.by, request.requester, ctx.settings.settings.approvers):
             reason = f"{answer.by} may not answer for {request.requester}'s request; ask them or an approver"
-            ctx.emit(ConfirmationRefused(**ctx.envelope(answer, request_id=rid), by=answer.by, reason=reason))
+            ctx.emit(ConfirmationRefused(**self._once(answer, "confirmation.refused"), by=answer.by, reason=reason))
         elif answer.answer == "approve":
-            ctx.emit(ConfirmationGiven(**ctx.envelope(answer, request_id=rid), by=answer.by))
-            ctx.emit(PlanApproved(**ctx.envelope(answer, request_id=rid), by=answer.by))
+            ctx.emit(ConfirmationGiven(**self._once(answer, "confirmation.given"), by=answer.by))
+            ctx.emit(PlanApproved(**self._once(answer, "plan.approved"), by=answer.by))
         else:
-            ctx.emit(ConfirmationCancelled(**ctx.envelope(answer, request_id=rid), by=answer.by))
-            ctx.emit(RequestCancelled(**ctx.envelope(answer, request_id=rid), by=answer.by, usage=request.usage))
+            ctx.emit(ConfirmationCancelled(**self._once(answer, "confirmation.cancelled"), by=answer.by))
+            ended = {**ctx.envelope(answer, request_id=rid), "id": request_end_id(rid, request.opened_at)}
+            ctx.emit(RequestCancelled(**ended, by=answer.by, usage=request.usage))
 
     def on_message(self, message: object) -> None:
         if isinstance(message, Rearm):
@@ -105,10 +119,11 @@ class ConfirmGate(EventActor):
             self._schedule(request)  # re-armed with a later expiry
             return
         at, minutes = self.ctx.clock.now(), self.ctx.settings.settings.limits.approval_ttl_s / 60
-        expired = ConfirmationExpired(id=self.ctx.ids.new_id(), at=at, session_key=request.session_key, request_id=request.request_id)
+        expired_id = reaction_id(request.request_id, request.opened_at, f"expired:{request.revision}")
+        expired = ConfirmationExpired(id=expired_id, at=at, session_key=request.session_key, request_id=request.request_id)
         self.ctx.emit(expired)
         self.ctx.emit(RequestFailed(
-            id=self.ctx.ids.new_id(), at=at, session_key=request.session_key, causation_id=expired.id,
+            id=request_end_id(request.request_id, request.opened_at), at=at, session_key=request.session_key, causation_id=expired.id,
             request_id=request.request_id, stage="approval",
             reason=f"nobody approved the plan within {minutes:g} minutes; send the request again to re-plan",
         ))

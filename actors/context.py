@@ -23,7 +23,9 @@ from claude_tunnels.events.ids import Clock, IdSource
 from claude_tunnels.events.log import Appended
 from claude_tunnels.projections import RequestsView, SessionsView
 
-_EMIT_TIMEOUT_S = 30.0
+_EMIT_TIMEOUT_S = 180.0
+"""Longer than an append waits for an unreachable event store (`tunnels.bus.store`, 120 s): an
+actor whose write waits for the store to come back then simply carries on."""
 
 
 @dataclass

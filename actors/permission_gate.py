@@ -12,6 +12,7 @@ the stream. After a restart the expiry of every pending question is re-armed (`R
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from claude_tunnels.actors.base import EventActor
 from claude_tunnels.actors.confirm_policy import may_approve
@@ -39,6 +40,18 @@ class RearmQuestions:
 def decision_id(question: Question) -> str:
     """The id of a question's decision: the same for every writer, so only the first is stored."""
     return derived_id(question.asked_at, f"permission:{question.permission_id}:decided")
+
+
+def closing(
+    question: Question, request: RequestState, *, at: datetime, cause_id: str | None, allowed: bool, by: str, reason: str,
+) -> PermissionDecided:
+    """The one decision of `question` (see `decision_id`)."""
+    return PermissionDecided(
+        id=decision_id(question), at=at, session_key=request.session_key, causation_id=cause_id,
+        request_id=request.request_id, task_id=question.task_id, workspace=question.workspace, tool=question.tool,
+        allowed=allowed, reason=reason, by=by, detail=question.detail, rule="asked in the conversation",
+        permission_id=question.permission_id,
+    )
 
 
 class PermissionGate(EventActor):
@@ -103,12 +116,9 @@ class PermissionGate(EventActor):
     def _decide(
         self, cause: Event | None, request: RequestState, question: Question, *, allowed: bool, by: str, reason: str,
     ) -> None:
-        self.ctx.emit(PermissionDecided(
-            id=decision_id(question), at=self.ctx.clock.now(), session_key=request.session_key,
-            causation_id=cause.id if cause is not None else None, request_id=request.request_id,
-            task_id=question.task_id, workspace=question.workspace, tool=question.tool, allowed=allowed,
-            reason=reason, by=by, detail=question.detail, rule="asked in the conversation",
-            permission_id=question.permission_id,
+        self.ctx.emit(closing(
+            question, request, at=self.ctx.clock.now(), cause_id=cause.id if cause is not None else None,
+            allowed=allowed, by=by, reason=reason,
         ))
 
     def _notice(self, cause: PermissionAnswered, request: RequestState, text: str) -> None:

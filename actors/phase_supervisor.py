@@ -12,14 +12,29 @@ as skipped with the reason, and the request completes with `stopped` saying so. 
 made between phases only: tasks already running in a phase are let finish (stopping them would
 waste what they cost), so a request can end past its budget; a task's own budget
 (`limits.max_cost_usd_per_task`) bounds that. A timed-out task adds nothing (its cost is unknown).
+
+After a restart (`Resume`, told by `actors.reconcile` before any event is delivered again) the
+supervisor takes the request up from the stream: finished tasks stay finished, the tasks the
+recovery rolled back run again (attempt 2), the ones it could not are reported interrupted, a
+phase cut short while starting gets its remaining tasks, and the next phases run as usual. The
+facts it records once (a phase's start and end, a dispatch per attempt, a skip, the request's
+end) have derived ids (`actors.once`): recorded again, by a redelivery or a resumed supervisor,
+they are stored once.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 from claude_tunnels.actors.base import EventActor
 from claude_tunnels.actors.budget import is_spent, not_run_reason, stop_text
 from claude_tunnels.actors.context import ActorContext
 from claude_tunnels.actors.facts import facts_line
+from claude_tunnels.actors.once import phase_id, request_end_id, task_id_of
+from claude_tunnels.events.base import Event
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import CancelRequested
 from claude_tunnels.events.execution import (
@@ -27,6 +42,7 @@ from claude_tunnels.events.execution import (
     PhaseStarted,
     RequestCancelled,
     RequestCompleted,
+    RequestResumed,
     WorkspaceTaskCancelled,
     WorkspaceTaskDispatched,
     WorkspaceTaskFailed,
@@ -40,9 +56,15 @@ from claude_tunnels.events.values import Plan, Usage
 from claude_tunnels.projections.requests import TASK_ACTIVE, RequestState
 
 
+@dataclass(frozen=True)
 class Resume:
-    """After a restart: take the request up where the stream says it is (tasks still running
-    elsewhere are waited for, the next phases run as usual)."""
+    """After a restart: take the request up where the stream says it is. Of the tasks this process
+    was running, `rerun` ones were rolled back and run again; `interrupted` ones (workspace ->
+    why) are reported and not run again. Tasks still running elsewhere (adopted remote ones) are
+    waited for; the next phases run as usual."""
+
+    rerun: frozenset[str] = frozenset()
+    interrupted: Mapping[str, str] = field(default_factory=dict)
 
 _ENDED = (WorkspaceTaskSucceeded, WorkspaceTaskFailed, WorkspaceTaskTimedOut, WorkspaceTaskCancelled, WorkspaceTaskInterrupted)
 _OUTCOME = {
@@ -66,14 +88,18 @@ class PhaseSupervisor(EventActor):
         self.budget_usd = ctx.settings.settings.limits.max_cost_usd_per_request
         self.spent_usd = 0.0
         self.not_run: dict[str, str] = {}  # workspace -> why it never ran (the budget)
+        self.opened_at = datetime.min.replace(tzinfo=UTC)  # the request's, once known: derived ids carry it
 
     def handle(self, event: AnyEvent, seq: int) -> None:
         request = self.ctx.requests.get(self.request_id)
         if request is None or self.finished:
             return
+        if request.status != "executing":
+            self.finished = True  # ended by another path (its one end is stored): nothing more runs
+            return
         match event:
             case PlanApproved() if self.plan is None and request.plan is not None and request.phase == 0:
-                self.plan = request.plan
+                self.plan, self.opened_at = request.plan, request.opened_at
                 self.spent_usd = request.usage.cost_usd  # routing and planning, all folded before approval
                 self._start_phase(event, request, 1)
             case CancelRequested() if self.plan is not None and self.cancelled_by is None:
@@ -92,53 +118,111 @@ class PhaseSupervisor(EventActor):
         request = self.ctx.requests.get(self.request_id)
         if request is None or request.plan is None or request.status != "executing" or self.plan is not None:
             return
-        self.plan, self.phase = request.plan, max(request.phase, 1)
+        self.plan, self.phase, self.opened_at = request.plan, request.phase, request.opened_at
         self.spent_usd = request.usage.cost_usd  # everything folded so far: routing, planning, ended tasks
         self.cancelled_by = request.cancel_requested_by or None  # a stop said before the restart holds
+        order = [w for phase in request.plan.phases for w in phase]
+        lost = [w for w in order if (w in message.rerun or w in message.interrupted) and request.tasks[w].status in TASK_ACTIVE]
+        # A stop said before the restart: nothing runs again.
+        rerun = [w for w in lost if w in message.rerun and self.cancelled_by is None]
+        interrupted = [w for w in lost if w not in rerun]
         for workspace, task in request.tasks.items():
+            if workspace in interrupted or workspace in rerun:
+                continue
             if task.status in TASK_ACTIVE:
                 self.active.add(workspace)
             elif task.status != "pending":
                 self.outcomes[workspace] = task.status
+        cause: Event | None = None
+        if self.cancelled_by is None and len(self.outcomes) < len(order):
+            # Told once per restart: what stays done, what runs again, what was lost.
+            cause = RequestResumed(
+                **self._envelope(None, request.session_key), stage="execution", finished=len(self.outcomes),
+                rerun=rerun, interrupted=interrupted,
+            )
+            self.ctx.emit(cause)
+        for workspace in interrupted:
+            self.outcomes[workspace] = "interrupted"
+            why = message.interrupted.get(workspace, "the orchestrator restarted while this task ran")
+            self._emit(cause, WorkspaceTaskInterrupted, task_id=self._task_id(workspace), workspace=workspace, reason=why,
+                       session_key=request.session_key)
+        if self.cancelled_by is not None:
+            self._cancel_rest(cause, request)
+            return
+        for workspace in rerun:
+            task = request.tasks[workspace]
+            self._dispatch(cause, request.session_key, workspace, task.phase, attempt=max(task.attempt, 1) + 1)
+        if self.phase == 0:  # approved, and no phase started yet
+            self._start_phase(cause, request, 1)
+        else:  # the phase had started: what a crash kept from being dispatched, then on as usual
+            self._start_phase(cause, request, self.phase, resuming=True)
 
-    def _emit(self, cause: AnyEvent, cls: type, **fields: object) -> None:
-        self.ctx.emit(cls(**self.ctx.envelope(cause, request_id=self.request_id), **fields))
+    def _envelope(self, cause: Event | None, session_key: str, *, once: str = "") -> dict[str, Any]:
+        """The envelope of an event of this request, caused by `cause` (None: by the restart);
+        with `once`, its id is the derived one of that once-only fact (`actors.once`)."""
+        if cause is not None:
+            envelope = self.ctx.envelope(cause, request_id=self.request_id)
+        else:
+            envelope = {"id": self.ctx.ids.new_id(), "at": self.ctx.clock.now(), "session_key": session_key,
+                        "causation_id": None, "request_id": self.request_id}
+        if once:
+            envelope["id"] = once
+        return envelope
 
-    def _start_phase(self, cause: AnyEvent, request: RequestState, number: int) -> None:
+    def _emit(self, cause: Event | None, cls: type, *, once: str = "", session_key: str = "", **fields: object) -> None:
+        session = cause.session_key if cause is not None else session_key
+        self.ctx.emit(cls(**self._envelope(cause, session, once=once), **fields))
+
+    def _start_phase(self, cause: Event | None, request: RequestState, number: int, *, resuming: bool = False) -> None:
+        """Start phase `number`: its tasks run, or are skipped when a dependency did not succeed.
+        `resuming`: the phase had started before a restart; only its tasks not dispatched yet."""
         assert self.plan is not None
-        if is_spent(self.spent_usd, self.budget_usd):
+        if not resuming and is_spent(self.spent_usd, self.budget_usd):
             self._stop_for_budget(cause, request, number)
             return
         self.phase = number
         runnable: list[str] = []
         skipped: dict[str, list[str]] = {}
         for workspace in self.plan.phases[number - 1]:
+            if workspace in self.outcomes or workspace in self.active:
+                continue  # ended, or running (after a restart)
             failed = [dep for dep in self.plan.task_for(workspace).depends_on if self.outcomes.get(dep) != "succeeded"]
             if failed:
                 skipped[workspace] = failed
             else:
                 runnable.append(workspace)
-        self._emit(cause, PhaseStarted, phase=number, workspaces=runnable)
+        if not resuming:
+            once = phase_id(self.request_id, self.opened_at, number, "started")
+            self._emit(cause, PhaseStarted, once=once, session_key=request.session_key, phase=number, workspaces=runnable)
         for workspace, because in skipped.items():
             self.outcomes[workspace] = "skipped"
-            self._emit(cause, WorkspaceTaskSkipped, task_id=self._task_id(workspace), workspace=workspace, because=because)
-        remote = self.ctx.tree.remote_workspaces()
+            task_id = self._task_id(workspace)
+            self._emit(cause, WorkspaceTaskSkipped, once=task_id_of(self.request_id, self.opened_at, task_id, "skipped"),
+                       session_key=request.session_key, task_id=task_id, workspace=workspace, because=because)
         for workspace in runnable:
-            task = self.plan.task_for(workspace)
-            self.active.add(workspace)
-            self._emit(
-                cause, WorkspaceTaskDispatched, task_id=self._task_id(workspace), workspace=workspace, phase=number,
-                task=task.task, upstream=list(task.depends_on), target="remote" if workspace in remote else "local",
-            )
-        if not runnable:
+            # A task dispatched before a restart that reset it (`request.resumed`) gets its next attempt.
+            earlier = request.tasks[workspace].attempt if workspace in request.tasks else 0
+            self._dispatch(cause, request.session_key, workspace, number, attempt=earlier + 1)
+        if not self.active:
             self._advance(cause, request)
+
+    def _dispatch(self, cause: Event | None, session_key: str, workspace: str, phase: int, *, attempt: int = 1) -> None:
+        assert self.plan is not None
+        task, task_id = self.plan.task_for(workspace), self._task_id(workspace)
+        self.active.add(workspace)
+        target = "remote" if workspace in self.ctx.tree.remote_workspaces() else "local"
+        self._emit(
+            cause, WorkspaceTaskDispatched, once=task_id_of(self.request_id, self.opened_at, task_id, f"dispatched:{attempt}"),
+            session_key=session_key, task_id=task_id, workspace=workspace, phase=phase, task=task.task,
+            upstream=list(task.depends_on), target=target, attempt=attempt,
+        )
 
     def _task_id(self, workspace: str) -> str:
         assert self.plan is not None
         index = [task.workspace for task in self.plan.tasks].index(workspace)
         return f"{self.request_id}-{index + 1}"
 
-    def _advance(self, cause: AnyEvent, request: RequestState) -> None:
+    def _advance(self, cause: Event | None, request: RequestState) -> None:
         assert self.plan is not None
         if self.active:
             return
@@ -148,27 +232,31 @@ class PhaseSupervisor(EventActor):
         phase_workspaces = self.plan.phases[self.phase - 1]
         by = {status: [w for w in phase_workspaces if self.outcomes.get(w) == status] for status in ("succeeded", "skipped")}
         failed = [w for w in phase_workspaces if self.outcomes.get(w) not in ("succeeded", "skipped")]
-        self._emit(cause, PhaseCompleted, phase=self.phase, succeeded=by["succeeded"], failed=failed, skipped=by["skipped"])
+        self._emit(cause, PhaseCompleted, once=phase_id(self.request_id, self.opened_at, self.phase, "completed"),
+                   session_key=request.session_key, phase=self.phase, succeeded=by["succeeded"], failed=failed, skipped=by["skipped"])
         if self.phase < len(self.plan.phases):
             self._start_phase(cause, request, self.phase + 1)
             return
         self._complete(cause, request)
 
-    def _stop_for_budget(self, cause: AnyEvent, request: RequestState, number: int) -> None:
+    def _stop_for_budget(self, cause: Event | None, request: RequestState, number: int) -> None:
         """Record every task of phase `number` and later as not run, and end the request."""
         assert self.plan is not None and self.budget_usd is not None
         reason = not_run_reason(self.budget_usd, self.spent_usd)
-        not_run = [workspace for phase in self.plan.phases[number - 1:] for workspace in phase]
+        not_run = [w for phase in self.plan.phases[number - 1:] for w in phase if w not in self.outcomes and w not in self.active]
         for workspace in not_run:
             self.outcomes[workspace] = "skipped"
             self.not_run[workspace] = reason
-            self._emit(cause, WorkspaceTaskSkipped, task_id=self._task_id(workspace), workspace=workspace, because=[], reason=reason)
+            task_id = self._task_id(workspace)
+            self._emit(cause, WorkspaceTaskSkipped, once=task_id_of(self.request_id, self.opened_at, task_id, "skipped"),
+                       session_key=request.session_key, task_id=task_id, workspace=workspace, because=[], reason=reason)
         self._complete(cause, request, stopped=stop_text(number, self.budget_usd, self.spent_usd, not_run))
 
-    def _complete(self, cause: AnyEvent, request: RequestState, stopped: str = "") -> None:
+    def _complete(self, cause: Event | None, request: RequestState, stopped: str = "") -> None:
         self.finished = True
         self.ctx.emit(RequestCompleted(
-            **self.ctx.envelope(cause, request_id=self.request_id), summary=self._summary(request),
+            **self._envelope(cause, request.session_key, once=request_end_id(self.request_id, self.opened_at)),
+            summary=self._summary(request),
             succeeded=sum(1 for s in self.outcomes.values() if s == "succeeded"),
             failed=sum(1 for s in self.outcomes.values() if s not in ("succeeded", "skipped")),
             skipped=sum(1 for s in self.outcomes.values() if s == "skipped"),
@@ -210,15 +298,25 @@ class PhaseSupervisor(EventActor):
     def _cancel(self, cancel: CancelRequested, request: RequestState) -> None:
         assert self.plan is not None
         self.cancelled_by = cancel.by
-        for workspace in [w for phase in self.plan.phases[self.phase:] for w in phase]:
-            if workspace not in self.outcomes:
-                self.outcomes[workspace] = "cancelled"
-                self._emit(cancel, WorkspaceTaskCancelled, task_id=self._task_id(workspace), workspace=workspace, reason="cancelled before it ran")
-        if self.active:
-            self.ctx.start(self.ctx.tasks.cancel_request(self.request_id, cancel.by), name=f"cancel {self.request_id}")
-        else:
-            self._finish_cancelled(cancel, request)
+        self._cancel_rest(cancel, request)
 
-    def _finish_cancelled(self, cause: AnyEvent, request: RequestState) -> None:
+    def _cancel_rest(self, cause: Event | None, request: RequestState) -> None:
+        """Record the tasks that have not run as cancelled; stop the running ones, or end the request."""
+        assert self.plan is not None
+        for workspace in [w for phase in self.plan.phases[max(self.phase, 1) - 1:] for w in phase]:
+            if workspace not in self.outcomes and workspace not in self.active:
+                self.outcomes[workspace] = "cancelled"
+                task_id = self._task_id(workspace)
+                self._emit(cause, WorkspaceTaskCancelled, once=task_id_of(self.request_id, self.opened_at, task_id, "cancelled"),
+                           session_key=request.session_key, task_id=task_id, workspace=workspace, reason="cancelled before it ran")
+        if self.active:
+            self.ctx.start(self.ctx.tasks.cancel_request(self.request_id, self.cancelled_by or ""), name=f"cancel {self.request_id}")
+        else:
+            self._finish_cancelled(cause, request)
+
+    def _finish_cancelled(self, cause: Event | None, request: RequestState) -> None:
         self.finished = True
-        self.ctx.emit(RequestCancelled(**self.ctx.envelope(cause, request_id=self.request_id), by=self.cancelled_by or "", usage=self._usage(request)))
+        self.ctx.emit(RequestCancelled(
+            **self._envelope(cause, request.session_key, once=request_end_id(self.request_id, self.opened_at)),
+            by=self.cancelled_by or "", usage=self._usage(request),
+        ))

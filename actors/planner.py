@@ -4,7 +4,8 @@ Both get the request's own history (recorded on `request.opened`, as the router 
 session's whole conversation. The planner sees the routed projects and their neighbours in the
 dependency graph (`actors.scope`), one line per workspace within `limits.planner_prompt_chars`,
 and may plan for any of them. The agent call runs on the event loop; its answer comes back to the
-planner as a message and is validated and recorded on the planner's own thread.
+planner as a message and is validated and recorded on the planner's own thread. A request a
+restart caught while it was being planned (`request.resumed`, stage `planning`) is planned again.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from claude_tunnels.actors import prompts
 from claude_tunnels.actors.agent_errors import AgentError
 from claude_tunnels.actors.base import EventActor
 from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.actors.once import request_end_id
 from claude_tunnels.actors.plans import PLAN_SCHEMA, PlanInvalid, parse_draft, validate
 from claude_tunnels.actors.ports import Consultation, Consulted
 from claude_tunnels.actors.scope import PlanningScope, planning_scope
 from claude_tunnels.actors.tree import Tree, TreeError
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import PlanRevised
-from claude_tunnels.events.execution import RequestCompleted, RequestFailed
+from claude_tunnels.events.execution import RequestCompleted, RequestFailed, RequestResumed
 from claude_tunnels.events.planning import DirectAnswerGiven, PlanProposed, PlanRejected, RouteDecided
 from claude_tunnels.projections.requests import RequestState
 
@@ -48,13 +50,18 @@ class Planner(EventActor):
         self._in_flight: set[tuple[str, int]] = set()
 
     def handle(self, event: AnyEvent, seq: int) -> None:
-        if not isinstance(event, (RouteDecided, PlanRevised)) or event.request_id is None:
+        resumed = isinstance(event, RequestResumed) and event.stage == "planning"
+        if not (isinstance(event, (RouteDecided, PlanRevised)) or resumed) or event.request_id is None:
             return
         request = self.ctx.requests.get(event.request_id)
         if request is None or request.status != "planning" or request.plan is not None and isinstance(event, RouteDecided):
             return
         key = (event.request_id, len(request.revisions))
         if key in self._in_flight:
+            return
+        if resumed and request.answer:  # answered directly before the restart: that answer ends it
+            ended = {**self.ctx.envelope(event, request_id=request.request_id), "id": request_end_id(request.request_id, request.opened_at)}
+            self.ctx.emit(RequestCompleted(**ended, summary=request.answer, usage=request.usage))
             return
         limits = self.ctx.settings.settings.limits
         limit = limits.max_message_chars
@@ -107,7 +114,8 @@ class Planner(EventActor):
             return
         text = message.answer.text.strip() or "(no answer)"
         ctx.emit(DirectAnswerGiven(**ctx.envelope(cause, request_id=request.request_id), text=text, usage=message.answer.usage))
-        ctx.emit(RequestCompleted(**ctx.envelope(cause, request_id=request.request_id), summary=text, usage=request.usage + message.answer.usage))
+        ended = {**ctx.envelope(cause, request_id=request.request_id), "id": request_end_id(request.request_id, request.opened_at)}
+        ctx.emit(RequestCompleted(**ended, summary=text, usage=request.usage + message.answer.usage))
 
     def _planned(self, message: Planned, request: RequestState, tree: Tree, scope: PlanningScope) -> None:
         ctx, cause = self.ctx, message.cause
@@ -124,4 +132,5 @@ class Planner(EventActor):
         ctx.emit(PlanProposed(**ctx.envelope(cause, request_id=request.request_id), plan=plan, revision=message.revision, usage=message.answer.usage))
 
     def _fail(self, cause: AnyEvent, request: RequestState, reason: str) -> None:
-        self.ctx.emit(RequestFailed(**self.ctx.envelope(cause, request_id=request.request_id), stage="planning", reason=reason))
+        ended = {**self.ctx.envelope(cause, request_id=request.request_id), "id": request_end_id(request.request_id, request.opened_at)}
+        self.ctx.emit(RequestFailed(**ended, stage="planning", reason=reason))

@@ -232,6 +232,11 @@ class TaskHandle(Protocol):
 
     def started(self, agent: str) -> None: ...
 
+    async def recorded(self) -> None:
+        """Wait until everything reported so far is stored (a runner that must not act before its
+        `task.started` is recorded: a restart then knows the task may have begun)."""
+        ...
+
     def progress(self, progress: Progress) -> None: ...
 
     def decided(self, note: PermissionNote) -> None: ...
@@ -259,4 +264,10 @@ class TaskExecutor(Protocol):
 
     async def in_place(self, workspace: str) -> bool:
         """Whether tasks of `workspace` edit the same folder (then they must take turns)."""
+        ...
+
+    async def roll_back(self, request_id: str, task_id: str, workspace: str) -> bool:
+        """After a restart, undo what an interrupted run of the task left behind (its worktree).
+        True when that leaves the task as if it never ran, so it may run again; False when it
+        cannot be undone (a folder edited in place) or is not this process's to undo."""
         ...

@@ -25,7 +25,7 @@ from claude_tunnels.events.conversation import (
     PlanRevised,
     RequestOpened,
 )
-from claude_tunnels.events.execution import PermissionRequested, WorkspaceTaskDispatched
+from claude_tunnels.events.execution import PermissionRequested, RequestResumed, WorkspaceTaskDispatched
 from claude_tunnels.events.planning import PlanApproved, PlanProposed, RouteDecided
 
 _STOP_TIMEOUT_S = 10.0
@@ -91,8 +91,10 @@ class Directory:
         match event:
             case MessageReceived():
                 return [self.session(event.session_key)]
-            case RequestOpened():
+            case RequestOpened() | RequestResumed(stage="routing"):
                 return [self.router]
+            case RequestResumed(stage="planning"):
+                return [self.planner]
             case RouteDecided() | PlanRevised():
                 return [self.planner]
             case PlanProposed() | ConfirmationAnswered():
@@ -100,6 +102,9 @@ class Directory:
             case PermissionRequested() | PermissionAnswered():
                 return [self.permissions]
             case PlanApproved():
+                request = self.ctx.requests.get(event.request_id)
+                if request is None or request.status != "executing":
+                    return []  # delivered again after its request ended: no supervisor to start
                 return [self.supervisor(event.request_id, create=True)]  # type: ignore[list-item]
             case CancelRequested():
                 supervisor = self.supervisor(request_id or "", create=False)

@@ -1,66 +1,91 @@
-"""After a restart: requests the old process was working on are settled from the stream.
+"""After a restart: every request the old process left open is taken up again, from the stream.
 
-Nothing stays "running" here: a task this process ran is reported as interrupted (never run
-again behind the person's back). A task a remote agent runs is not this process's to interrupt:
-the agent carries on, it was adopted again (`RemoteWorkspaces.adopt`), and its request goes on
-under a resumed supervisor. An executing request with no adopted task fails with that
-explanation; a request caught before its plan was ready fails with a request to send it again.
-Pending approvals and questions stay pending (their expiry is re-armed by the gates).
+It runs once at start, after the projections caught up and remote tasks were adopted, and before
+any event is delivered again, so it decides on the state the crash left and nothing races it:
+
+- **routing or planning** (nothing has run): `request.resumed` is recorded; the router or the
+  planner reacts to it as to `request.opened` / `route.decided` (a redelivery of those is the
+  same work, done once: the actors skip a request already in flight or past that stage);
+- **executing**: each task this process was running is settled. One only dispatched never
+  started (a local task's `task.started` is stored before its agent starts), so it simply runs.
+  One that was running in a git worktree is rolled back (the worktree removed; its next run makes
+  the branch again at the request's base with its upstream merged in) and runs again, once: a
+  second interruption is reported. One that edited its workspace in place cannot be rolled back:
+  it is reported interrupted, never run again behind the person's back, and the usual failure
+  policy applies to its dependants. Questions of a task that runs again are closed (it asks anew).
+  Remote tasks adopted again are left to their agents. The request's supervisor is then resumed
+  with that verdict (`phase_supervisor.Resume`) and takes it on, telling the person once;
+- **awaiting approval**: stays pending (the gates re-arm their expiries; channels show it again).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from claude_tunnels.actors.context import ActorContext
-from claude_tunnels.events.execution import RequestFailed, WorkspaceTaskCancelled, WorkspaceTaskInterrupted
-from claude_tunnels.projections.requests import TASK_ACTIVE, RequestState
+from claude_tunnels.actors.permission_gate import closing
+from claude_tunnels.actors.phase_supervisor import Resume
+from claude_tunnels.events.execution import RequestResumed
+from claude_tunnels.projections.requests import TASK_ACTIVE, RequestState, TaskState
+
+MAX_RUNS = 2
+"""How often a task that had started may run: once, and once again after an interruption."""
+
+NOT_ROLLED_BACK = (
+    "the orchestrator restarted while this task ran; its workspace is not in git, so its half-done edits "
+    "cannot be rolled back and it is not run again"
+)
+INTERRUPTED_AGAIN = "the orchestrator restarted while this task ran again after an earlier restart; it is not run a third time"
+LOST = "the orchestrator restarted while this task ran and its agent did not take it up again"
+CANCELLING = "the orchestrator restarted while this task was being stopped"
 
 
-async def reconcile(ctx: ActorContext, adopted: set[str] | frozenset[str] = frozenset()) -> int:
-    """Settle every request left open by a previous process (but the tasks in `adopted`, which
-    remote agents still run); return how many requests were settled."""
-    settled = 0
-    for request in list(ctx.requests.requests.values()):
-        if request.status not in ("routing", "planning", "executing"):
-            continue
-        if request.status == "executing" and any(t.task_id in adopted for t in request.tasks.values()):
-            await _interrupt_local(ctx, request, adopted)
-            continue
-
-        def envelope(request: RequestState = request, **fields: Any) -> dict[str, Any]:
-            return {"id": ctx.ids.new_id(), "at": ctx.clock.now(), "session_key": request.session_key,
-                    "causation_id": None, "request_id": request.request_id, **fields}
-
-        if request.status == "executing":
-            interrupted = []
-            for task in sorted(request.tasks.values(), key=lambda t: (t.phase, t.workspace)):
-                if task.status in TASK_ACTIVE:
-                    interrupted.append(task.workspace)
-                    await ctx.recorder.append(WorkspaceTaskInterrupted(
-                        **envelope(task_id=task.task_id, workspace=task.workspace),
-                        reason="the orchestrator restarted while this task ran",
-                    ))
-                elif task.status == "pending":
-                    await ctx.recorder.append(WorkspaceTaskCancelled(
-                        **envelope(task_id=task.task_id, workspace=task.workspace), reason="not run: the orchestrator restarted",
-                    ))
-            names = ", ".join(interrupted) or "none"
-            reason = (f"the orchestrator restarted while this request ran; interrupted tasks: {names}. "
-                      "Nothing was run again; send the request again to retry.")
-        else:
-            reason = "the orchestrator restarted before the plan was ready; please send the request again"
-        await ctx.recorder.append(RequestFailed(**envelope(), stage="recovery", reason=reason))
-        settled += 1
-    return settled
-
-
-async def _interrupt_local(ctx: ActorContext, request: RequestState, adopted: set[str] | frozenset[str]) -> None:
-    """Report this process's own unfinished tasks of a request that goes on (its supervisor is resumed)."""
-    for task in sorted(request.tasks.values(), key=lambda t: (t.phase, t.workspace)):
-        if task.status in TASK_ACTIVE and task.task_id not in adopted:
-            await ctx.recorder.append(WorkspaceTaskInterrupted(
+async def reconcile(
+    ctx: ActorContext, resume: Callable[[str, Resume], None], adopted: set[str] | frozenset[str] = frozenset(),
+) -> int:
+    """Take up every request left open by a previous process (`resume(request_id, verdict)` tells
+    its supervisor); return how many were taken up. Remote tasks in `adopted` run on."""
+    taken = 0
+    for request in sorted(ctx.requests.requests.values(), key=lambda r: r.opened_at):
+        if request.status in ("routing", "planning"):
+            await ctx.recorder.append(RequestResumed(
                 id=ctx.ids.new_id(), at=ctx.clock.now(), session_key=request.session_key, causation_id=None,
-                request_id=request.request_id, task_id=task.task_id, workspace=task.workspace,
-                reason="the orchestrator restarted while this task ran",
+                request_id=request.request_id, stage=request.status,
+            ))
+        elif request.status == "executing":
+            resume(request.request_id, await _verdict(ctx, request, adopted))
+        else:
+            continue
+        taken += 1
+    return taken
+
+
+async def _verdict(ctx: ActorContext, request: RequestState, adopted: set[str] | frozenset[str]) -> Resume:
+    """What becomes of each task of `request` that this process was running."""
+    rerun: set[str] = set()
+    interrupted: dict[str, str] = {}
+    for task in sorted(request.tasks.values(), key=lambda t: (t.phase, t.workspace)):
+        if task.status not in TASK_ACTIVE or task.task_id in adopted:
+            continue
+        if task.target != "local":
+            interrupted[task.workspace] = LOST
+            continue
+        clean = await ctx.tasks.roll_back(request.request_id, task.task_id, task.workspace, task.target)
+        if request.cancel_requested_by:
+            interrupted[task.workspace] = CANCELLING
+        elif task.status == "dispatched" or clean and task.attempt < MAX_RUNS:
+            rerun.add(task.workspace)  # never started (nothing to undo), or rolled back to a clean start
+            await _close_questions(ctx, request, task)
+        else:
+            interrupted[task.workspace] = NOT_ROLLED_BACK if not clean else INTERRUPTED_AGAIN
+    return Resume(rerun=frozenset(rerun), interrupted=interrupted)
+
+
+async def _close_questions(ctx: ActorContext, request: RequestState, task: TaskState) -> None:
+    # The interrupted run's questions died with it; its next run asks its own.
+    for question in request.pending_questions():
+        if question.task_id == task.task_id:
+            await ctx.recorder.append(closing(
+                question, request, at=ctx.clock.now(), cause_id=None, allowed=False, by="orchestrator",
+                reason="the task was interrupted by a restart and runs again",
             ))

@@ -1,7 +1,9 @@
 """The router: which projects a request is about (explicit names first, else a read-only agent).
 
 The agent call runs on the event loop; its answer comes back to the router as a message and is
-checked and recorded on the router's own thread, like every other decision of the actor.
+checked and recorded on the router's own thread, like every other decision of the actor. A
+request a restart caught while it was being routed (`request.resumed`, stage `routing`) is
+routed again from its recorded text and history.
 """
 
 from __future__ import annotations
@@ -12,21 +14,23 @@ from claude_tunnels.actors import prompts
 from claude_tunnels.actors.agent_errors import AgentError
 from claude_tunnels.actors.base import EventActor
 from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.actors.once import request_end_id
 from claude_tunnels.actors.ports import Consultation, Consulted
 from claude_tunnels.actors.routing import ROUTE_SCHEMA, RoutingInvalid, explicit_route, parse_answer
 from claude_tunnels.actors.tree import Tree, TreeError
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.catalogue import AnyEvent
-from claude_tunnels.events.conversation import RequestOpened
-from claude_tunnels.events.execution import RequestFailed
+from claude_tunnels.events.conversation import RequestOpened, Turn
+from claude_tunnels.events.execution import RequestFailed, RequestResumed
 from claude_tunnels.events.planning import ClarificationNeeded, RouteDecided, RouteMethod
 
 
 @dataclass(frozen=True)
 class Routed:
-    """The router agent answered (or failed) for `opened`, whose tree was `tree`."""
+    """The router agent answered (or failed) for the request of `opened` (its `request.opened`, or
+    the `request.resumed` that routes it again), whose tree was `tree`."""
 
-    opened: RequestOpened
+    opened: RequestOpened | RequestResumed
     tree: Tree
     answer: Consulted | None = None
     error: str = ""
@@ -40,26 +44,37 @@ class Router(EventActor):
         self._in_flight: set[str] = set()
 
     def handle(self, event: AnyEvent, seq: int) -> None:
-        if not isinstance(event, RequestOpened) or event.request_id is None:
-            return
-        request = self.ctx.requests.get(event.request_id)
-        if request is None or request.status != "routing" or event.request_id in self._in_flight:
+        text: str
+        history: list[Turn]
+        match event:
+            case RequestOpened() if event.request_id is not None:
+                text, history = event.text, list(event.history)
+            case RequestResumed(stage="routing"):
+                state = self.ctx.requests.get(event.request_id)
+                if state is None:
+                    return
+                text, history = state.text, list(state.history)
+            case _:
+                return
+        request_id = event.request_id or ""
+        request = self.ctx.requests.get(request_id)
+        if request is None or request.status != "routing" or request_id in self._in_flight:
             return  # already routed (a redelivery) or being routed
         try:
             tree = self.ctx.tree.tree()
         except TreeError as err:
             self._fail(event, str(err))
             return
-        explicit = explicit_route(event.text, tree)
+        explicit = explicit_route(text, tree)
         if explicit is not None:
             projects, workspaces = explicit
             method: RouteMethod = "explicit" if len(tree.projects) > 1 or workspaces else "single_project"
-            self.ctx.emit(RouteDecided(**self.ctx.envelope(event, request_id=event.request_id), projects=projects, workspaces=workspaces, method=method))
+            self.ctx.emit(RouteDecided(**self.ctx.envelope(event, request_id=request_id), projects=projects, workspaces=workspaces, method=method))
             return
-        self._in_flight.add(event.request_id)
+        self._in_flight.add(request_id)
         limits = self.ctx.settings.settings.limits
         consultation = Consultation(
-            role="router", prompt=prompts.router_prompt(event.text, event.history, tree, limits.max_message_chars, limits.router_prompt_chars),
+            role="router", prompt=prompts.router_prompt(text, history, tree, limits.max_message_chars, limits.router_prompt_chars),
             system=prompts.ROUTER_SYSTEM, schema=ROUTE_SCHEMA,
         )
         ref, advisors = self.actor_ref, self.ctx.advisors
@@ -70,7 +85,7 @@ class Router(EventActor):
             except AgentError as err:
                 ref.tell(Routed(event, tree, error=str(err)))
 
-        self.ctx.start(ask(), name=f"route {event.request_id}")
+        self.ctx.start(ask(), name=f"route {request_id}")
 
     def on_message(self, message: object) -> None:
         if not isinstance(message, Routed):
@@ -97,6 +112,10 @@ class Router(EventActor):
             outcome = RouteDecided(**envelope, projects=route.projects, method="agent", usage=message.answer.usage)
         self.ctx.emit(outcome)
 
-    def _fail(self, opened: RequestOpened, why: str) -> None:
+    def _fail(self, opened: RequestOpened | RequestResumed, why: str) -> None:
         # Never a silent fallback: a failed routing is reported, nothing else runs.
-        self.ctx.emit(RequestFailed(**self.ctx.envelope(opened, request_id=opened.request_id), stage="routing", reason=f"routing failed: {why}"))
+        request = self.ctx.requests.get(opened.request_id or "")
+        envelope = self.ctx.envelope(opened, request_id=opened.request_id)
+        if request is not None:
+            envelope["id"] = request_end_id(request.request_id, request.opened_at)
+        self.ctx.emit(RequestFailed(**envelope, stage="routing", reason=f"routing failed: {why}"))

@@ -60,8 +60,10 @@ REASON_CHARS = 1000
 
 
 def permission_id(dispatched: WorkspaceTaskDispatched, number: int) -> str:
-    """The id of a task's `number`-th question (the same however often it is recorded)."""
-    return derived_id(dispatched.at, f"{dispatched.task_id}:question:{number}")
+    """The id of a task's `number`-th question (the same however often it is recorded; a task run
+    again after a restart asks new ones)."""
+    again = f":{dispatched.attempt}" if dispatched.attempt > 1 else ""
+    return derived_id(dispatched.at, f"{dispatched.task_id}{again}:question:{number}")
 
 
 def end_event(end: TaskEnd, envelope: dict[str, Any]) -> Event:
@@ -149,6 +151,11 @@ class TaskRecorder:
     def started(self, agent: str) -> None:
         """The task's agent started its session."""
         self._record(WorkspaceTaskStarted(**self._envelope(), agent=agent))
+
+    async def recorded(self) -> None:
+        """Wait until everything reported so far is stored (a failure to store is raised)."""
+        if self._last is not None:
+            await asyncio.shield(self._last)
 
     def progress(self, progress: Progress) -> None:
         """What the agent is doing: recorded at most once per `limits.progress_interval_s`."""

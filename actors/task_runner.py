@@ -87,8 +87,11 @@ class TaskRunner:
         """Run one dispatched task (a redelivered or already settled one is left alone)."""
         request = self.requests.get(dispatched.request_id)
         task = request.tasks.get(dispatched.workspace) if request else None
-        if task is None or task.task_id != dispatched.task_id or task.status != "dispatched" or dispatched.task_id in self._running:
-            return
+        if (
+            task is None or task.task_id != dispatched.task_id or task.status != "dispatched" or task.attempt != dispatched.attempt
+            or dispatched.task_id in self._running
+        ):
+            return  # an earlier attempt's dispatch delivered again after a restart ran the task again: never twice
         handle = self.handle_for(dispatched)
         executor = self.executors.get(dispatched.target)
         try:
@@ -118,6 +121,12 @@ class TaskRunner:
             executor = self.executors.get(recorder.dispatched.target)
             if executor is not None:
                 await executor.cancel(recorder.task_id, by)
+
+    async def roll_back(self, request_id: str, task_id: str, workspace: str, target: str) -> bool:
+        """After a restart: undo what an interrupted run left (see `TaskExecutor.roll_back`);
+        whether the task may run again from the start."""
+        executor = self.executors.get(target)
+        return executor is not None and await executor.roll_back(request_id, task_id, workspace)
 
     def running(self) -> list[TaskRecorder]:
         """The tasks that have not recorded their end."""

@@ -3,12 +3,14 @@
     .venv/bin/python bench/run_all.py [NAME ...]   # `make bench`; names filter, e.g. `rebuild`
 
 Each script runs as its own process (its own nats-server, no shared state) with its output shown
-as it comes; a script that fails is reported at the end and makes the exit status non-zero.
+as it comes; a script that fails is reported at the end and makes the exit status non-zero. A
+script runs for at most `TIMEOUT_S`, or what a `# run_all: timeout <seconds>` line in it says.
 A new `bench/<name>.py` is picked up without changing this file.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -16,6 +18,13 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 TIMEOUT_S = 600
+_TIMEOUT_LINE = re.compile(r"^# run_all: timeout (\d+)$", re.MULTILINE)
+
+
+def timeout_of(path: Path) -> int:
+    """How long the script may run (its own `# run_all: timeout N` line, else `TIMEOUT_S`)."""
+    found = _TIMEOUT_LINE.search(path.read_text(encoding="utf-8"))
+    return int(found.group(1)) if found else TIMEOUT_S
 
 
 def scripts(names: list[str]) -> list[Path]:
@@ -35,11 +44,12 @@ def main() -> int:
     for path in selected:
         print(f"\n=== {path.name} ===", flush=True)
         start = time.perf_counter()
+        limit = timeout_of(path)
         try:
-            code = subprocess.run([sys.executable, str(path)], cwd=BENCH.parent, timeout=TIMEOUT_S).returncode
+            code = subprocess.run([sys.executable, str(path)], cwd=BENCH.parent, timeout=limit).returncode
         except subprocess.TimeoutExpired:
             code = -1
-            print(f"{path.name} did not finish within {TIMEOUT_S} s", flush=True)
+            print(f"{path.name} did not finish within {limit} s", flush=True)
         print(f"=== {path.name}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {time.perf_counter() - start:.0f} s ===", flush=True)
         if code != 0:
             failed.append(path.name)

@@ -94,6 +94,10 @@ class ChatChannel(ABC):
     async def edit(self, session_key: str, ref: str, text: str) -> None:
         """Replace the text of a message posted earlier."""
 
+    async def notify(self, session_key: str, text: str) -> None:
+        """Post `text` now, unrecorded (the event store is unreachable: `tunnels.runtime.outage`)."""
+        await self.post(session_key, text)
+
     async def receive(
         self, *, session_key: str, sender: str, text: str, message_ref: str, sent_at: datetime,
         sender_name: str = "", action: str | None = None, request_id: str | None = None, permission_id: str | None = None,

@@ -22,6 +22,7 @@ from claude_tunnels.events.execution import (
     RequestCancelled,
     RequestCompleted,
     RequestFailed,
+    RequestResumed,
     WorkspaceProgress,
     WorkspaceTaskCancelled,
     WorkspaceTaskFailed,
@@ -64,6 +65,30 @@ def decision_text(event: PermissionDecided) -> str:
     """The answer to a relayed question, or (as progress) a refusal by the policy or the sandbox."""
     mark = "✓ Allowed" if event.allowed else "✗ Denied"
     return f"{mark} for {event.workspace}: {event.tool} {event.detail} ({event.reason})"
+
+
+def resumed_text(event: RequestResumed) -> str:
+    """What a person is told once when a restarted orchestrator takes their request up again."""
+    rid = event.request_id
+    if event.stage == "routing":
+        return f"The orchestrator restarted before request {rid} was routed; nothing had run, so it is routed again."
+    if event.stage == "planning":
+        return f"The orchestrator restarted while request {rid} was being planned; nothing had run, so it is planned again."
+    parts = [f"{event.finished} task{'s' if event.finished != 1 else ''} had finished and stay done"] if event.finished else []
+    if event.rerun:
+        parts.append(f"interrupted, run again from the start: {', '.join(event.rerun)}")
+    if event.interrupted:
+        parts.append(f"interrupted, not run again: {', '.join(event.interrupted)}")
+    return f"Request {rid} resumed after an orchestrator restart" + (f": {'; '.join(parts)}." if parts else ".")
+
+
+def completed_headline(event: RequestCompleted) -> str:
+    """"Done" only when every task succeeded; otherwise it says the request finished with failures."""
+    cost = f"${event.usage.cost_usd:.4f}"
+    if event.failed or event.skipped:
+        counts = ", ".join(f"{n} {what}" for n, what in ((event.failed, "failed"), (event.skipped, "skipped")) if n)
+        return f"Finished with failures (request {event.request_id}, {cost}): {counts}."
+    return f"Done (request {event.request_id}, {cost})."
 
 
 def render(event: AnyEvent, *, progress: bool = True) -> str | None:
@@ -126,8 +151,10 @@ def render(event: AnyEvent, *, progress: bool = True) -> str | None:
             return f"  ■ {event.workspace} interrupted: {event.reason}"
         case RequestCompleted() if event.stopped:
             return f"Request {event.request_id} {event.stopped}.\n{event.summary}"
+        case RequestResumed():
+            return resumed_text(event)
         case RequestCompleted():
-            return f"Done (request {event.request_id}, ${event.usage.cost_usd:.4f}).\n{event.summary}"
+            return f"{completed_headline(event)}\n{event.summary}"
         case RequestFailed():
             return f"Request {event.request_id} failed: {event.reason}"
         case RequestCancelled():

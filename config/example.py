@@ -33,6 +33,7 @@ nats:
   retention_days: 30
   duplicate_window_s: 86400
   connect_timeout_s: 5
+  outage_notice_s: 30    # tell people with a request open when the event store is unreachable this long
 
 # The model of each agent role; null keeps the Claude Code CLI's default model.
 models:

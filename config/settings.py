@@ -63,9 +63,12 @@ class NatsSettings(_Section, frozen=True, kw_only=True):
     retention_days: float = 30
     duplicate_window_s: float = 86400
     connect_timeout_s: float = 5
+    outage_notice_s: float = 30
+    """When the event store has been unreachable this long, people with a request open are told
+    (and told again once it is back); work waits for it meanwhile."""
 
     def __post_init__(self) -> None:
-        _require_positive(self, "retention_days", "duplicate_window_s", "connect_timeout_s")
+        _require_positive(self, "retention_days", "duplicate_window_s", "connect_timeout_s", "outage_notice_s")
         if not _STREAM_NAME.fullmatch(self.stream):
             raise ValueError(
                 "`stream` must be 1-64 letters, digits, `_` or `-` (a JetStream stream name)"

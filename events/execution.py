@@ -17,7 +17,8 @@ class PhaseStarted(RequestEvent, frozen=True, kw_only=True, tag="phase.started")
 
 
 class WorkspaceTaskDispatched(RequestEvent, frozen=True, kw_only=True, tag="task.dispatched"):
-    """A task was handed to a workspace actor (`target` is "local" or "remote"), with its upstream tasks named."""
+    """A task was handed to a workspace actor (`target` is "local" or "remote"), with its upstream
+    tasks named. `attempt` 2 is the run again of a task a restart interrupted (`request.resumed`)."""
 
     task_id: str
     workspace: str
@@ -25,6 +26,7 @@ class WorkspaceTaskDispatched(RequestEvent, frozen=True, kw_only=True, tag="task
     task: str
     upstream: list[str] = []
     target: str = "local"
+    attempt: int = 1
 
 
 class WorkspaceTaskStarted(RequestEvent, frozen=True, kw_only=True, tag="task.started"):
@@ -139,6 +141,21 @@ class PhaseCompleted(RequestEvent, frozen=True, kw_only=True, tag="phase.complet
     succeeded: list[str] = []
     failed: list[str] = []
     skipped: list[str] = []
+
+
+class RequestResumed(RequestEvent, frozen=True, kw_only=True, tag="request.resumed"):
+    """The orchestrator restarted and took the request up again, told once to the person.
+
+    `stage` says where it was: `routing` or `planning` (nothing had run: it is routed or planned
+    again), or `execution` (an approved plan goes on). For an execution, `finished` tasks stay
+    finished, `rerun` ones (interrupted in a git worktree) run again from a clean worktree, and
+    `interrupted` ones (outside git, or interrupted a second time) are reported and not run again.
+    """
+
+    stage: Literal["routing", "planning", "execution"]
+    finished: int = 0
+    rerun: list[str] = []
+    interrupted: list[str] = []
 
 
 class RequestCompleted(RequestEvent, frozen=True, kw_only=True, tag="request.completed"):

@@ -37,6 +37,7 @@ from claude_tunnels.events.execution import (
     RequestCancelled,
     RequestCompleted,
     RequestFailed,
+    RequestResumed,
     WorkspaceProgress,
     WorkspaceTaskCancelled,
     WorkspaceTaskDispatched,
@@ -78,6 +79,8 @@ class TaskState(msgspec.Struct, frozen=True, kw_only=True):
     task_id: str = ""
     status: TaskStatus = "pending"
     target: str = "local"
+    attempt: int = 0
+    """How often it was dispatched: 2 once a restart ran it again (`request.resumed`)."""
     result: TaskResult | None = None
     facts: TaskFacts | None = None
     """What the orchestrator found the task did (branch, commit, diff, tests), beside its claims."""
@@ -210,7 +213,10 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:
         case PhaseStarted():
             return replace(state, phase=event.phase)
         case WorkspaceTaskDispatched():
-            return _task(state, event.workspace, task_id=event.task_id, status="dispatched", target=event.target)
+            return _task(
+                state, event.workspace, task_id=event.task_id, status="dispatched", target=event.target, attempt=event.attempt,
+                error="", started_at=None, last_progress="",
+            )
         case WorkspaceTaskStarted():
             return _task(state, event.workspace, status="running", started_at=event.at)
         case WorkspaceProgress():
@@ -238,6 +244,11 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:
             return replace(state, questions={**state.questions, event.permission_id: question})
         case PermissionDecided():
             return _decided(state, event)
+        case RequestResumed():
+            # A task run again starts over: it waits for its new dispatch.
+            for workspace in event.rerun:
+                state = _task(state, workspace, status="pending", started_at=None, last_progress="")
+            return state
         case RequestCompleted():
             return replace(state, status="completed", answer=event.summary, reason=event.stopped, ended_at=event.at, history=[])
         case RequestFailed():

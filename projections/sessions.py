@@ -50,6 +50,7 @@ from claude_tunnels.events.execution import (
     RequestCancelled,
     RequestCompleted,
     RequestFailed,
+    RequestResumed,
     WorkspaceProgress,
     WorkspaceTaskCancelled,
     WorkspaceTaskDispatched,
@@ -215,7 +216,7 @@ def evolve(state: SessionState, event: AnyEvent) -> SessionState:
         case (
             MessageReceived() | NoticeIssued() | ReplyPosted() | CancelRequested() | PermissionAnswered()
             | ConfirmationAnswered() | ConfirmationGiven() | ConfirmationRefused() | ConfirmationCancelled() | ConfirmationExpired()
-            | RouteDecided() | DirectAnswerGiven() | PlanRejected() | PhaseStarted() | PhaseCompleted()
+            | RouteDecided() | DirectAnswerGiven() | PlanRejected() | PhaseStarted() | PhaseCompleted() | RequestResumed()
             | WorkspaceTaskDispatched() | WorkspaceTaskStarted() | WorkspaceProgress() | PermissionRequested() | PermissionDecided()
             | WorkspaceTaskSucceeded() | WorkspaceTaskFailed() | WorkspaceTaskCancelled() | WorkspaceTaskTimedOut()
             | WorkspaceTaskSkipped() | WorkspaceTaskInterrupted()

@@ -128,6 +128,9 @@ class LocalExecutor:
                 await handle.finish(Failed(str(err)))
                 return
             handle.started(self.agent_name)
+            # Stored before the agent can touch anything: after a crash, a task still only
+            # "dispatched" never ran, and may simply run (`actors.reconcile`).
+            await handle.recorded()
             relayed = bool(self.sessions.relay)
             spec = self.sessions.workspace(order, placement.cwd, relayed=relayed, git=placement.agent_git)
             try:
@@ -165,6 +168,16 @@ class LocalExecutor:
         except TreeError:
             return True
         return found.path is None or not await self.places.isolates(found.path)
+
+    async def roll_back(self, request_id: str, task_id: str, workspace: str) -> bool:
+        """After a restart: remove the worktrees an interrupted run of the task left; True when it
+        ran in one (its branch is made again from the base when it runs again), False when it
+        edited the workspace in place (nothing to roll back to)."""
+        try:
+            found = self.trees.tree().workspace(workspace)
+        except TreeError:
+            return False
+        return found.path is not None and await self.places.roll_back(request_id, task_id, found.path)
 
     async def cancel(self, task_id: str, by: str) -> None:
         """Stop the task's session (its runner records the cancel)."""

@@ -15,6 +15,7 @@ from claude_tunnels.config.errors import CredentialsError
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.projections import RequestsView, SessionsView, TaskLog
 from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, EventStore, Layout, connect, running_server
+from claude_tunnels.tunnels.bus.connection import BusHealth
 
 Role = Literal["owner", "reader"]
 
@@ -29,6 +30,8 @@ class Backbone:
     url: str
     options: ConnectOptions = field(repr=False)
     """How this process connected (with its login): for a helper that needs a connection of its own."""
+    health: BusHealth = field(default_factory=BusHealth)
+    """Whether the connection is up (appends wait for it to come back; listeners hear each change)."""
 
 
 def layout_of(loaded: LoadedSettings, prefix: str = "tunnels") -> Layout:
@@ -76,7 +79,8 @@ async def open_backbone(loaded: LoadedSettings, *, role: Role, name: str = "tunn
     process already owns it; a `reader` (tail, replay) joins a running embedded server if there
     is one, and otherwise starts one for as long as it runs. On the embedded server both log in
     as the store's nkey user (its seed under `<state>/nats/`); a configured `nats.url` is reached
-    with the configured credentials.
+    with the configured credentials. An owner's embedded server is supervised: started again on
+    the same store and port if it dies, while the connection reconnects by itself.
     """
     nats = loaded.settings.nats
     async with AsyncExitStack() as stack:
@@ -86,14 +90,16 @@ async def open_backbone(loaded: LoadedSettings, *, role: Role, name: str = "tunn
         else:
             joined = running_server(loaded.state_dir, name=name) if role == "reader" else None
             if joined is None:
-                server = await stack.enter_async_context(EmbeddedNatsServer(loaded.state_dir))
+                server = await stack.enter_async_context(EmbeddedNatsServer(loaded.state_dir, supervise=role == "owner"))
                 joined = server.connect_options(name)
             options = replace(joined, connect_timeout_s=nats.connect_timeout_s)
-        nc = await connect(options)
+        health = BusHealth()
+        nc = await connect(options, health)
         stack.push_async_callback(_close, nc)  # before the server stops (last in, first out)
-        store = EventStore(nc, layout_of(loaded))
+        stack.callback(health.close)  # before that: closing on purpose is no outage
+        store = EventStore(nc, layout_of(loaded), health=health)
         await store.ensure()
-        yield Backbone(store=store, nc=nc, server=server, url=options.url, options=options)
+        yield Backbone(store=store, nc=nc, server=server, url=options.url, options=options, health=health)
 
 
 async def _close(nc: Client) -> None:

@@ -22,6 +22,7 @@ from claude_tunnels.events.execution import (
     PhaseStarted,
     RequestCompleted,
     RequestFailed,
+    RequestResumed,
     WorkspaceProgress,
     WorkspaceTaskDispatched,
     WorkspaceTaskFailed,
@@ -72,7 +73,11 @@ def detail(event: Event) -> str:
         case PhaseStarted():
             return f"phase {event.phase}: {', '.join(event.workspaces)}"
         case WorkspaceTaskDispatched():
-            return f"{event.workspace} ({event.target}): {_short(event.task, 60)}"
+            again = f", attempt {event.attempt}" if event.attempt > 1 else ""
+            return f"{event.workspace} ({event.target}{again}): {_short(event.task, 60)}"
+        case RequestResumed():
+            ran = f"{event.finished} finished; rerun: {', '.join(event.rerun) or '-'}; interrupted: {', '.join(event.interrupted) or '-'}"
+            return f"{event.stage}" + (f": {ran}" if event.stage == "execution" else ": again")
         case WorkspaceProgress():
             return f"{event.workspace} {event.kind}: {_short(event.detail, 60)}"
         case PermissionRequested():

@@ -144,12 +144,19 @@ class RecordingTasks(TaskRunner):
         super().__init__(loaded, log, requests, clock, ids, executors={}, monotonic=clock)
         self.ran: list[WorkspaceTaskDispatched] = []
         self.cancelled: list[tuple[str, str]] = []
+        self.in_git: set[str] = set()
+        """Workspaces whose tasks run in git worktrees: an interrupted run of theirs rolls back."""
+        self.rolled_back: list[str] = []
 
     async def run(self, dispatched: WorkspaceTaskDispatched) -> None:
         self.ran.append(dispatched)
 
     async def cancel_request(self, request_id: str, by: str) -> None:
         self.cancelled.append((request_id, by))
+
+    async def roll_back(self, request_id: str, task_id: str, workspace: str, target: str) -> bool:
+        self.rolled_back.append(workspace)
+        return workspace in self.in_git
 
 
 def loaded(settings: Settings) -> LoadedSettings:

@@ -33,6 +33,7 @@ from claude_tunnels.events.execution import (
     PhaseStarted,
     RequestCancelled,
     RequestCompleted,
+    RequestResumed,
     WorkspaceTaskCancelled,
     WorkspaceTaskDispatched,
     WorkspaceTaskFailed,
@@ -151,10 +152,18 @@ class Story:
     def phase_started(self, phase: int) -> PhaseStarted:
         return PhaseStarted(phase=phase, workspaces=self.plan.phases[phase - 1], **self._req())
 
-    def dispatched(self, workspace: str, phase: int = 1) -> WorkspaceTaskDispatched:
+    def dispatched(self, workspace: str, phase: int = 1, attempt: int = 1) -> WorkspaceTaskDispatched:
         return WorkspaceTaskDispatched(
-            task_id=self.task_id(workspace), workspace=workspace, phase=phase, task=f"work on {workspace}", **self._req(),
+            task_id=self.task_id(workspace), workspace=workspace, phase=phase, task=f"work on {workspace}", attempt=attempt,
+            **self._req(),
         )
+
+    def started(self, workspace: str) -> WorkspaceTaskStarted:
+        return WorkspaceTaskStarted(task_id=self.task_id(workspace), workspace=workspace, agent="local", **self._req())
+
+    def resumed(self, rerun: str) -> RequestResumed:
+        """A restart took the request up and ran `rerun`'s task again (its new dispatch may not follow)."""
+        return RequestResumed(stage="execution", rerun=[rerun], **self._req())
 
     def question(self, workspace: str, permission_id: str = QUESTION, expires_in_s: float = 300) -> PermissionRequested:
         env = self._req()

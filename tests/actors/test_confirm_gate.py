@@ -12,8 +12,9 @@ from datetime import timedelta
 import pytest
 
 from claude_tunnels.actors.confirm_gate import ConfirmGate, Expire
+from claude_tunnels.actors.once import reaction_id
 from claude_tunnels.config.settings import ChannelSettings, Settings, SlackChannelSettings
-from claude_tunnels.events.conversation import ConfirmationRequested
+from claude_tunnels.events.conversation import ConfirmationGiven, ConfirmationRequested
 from claude_tunnels.events.values import Usage
 from tests.actors.harness import ALICE, BOB, BOSS, World, running
 from tests.actors.story import REQUEST, Out, Stage, Story, out, shape
@@ -87,3 +88,26 @@ async def test_a_channel_with_auto_approve_runs_the_plan_without_asking() -> Non
         gate = world.start(ConfirmGate)
         expected = [out("confirmation.given", by="auto", auto=True), out("plan.approved", by="auto", auto=True)]
         assert shape(await world.deliver(gate, story.proposed()), expected) == expected
+
+
+async def test_an_answer_delivered_again_after_a_restart_is_neither_approved_twice_nor_refused(world: World) -> None:
+    # The old process recorded the approval and died before the answer's delivery was acknowledged.
+    story = Story(world)
+    await world.given(*story.up_to("awaiting_approval"))
+    gate = world.start(ConfirmGate)
+    answer = story.answered(ALICE, "approve")
+    assert shape(await world.deliver(gate, answer), GIVEN_BY_ALICE) == GIVEN_BY_ALICE
+    assert await world.deliver(gate, answer) == []
+
+
+async def test_an_answer_cut_short_between_its_two_facts_records_only_the_missing_one(world: World) -> None:
+    # "Approved by alice" was stored, the plan's approval was not: the answer comes again.
+    story = Story(world)
+    answer = story.answered(ALICE, "approve")
+    given = ConfirmationGiven(
+        id=reaction_id(answer.id, answer.at, "confirmation.given"), at=answer.at, session_key=answer.session_key,
+        causation_id=answer.id, request_id=REQUEST, by=ALICE,
+    )
+    await world.given(*story.up_to("awaiting_approval"), answer, given)
+    assert shape(await world.deliver(world.start(ConfirmGate), answer), GIVEN_BY_ALICE[1:]) == GIVEN_BY_ALICE[1:]
+    assert [e.type for e in world.log.events].count("confirmation.given") == 1

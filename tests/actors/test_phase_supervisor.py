@@ -23,8 +23,10 @@ from claude_tunnels.events.execution import (
     PhaseStarted,
     RequestCancelled,
     RequestCompleted,
+    RequestResumed,
     WorkspaceTaskCancelled,
     WorkspaceTaskDispatched,
+    WorkspaceTaskInterrupted,
     WorkspaceTaskSkipped,
 )
 from tests.actors.harness import ALICE, BOSS, World, running
@@ -45,7 +47,12 @@ def line(event: AnyEvent) -> str:
         case PhaseStarted():
             return f"phase {event.phase}: {', '.join(event.workspaces) or '-'}"
         case WorkspaceTaskDispatched():
-            return f"dispatch {event.workspace}" + (" (remote)" if event.target == "remote" else "")
+            again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            return f"dispatch {event.workspace}" + (" (remote)" if event.target == "remote" else "") + again
+        case WorkspaceTaskInterrupted():
+            return f"interrupted {event.workspace}: {event.reason}"
+        case RequestResumed():
+            return f"resumed: {event.finished} finished; rerun {', '.join(event.rerun) or '-'}; interrupted {', '.join(event.interrupted) or '-'}"
         case WorkspaceTaskSkipped():
             return f"skip {event.workspace}: {event.reason or ', '.join(event.because) + ' did not succeed'}"
         case WorkspaceTaskCancelled():
@@ -195,7 +202,7 @@ async def test_a_resumed_supervisor_goes_on_where_the_stream_says(budget: float 
                           *[story.dispatched(w) for w in (API, CORE)],
                           story.succeeded(API))
         supervisor = world.start(PhaseSupervisor, REQUEST)
-        assert await world.ask(supervisor, Resume()) == []
+        assert [line(e) for e in await world.ask(supervisor, Resume())] == ["resumed: 1 finished; rerun -; interrupted -"]
         assert [line(e) for e in await world.deliver(supervisor, story.succeeded(CORE))] == after_core
 
 
@@ -209,3 +216,62 @@ async def test_a_resumed_supervisor_keeps_a_cancel_made_before_the_restart(world
     supervisor = world.start(PhaseSupervisor, REQUEST)
     assert await world.ask(supervisor, Resume()) == []
     assert [line(e) for e in await world.deliver(supervisor, story.cancelled(CORE))] == [f"cancelled by {ALICE}"]
+
+
+OUTSIDE_GIT = "outside git: not run again"
+RESUMES = [
+    pytest.param([], Resume(), [
+        "resumed: 0 finished; rerun -; interrupted -", *PHASE_1,
+    ], [], id="approved just before the crash: phase 1 starts (once: the approval's redelivery changes nothing)"),
+    pytest.param([("dispatched", API), ("started", API), ("dispatched", CORE), ("started", CORE)],
+                 Resume(rerun=frozenset({API}), interrupted={CORE: OUTSIDE_GIT}), [
+        f"resumed: 0 finished; rerun {API}; interrupted {CORE}", f"interrupted {CORE}: {OUTSIDE_GIT}", f"dispatch {API} (attempt 2)",
+    ], [
+        (("succeeded", API), [f"phase 1 done: succeeded {API}; failed {CORE}", f"phase 2: {DOCS}",
+                              f"skip {BACKEND}: {CORE} did not succeed", f"dispatch {DOCS}"]),
+    ], id="mid-task: a rolled-back task runs again, one outside git is interrupted and its dependants skipped"),
+    pytest.param([("dispatched", API), ("dispatched", CORE), ("succeeded", API)], Resume(rerun=frozenset({CORE})), [
+        f"resumed: 1 finished; rerun {CORE}; interrupted -", f"dispatch {CORE} (attempt 2)",
+    ], [
+        (("succeeded", CORE), AFTER_CORE),
+    ], id="a task dispatched but never started simply runs; finished ones stay finished"),
+    pytest.param([("dispatched", API), ("succeeded", API), ("dispatched", CORE), ("started", CORE), ("resumed", CORE)], Resume(), [
+        "resumed: 1 finished; rerun -; interrupted -", f"dispatch {CORE} (attempt 2)",
+    ], [], id="killed again before the run again was dispatched: it is, as the next attempt (never the first again)"),
+    pytest.param([("dispatched", API), ("succeeded", API)], Resume(), [
+        "resumed: 1 finished; rerun -; interrupted -", f"dispatch {CORE}",
+    ], [], id="a crash while phase 1 was being dispatched: the rest of it is dispatched"),
+    pytest.param([("dispatched", API), ("dispatched", CORE), ("succeeded", API), ("succeeded", CORE)], Resume(),
+                 ["resumed: 2 finished; rerun -; interrupted -", *AFTER_CORE], [],
+                 id="every task of the phase ended before the crash: the next phase starts"),
+    pytest.param([("dispatched", API), ("dispatched", CORE), ("started", CORE), ("succeeded", API), ("cancel", ALICE)],
+                 Resume(rerun=frozenset({CORE})), [
+        f"interrupted {CORE}: the orchestrator restarted while this task ran",
+        *[f"cancel {w}: cancelled before it ran" for w in (DOCS, BACKEND, FRONTEND)], f"cancelled by {ALICE}",
+    ], [], id="a stop said before the crash: nothing runs again, the request ends cancelled"),
+]
+
+
+@pytest.mark.parametrize("before, verdict, resumed, then", RESUMES)
+async def test_a_resumed_supervisor_takes_the_request_up(before: list[Step], verdict: Resume, resumed: list[str], then: Run) -> None:
+    async with running(Settings(approvers=[BOSS])) as world:
+        story = Story(world, plan=PLAN, projects=PROJECTS)
+        steps = [story.approved(), *([story.phase_started(1)] if before else [])]
+        await world.given(*story.up_to("awaiting_approval"), *steps, *[getattr(story, name)(arg) for name, arg in before])
+        supervisor = world.start(PhaseSupervisor, REQUEST)
+        assert [line(e) for e in await world.ask(supervisor, verdict)] == resumed
+        # What the old process had recorded and not yet seen acknowledged comes again: nothing happens twice.
+        assert await world.deliver(supervisor, story.last("plan.approved")) == []
+        assert [(step, [line(e) for e in await world.deliver(supervisor, getattr(story, step[0])(step[1]))]) for step, _ in then] == then
+
+
+async def test_the_last_task_ended_before_the_crash_completes_the_request(world: World) -> None:
+    story = Story(world, plan=plan_of((API, [])), projects=["api-service"])
+    await world.given(*story.up_to("awaiting_approval"), story.approved(), story.phase_started(1), story.dispatched(API),
+                      story.succeeded(API))
+    supervisor = world.start(PhaseSupervisor, REQUEST)
+    emitted = await world.ask(supervisor, Resume())
+    assert [line(e) for e in emitted] == [f"phase 1 done: succeeded {API}", "completed: 1 succeeded, 0 failed, 0 skipped"]
+    assert emitted[-1].summary == f"1 of 1 workspace tasks succeeded.\n✓ {API}: {API} done"  # type: ignore[attr-defined]
+    # The old supervisor had recorded that phase's end: the resumed one's is the same fact, stored once.
+    assert await world.ask(world.start(PhaseSupervisor, REQUEST), Resume()) == []

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
 from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, StoreLocked, connect, running_server_url
+from claude_tunnels.tunnels.bus.connection import BusHealth
 from tests.factories import Events
 
 
@@ -43,3 +47,27 @@ async def test_events_survive_a_server_restart_and_the_client_reconnects(tmp_pat
     finally:
         await nc.close()
         await server.stop()
+
+
+async def test_a_supervised_server_that_dies_comes_back_and_an_append_made_meanwhile_is_stored_once(tmp_path: Path) -> None:
+    async with EmbeddedNatsServer(tmp_path / ".tunnels", supervise=True) as server:
+        health = BusHealth()
+        nc = await connect(server.connect_options(), health)
+        try:
+            store = EventStore(nc, health=health)
+            await store.ensure()
+            ev = Events()
+            await store.append(ev.message("s:1", "before"))
+            loop = asyncio.get_running_loop()
+            down, back, url, pid = loop.create_future(), health.back(), server.url, server.pid
+            health.listen(lambda up: None if up or down.done() else down.set_result(None))
+            os.kill(pid or 0, signal.SIGKILL)
+            await asyncio.wait_for(down, 30)
+            during = ev.message("s:1", "while the server was away")
+            appended = await asyncio.wait_for(store.append(during), 30)  # waits for the server to come back
+            await asyncio.wait_for(back, 30)
+            assert (server.url, server.restarts) == (url, 1) and server.pid != pid
+            texts = [s.event.text for s in await store.read()]  # type: ignore[attr-defined]
+            assert texts == ["before", "while the server was away"] and appended.seq == 2
+        finally:
+            await nc.close()

@@ -54,6 +54,7 @@ from claude_tunnels.events.execution import (  # noqa: E402
     RequestCancelled,
     RequestCompleted,
     RequestFailed,
+    RequestResumed,
     WorkspaceProgress,
     WorkspaceTaskCancelled,
     WorkspaceTaskDispatched,
@@ -548,6 +549,52 @@ def neighbour_plan() -> list[Event]:
     return s.events
 
 
+def resumed_after_restart() -> list[Event]:
+    """Two restarts: one while a request was being routed (routed again), one while a plan ran: a
+    task in a git worktree runs again (attempt 2), one outside git is reported interrupted and its
+    dependant skipped; the request finishes with failures, told once."""
+    s = Story("telegram:42", start_hours=9)
+    me = "telegram:42"
+    r1, r2 = s.new_id(), s.new_id()
+    ask = s.message("in docs: fix the typo", me)
+    s.opened(r1, ask, [])
+    s.add(RequestResumed, request_id=r1, stage="routing")
+    s.add(RouteDecided, request_id=r1, projects=["docs"], method="explicit")
+    s.add(DirectAnswerGiven, request_id=r1, text="Fixed nothing: there is no typo.", usage=PLANNER)
+    s.add(RequestCompleted, request_id=r1, summary="Fixed nothing: there is no typo.", usage=PLANNER)
+    plan = Plan(
+        label="Release notes",
+        tasks=[PlannedTask(workspace="web/backend", task="Add the changelog entry"),
+               PlannedTask(workspace="docs", task="Write the release notes"),
+               PlannedTask(workspace="site", task="Publish the notes", depends_on=["docs"])],
+        phases=[["docs", "web/backend"], ["site"]],
+    )
+    ask = s.message("in web, docs and site: the release notes", me)
+    s.opened(r2, ask, [])
+    s.add(RouteDecided, request_id=r2, projects=["docs", "site", "web"], method="explicit", usage=ROUTER)
+    s.add(PlanProposed, request_id=r2, plan=plan, usage=PLANNER)
+    s.add(PlanApproved, request_id=r2, by=me)
+    s.add(PhaseStarted, request_id=r2, phase=1, workspaces=["docs", "web/backend"])
+    for workspace in ("docs", "web/backend"):
+        s.dispatched(r2, plan, workspace, 1)
+        s.started(r2, workspace)
+    s.progress(r2, "web/backend", "Edit CHANGELOG.md")
+    resumed = s.add(RequestResumed, request_id=r2, stage="execution", rerun=["web/backend"], interrupted=["docs"])
+    s.add(WorkspaceTaskInterrupted, request_id=r2, task_id=s.task(r2, "docs"), workspace="docs", causation_id=resumed.id,
+          reason="the orchestrator restarted while this task ran; its workspace is not in git, so it is not run again")
+    s.dispatched(r2, plan, "web/backend", 1, attempt=2, causation_id=resumed.id)
+    s.started(r2, "web/backend")
+    s.add(ReplyPosted, request_id=r2, channel="telegram", in_reply_to=resumed.id, chat_ref="42:17")
+    s.succeeded(r2, "web/backend", TaskResult(summary="changelog entry added", changed_files=["CHANGELOG.md"]), turns=2)
+    s.add(PhaseCompleted, request_id=r2, phase=1, succeeded=["web/backend"], failed=["docs"])
+    s.add(PhaseStarted, request_id=r2, phase=2, workspaces=[])
+    s.add(WorkspaceTaskSkipped, request_id=r2, task_id=s.task(r2, "site"), workspace="site", because=["docs"])
+    s.add(PhaseCompleted, request_id=r2, phase=2, skipped=["site"])
+    s.add(RequestCompleted, request_id=r2, summary="1 of 3 workspace tasks succeeded.", succeeded=1, failed=1, skipped=1,
+          usage=ROUTER + PLANNER + agent_usage(2))
+    return s.events
+
+
 STORIES: dict[str, Callable[[], list[Event]]] = {
     "three_phase_request": three_phase_request,
     "conversation": conversation,
@@ -556,6 +603,7 @@ STORIES: dict[str, Callable[[], list[Event]]] = {
     "stopped_by_budget": stopped_by_budget,
     "worktree_facts": worktree_facts,
     "neighbour_plan": neighbour_plan,
+    "resumed_after_restart": resumed_after_restart,
 }
 
 

@@ -1,10 +1,15 @@
-"""Connecting to NATS: the embedded server or a configured one (token, user/password, creds, TLS)."""
+"""Connecting to NATS: the embedded server or a configured one (token, user/password, creds, TLS).
+
+A connection reconnects forever by itself (every `_RECONNECT_WAIT_S` while the server is away);
+`BusHealth` says whether it is up, since when it is down, and tells listeners of each change.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +20,74 @@ import nats
 from claude_tunnels.tunnels.bus.errors import LoginRefused, NotReachable
 
 log = logging.getLogger(__name__)
+
+_RECONNECT_WAIT_S = 0.25
+
+
+class BusHealth:
+    """Whether a connection is up: `down_since` (the loop's time) while it is not, `wait_up()`,
+    and `listen(callback)` for each change (`callback(up)`, on the loop)."""
+
+    def __init__(self) -> None:
+        self.down_since: float | None = None
+        self._up = asyncio.Event()
+        self._up.set()
+        self._listeners: list[Callable[[bool], None]] = []
+        self._returns: list[asyncio.Future[None]] = []
+
+    @property
+    def up(self) -> bool:
+        """Whether the connection is up now."""
+        return self.down_since is None
+
+    def listen(self, callback: Callable[[bool], None]) -> None:
+        """Call `callback(up)` at each change from now on."""
+        self._listeners.append(callback)
+
+    def close(self) -> None:
+        """Tell no one any more (the connection is being closed on purpose)."""
+        self._listeners.clear()
+
+    def back(self) -> asyncio.Future[None]:
+        """A future resolved the next time the connection comes back (after going down)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._returns.append(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: asyncio.Future[None]) -> None:
+        if future.cancelled():
+            try:
+                self._returns.remove(future)
+            except ValueError:
+                pass
+
+    async def wait_up(self, timeout: float) -> bool:
+        """Return once the connection is up (True), or False after `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self._up.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def _changed(self, up: bool) -> None:
+        if up == self.up:
+            return
+        if up:
+            self.down_since = None
+            self._up.set()
+            returns, self._returns = self._returns, []
+            for future in returns:
+                if not future.done():
+                    future.set_result(None)
+        else:
+            self.down_since = asyncio.get_running_loop().time()
+            self._up.clear()
+        for listener in list(self._listeners):
+            try:
+                listener(up)
+            except Exception:  # one listener's bug must not stop the others hearing it
+                log.exception("a bus health listener failed")
 
 
 @dataclass(frozen=True)
@@ -55,8 +128,9 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
-async def connect(options: ConnectOptions) -> Client:
-    """Connect, reconnecting forever afterwards; fail within `connect_timeout_s` if nobody answers."""
+async def connect(options: ConnectOptions, health: BusHealth | None = None) -> Client:
+    """Connect, reconnecting forever afterwards; fail within `connect_timeout_s` if nobody answers.
+    `health` hears when the connection goes down and comes back."""
 
     connected = False
 
@@ -64,19 +138,25 @@ async def connect(options: ConnectOptions) -> Client:
         # Permission violations arrive here asynchronously, not as exceptions of publish().
         # Failures of the first connect are reported once, by the NotReachable below.
         options.errors.append(str(err))
-        log.log(logging.WARNING if connected else logging.DEBUG, "nats: %s", err)
+        # While reconnecting, each failed try is expected (the disconnect itself was logged).
+        reconnecting = health is not None and not health.up
+        log.log(logging.WARNING if connected and not reconnecting else logging.DEBUG, "nats: %s", err)
 
     async def on_disconnect() -> None:
         log.info("nats: disconnected from %s, reconnecting", _redact(options.url))
+        if health is not None and connected:
+            health._changed(False)
 
     async def on_reconnect() -> None:
         log.info("nats: reconnected to %s", _redact(options.url))
+        if health is not None:
+            health._changed(True)
 
     kwargs: dict[str, object] = {
         "servers": [options.url],
         "name": options.name,
         "max_reconnect_attempts": -1,
-        "reconnect_time_wait": 0.25,
+        "reconnect_time_wait": _RECONNECT_WAIT_S,
         "connect_timeout": min(2.0, options.connect_timeout_s),
         "error_cb": on_error,
         "disconnected_cb": on_disconnect,

@@ -10,6 +10,10 @@ The server demands a login: the store's nkey user (`embedded_login`), generated 
 start, unless the caller's `extra_config` brings its own authorization. Everything under
 `<state>/nats/` is private to this OS user (folder 0700, files 0600), and nats-server runs with
 an allowlisted environment (`tunnels.childenv`), never with the orchestrator's secrets.
+
+Supervised (`supervise=True`, what the orchestrator asks for): if the server dies, it is started
+again at once on the same store, the same port and the same login, so clients reconnect by
+themselves (a failing start is retried with a growing pause, up to `_RESTART_MAX_PAUSE_S`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import json
+import logging
 import os
 import re
 import shutil
@@ -40,7 +45,10 @@ from claude_tunnels.tunnels.childenv import child_environment
 from claude_tunnels.tunnels.natsconf import nats_config_file
 from claude_tunnels.tunnels.pidlock import LockHeld, acquire, is_held
 
+log = logging.getLogger(__name__)
+
 _READY = re.compile(rb"Server is ready")
+_RESTART_MAX_PAUSE_S = 10.0
 _LISTEN = re.compile(rb"Listening for ([a-z ]+) connections on ([0-9.]+):(\d+)")
 _PR_SET_PDEATHSIG = 1
 
@@ -99,7 +107,7 @@ class EmbeddedNatsServer:
     """
 
     def __init__(
-        self, state_dir: Path, *, port: int = -1, ready_timeout_s: float = 15.0, extra_config: str = ""
+        self, state_dir: Path, *, port: int = -1, ready_timeout_s: float = 15.0, extra_config: str = "", supervise: bool = False,
     ) -> None:
         self.state_dir = state_dir
         self.extra_config = extra_config
@@ -117,6 +125,13 @@ class EmbeddedNatsServer:
         self.log_tail: list[str] = []
         self.listeners: dict[str, tuple[str, int]] = {}
         """Host and port per kind of connection (`client`, `leafnode`, `websocket`, …) as logged at start."""
+        self.supervise = supervise
+        self.restarts = 0
+        """How often the supervisor started the server again after it died."""
+        self.ready_at = 0.0
+        """When the server last reported ready (the loop's clock), for measuring a recovery."""
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def __aenter__(self) -> EmbeddedNatsServer:
         await self.start()
@@ -145,6 +160,7 @@ class EmbeddedNatsServer:
         binary = find_nats_server()
         private_folder(self.nats_dir)
         self._acquire_lock()
+        self._stopping = False
         try:
             self.store_dir.mkdir(parents=True, exist_ok=True)
             await self._reap_previous_server()
@@ -152,26 +168,67 @@ class EmbeddedNatsServer:
             self.login = None if own_auth else ensure_login(self.nats_dir)
             conf = self.nats_dir / "embedded.conf"
             write_private(conf, self._config_text())
-            self._process = await asyncio.create_subprocess_exec(
-                binary, "-c", str(conf),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                env=child_environment(), preexec_fn=_die_with_parent,
-            )
-            try:
-                await asyncio.wait_for(self._wait_ready(), self._ready_timeout_s)
-            except TimeoutError:
-                raise ServerStartFailed(
-                    f"nats-server did not report ready within {self._ready_timeout_s:.0f} s; "
-                    f"its last output: {' | '.join(self.log_tail[-5:])}"
-                ) from None
-            self._drain = asyncio.create_task(self._drain_output())
-            if self.login is not None:
-                await self._check_login_required()
-            write_private(self.nats_dir / "server.pid", f"{self._process.pid}\n")
-            write_private(self.nats_dir / "url", self.url + "\n")
+            await self._launch(binary, conf)
         except BaseException:
             await self.stop()
             raise
+        if self.supervise:
+            self._supervisor = asyncio.create_task(self._watch(binary, conf), name="nats-server supervisor")
+
+    async def _launch(self, binary: str, conf: Path) -> None:
+        """Run the server on `conf` and wait until it is ready (the process is left to `stop()` on failure)."""
+        self._process = await asyncio.create_subprocess_exec(
+            binary, "-c", str(conf),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=child_environment(), preexec_fn=_die_with_parent,
+        )
+        try:
+            await asyncio.wait_for(self._wait_ready(), self._ready_timeout_s)
+        except TimeoutError:
+            raise ServerStartFailed(
+                f"nats-server did not report ready within {self._ready_timeout_s:.0f} s; "
+                f"its last output: {' | '.join(self.log_tail[-5:])}"
+            ) from None
+        self._drain = asyncio.create_task(self._drain_output())
+        if self.login is not None:
+            await self._check_login_required()
+        self.ready_at = asyncio.get_running_loop().time()
+        write_private(self.nats_dir / "server.pid", f"{self._process.pid}\n")
+        write_private(self.nats_dir / "url", self.url + "\n")
+
+    async def _watch(self, binary: str, conf: Path) -> None:
+        """Start the server again, on the same store and port, whenever it dies (not when stopped)."""
+        while not self._stopping:
+            process = self._process
+            if process is None:
+                return
+            code = await process.wait()
+            if self._stopping:
+                return
+            log.error("the embedded nats-server died (exit code %s): starting it again on the same store", code)
+            pause = 0.0
+            while not self._stopping:
+                await asyncio.sleep(pause)  # nothing to wait on but time: the server may not start at once
+                await self._forget_drain()
+                try:
+                    write_private(conf, self._config_text())  # the port it had, no longer "any free one"
+                    await self._launch(binary, conf)
+                except (BusError, OSError) as err:
+                    pause = min(max(pause * 2, 0.5), _RESTART_MAX_PAUSE_S)
+                    log.error("could not start the embedded nats-server again (next try in %.1f s): %s", pause, err)
+                    if self._process is not None and self._process.returncode is None:
+                        self._process.kill()
+                        await self._process.wait()
+                    continue
+                self.restarts += 1
+                log.warning("the embedded nats-server runs again at %s (restart %d)", self.url, self.restarts)
+                break
+
+    async def _forget_drain(self) -> None:
+        drain, self._drain = self._drain, None
+        if drain is not None:
+            drain.cancel()
+            await asyncio.wait([drain])
 
     def _config_text(self) -> str:
         text = (
@@ -273,6 +330,11 @@ class EmbeddedNatsServer:
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the server cleanly (SIGTERM, then SIGKILL after `timeout_s`) and release the store."""
+        self._stopping = True
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            supervisor.cancel()
+            await asyncio.wait([supervisor])
         process, self._process = self._process, None
         if process is not None and process.returncode is None:
             process.terminate()
@@ -286,8 +348,9 @@ class EmbeddedNatsServer:
             drain.cancel()
             await asyncio.wait([drain])
         self._release_lock()
-        if drain is not None and not drain.cancelled() and (error := drain.exception()) is not None:
-            raise error
+        for task in (supervisor, drain):
+            if task is not None and not task.cancelled() and (error := task.exception()) is not None:
+                raise error
 
     @property
     def pid(self) -> int | None:

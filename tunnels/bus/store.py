@@ -6,6 +6,10 @@
   with `AppendConflict` (JetStream's expected-last-subject-sequence check, on a wildcard subject).
 - Reads use ordered push consumers (the fastest way to read a stream from nats-py) and stop at
   the last matching message present when the read began; `follow()` keeps going live.
+- Outages: while the server is away (a supervised embedded server restarting, a cluster failing
+  over), an append waits for the connection and tries again with the same id, for up to
+  `outage_s`; ordered consumers send idle heartbeats every `ORDERED_HEARTBEAT_S`, so one whose
+  server-side state was lost with the server is made again within about twice that.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.errors import ConnectionReconnectingError, OutboundBufferLimitError
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.catalogue import AnyEvent
@@ -27,12 +32,17 @@ from claude_tunnels.events.codec import EVENTS, encode
 from claude_tunnels.events.log import Appended, Stored
 from claude_tunnels.events.subjects import Subjects
 from claude_tunnels.events.upcasting import SCHEMA_VERSION
+from claude_tunnels.tunnels.bus.connection import BusHealth
 from claude_tunnels.tunnels.bus.errors import AppendConflict, BusError, BusTimeout
 from claude_tunnels.tunnels.bus.streams import Layout, consumer_config, ensure_streams
 
 SCHEMA_HEADER = "Tunnels-Schema"
 _WRONG_LAST_SEQUENCE = 10071
 _SCHEMA = str(SCHEMA_VERSION)
+ORDERED_HEARTBEAT_S = 0.5
+"""Idle heartbeat of the ordered consumers: nats-py makes one again after two missed (a restarted
+server forgot it), so reading resumes within about a second of the server's return."""
+_UNAVAILABLE = (NatsTimeout, TimeoutError, NoStreamResponseError, ConnectionReconnectingError, OutboundBufferLimitError)
 
 
 def stream_seq(reply: str) -> int:
@@ -56,8 +66,14 @@ def decode_msg(msg: Msg) -> AnyEvent:
 class EventStore:
     """Append and read events on one JetStream stream."""
 
-    def __init__(self, nc: Client, layout: Layout | None = None, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, nc: Client, layout: Layout | None = None, *, timeout_s: float = 10.0, health: BusHealth | None = None,
+        outage_s: float = 120.0,
+    ) -> None:
         self.nc = nc
+        self.health = health
+        """Where an append waits for the connection to come back (without it, it fails at once)."""
+        self.outage_s = outage_s
         self.js = nc.jetstream(timeout=timeout_s)
         self.layout = layout = layout if layout is not None else Layout()
         self.subjects = Subjects(layout.prefix)
@@ -80,8 +96,45 @@ class EventStore:
         """Store one event and wait for the server's acknowledgement.
 
         With `expected_session_seq`, the append succeeds only if the session's last stored
-        event is still at that sequence (0: the session has no event yet).
+        event is still at that sequence (0: the session has no event yet). While the server is
+        away it is tried again (the same id: stored once) for up to `outage_s`.
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.outage_s
+        while True:
+            try:
+                return await self._append_racing_outages(event, expected_session_seq)
+            except _Unavailable as unavailable:
+                left = deadline - loop.time()
+                if self.health is None or left <= 0:
+                    raise unavailable.error from unavailable
+                if self.health.up and not unavailable.reconnected:
+                    # Up, yet no answer: JetStream is still starting (no responders yet). Not a
+                    # busy loop: a pause between tries.
+                    await asyncio.sleep(min(0.1, left))
+                await self.health.wait_up(max(left, 0.0))
+
+    async def _append_racing_outages(self, event: Event, expected_session_seq: int | None) -> Appended:
+        """One try; if the connection drops and comes back meanwhile, the publish may have been
+        lost with the old socket: stop waiting for its answer and try again (same id: stored once)."""
+        if self.health is None:
+            return await self._append_once(event, expected_session_seq)
+        back = self.health.back()
+        publish: asyncio.Future[Appended] = asyncio.ensure_future(self._append_once(event, expected_session_seq))
+        try:
+            await asyncio.wait([publish, back], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
+        except asyncio.CancelledError:
+            publish.cancel()
+            raise
+        finally:
+            back.cancel()
+        if publish.done():
+            return publish.result()
+        publish.cancel()
+        await asyncio.gather(publish, return_exceptions=True)
+        raise _Unavailable(BusTimeout(f"append of {event.type} interrupted by a reconnect"), reconnected=True)
+
+    async def _append_once(self, event: Event, expected_session_seq: int | None) -> Appended:
         subject = self.subjects.for_event(event)
         headers = self._headers(event)
         if expected_session_seq is not None:
@@ -93,8 +146,9 @@ class EventStore:
             if err.err_code == _WRONG_LAST_SEQUENCE and expected_session_seq is not None:
                 return await self._resolve_conflict(event, expected_session_seq, err)
             raise BusError(f"append of {event.type} refused: {err.description}") from err
-        except (TimeoutError, NatsTimeout) as err:
-            raise BusTimeout(f"append of {event.type} not acknowledged within {self._timeout_s:.0f} s") from err
+        except _UNAVAILABLE as err:
+            timeout = BusTimeout(f"append of {event.type} not acknowledged within {self._timeout_s:.0f} s")
+            raise _Unavailable(timeout) from err
         except NatsError as err:
             raise BusError(f"append of {event.type} failed: {err}") from err
         return Appended(seq=ack.seq, duplicate=bool(ack.duplicate))
@@ -250,7 +304,7 @@ class EventStore:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=max(1, start_seq))
         try:
             return await self.js.subscribe(
-                subject, stream=self.layout.stream, cb=cb, ordered_consumer=True, config=config,
+                subject, stream=self.layout.stream, cb=cb, ordered_consumer=True, config=config, idle_heartbeat=ORDERED_HEARTBEAT_S,
                 pending_msgs_limit=1_000_000, pending_bytes_limit=512 * 1024 * 1024,
             )
         except (TimeoutError, NatsError) as err:
@@ -276,6 +330,16 @@ class EventStore:
             )
         except (TimeoutError, NatsError) as err:
             raise BusError(f"could not attach consumer {name}: {err}") from err
+
+
+class _Unavailable(Exception):
+    """The server did not answer an append (away, or starting): `error` says so if it stays away."""
+
+    def __init__(self, error: BusTimeout, *, reconnected: bool = False) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.reconnected = reconnected
+        """The connection came back meanwhile: try again at once."""
 
 
 async def _unsubscribe(sub: Any) -> None:

@@ -40,6 +40,7 @@ class WorkspaceBus:
         self._watch_task: asyncio.Future[None] | None = None
         self._kv: Any = None
         self._watcher: Any = None
+        self._on_presence: Callable[[str, Presence | None], None] | None = None
 
     async def start(
         self,
@@ -53,6 +54,7 @@ class WorkspaceBus:
             except BucketNotFoundError:
                 self._kv = await self.js.create_key_value(KeyValueConfig(bucket=PRESENCE_BUCKET, history=1))
             watcher = self._watcher = await self._kv.watchall()
+            self._on_presence = on_presence
 
             async def report(msg: Msg) -> None:
                 workspace = untoken(msg.subject.split(".")[-2])
@@ -64,6 +66,26 @@ class WorkspaceBus:
         except (TimeoutError, NatsError) as err:
             raise BusError(f"could not set up the remote-agent subjects: {err}") from err
         self._watch_task = self.background.start(self._watch(watcher, on_presence), name="presence watch")
+
+    async def rewatch(self) -> None:
+        """Watch the presences anew (after the server came back: the old watch's consumer may be
+        gone with it, and would only be noticed after its heartbeats fail)."""
+        if self._kv is None or self._on_presence is None:
+            return
+        old_task, old = self._watch_task, self._watcher
+        try:
+            watcher = self._watcher = await self._kv.watchall()
+        except (TimeoutError, NatsError) as err:
+            log.warning("could not watch the agents' presence again yet: %s", err)
+            return
+        self._watch_task = self.background.start(self._watch(watcher, self._on_presence), name="presence watch")
+        if old_task is not None:
+            old_task.cancel()
+        if old is not None:
+            try:
+                await old.stop()
+            except NatsError:
+                pass
 
     async def _watch(self, watcher: Any, on_presence: Callable[[str, Presence | None], None]) -> None:
         while True:

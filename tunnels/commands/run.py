@@ -19,9 +19,17 @@ async def chat(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         if args.scripted_model:
             model = await stack.enter_async_context(ScriptedModelServer(load_scenario(Path(args.scripted_model))))
             env = model.env()
-        orchestrator = await stack.enter_async_context(Orchestrator(loaded, agent_env=env))
         user = args.user or loaded.settings.channels.terminal.user
-        await TerminalChannel(orchestrator, user).run_interactive()
+        terminals: list[TerminalChannel] = []
+
+        def attach(orchestrator: Orchestrator) -> list[TerminalChannel]:
+            # Attached before anything reacts: the terminal sees what the restart settles, and
+            # first prints what was due while no terminal was attached (it confirms what it prints).
+            terminals.append(TerminalChannel(orchestrator, user, confirms=True))
+            return terminals
+
+        await stack.enter_async_context(Orchestrator(loaded, agent_env=env, channels=attach))
+        await terminals[0].run_interactive()
     return 0
 
 

@@ -89,9 +89,12 @@ class GitTasks:
         label = self._label(repo)
         try:
             base = await self._base(dispatched.request_id, repo, label)
+            # A run again after a restart (attempt 2) gets a worktree of its own: nothing of the
+            # interrupted one (removed by `roll_back`) is reused, and `-B` moves the branch back to the base.
+            path = self._path(dispatched.request_id, dispatched.task_id, dispatched.attempt)
+            await self._remove_leftovers(repo, [path])
             tree = await worktrees.create(
-                repo, path=self.folder / dispatched.request_id / dispatched.task_id,
-                branch=branch_name(self.settings.branch_prefix, dispatched.request_id, dispatched.workspace), base=base,
+                repo, path=path, branch=branch_name(self.settings.branch_prefix, dispatched.request_id, dispatched.workspace), base=base,
             )
         except GitError as err:
             raise PreparationFailed(f"could not make the task's worktree: {err}") from err
@@ -116,6 +119,25 @@ class GitTasks:
         return Placement(
             cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, start=start, agent_git=agent_git,
         )
+
+    def _path(self, request_id: str, task_id: str, attempt: int) -> Path:
+        return self.folder / request_id / (task_id if attempt <= 1 else f"{task_id}.{attempt}")
+
+    async def roll_back(self, request_id: str, task_id: str, folder: Path) -> bool:
+        """After a restart: remove every worktree an interrupted run of the task left (any attempt);
+        True when the task runs in worktrees (it may then run again from the base), False when
+        `folder` is edited in place. The task's branch stays (its next run resets it)."""
+        repo = await repository_root(folder) if self.settings.worktrees else None
+        if repo is None:
+            return False
+        parent = self.folder / request_id
+        await self._remove_leftovers(repo, [*parent.glob(task_id), *parent.glob(f"{task_id}.*")])
+        return True
+
+    async def _remove_leftovers(self, repo: Path, paths: Sequence[Path]) -> None:
+        for path in paths:
+            if path.exists():
+                await worktrees.remove(worktrees.Worktree(repo=repo, path=path, branch="", base=""), delete_branch=False)
 
     async def _base(self, request_id: str, repo: Path, label: str) -> str:
         # Every task of a request starts from the same commit of a repository: the first one's.

@@ -42,6 +42,7 @@ from claude_tunnels.tunnels.bus.workspaces import WorkspaceBus
 from claude_tunnels.tunnels.claude.sandbox import check_sandbox
 from claude_tunnels.tunnels.git.tasks import GitTasks
 from claude_tunnels.tunnels.runtime.housekeeping import Housekeeping
+from claude_tunnels.tunnels.runtime.outage import OutageNotice
 from claude_tunnels.tunnels.runtime.remote import RemoteWorkspaces
 from claude_tunnels.tunnels.runtime.timers import LoopTimers
 from claude_tunnels.tunnels.tree_source import DiskTree
@@ -156,18 +157,27 @@ class Orchestrator:
             for channel in self._channel_factory(self):
                 await channel.start()
                 self.channels.append(channel)
-        for request_id in {flight.dispatched.request_id for flight in self.remote.in_flight.values()}:
-            # Before the dispatcher: the end of an adopted task must find its supervisor waiting.
-            supervisor = self.directory.supervisor(request_id, create=True)
+        directory = self.directory
+
+        def resume(request_id: str, verdict: Resume) -> None:
+            supervisor = directory.supervisor(request_id, create=True)
             if supervisor is not None:
-                supervisor.tell(Resume())
+                supervisor.tell(verdict)  # first in its mailbox: before any event is delivered again
+
+        # Before the dispatcher: what the crash left is decided on the state it left, and a
+        # redelivered event (an approval, a task's end) then finds its request taken up already.
+        taken = await reconcile(self.ctx, resume, adopted)
+        if taken:
+            log.warning("took up %d request(s) left open by a previous run", taken)
         self.dispatcher = Dispatcher(self.ctx, self.runner, self.directory)
         await self.dispatcher.start()
-        settled = await reconcile(self.ctx, adopted)
-        if settled:
-            log.warning("settled %d request(s) left open by a previous run", settled)
         self.directory.gate.tell(Rearm())
         self.directory.permissions.tell(RearmQuestions())
+        self.outage = OutageNotice(
+            after_s=loaded.settings.nats.outage_notice_s, timers=self.timers, clock=self.clock, sessions=sessions,
+            channels=lambda: self.channels, background=self.background, on_return=self.remote.bus_returned,
+        )
+        self.backbone.health.listen(self.outage.changed)
 
     async def _stop(self) -> None:
         """Stop everything in order; what fails is kept in the task group (raised by the caller)."""

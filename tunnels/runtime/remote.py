@@ -149,6 +149,13 @@ class RemoteWorkspaces:
                 relay.cancel()
         await self.bus.stop()
 
+    async def bus_returned(self) -> None:
+        """The event bus came back after an outage: no agent could heartbeat meanwhile, so their
+        silence counts from now; and the presences are watched anew."""
+        now = self._monotonic()
+        self.presences = {w: (presence, now) for w, (presence, _) in self.presences.items()}
+        await self.bus.rewatch()
+
     # -- presence -------------------------------------------------------------------------------
 
     def _on_presence(self, key: str, presence: Presence | None) -> None:
@@ -233,6 +240,10 @@ class RemoteWorkspaces:
 
     async def in_place(self, workspace: str) -> bool:
         """A remote workspace's agent takes its tasks one at a time itself: no turn-taking here."""
+        return False
+
+    async def roll_back(self, request_id: str, task_id: str, workspace: str) -> bool:
+        """A remote agent's task is its agent's: nothing to undo here (it was adopted, or is lost)."""
         return False
 
     async def adopt(self, handle_for: Callable[[WorkspaceTaskDispatched], TaskHandle]) -> set[str]:

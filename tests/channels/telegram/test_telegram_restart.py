@@ -1,4 +1,5 @@
-"""SIGKILL the orchestrator after it recorded a Telegram message but before Telegram heard so; restart it."""
+"""SIGKILL the orchestrator after it recorded a Telegram message but before Telegram heard so; restart it.
+The request it had opened is routed again by the restarted orchestrator (nothing had run)."""
 
 from __future__ import annotations
 
@@ -71,14 +72,16 @@ async def test_a_message_recorded_before_a_crash_is_handled_exactly_once(tmp_pat
             channels=lambda o: [TelegramChannel.from_settings(loaded, o, env={}, polling_timeout=1, backoff=FAST)],
         ) as orchestrator:
             await fake.wait_for_confirmed(update_id, timeout=30)  # recorded (again) before it was confirmed
+            # The request the crash cut short is routed again (nothing had run), and Alice is told so once;
+            # its plan then comes to be approved.
+            told = await fake.wait_for_message(lambda m: "routed again" in m.text, timeout=30)
+            assert told.chat_id == ALICE and "nothing had run" in told.text
+            await fake.wait_for_message(lambda m: m.reply_markup is not None, timeout=90)
             stored = await orchestrator.store.read()
-            # The request the crash cut short was settled at the restart, and Alice is told.
-            told = await fake.wait_for_message(lambda m: "restarted before the plan was ready" in m.text, timeout=30)
-            assert told.chat_id == ALICE and told.text.startswith("Request ")
 
     counts = Counter(s.event.type for s in stored if s.event.session_key == f"telegram:{ALICE}")
-    assert (counts["message.received"], counts["request.opened"]) == (1, 1)
-    assert counts["request.failed"] == 1
+    assert (counts["message.received"], counts["request.opened"], counts["request.resumed"]) == (1, 1, 1)
+    assert (counts["route.decided"], counts["plan.proposed"], counts["request.failed"]) == (1, 1, 0)
 
 
 async def test_replies_telegram_refused_are_posted_once_by_the_next_run(tmp_path: Path) -> None:
