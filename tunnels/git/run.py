@@ -26,6 +26,15 @@ class GitError(Exception):
 
 async def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None, check: bool = True, stdin: str | None = None) -> str:
     """Run `git ARGS` in `cwd` and return its standard output (GitError when it fails and `check`)."""
+    code, out, err = await git_outcome(*args, cwd=cwd, env=env, stdin=stdin)
+    if check and code != 0:
+        raise GitError(args, code, err or out)
+    return out
+
+
+async def git_outcome(*args: str, cwd: Path, env: Mapping[str, str] | None = None, stdin: str | None = None) -> tuple[int, str, str]:
+    """Run `git ARGS` in `cwd`: its exit code, standard output and standard error (for commands
+    whose exit code is an answer, like `merge-base --is-ancestor`)."""
     process = await asyncio.create_subprocess_exec(
         "git", *args, cwd=cwd,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
@@ -33,6 +42,4 @@ async def git(*args: str, cwd: Path, env: Mapping[str, str] | None = None, check
         env=child_environment({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}, keep=_KEEP),
     )
     out, err = await process.communicate(stdin.encode() if stdin is not None else None)
-    if check and process.returncode != 0:
-        raise GitError(args, process.returncode or 0, err.decode(errors="replace") or out.decode(errors="replace"))
-    return out.decode(errors="replace")
+    return process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")

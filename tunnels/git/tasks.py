@@ -26,7 +26,7 @@ from claude_tunnels.events.values import FileDiff, TaskFacts, TaskResult, TestRu
 from claude_tunnels.projections import RequestsView
 from claude_tunnels.tunnels.git import manifest, worktrees
 from claude_tunnels.tunnels.git.front_matter import FrontMatterError, declared_test
-from claude_tunnels.tunnels.git.repository import changes, head_commit, repository_root
+from claude_tunnels.tunnels.git.repository import changes, current_branch, head_commit, repository_root
 from claude_tunnels.tunnels.git.run import GitError
 from claude_tunnels.tunnels.sandboxed import run_command
 
@@ -48,6 +48,7 @@ class Placement:
     repo_label: str = ""
     rel: Path = Path(".")
     start: str = ""
+    base_branch: str = ""
     before: manifest.Manifest | None = None
 
 
@@ -65,7 +66,7 @@ class GitTasks:
         self.requests = requests
         self.settings = loaded.settings.git
         self.folder = loaded.state_dir / "worktrees"
-        self._pins: dict[tuple[str, str], str] = {}
+        self._pins: dict[tuple[str, str], tuple[str, str]] = {}  # (request, repo) -> (base commit, branch it was on)
         self._pin_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def isolates(self, folder: Path) -> bool:
@@ -85,7 +86,7 @@ class GitTasks:
         dispatched = order.dispatched
         label = self._label(repo)
         try:
-            base = await self._base(dispatched.request_id, repo, label)
+            base, base_branch = await self._base(dispatched.request_id, repo, label)
             tree = await worktrees.create(
                 repo, path=self.folder / dispatched.request_id / dispatched.task_id,
                 branch=branch_name(self.settings.branch_prefix, dispatched.request_id, dispatched.workspace), base=base,
@@ -99,15 +100,21 @@ class GitTasks:
             await worktrees.remove(tree, delete_branch=True)
             raise PreparationFailed(f"its upstream tasks' changes do not merge: {err}") from err
         rel = workspace.path.resolve().relative_to(repo)
-        return Placement(cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, start=start)
+        return Placement(
+            cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, start=start, base_branch=base_branch,
+        )
 
-    async def _base(self, request_id: str, repo: Path, label: str) -> str:
+    async def _base(self, request_id: str, repo: Path, label: str) -> tuple[str, str]:
         # Every task of a request starts from the same commit of a repository: the first one's.
+        # The branch the repository was on then is where the request's changes are merged.
         async with self._pin_locks[(request_id, label)]:
             if (request_id, label) not in self._pins:
                 request = self.requests.get(request_id)
-                earlier = [t.facts.base for t in (request.tasks.values() if request else []) if t.facts and t.facts.repo == label and t.facts.base]
-                self._pins[(request_id, label)] = earlier[0] if earlier else await head_commit(repo)
+                earlier = [
+                    (t.facts.base, t.facts.base_branch) for t in (request.tasks.values() if request else [])
+                    if t.facts and t.facts.repo == label and t.facts.base
+                ]
+                self._pins[(request_id, label)] = earlier[0] if earlier else (await head_commit(repo), await current_branch(repo) or "")
             return self._pins[(request_id, label)]
 
     def _upstream_branches(self, request_id: str, upstream: Sequence[str], label: str) -> list[str]:
@@ -139,7 +146,8 @@ class GitTasks:
             await worktrees.remove(tree, delete_branch=True)  # nothing to keep: no branch either
         files = [FileDiff(path=c.path, added=c.added, removed=c.removed) for c in found]
         return TaskFacts(
-            repo=placement.repo_label, branch=tree.branch if commit else "", base=tree.base, start=placement.start,
+            repo=placement.repo_label, branch=tree.branch if commit else "", base=tree.base, base_branch=placement.base_branch,
+            start=placement.start,
             commit=commit or "", files=files[:MAX_FILES], test=test, mismatches=_mismatches(result, files, test, placement.rel),
         )
 
