@@ -28,7 +28,7 @@ _VERBS: tuple[tuple[tuple[str, ...], Decision], ...] = (
     (("open", "a", "pull", "request"), "pr"), (("open", "pull", "request"), "pr"), (("pull", "request"), "pr"),
     (("open", "a", "pr"), "pr"), (("open", "pr"), "pr"), (("pr",), "pr"), (("merge",), "merge"), (("discard",), "discard"),
 )
-_FILLERS = frozenset({"it", "them", "all", "please", "now", "the", "changes", "branch", "branches", "request"})
+_FILLERS = frozenset({"it", "them", "all", "please", "now", "the", "changes", "branch", "branches", "request", "for", "of", "in"})
 MAX_TARGET_WORDS = 2
 """A decision names at most a request id and a repository; a longer message is a new request."""
 
