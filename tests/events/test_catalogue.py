@@ -11,8 +11,8 @@ import pytest
 
 from claude_tunnels.events import ALL_EVENT_TYPES, BY_TAG, EVENTS, EventDecodeError, Subjects, encode
 from claude_tunnels.events.base import Event
-from claude_tunnels.events.codec import REQUEST_EVENTS, SESSION_EVENTS
 from claude_tunnels.events.changes import Overlap, ProposedTask, RepoChanges
+from claude_tunnels.events.codec import REQUEST_EVENTS, SESSION_EVENTS
 from claude_tunnels.events.conversation import Turn
 from claude_tunnels.events.values import FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage
 
