@@ -143,7 +143,7 @@ class GitIntegrator:
             if not url:
                 return Refusal(f"the repository has no remote named {remote} (`git.remote`); add it, or merge instead")
             try:
-                await git("push", "--quiet", remote, f"{proposal.head}:refs/heads/{branch}", cwd=repo)
+                await git("push", "--quiet", remote, f"{proposal.head}:refs/heads/{branch}", cwd=repo, remote=True)
             except GitError as err:
                 return Refusal(f"pushing {branch} to {remote} failed: {err.said.splitlines()[-1] if err.said else err}")
             hosted = parse_remote(url)
