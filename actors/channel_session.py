@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from claude_tunnels.actors.base import EventActor
+from claude_tunnels.actors.changes import typed_decision, typed_target
 from claude_tunnels.actors.confirm_policy import may_approve
 from claude_tunnels.actors.context import ActorContext
 from claude_tunnels.actors.history import request_history
@@ -14,6 +15,7 @@ from claude_tunnels.actors.once import request_end_id
 from claude_tunnels.actors.status import describe_status
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.changes import DECISIONS, ChangesAnswered, Decision
 from claude_tunnels.events.conversation import (
     CancelRequested,
     ConfirmationAnswered,
@@ -88,6 +90,8 @@ class ChannelSession(EventActor):
                 self._after_request(state, event)
 
     def _on_message(self, state: SessionState, message: MessageReceived) -> None:
+        if self._changes_decision(state, message):
+            return
         intent = message.action or intent_of(message.text)
         request = state.request
         status = state.status
@@ -145,6 +149,32 @@ class ChannelSession(EventActor):
             self._notice(state, message, "Nothing is running or waiting for approval.")
         else:
             self._open(state, message, message.text, message.sender, message.channel, message.id)
+
+    def _changes_decision(self, state: SessionState, message: MessageReceived) -> bool:
+        """A Merge / Open PR / Discard button, or `merge`, `pr`, `discard` typed (optionally with a
+        request id and a repository): record it for the changes gate (which checks who). False when
+        the message is not a decision."""
+        decision: Decision | None = None
+        words: list[str] = []
+        if message.action in DECISIONS:
+            decision = message.action
+        elif message.action is None and (typed := typed_decision(message.text)) is not None:
+            decision, words = typed
+        if decision is None:
+            return False
+        if message.action is not None:
+            request, repo = self.ctx.requests.get(message.request_id or ""), message.repo or ""
+            problem = "" if request is not None else "That button belongs to a request I do not know; nothing changed."
+        else:
+            request, repo, problem = typed_target(self.ctx.requests, self.session_key, decision, words)
+        if request is None or problem:
+            self._notice(state, message, problem, "warning")
+            return True
+        self._record(state, ChangesAnswered(
+            **self.ctx.envelope(message, request_id=request.request_id), by=message.sender, decision=decision,
+            message_id=message.id, repo=repo,
+        ))
+        return True
 
     def _pending_question(self, state: SessionState) -> str | None:
         """The oldest permission question still waiting in this conversation's running request."""

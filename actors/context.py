@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claude_tunnels.actors.background import Background
-from claude_tunnels.actors.ports import Advisors, EventLog, Timers, TreeSource
+from claude_tunnels.actors.ports import Advisors, ChangeIntegrator, EventLog, Timers, TreeSource
 from claude_tunnels.actors.task_runner import TaskRunner
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.base import Event
@@ -61,6 +61,9 @@ class ActorContext:
     background: Background = field(default_factory=Background)
     """The task group `start` runs work in (the orchestrator's: it is closed, and its failures
     raised, when the orchestrator's block exits)."""
+    changes: ChangeIntegrator | None = None
+    """Where requests' changes in git become request branches, merges and pull requests (None: no
+    request branches are proposed)."""
 
     def __post_init__(self) -> None:
         self.background.attach(self.loop)

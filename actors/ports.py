@@ -8,12 +8,13 @@ them. A test gives an actor fakes of these and nothing else.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from claude_tunnels.actors.tree import Tree
 from claude_tunnels.events.base import Event
+from claude_tunnels.events.changes import ProposedTask, RepoChanges
 from claude_tunnels.events.execution import WorkspaceTaskDispatched
 from claude_tunnels.events.log import Appended, Stored
 from claude_tunnels.events.values import TaskFacts, TaskResult, Usage
@@ -270,4 +271,79 @@ class TaskExecutor(Protocol):
         """After a restart, undo what an interrupted run of the task left behind (its worktree).
         True when that leaves the task as if it never ran, so it may run again; False when it
         cannot be undone (a folder edited in place) or is not this process's to undo."""
+        ...
+
+
+# -- a request's changes in git: request branches, merge, pull request, discard ---------------
+
+
+@dataclass(frozen=True)
+class RepoWork:
+    """What one request changed in one repository: its pinned `base` (taken while the repository
+    was on `base_branch`) and its succeeded tasks, in phase order (`ProposedTask.left_out` empty)."""
+
+    repo: str
+    base: str
+    base_branch: str
+    tasks: list[ProposedTask]
+
+
+@dataclass(frozen=True)
+class Merged:
+    """The base branch now points at `commit` (`checkout`: the working tree that was updated, if any)."""
+
+    commit: str
+    fast_forward: bool
+    checkout: str = ""
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """The request branch is on `remote`; with a token, `pr_url` is its pull request."""
+
+    remote: str
+    pr_url: str = ""
+    pr_number: int = 0
+    compare_url: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Discarded:
+    """The branches that were deleted."""
+
+    branches: list[str]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Nothing was changed: why, and the files that stood in the way (conflicting, uncommitted)."""
+
+    reason: str
+    files: list[str] = field(default_factory=list)
+
+
+class ChangeIntegrator(Protocol):
+    """Where a request's changes become one branch per repository and what the person decides is
+    carried out (git and the code host). Each method is safe to call again after a crash: what was
+    already done is found done."""
+
+    async def propose(self, request_id: str, work: RepoWork) -> RepoChanges | None:
+        """Make the request branch (the base with each task's commit merged in turn; a task whose
+        changes conflict is left out, saying so); None when nothing is left to propose."""
+        ...
+
+    async def merge(self, request_id: str, changes: RepoChanges, message: str) -> Merged | Refusal:
+        """Merge the request branch into `changes.base_branch` (refusing, with the files, when it
+        conflicts or a checkout of that branch has uncommitted changes in the way); then delete
+        the request branch and the tasks' branches."""
+        ...
+
+    async def publish(self, request_id: str, changes: RepoChanges, title: str, body: str) -> Pushed | Refusal:
+        """Push the request branch and open a pull request into `changes.base_branch` (when a
+        token is configured); then delete the tasks' branches (the request branch stays)."""
+        ...
+
+    async def discard(self, request_id: str, changes: RepoChanges) -> Discarded:
+        """Delete the request branch and every task branch of the request in the repository."""
         ...

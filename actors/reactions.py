@@ -8,6 +8,7 @@ from typing import Any
 import pykka
 
 from claude_tunnels.actors.base import Target
+from claude_tunnels.actors.changes_gate import ChangesGate
 from claude_tunnels.actors.confirm_gate import ConfirmGate
 from claude_tunnels.actors.context import ActorContext
 from claude_tunnels.actors.conversations import Conversation, Conversations, DirectoryStopped
@@ -17,6 +18,7 @@ from claude_tunnels.actors.planner import Planner
 from claude_tunnels.actors.router import Router
 from claude_tunnels.actors.workspace_agent import WorkspaceAgent
 from claude_tunnels.events.catalogue import REQUEST_ENDED, TASK_ENDED, AnyEvent
+from claude_tunnels.events.changes import ChangesAnswered, ChangesDecided, ChangesProposed
 from claude_tunnels.events.conversation import (
     CancelRequested,
     ConfirmationAnswered,
@@ -25,7 +27,7 @@ from claude_tunnels.events.conversation import (
     PlanRevised,
     RequestOpened,
 )
-from claude_tunnels.events.execution import PermissionRequested, RequestResumed, WorkspaceTaskDispatched
+from claude_tunnels.events.execution import PermissionRequested, RequestCompleted, RequestResumed, WorkspaceTaskDispatched
 from claude_tunnels.events.planning import PlanApproved, PlanProposed, RouteDecided
 
 _STOP_TIMEOUT_S = 10.0
@@ -34,7 +36,7 @@ _STOP_TIMEOUT_S = 10.0
 class Directory:
     """Starts actors on demand and routes each event to the ones that react to it.
 
-    Lifetimes: router, planner and the two gates live as long as the directory; a conversation
+    Lifetimes: router, planner and the three gates live as long as the directory; a conversation
     has an actor only while it has an event to handle (`Conversations`; `retire_idle=False` keeps
     them); a request's supervisor lives from its approval to its end, a task's agent until its task
     ends. `stop_all` stops only what this directory started, so two orchestrators in one process
@@ -48,6 +50,7 @@ class Directory:
         self.planner = Planner.start(ctx)
         self.gate = ConfirmGate.start(ctx)
         self.permissions = PermissionGate.start(ctx)
+        self.changes = ChangesGate.start(ctx)
         self._supervisors: dict[str, pykka.ActorRef[PhaseSupervisor]] = {}
         self._transient: list[pykka.ActorRef[Any]] = []  # task agents and retired supervisors, until seen dead
         self._lock = threading.Lock()
@@ -114,6 +117,11 @@ class Directory:
             case _ if isinstance(event, TASK_ENDED):
                 supervisor = self.supervisor(request_id or "", create=False)
                 return [supervisor, self.permissions] if supervisor else [self.permissions]
+            case ChangesProposed() | ChangesAnswered() | ChangesDecided():
+                return [self.changes]
+            case RequestCompleted():
+                self._retire(request_id or "")
+                return [self.session(event.session_key), self.changes]  # the changes gate proposes its branches
             case _ if isinstance(event, REQUEST_ENDED):
                 self._retire(request_id or "")
                 return [self.session(event.session_key)]
@@ -134,7 +142,7 @@ class Directory:
             short_lived: list[pykka.ActorRef[Any]] = [*self._supervisors.values(), *self._transient]
             self._supervisors.clear()
             self._transient = []
-        refs = [*self.conversations.close(), *short_lived, self.permissions, self.gate, self.planner, self.router]
+        refs = [*self.conversations.close(), *short_lived, self.changes, self.permissions, self.gate, self.planner, self.router]
         stopping = [ref.stop(block=False) for ref in refs]
         for future in stopping:
             future.get(timeout=_STOP_TIMEOUT_S)

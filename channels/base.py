@@ -25,6 +25,7 @@ from claude_tunnels.channels.port import OrchestratorPort
 from claude_tunnels.channels.render import plan_text, question_text, render
 from claude_tunnels.channels.status import status_text
 from claude_tunnels.events.catalogue import CHAT_REPLIES, REQUEST_ENDED, TASK_ENDED, AnyEvent
+from claude_tunnels.events.changes import ChangesDiscarded, ChangesMerged, ChangesProposed, ChangesPushed
 from claude_tunnels.events.conversation import ConfirmationGiven, ConfirmationRequested, MessageReceived, ReplyPosted
 from claude_tunnels.events.execution import (
     PermissionDecided,
@@ -37,12 +38,15 @@ from claude_tunnels.events.execution import (
 )
 from claude_tunnels.events.log import Appended
 from claude_tunnels.events.planning import PlanApproved, PlanProposed
+from claude_tunnels.projections.changes import WAITING
 
 log = logging.getLogger(__name__)
 
 LATE_PLAN_NOTE = "(Posted late: this plan no longer waits for an answer.)"
 LATE_QUESTION_NOTE = "(Posted late: this question is closed.)"
 
+CHANGES_SETTLED: tuple[type, ...] = (ChangesMerged, ChangesPushed, ChangesDiscarded)
+"""After these, a proposal's Merge / Open PR / Discard buttons go once no repository waits any more."""
 STATUS_EVENTS: tuple[type, ...] = (PhaseStarted, PhaseCompleted, WorkspaceTaskDispatched, WorkspaceTaskStarted, WorkspaceProgress, *TASK_ENDED)
 """Events shown only by editing the request's status message."""
 
@@ -85,10 +89,13 @@ class ChatChannel(ABC):
     @abstractmethod
     async def post(
         self, session_key: str, text: str, *, approval_for: str | None = None, question_for: tuple[str, str] | None = None,
+        changes_for: tuple[str, list[str]] | None = None,
     ) -> str:
         """Post a new message in the conversation; with `approval_for`, add Approve/Cancel
         buttons for that request; with `question_for` (request id, permission id), Allow/Deny
-        buttons for that permission question. Return the chat's reference to the message."""
+        buttons for that permission question; with `changes_for` (request id, repositories),
+        Merge / Open PR / Discard buttons for each repository of that request's changes. Return
+        the chat's reference to the message."""
 
     @abstractmethod
     async def edit(self, session_key: str, ref: str, text: str) -> None:
@@ -101,11 +108,13 @@ class ChatChannel(ABC):
     async def receive(
         self, *, session_key: str, sender: str, text: str, message_ref: str, sent_at: datetime,
         sender_name: str = "", action: str | None = None, request_id: str | None = None, permission_id: str | None = None,
+        repo: str | None = None,
     ) -> Appended:
         """Record what a person sent (idempotent per `message_ref`)."""
         return await self.orchestrator.post_message(
             session_key=session_key, channel=self.name, sender=sender, text=text, message_ref=message_ref,
             sender_name=sender_name, action=action, request_id=request_id, permission_id=permission_id, sent_at=sent_at,
+            repo=repo,
         )
 
     async def close(self) -> None:
@@ -227,6 +236,8 @@ class ChatChannel(ABC):
             return None
         if isinstance(event, PermissionRequested):
             return await self._ask(event)
+        if isinstance(event, ChangesProposed):
+            return await self._propose(event)
         if isinstance(event, PermissionDecided):
             self._schedule_status(event.session_key, event.request_id)
             if not event.permission_id:
@@ -245,6 +256,21 @@ class ChatChannel(ABC):
         if question is None or question.decided or request is None or request.status != "executing":
             return await self.post(event.session_key, f"{question_text(event)}\n{LATE_QUESTION_NOTE}")
         return await self.post(event.session_key, question_text(event), question_for=(event.request_id, event.permission_id))
+
+    async def _propose(self, event: ChangesProposed) -> str:
+        """Post a request's changes with Merge / Open PR / Discard buttons for each repository that
+        still waits for a person (none when `git.on_success` decides, or it was decided already)."""
+        request = self.orchestrator.requests.get(event.request_id)
+        waiting = [label for label, state in (request.changes.items() if request else ()) if state.status == "open"]
+        text = render(event) or ""
+        if event.automatic is not None or not waiting:
+            return await self.post(event.session_key, text)
+        return await self.post(event.session_key, text, changes_for=(event.request_id, waiting))
+
+    def changes_settled(self, request_id: str) -> bool:
+        """Whether no repository of the request's changes waits for a decision any more."""
+        request = self.orchestrator.requests.get(request_id)
+        return request is None or all(state.status not in WAITING for state in request.changes.values())
 
     # -- the status message ------------------------------------------------------------------
 

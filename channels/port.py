@@ -55,7 +55,7 @@ class OrchestratorPort(Protocol):
     async def post_message(
         self, *, session_key: str, channel: str, sender: str, text: str, message_ref: str,
         sender_name: str = "", action: str | None = None, request_id: str | None = None, sent_at: datetime | None = None,
-        permission_id: str | None = None,
+        permission_id: str | None = None, repo: str | None = None,
     ) -> Appended:
         """Record what a person said (the same `message_ref` is stored once)."""
         ...

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from claude_tunnels.actors.facts import facts_line
+from claude_tunnels.channels.changes_text import outcome_text, proposal_text
 from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.changes import (
+    ChangesDiscarded,
+    ChangesMerged,
+    ChangesOverlapped,
+    ChangesProposed,
+    ChangesPushed,
+    ChangesRefused,
+)
 from claude_tunnels.events.conversation import (
     ConfirmationCancelled,
     ConfirmationExpired,
@@ -159,4 +168,8 @@ def render(event: AnyEvent, *, progress: bool = True) -> str | None:
             return f"Request {event.request_id} failed: {event.reason}"
         case RequestCancelled():
             return f"Request {event.request_id} cancelled by {event.by}."
+        case ChangesProposed():
+            return proposal_text(event)
+        case ChangesMerged() | ChangesRefused() | ChangesPushed() | ChangesDiscarded() | ChangesOverlapped():
+            return outcome_text(event)
     return None

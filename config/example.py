@@ -121,11 +121,22 @@ channels:
 
 # Workspaces inside a git repository: each task runs in its own worktree on its own branch, from
 # the request's base commit; the orchestrator commits it and records the diff and the tests.
+# At the end of a request its changes wait, per repository, in one request branch
+# <prefix><request>-result (the base with every succeeded task merged in): Merge, Open PR or Discard.
 git:
   worktrees: true        # false: agents edit the workspace in place (tasks there take turns)
   branch_prefix: tunnels/  # task branches are <prefix><request>/<workspace>
   keep_failed_days: 7    # the branch of a failed, cancelled or interrupted task is kept this long (0: not at all);
                          # then the hourly sweep or `tunnels worktrees prune` deletes it
+  # keep: a person decides. merge / pr: done without asking when every task succeeded and every
+  # declared test passed, for requests from trusted_channels only.
+  on_success: keep
+  trusted_channels: [terminal]
+  remote: origin         # where Open PR pushes the request branch
+  github:
+    # Open PR opens a pull request with a token: `token` in ARCHIVE/github/credentials or
+    # GITHUB_TOKEN; without one it only pushes. GitHub Enterprise: https://HOST/api/v3
+    api_url: https://api.github.com
 
 # Remote workspace agents (tunnels-agent on other hosts or pods, reached through nats.url).
 remote:

@@ -311,6 +311,20 @@ def _check_approver(index: int, qualified: str) -> None:
 
 
 _BRANCH_PREFIX = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/?")
+_REMOTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
+OnSuccess = Literal["keep", "merge", "pr"]
+
+
+class GitHubSettings(_Section, frozen=True, kw_only=True):
+    """Pull requests through the GitHub REST API. The token is `token` in
+    `ARCHIVE/github/credentials` or `GITHUB_TOKEN` (which wins); without one, Open PR only pushes."""
+
+    api_url: str = "https://api.github.com"
+    """The REST API's base URL: GitHub Enterprise Server's is `https://HOST/api/v3`."""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.api_url):
+            raise ValueError(f"`api_url` {self.api_url!r} is not an http(s) URL; e.g. `https://api.github.com`")
 
 
 class GitSettings(_Section, frozen=True, kw_only=True):
@@ -322,8 +336,22 @@ class GitSettings(_Section, frozen=True, kw_only=True):
     """Task branches are `<prefix><request>/<workspace>`."""
     keep_failed_days: float = 7
     """How long the branch of a failed, cancelled or interrupted task is kept (its worktree never is)."""
+    on_success: OnSuccess = "keep"
+    """What is done with a request's branches, without asking, when every task succeeded and every
+    declared test passed, for requests from `trusted_channels`: keep them for a person to decide,
+    merge them, or open pull requests."""
+    trusted_channels: list[str] = msgspec.field(default_factory=lambda: ["terminal"])
+    """The channels `on_success` applies to (elsewhere a person always decides)."""
+    remote: str = "origin"
+    """The remote Open PR pushes the request branch to."""
+    github: GitHubSettings = msgspec.field(default_factory=GitHubSettings)
 
     def __post_init__(self) -> None:
+        for index, channel in enumerate(self.trusted_channels):
+            if channel not in CHANNEL_KINDS:
+                raise ValueError(f"`trusted_channels[{index}]` {channel!r} is not a channel; use {', '.join(CHANNEL_KINDS)}")
+        if not _REMOTE_NAME.fullmatch(self.remote):
+            raise ValueError(f"`remote` {self.remote!r} is not a remote's name; e.g. `origin`")
         if not _BRANCH_PREFIX.fullmatch(self.branch_prefix) or ".." in self.branch_prefix or self.branch_prefix.startswith("-"):
             raise ValueError(
                 f"`branch_prefix` {self.branch_prefix!r} is not a usable branch name prefix; use letters, digits, "

@@ -1,7 +1,7 @@
 """The event catalogue: frozen, tagged msgspec structs, their subjects and codec.
 
 Import event types from their modules (`events.conversation`, `events.planning`,
-`events.execution`); this package exports the base and the unions.
+`events.execution`, `events.changes`); this package exports the base and the unions.
 """
 
 from claude_tunnels.events.base import Event, RequestEvent, SessionEvent

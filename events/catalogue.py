@@ -5,6 +5,16 @@ from __future__ import annotations
 from typing import Union
 
 from claude_tunnels.events.base import Event
+from claude_tunnels.events.changes import (
+    ChangesAnswered,
+    ChangesDecided,
+    ChangesDiscarded,
+    ChangesMerged,
+    ChangesOverlapped,
+    ChangesProposed,
+    ChangesPushed,
+    ChangesRefused,
+)
 from claude_tunnels.events.conversation import (
     CancelRequested,
     ConfirmationAnswered,
@@ -64,6 +74,7 @@ SessionFamily = Union[
     CancelRequested,
     ReplyPosted,
     PermissionAnswered,
+    ChangesAnswered,
 ]
 
 RequestFamily = Union[
@@ -90,6 +101,13 @@ RequestFamily = Union[
     RequestCompleted,
     RequestFailed,
     RequestCancelled,
+    ChangesProposed,
+    ChangesDecided,
+    ChangesMerged,
+    ChangesRefused,
+    ChangesPushed,
+    ChangesDiscarded,
+    ChangesOverlapped,
 ]
 
 AnyEvent = Union[SessionFamily, RequestFamily]
@@ -127,6 +145,12 @@ ChatReply = Union[
     RequestCompleted,
     RequestFailed,
     RequestCancelled,
+    ChangesProposed,
+    ChangesMerged,
+    ChangesRefused,
+    ChangesPushed,
+    ChangesDiscarded,
+    ChangesOverlapped,
 ]
 CHAT_REPLIES: tuple[type[Event], ...] = ChatReply.__args__  # type: ignore[attr-defined]
 """What a chat channel posts as a message of its own (task progress only edits the status message).

@@ -10,6 +10,8 @@ import msgspec
 from claude_tunnels.events.base import SessionEvent
 
 Answer = Literal["approve", "cancel"]
+Action = Literal["approve", "cancel", "merge", "pr", "discard"]
+"""What a button stands for: a plan's or a question's answer, or a decision about a request's changes."""
 
 
 class Turn(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,15 +25,17 @@ class MessageReceived(SessionEvent, frozen=True, kw_only=True, tag="message.rece
     """A person sent a message (or pressed a button: `action`) in a chat; recorded before the chat is acknowledged.
 
     A button of a plan carries `request_id`; a button of a relayed permission question also
-    carries `permission_id` (`approve` allows, `cancel` denies)."""
+    carries `permission_id` (`approve` allows, `cancel` denies); a Merge / Open PR / Discard
+    button carries `request_id` and the repository it is about (`repo`)."""
 
     channel: str
     sender: str
     text: str
     message_ref: str
     sender_name: str = ""
-    action: Answer | None = None
+    action: Action | None = None
     permission_id: str | None = None
+    repo: str | None = None
 
 
 class RequestOpened(SessionEvent, frozen=True, kw_only=True, tag="request.opened"):

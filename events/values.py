@@ -110,6 +110,9 @@ class TaskFacts(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     repo: str = ""
     branch: str = ""
     base: str = ""
+    base_branch: str = ""
+    """The branch the repository was on when the request's `base` was pinned ("" on a detached head):
+    where the request's changes are merged."""
     start: str = ""
     """The commit the task started from: `base` with its upstream tasks' branches merged in."""
     commit: str = ""

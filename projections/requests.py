@@ -12,6 +12,16 @@ import msgspec
 from msgspec.structs import replace
 
 from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.changes import (
+    ChangesAnswered,
+    ChangesDecided,
+    ChangesDiscarded,
+    ChangesMerged,
+    ChangesOverlapped,
+    ChangesProposed,
+    ChangesPushed,
+    ChangesRefused,
+)
 from claude_tunnels.events.conversation import (
     CancelRequested,
     ConfirmationAnswered,
@@ -57,6 +67,7 @@ from claude_tunnels.events.planning import (
     RouteDecided,
 )
 from claude_tunnels.events.values import Plan, TaskFacts, TaskResult, Usage
+from claude_tunnels.projections.changes import RepoState, changes_after
 
 RequestStatus = Literal[
     "routing", "clarifying", "planning", "awaiting_approval", "executing", "completed", "failed", "cancelled"
@@ -142,6 +153,8 @@ class RequestState(msgspec.Struct, frozen=True, kw_only=True):
     """Who asked to stop the running request (before its end was recorded)."""
     questions: dict[str, Question] = {}
     """Permission questions relayed to the conversation, by id (pending and answered)."""
+    changes: dict[str, RepoState] = {}
+    """The request's changes per git repository once it ended (`changes.proposed`), and what became of them."""
 
     def pending_questions(self) -> list[Question]:
         """The questions still waiting for an answer, oldest first."""
@@ -258,12 +271,14 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:
         case CancelRequested():
             # Kept so a supervisor resumed after a restart still knows the person said stop.
             return replace(state, cancel_requested_by=state.cancel_requested_by or event.by)
+        case ChangesProposed() | ChangesDecided() | ChangesMerged() | ChangesRefused() | ChangesPushed() | ChangesDiscarded():
+            return replace(state, changes=changes_after(state.changes, event))
         case (
             PermissionRequested()  # asked already (a redelivery), or not a relayed question
             | RequestOpened()  # opens the request: `fold` makes its first state
             | MessageReceived() | MessageQueued() | NoticeIssued() | ReplyPosted()
             | ConfirmationAnswered() | ConfirmationGiven() | ConfirmationRefused() | ConfirmationCancelled()
-            | PermissionAnswered() | PhaseCompleted()
+            | PermissionAnswered() | PhaseCompleted() | ChangesAnswered() | ChangesOverlapped()
         ):
             return state  # nothing a request's state keeps
         case _:

@@ -25,6 +25,16 @@ from msgspec.structs import replace
 
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.catalogue import CHAT_REPLIES, AnyEvent
+from claude_tunnels.events.changes import (
+    ChangesAnswered,
+    ChangesDecided,
+    ChangesDiscarded,
+    ChangesMerged,
+    ChangesOverlapped,
+    ChangesProposed,
+    ChangesPushed,
+    ChangesRefused,
+)
 from claude_tunnels.events.conversation import (
     CancelRequested,
     ConfirmationAnswered,
@@ -220,6 +230,8 @@ def evolve(state: SessionState, event: AnyEvent) -> SessionState:
             | WorkspaceTaskDispatched() | WorkspaceTaskStarted() | WorkspaceProgress() | PermissionRequested() | PermissionDecided()
             | WorkspaceTaskSucceeded() | WorkspaceTaskFailed() | WorkspaceTaskCancelled() | WorkspaceTaskTimedOut()
             | WorkspaceTaskSkipped() | WorkspaceTaskInterrupted()
+            | ChangesProposed() | ChangesAnswered() | ChangesDecided() | ChangesMerged() | ChangesRefused()
+            | ChangesPushed() | ChangesDiscarded() | ChangesOverlapped()
         ):
             # The state machine does not move on these (a session event's cause and time are noted
             # above): no new state object per progress or task event.

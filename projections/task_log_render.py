@@ -51,6 +51,26 @@ def _facts(facts: TaskFacts | None) -> list[str]:
     return lines
 
 
+def _changes_section(state: RequestState) -> list[str]:
+    """Per repository: the request branch, what it changes, and what became of it."""
+    lines = ["## Changes", ""]
+    for label, repo in state.changes.items():
+        proposal = repo.proposal
+        on = f"on `{proposal.base_branch}`" if proposal.base_branch else "on a detached HEAD"
+        lines += [f"### {label}: {repo.status}", "",
+                  f"- Request branch: `{proposal.branch}` at `{proposal.head[:12]}`, from `{proposal.base[:12]}` {on}"]
+        changed = ", ".join(f"`{f.path}` (+{f.added} −{f.removed})" if f.added >= 0 else f"`{f.path}`" for f in proposal.files) or "none"
+        lines.append(f"- Changed files: {changed}")
+        lines += [f"- Left out: `{task.workspace}`: {task.left_out}" for task in proposal.tasks if task.left_out]
+        lines += [f"- Overlaps request `{o.request_id}` in {', '.join(f'`{f}`' for f in o.files)}" for o in proposal.overlaps]
+        if repo.decision:
+            lines.append(f"- Decision: {repo.decision} by `{repo.by}` (attempt {repo.attempts})")
+        if repo.outcome:
+            lines.append(f"- {'Outcome' if repo.status != 'open' else 'Last refusal'}: {repo.outcome}")
+        lines.append("")
+    return lines
+
+
 def _task_section(task: TaskState) -> list[str]:
     lines = [f"### {task.workspace} (phase {task.phase}): {task.status}", "", f"Task: {task.task}", ""]
     if task.result is not None:
@@ -121,4 +141,6 @@ def render(state: RequestState) -> str:
             lines += _task_section(task)
     if state.answer:
         lines += ["## Answer", "", state.answer, ""]
+    if state.changes:
+        lines += _changes_section(state)
     return "\n".join(lines).rstrip() + "\n"

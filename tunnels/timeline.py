@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from claude_tunnels.actors.facts import diffstat
 from claude_tunnels.events.base import Event
+from claude_tunnels.events.changes import (
+    ChangesAnswered,
+    ChangesDecided,
+    ChangesDiscarded,
+    ChangesMerged,
+    ChangesOverlapped,
+    ChangesProposed,
+    ChangesPushed,
+    ChangesRefused,
+)
 from claude_tunnels.events.conversation import (
     ConfirmationAnswered,
     ConfirmationGiven,
@@ -31,6 +42,7 @@ from claude_tunnels.events.execution import (
     WorkspaceTaskTimedOut,
 )
 from claude_tunnels.events.planning import ClarificationNeeded, DirectAnswerGiven, PlanApproved, PlanProposed, RouteDecided
+from claude_tunnels.events.values import TaskFacts
 
 
 def _short(text: str, limit: int = 90) -> str:
@@ -104,6 +116,24 @@ def detail(event: Event) -> str:
             return f"{counts}; {_short(event.stopped, 160)}" if event.stopped else counts
         case RequestFailed():
             return f"{event.stage}: {_short(event.reason)}"
+        case ChangesProposed():
+            repos = "; ".join(f"{r.repo}: {r.branch} {diffstat(TaskFacts(files=r.files))}" for r in event.repos)
+            return repos + (f" (automatic: {event.automatic})" if event.automatic else "")
+        case ChangesAnswered():
+            return f"{event.by} asked {event.decision} {event.repo or '(every repository)'}"
+        case ChangesDecided():
+            return f"{event.repo}: {event.decision} by {event.by} (attempt {event.attempt + 1})"
+        case ChangesMerged():
+            return f"{event.repo}: {event.branch} into {event.into} at {event.commit[:12]}" + (" (fast-forward)" if event.fast_forward else "")
+        case ChangesRefused():
+            return f"{event.repo}: {event.decision} refused: {_short(event.reason, 80)}"
+        case ChangesPushed():
+            return f"{event.repo}: {event.branch} to {event.remote}" + (f", {event.pr_url}" if event.pr_url else f" ({_short(event.note, 60)})")
+        case ChangesDiscarded():
+            return f"{event.repo}: {len(event.branches)} branches deleted"
+        case ChangesOverlapped():
+            files = _short(", ".join(event.files), 60)
+            return f"{event.repo}: before {event.decision} of {event.deciding_request}: {event.request_id} and {event.other_request} both change {files}"
         case _:
             fields = [f for f in event.__struct_fields__ if f not in ("id", "at", "session_key", "causation_id", "request_id")]
             return " ".join(f"{name}={_short(str(getattr(event, name)), 40)}" for name in fields)

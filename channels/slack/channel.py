@@ -13,10 +13,10 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from claude_tunnels.channels.base import ChatChannel
+from claude_tunnels.channels.base import CHANGES_SETTLED, ChatChannel
 from claude_tunnels.channels.port import OrchestratorPort
 from claude_tunnels.channels.render import render
-from claude_tunnels.channels.slack.blocks import approval_blocks, question_blocks, section
+from claude_tunnels.channels.slack.blocks import approval_blocks, changes_blocks, question_blocks, section
 from claude_tunnels.channels.slack.inbound import Allowlist, parse_session_key
 from claude_tunnels.channels.slack.listeners import Inbox
 from claude_tunnels.channels.slack.mrkdwn import SECTION_LIMIT, TEXT_LIMIT, to_mrkdwn_parts
@@ -70,6 +70,7 @@ class SlackChannel(ChatChannel):
         self._handler: AsyncSocketModeHandler | None = None
         self._approvals: dict[str, tuple[str, str, str]] = {}  # request id -> (session key, ts, mrkdwn)
         self._questions: dict[str, tuple[str, str, str, str]] = {}  # permission id -> (request id, session key, ts, mrkdwn)
+        self._changes: dict[str, tuple[str, str, str]] = {}  # request id -> (session key, ts, mrkdwn) of its changes' buttons
 
     @classmethod
     def from_settings(
@@ -109,12 +110,14 @@ class SlackChannel(ChatChannel):
 
     async def post(
         self, session_key: str, text: str, *, approval_for: str | None = None, question_for: tuple[str, str] | None = None,
+        changes_for: tuple[str, list[str]] | None = None,
     ) -> str:
         """Post `text` in the conversation's thread (split when long); the last part carries the
-        Approve / Cancel buttons when `approval_for` is a request id, or Allow / Deny when
-        `question_for` is (request id, permission id). Returns the first part's ts."""
+        Approve / Cancel buttons when `approval_for` is a request id, Allow / Deny when
+        `question_for` is (request id, permission id), or Merge / Open PR / Discard per repository
+        when `changes_for` is (request id, repositories). Returns the first part's ts."""
         _, channel, thread_ts = parse_session_key(session_key)
-        parts = to_mrkdwn_parts(text, SECTION_LIMIT if approval_for or question_for else TEXT_LIMIT)
+        parts = to_mrkdwn_parts(text, SECTION_LIMIT if approval_for or question_for or changes_for else TEXT_LIMIT)
         first = ""
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
@@ -123,6 +126,8 @@ class SlackChannel(ChatChannel):
                 blocks = approval_blocks(part, approval_for)
             elif last and question_for:
                 blocks = question_blocks(part, *question_for)
+            elif last and changes_for:
+                blocks = changes_blocks(part, *changes_for)
             response = await self.client.chat_postMessage(
                 channel=channel, thread_ts=thread_ts, text=part, blocks=blocks, unfurl_links=False, unfurl_media=False,
             )
@@ -132,6 +137,8 @@ class SlackChannel(ChatChannel):
                 self._approvals[approval_for] = (session_key, ts, part)
             elif last and question_for:
                 self._questions[question_for[1]] = (question_for[0], session_key, ts, part)
+            elif last and changes_for:
+                self._changes[changes_for[0]] = (session_key, ts, part)
         return first
 
     async def edit(self, session_key: str, ref: str, text: str) -> None:
@@ -159,6 +166,9 @@ class SlackChannel(ChatChannel):
         if isinstance(event, (RequestCompleted, RequestFailed, RequestCancelled)):
             for permission_id in [p for p, (rid, *_) in self._questions.items() if rid == event.request_id]:
                 await self._drop_question_buttons(permission_id)
+        if isinstance(event, CHANGES_SETTLED) and event.request_id in self._changes and self.changes_settled(event.request_id):
+            session_key, ts, text = self._changes.pop(event.request_id)  # decided for every repository: no buttons
+            await self.client.chat_update(channel=parse_session_key(session_key)[1], ts=ts, text=text, blocks=[section(text)])
         return ref
 
     async def _drop_question_buttons(self, permission_id: str) -> None:

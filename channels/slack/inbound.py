@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from claude_tunnels.channels.slack.blocks import ACTIONS, QUESTION_ACTIONS
+from claude_tunnels.channels.slack.blocks import ACTIONS, CHANGES_ACTIONS, QUESTION_ACTIONS
 from claude_tunnels.channels.slack.mrkdwn import unescape
 from claude_tunnels.config.settings import SlackChannelSettings
 
@@ -38,6 +38,7 @@ class Inbound:
     action: str | None = None
     request_id: str | None = None
     permission_id: str | None = None
+    repo: str | None = None
 
     @property
     def sender(self) -> str:
@@ -91,8 +92,8 @@ def from_event(event: Mapping[str, Any], *, team: str, bot_user_id: str) -> Inbo
 
 
 def from_click(body: Mapping[str, Any], *, team: str) -> Inbound | None:
-    """An Approve / Cancel (or Allow / Deny) button press as an `Inbound` (`action`, `request_id`,
-    and for a question `permission_id` set), or None."""
+    """An Approve / Cancel (Allow / Deny, Merge / Open PR / Discard) button press as an `Inbound`
+    (`action`, `request_id`, and for a question `permission_id`, for changes `repo` set), or None."""
     actions = body.get("actions") or []
     if not actions or actions[0].get("action_id") not in ACTIONS:
         return None
@@ -104,15 +105,19 @@ def from_click(body: Mapping[str, Any], *, team: str) -> Inbound | None:
     action_ts = str(action.get("action_ts") or "")
     if not (user and channel and root and action_ts and action.get("value")):
         return None
-    request_id, permission_id = str(action["value"]), None
+    request_id, permission_id, repo = str(action["value"]), None, None
     if action["action_id"] in QUESTION_ACTIONS:
         request_id, _, permission_id = request_id.partition(":")
         if not (request_id and permission_id):
             return None
+    elif action["action_id"] in CHANGES_ACTIONS:
+        request_id, _, repo = request_id.partition(":")
+        if not (request_id and repo):
+            return None
     return Inbound(
         user=user, channel=channel, thread_ts=str(root), session_key=session_key(team, channel, str(root)),
         text=ACTIONS[action["action_id"]], message_ref=f"{channel}:{action_ts}:{user}", sent_at=sent_at(action_ts),
-        action=ACTIONS[action["action_id"]], request_id=request_id, permission_id=permission_id,
+        action=ACTIONS[action["action_id"]], request_id=request_id, permission_id=permission_id, repo=repo,
     )
 
 

@@ -84,6 +84,7 @@ class Inbox:
         await self.channel.receive(
             session_key=inbound.session_key, sender=inbound.sender, text=inbound.text, message_ref=inbound.message_ref,
             sent_at=inbound.sent_at, action=inbound.action, request_id=inbound.request_id, permission_id=inbound.permission_id,
+            repo=inbound.repo,
         )
         self._threads.add(inbound.session_key)
 

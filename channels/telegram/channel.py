@@ -17,7 +17,7 @@ from aiogram.types import CallbackQuery, Message, Update, User
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.token import TokenValidationError
 
-from claude_tunnels.channels.base import ChatChannel
+from claude_tunnels.channels.base import CHANGES_SETTLED, ChatChannel
 from claude_tunnels.channels.port import OrchestratorPort
 from claude_tunnels.channels.telegram.addressing import (
     ACTIONS,
@@ -29,6 +29,7 @@ from claude_tunnels.channels.telegram.addressing import (
     read_question_press,
 )
 from claude_tunnels.channels.telegram.calls import TelegramChannelError, describe
+from claude_tunnels.channels.telegram.changes import CHANGES_ACTIONS, parse_changes_callback, read_changes_press
 from claude_tunnels.channels.telegram.outbound import Outbox
 from claude_tunnels.channels.telegram.polling import poll, who_am_i
 from claude_tunnels.config.credentials import Secret, load_credentials
@@ -174,6 +175,9 @@ class TelegramChannel(ChatChannel):
         if parse_question_callback(query.data) is not None:
             await self._on_question_press(query)
             return
+        if parse_changes_callback(query.data) is not None:
+            await self._on_changes_press(query)
+            return
         parsed, message = parse_callback(query.data), query.message
         request = self.orchestrator.requests.get(parsed[1]) if parsed else None
         if request is not None and not self.owns(request.session_key):
@@ -207,6 +211,22 @@ class TelegramChannel(ChatChannel):
             )
         self._chore(self.outbox.answer(query.id, press.answer, alert=press.alert))
 
+    async def _on_changes_press(self, query: CallbackQuery) -> None:
+        parsed, message = parse_changes_callback(query.data), query.message
+        request = self.orchestrator.requests.get(parsed[1]) if parsed else None
+        if request is not None and not self.owns(request.session_key):
+            request = None
+        chat_id = message.chat.id if message else 0
+        press, repo = read_changes_press(query.data, query.from_user.id, chat_id, request, self.settings, self.approvers)
+        if press.action is not None and request is not None:
+            date = message.date if isinstance(message, Message) else None
+            await self.receive(
+                session_key=request.session_key, sender=f"telegram:{query.from_user.id}", text=f"[{CHANGES_ACTIONS[press.action][0]} {repo}]",
+                message_ref=f"cb:{query.id}", sent_at=_utc(date) if date else self.orchestrator.clock.now(),
+                sender_name=query.from_user.full_name, action=press.action, request_id=request.request_id, repo=repo,
+            )
+        self._chore(self.outbox.answer(query.id, press.answer, alert=press.alert))
+
     def _chore(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a reply in the background: polling never waits for Telegram to accept a send."""
         task = self.orchestrator.background.start(self._quietly(work), name="telegram reply")
@@ -224,11 +244,16 @@ class TelegramChannel(ChatChannel):
 
     async def post(
         self, session_key: str, text: str, *, approval_for: str | None = None, question_for: tuple[str, str] | None = None,
+        changes_for: tuple[str, list[str]] | None = None,
     ) -> str:
         """Send `text` (split if long) to the conversation; buttons go under the last part."""
         request = self.orchestrator.requests.get(approval_for) if approval_for else None
         approval = (approval_for, request.revision if request else 0) if approval_for else None
-        return await self.outbox.post(session_key, text, approval_for=approval, question_for=question_for)
+        changes = None
+        if changes_for is not None and (proposed := self.orchestrator.requests.get(changes_for[0])) is not None:
+            places = list(proposed.changes)  # a button names its repository by its place in the proposal
+            changes = (changes_for[0], [(places.index(repo), repo) for repo in changes_for[1] if repo in places])
+        return await self.outbox.post(session_key, text, approval_for=approval, question_for=question_for, changes_for=changes)
 
     async def edit(self, session_key: str, ref: str, text: str) -> None:
         """Replace a message's text; an edit that changes nothing is fine."""
@@ -241,6 +266,9 @@ class TelegramChannel(ChatChannel):
     async def _show(self, event: AnyEvent) -> str | None:
         ref = await super()._show(event)
         await self.outbox.settle_buttons(event)
+        request_id = getattr(event, "request_id", None) or ""
+        if isinstance(event, CHANGES_SETTLED) and request_id in self.outbox.changes and self.changes_settled(request_id):
+            await self.outbox.drop_changes_buttons(request_id)
         return ref
 
 

@@ -13,6 +13,7 @@ from aiogram.utils.backoff import BackoffConfig
 
 from claude_tunnels.channels.telegram.addressing import ACTIONS, QUESTION_ACTIONS, Place, callback_data, place_of, question_callback
 from claude_tunnels.channels.telegram.calls import TelegramChannelError, call, describe
+from claude_tunnels.channels.telegram.changes import changes_keyboard
 from claude_tunnels.channels.telegram.markup import escape, split_html, to_html, visible
 from claude_tunnels.config.settings import TelegramChannelSettings
 from claude_tunnels.events.catalogue import AnyEvent
@@ -40,17 +41,20 @@ class Outbox:
         """Session key -> the person's latest message there; in groups the bot's answer replies to it."""
         self._buttons: dict[str, tuple[str, int, str]] = {}  # request id -> (session key, message id, its HTML)
         self._questions: dict[str, tuple[str, str, int, str]] = {}  # permission id -> (request id, session key, message id, HTML)
+        self.changes: dict[str, tuple[str, int, str]] = {}  # request id -> (session key, message id, HTML) of its changes' buttons
 
     async def post(
         self, session_key: str, text: str, *, approval_for: tuple[str, int] | None = None,
-        question_for: tuple[str, str] | None = None,
+        question_for: tuple[str, str] | None = None, changes_for: tuple[str, list[tuple[int, str]]] | None = None,
     ) -> str:
         """Send `text` as one or more messages, with Approve/Cancel buttons for `approval_for`
-        (request id, plan revision), or Allow/Deny for `question_for` (request id, permission id),
-        under the last; return the first one's id."""
+        (request id, plan revision), Allow/Deny for `question_for` (request id, permission id), or
+        Merge / Open PR / Discard for `changes_for` (request id, (place, repository) pairs), under
+        the last; return the first one's id."""
         place = place_of(session_key)
         parts = split_html(to_html(text)) or [escape("…")]
         keyboard = _keyboard(*approval_for) if approval_for else _question_keyboard(*question_for) if question_for else None
+        keyboard = changes_keyboard(*changes_for) if changes_for else keyboard
         reply_to = self.last_inbound.get(session_key) if place.chat_id < 0 else None
         first: int | None = None
         for index, part in enumerate(parts):
@@ -61,6 +65,8 @@ class Outbox:
                 self._buttons[approval_for[0]] = (session_key, sent.message_id, part)
             elif markup is not None and question_for:
                 self._questions[question_for[1]] = (question_for[0], session_key, sent.message_id, part)
+            elif markup is not None and changes_for:
+                self.changes[changes_for[0]] = (session_key, sent.message_id, part)
         assert first is not None
         return str(first)
 
@@ -84,6 +90,11 @@ class Outbox:
             return
         session_key, message_id, part = self._buttons.pop(request_id)
         await self._edit(place_of(session_key), message_id, part)  # an edit without reply_markup drops it
+
+    async def drop_changes_buttons(self, request_id: str) -> None:
+        """A request's changes are decided for every repository: its message keeps only the text."""
+        session_key, message_id, part = self.changes.pop(request_id)
+        await self._edit(place_of(session_key), message_id, part)
 
     async def reply(self, message: Message, text: str) -> None:
         """Answer a person's message directly (refusals, help): not part of any conversation."""

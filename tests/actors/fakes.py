@@ -12,18 +12,29 @@ from pathlib import Path
 from typing import cast
 
 from claude_tunnels.actors.agent_errors import AgentError
-from claude_tunnels.actors.ports import Consultation, Consulted, Role, Subscription
+from claude_tunnels.actors.ports import (
+    Consultation,
+    Consulted,
+    Discarded,
+    Merged,
+    Pushed,
+    Refusal,
+    RepoWork,
+    Role,
+    Subscription,
+)
 from claude_tunnels.actors.task_runner import TaskRunner
 from claude_tunnels.actors.tree import Project, Tree, TreeError, Workspace
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.config.settings import Settings
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.changes import RepoChanges
 from claude_tunnels.events.execution import WorkspaceTaskDispatched
 from claude_tunnels.events.ids import Clock, IdSource
 from claude_tunnels.events.log import AppendConflict, Appended, Stored
 from claude_tunnels.events.subjects import Subjects
-from claude_tunnels.events.values import Usage
+from claude_tunnels.events.values import FileDiff, Usage
 from claude_tunnels.projections import RequestsView
 from claude_tunnels.projections.base import Projection
 
@@ -157,6 +168,42 @@ class RecordingTasks(TaskRunner):
     async def roll_back(self, request_id: str, task_id: str, workspace: str, target: str) -> bool:
         self.rolled_back.append(workspace)
         return workspace in self.in_git
+
+
+class FakeIntegrator:
+    """A `ChangeIntegrator` with no git behind it: it records what it is asked and answers as told.
+
+    A proposal changes `files[workspace]` (default `<workspace>/x`) for each task; merges answer the
+    queued `outcomes` first, then succeed."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []  # (what, request id, repository)
+        self.work: list[RepoWork] = []
+        self.files: dict[str, list[str]] = {}
+        self.outcomes: list[Merged | Pushed | Refusal] = []
+        self.bodies: list[tuple[str, str]] = []
+
+    async def propose(self, request_id: str, work: RepoWork) -> RepoChanges | None:
+        self.calls.append(("propose", request_id, work.repo))
+        self.work.append(work)
+        files = [FileDiff(path=path, added=1, removed=0) for t in work.tasks for path in self.files.get(t.workspace, [f"{t.workspace}/x"])]
+        return RepoChanges(repo=work.repo, branch=f"tunnels/{request_id.lower()}-result", base=work.base, head="f" * 40,
+                           base_branch=work.base_branch, files=files, tasks=work.tasks)
+
+    async def merge(self, request_id: str, changes: RepoChanges, message: str) -> Merged | Refusal:
+        self.calls.append(("merge", request_id, changes.repo))
+        outcome = self.outcomes.pop(0) if self.outcomes else Merged(commit="m" * 40, fast_forward=True)
+        assert not isinstance(outcome, Pushed)
+        return outcome
+
+    async def publish(self, request_id: str, changes: RepoChanges, title: str, body: str) -> Pushed | Refusal:
+        self.calls.append(("pr", request_id, changes.repo))
+        self.bodies.append((title, body))
+        return Pushed(remote="origin", pr_url="https://github.example/acme/web/pull/1", pr_number=1)
+
+    async def discard(self, request_id: str, changes: RepoChanges) -> Discarded:
+        self.calls.append(("discard", request_id, changes.repo))
+        return Discarded(branches=[changes.branch])
 
 
 def loaded(settings: Settings) -> LoadedSettings:

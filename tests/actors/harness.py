@@ -34,7 +34,7 @@ from claude_tunnels.config.settings import Settings
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.projections import RequestsView, SessionsView
-from tests.actors.fakes import MemoryLog, RecordingTasks, ScriptedAdvisors, StaticTree, loaded, sample_tree
+from tests.actors.fakes import FakeIntegrator, MemoryLog, RecordingTasks, ScriptedAdvisors, StaticTree, loaded, sample_tree
 from tests.clocks import ManualClock, SequentialIds  # the one import of the test clock and ids
 
 T0 = datetime(2026, 11, 21, 9, 30, 0, tzinfo=UTC)
@@ -58,6 +58,7 @@ def make_context(world: World, loop: asyncio.AbstractEventLoop) -> ActorContext:
         loop=loop, recorder=Recorder(world.log), settings=world.loaded, clock=world.clock, ids=world.ids,
         sessions=world.sessions, requests=world.requests, tree=world.trees, advisors=world.advisors, tasks=world.tasks,
         timers=world.clock,  # the manual clock is the timers too: expiry rows move it
+        changes=world.integrator,
     )
 
 
@@ -74,6 +75,7 @@ class World:
         self.trees = StaticTree(tree)
         self.advisors = ScriptedAdvisors()
         self.tasks = RecordingTasks(self.loaded, self.log, self.requests, self.clock, self.ids)
+        self.integrator = FakeIntegrator()
         self.ctx = make_context(self, loop)
         self._actors: list[tuple[pykka.ActorRef[Any], bool]] = []
 
@@ -124,7 +126,7 @@ class World:
     def directory(self) -> Directory:
         """The production `Directory` over this world's context (for `flow`)."""
         directory = Directory(self.ctx)
-        for ref in (directory.router, directory.planner, directory.gate, directory.permissions):
+        for ref in (directory.router, directory.planner, directory.gate, directory.permissions, directory.changes):
             self._track(ref, stops_itself=False)
         return directory
 

@@ -17,6 +17,7 @@ from claude_tunnels.actors.confirm_policy import approvers_for
 from claude_tunnels.actors.plans import layers
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import (
+    Action,
     CancelRequested,
     ConfirmationAnswered,
     ConfirmationGiven,
@@ -100,13 +101,13 @@ class Story:
     # -- what people say -------------------------------------------------------------------
 
     def message(
-        self, text: str, sender: str = ALICE, *, action: Literal["approve", "cancel"] | None = None,
-        request_id: str | None = None, permission_id: str | None = None,
+        self, text: str, sender: str = ALICE, *, action: Action | None = None,
+        request_id: str | None = None, permission_id: str | None = None, repo: str | None = None,
     ) -> MessageReceived:
         env = self._env(request_id=request_id)
         return MessageReceived(
             channel=self.session_key.split(":")[0], sender=sender, text=text, message_ref=env["id"], action=action,
-            permission_id=permission_id, **env,
+            permission_id=permission_id, repo=repo, **env,
         )
 
     def opened(self, text: str = TEXT) -> RequestOpened:

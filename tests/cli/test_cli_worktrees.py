@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from claude_tunnels.events.changes import ChangesProposed, ProposedTask, RepoChanges
 from claude_tunnels.events.execution import RequestFailed
 from claude_tunnels.events.values import Plan, PlannedTask
 from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, connect
@@ -43,6 +44,11 @@ async def seed(server: EmbeddedNatsServer) -> None:
         *started(old, FAILED), old.failed(KEY, FAILED, "web"),
         RequestFailed(request_id=FAILED, reason="web failed", **old.envelope(KEY)),
         *started(old, DONE), old.succeeded(KEY, DONE, "web"), old.completed(KEY, DONE),
+        # its changes wait in the request branch for the person's decision
+        ChangesProposed(request_id=DONE, repos=[RepoChanges(
+            repo="web", branch=f"tunnels/{DONE.lower()}-result", base="a" * 40, head="b" * 40,
+            tasks=[ProposedTask(workspace="web", branch=f"tunnels/{DONE.lower()}/web", commit="b" * 40)],
+        )], **old.envelope(KEY)),
         *started(recent, RUNNING),
     ]
     nc = await connect(server.connect_options())

@@ -11,6 +11,7 @@ import pytest
 
 from claude_tunnels.events import ALL_EVENT_TYPES, BY_TAG, EVENTS, EventDecodeError, Subjects, encode
 from claude_tunnels.events.base import Event
+from claude_tunnels.events.changes import Overlap, ProposedTask, RepoChanges
 from claude_tunnels.events.codec import REQUEST_EVENTS, SESSION_EVENTS
 from claude_tunnels.events.conversation import Turn
 from claude_tunnels.events.values import FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage
@@ -40,10 +41,17 @@ def sample_value(annotation: Any) -> Any:
         Plan: Plan(label="l", tasks=[PlannedTask(workspace="p/w", task="t")], phases=[["p/w"]], warnings=["⚠ w"]),
         Turn: Turn(role="assistant", text="earlier"),
         TaskFacts: TaskFacts(
-            repo="web", branch="tunnels/r/web", base="b" * 40, start="s" * 40, commit="c" * 40,
+            repo="web", branch="tunnels/r/web", base="b" * 40, base_branch="main", start="s" * 40, commit="c" * 40,
             files=[FileDiff(path="a.py", added=2, removed=1)],
             test=TestRun(command="make test", passed=False, exit_code=2, tail="1 failed"),
             mismatches=["claimed tests passed"],
+        ),
+        RepoChanges: RepoChanges(
+            repo="web", branch="tunnels/r-result", base="b" * 40, head="h" * 40, base_branch="main",
+            files=[FileDiff(path="a.py", added=2, removed=1)],
+            tasks=[ProposedTask(workspace="web/api", branch="tunnels/r/web/api", commit="c" * 40, test_command="make test",
+                                test_passed=False, left_out="conflicts in a.py")],
+            overlaps=[Overlap(request_id="01OTHER", branch="tunnels/o-result", files=["a.py"])],
         ),
     }[annotation]
 

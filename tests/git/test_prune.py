@@ -8,6 +8,10 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from msgspec.structs import replace
+
+from claude_tunnels.events.changes import ProposedTask, RepoChanges
+from claude_tunnels.projections.changes import RepoState
 from claude_tunnels.projections.requests import RequestState, TaskState
 from claude_tunnels.tunnels.git import worktrees
 from claude_tunnels.tunnels.git.inventory import our_repositories, read_repository
@@ -41,6 +45,14 @@ def request(request_id: str, status: str, task_status: str, ended_days_ago: floa
     )
 
 
+def undecided(state: RequestState) -> RequestState:
+    """`state` whose task's branch waits in a proposed request branch for the person's decision."""
+    task = ProposedTask(workspace="web", branch=f"tunnels/{state.request_id.lower()}/web", commit="b" * 40)
+    proposal = RepoChanges(repo="web", branch=f"tunnels/{state.request_id.lower()}-result", base="a" * 40, head="b" * 40, tasks=[task])
+    assert state.ended_at is not None
+    return replace(state, changes={"web": RepoState(proposal=proposal, proposed_at=state.ended_at)})
+
+
 async def test_stale_worktrees_and_branches_go_and_nothing_else(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "web", {"a.txt": "a\n"})
     folder = tmp_path / "state" / "worktrees"
@@ -69,7 +81,7 @@ async def test_stale_worktrees_and_branches_go_and_nothing_else(tmp_path: Path) 
     log = {
         OLD: request(OLD, "failed", "failed", ended_days_ago=30),
         NEW: request(NEW, "executing", "running", ended_days_ago=None),
-        "01JSUCCEEDED000000000000000": request("01JSUCCEEDED000000000000000", "completed", "succeeded", ended_days_ago=60),
+        "01JSUCCEEDED000000000000000": undecided(request("01JSUCCEEDED000000000000000", "completed", "succeeded", ended_days_ago=60)),
     }
     policy = Policy(now=NOW, keep_failed_days=7, prefix="tunnels/", folder=folder)
 

@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
+from claude_tunnels.events.changes import ProposedTask, RepoChanges
+from claude_tunnels.projections.changes import RepoState
 from claude_tunnels.projections.requests import RequestState, TaskState
 from claude_tunnels.tunnels.git.inventory import OurBranch, TaskFolder
 from claude_tunnels.tunnels.git.retention import Policy, RequestIndex, age, judge_branch, judge_folder
@@ -25,6 +28,14 @@ def request(status: str = "completed", task: str = "succeeded", ended_days_ago: 
         tasks={"web": TaskState(workspace="web", task="t", phase=1, task_id=f"{RID}-1", status=task, ended_at=ended)},  # type: ignore[arg-type]
         ended_at=ended,
     )
+
+
+def proposed(state: RequestState, status: str, *, left_out: str = "") -> RequestState:
+    """`state` whose changes were proposed in one request branch holding its task's branch, now `status`."""
+    task = ProposedTask(workspace="web", branch=f"tunnels/{RID.lower()}/web", commit="b" * 40, left_out=left_out)
+    proposal = RepoChanges(repo="repo", branch=f"tunnels/{RID.lower()}-result", base="a" * 40, head="c" * 40, tasks=[task])
+    assert state.ended_at is not None
+    return replace(state, changes={"repo": RepoState(proposal=proposal, proposed_at=state.ended_at, status=status)})  # type: ignore[arg-type]
 
 
 def branch(*, rest: str = "web", tip_days_ago: float = 1, unfinished: bool = False, checked_out: Path | None = None) -> OurBranch:
@@ -47,9 +58,19 @@ BRANCH_CASES = [
     (request(task="timed_out", ended_days_ago=10), branch(), policy(), True, "timed out"),
     (request(task="interrupted", ended_days_ago=10), branch(), policy(), True, "interrupted"),
     (request(task="failed", ended_days_ago=2), branch(), policy(everything=True), True, "failed"),
-    (request(task="succeeded", ended_days_ago=90), branch(), policy(), False, "waits for the person's decision"),
-    (request(task="succeeded"), branch(), policy(everything=True), True, "--all"),
-    (request(status="failed", task="succeeded", ended_days_ago=90), branch(), policy(), False, "waits for the person's decision"),
+    (proposed(request(task="succeeded", ended_days_ago=90), "open"), branch(), policy(), False, "waits for the person's decision"),
+    (proposed(request(task="succeeded", ended_days_ago=90), "deciding"), branch(), policy(keep_failed_days=0), False, "waits for the person's decision"),
+    (proposed(request(task="succeeded"), "open"), branch(), policy(everything=True), True, "--all"),
+    (proposed(request(status="failed", task="succeeded", ended_days_ago=90), "open"), branch(), policy(), False, "waits for the person's decision"),
+    # decided: Merge, Open PR and Discard delete the branches themselves; one left behind is stale
+    (proposed(request(task="succeeded", ended_days_ago=1), "merged"), branch(), policy(), True, "decided"),
+    (proposed(request(task="succeeded", ended_days_ago=1), "pushed"), branch(), policy(), True, "decided"),
+    (proposed(request(task="succeeded", ended_days_ago=1), "discarded"), branch(), policy(), True, "decided"),
+    # succeeded but in no proposal (nothing to propose, or left out as conflicting): kept like a failed task's
+    (request(task="succeeded", ended_days_ago=90), branch(), policy(), True, "succeeded, not proposed, 90 d ago"),
+    (request(task="succeeded", ended_days_ago=2), branch(), policy(), False, "kept until 2026-11-26"),
+    (proposed(request(task="succeeded", ended_days_ago=90), "open", left_out="conflicts"), branch(), policy(), True, "not proposed"),
+    (request(task="succeeded", ended_days_ago=0.01), branch(), policy(keep_failed_days=0), False, "being proposed"),
     (request(status="executing", task="running", ended_days_ago=None), branch(), policy(everything=True), False, "its request is running"),
     (request(status="executing", task="failed", ended_days_ago=30), branch(), policy(everything=True), False, "its request is running"),
     (request(status="awaiting_approval", task="pending", ended_days_ago=None), branch(), policy(everything=True), False, "awaiting approval"),

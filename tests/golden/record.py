@@ -28,6 +28,19 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script from anywhere: import the checkout
 
 from claude_tunnels.events.base import Event  # noqa: E402
+from claude_tunnels.events.changes import (  # noqa: E402
+    ChangesAnswered,
+    ChangesDecided,
+    ChangesDiscarded,
+    ChangesMerged,
+    ChangesOverlapped,
+    ChangesProposed,
+    ChangesPushed,
+    ChangesRefused,
+    Overlap,
+    ProposedTask,
+    RepoChanges,
+)
 from claude_tunnels.events.codec import encode  # noqa: E402
 from claude_tunnels.events.conversation import (  # noqa: E402
     CancelRequested,
@@ -595,6 +608,83 @@ def resumed_after_restart() -> list[Event]:
     return s.events
 
 
+def request_branches() -> list[Event]:
+    """Three requests on one repository end with their request branches: the first's merge is
+    refused (its base moved and conflicts) and it becomes a pull request, after an overlap with the
+    second was told to both; the second is discarded, after someone who may not decide was refused;
+    the third is merged automatically (`git.on_success`)."""
+    s = Story("terminal:local", start_hours=10)
+    me, stranger = "terminal:gina", "terminal:mallory"
+    r1, r2, r3 = s.new_id(), s.new_id(), s.new_id()
+    base = "a" * 40
+
+    def request(rid: str, text: str, workspace: str, commit: str, files: list[FileDiff], passed: bool) -> TaskFacts:
+        plan = Plan(label=text, tasks=[PlannedTask(workspace=workspace, task=text)], phases=[[workspace]])
+        s.opened(rid, s.message(text, me), [])
+        s.add(RouteDecided, request_id=rid, projects=["web"], method="explicit", usage=ROUTER)
+        s.add(PlanProposed, request_id=rid, plan=plan, usage=PLANNER)
+        s.add(PlanApproved, request_id=rid, by=me)
+        s.add(PhaseStarted, request_id=rid, phase=1, workspaces=[workspace])
+        s.dispatched(rid, plan, workspace, 1)
+        s.started(rid, workspace)
+        facts = TaskFacts(
+            repo="web", branch=f"tunnels/{rid.lower()}/{workspace}", base=base, base_branch="main", start=base, commit=commit,
+            files=files, test=TestRun(command="pytest -q", passed=passed, exit_code=0 if passed else 1),
+        )
+        s.add(WorkspaceTaskSucceeded, request_id=rid, task_id=s.task(rid, workspace), workspace=workspace,
+              result=TaskResult(summary=text, changed_files=[f.path.split("/", 1)[1] for f in files], test_result="pass"),
+              usage=agent_usage(2), facts=facts)
+        s.add(PhaseCompleted, request_id=rid, phase=1, succeeded=[workspace])
+        s.add(RequestCompleted, request_id=rid, summary=f"1 of 1 workspace tasks succeeded.\n✓ {workspace}: {text}", succeeded=1,
+              usage=ROUTER + PLANNER + agent_usage(2))
+        return facts
+
+    def repo(rid: str, facts: TaskFacts, head: str, overlaps: list[Overlap]) -> RepoChanges:
+        task = ProposedTask(workspace=facts.branch.split("/", 2)[2], branch=facts.branch, commit=facts.commit,
+                            test_command="pytest -q", test_passed=facts.test.passed if facts.test else None)
+        return RepoChanges(repo="web", branch=f"tunnels/{rid.lower()}-result", base=base, head=head, base_branch="main",
+                           files=facts.files, tasks=[task], overlaps=overlaps)
+
+    api = [FileDiff(path="backend/api.py", added=12, removed=3)]
+    one = request(r1, "Serve API v2", "web/backend", "b" * 40, api, True)
+    s.add(ChangesProposed, request_id=r1, repos=[repo(r1, one, "b" * 40, [])])
+    two = request(r2, "Rename the API module", "web/backend", "c" * 40, [*api, FileDiff(path="backend/setup.py", added=1, removed=1)], False)
+    s.add(ChangesProposed, request_id=r2, repos=[repo(r2, two, "c" * 40, [Overlap(request_id=r1, branch=f"tunnels/{r1.lower()}-result",
+                                                                                files=["backend/api.py"])])])
+    # The first: merge refused (main moved and conflicts), told about the overlap; then a pull request.
+    ask = s.message("merge", me)
+    answered = s.add(ChangesAnswered, request_id=r1, by=me, decision="merge", message_id=ask.id, causation_id=ask.id)
+    merge = s.add(ChangesDecided, request_id=r1, repo="web", decision="merge", by=me, causation_id=answered.id)
+    for shown_in, about, branch in ((r1, r2, f"tunnels/{r2.lower()}-result"), (r2, r1, f"tunnels/{r1.lower()}-result")):
+        s.add(ChangesOverlapped, request_id=shown_in, repo="web", deciding_request=r1, decision="merge", other_request=about,
+              other_branch=branch, files=["backend/api.py"], causation_id=merge.id)
+    s.add(ChangesRefused, request_id=r1, repo="web", decision="merge", by=me, files=["backend/api.py"], causation_id=merge.id,
+          reason="main has moved since the request started and conflicts with its changes in backend/api.py")
+    ask = s.message(f"pr {r1}", me)
+    answered = s.add(ChangesAnswered, request_id=r1, by=me, decision="pr", message_id=ask.id, causation_id=ask.id)
+    pr = s.add(ChangesDecided, request_id=r1, repo="web", decision="pr", by=me, attempt=1, causation_id=answered.id)
+    s.add(ChangesPushed, request_id=r1, repo="web", branch=f"tunnels/{r1.lower()}-result", remote="origin", by=me,
+          pr_url="https://github.com/acme/web/pull/7", pr_number=7, compare_url="https://github.com/acme/web/compare/main...x",
+          causation_id=pr.id)
+    # The second: someone who may not decide is refused; the requester discards it.
+    ask = s.message(f"discard {r2}", stranger)
+    answered = s.add(ChangesAnswered, request_id=r2, by=stranger, decision="discard", message_id=ask.id, causation_id=ask.id)
+    s.add(NoticeIssued, request_id=r2, level="warning", reply_to=answered.id, causation_id=answered.id,
+          text=f"Only {me} or an approver can decide what happens to the changes of request {r2}.")
+    ask = s.message(f"discard {r2} web", me)
+    answered = s.add(ChangesAnswered, request_id=r2, by=me, decision="discard", repo="web", message_id=ask.id, causation_id=ask.id)
+    gone = s.add(ChangesDecided, request_id=r2, repo="web", decision="discard", by=me, causation_id=answered.id)
+    s.add(ChangesDiscarded, request_id=r2, repo="web", by=me, causation_id=gone.id,
+          branches=[f"tunnels/{r2.lower()}-result", f"tunnels/{r2.lower()}/web/backend"])
+    # The third: every test passed in a trusted channel: merged without asking.
+    three = request(r3, "Document API v2", "web/docs", "d" * 40, [FileDiff(path="docs/api.md", added=30, removed=0)], True)
+    proposed = s.add(ChangesProposed, request_id=r3, repos=[repo(r3, three, "d" * 40, [])], automatic="merge")
+    auto = s.add(ChangesDecided, request_id=r3, repo="web", decision="merge", by="git.on_success", causation_id=proposed.id)
+    s.add(ChangesMerged, request_id=r3, repo="web", branch=f"tunnels/{r3.lower()}-result", into="main", commit="e" * 40,
+          fast_forward=False, by="git.on_success", checkout="/home/gina/web", causation_id=auto.id)
+    return s.events
+
+
 STORIES: dict[str, Callable[[], list[Event]]] = {
     "three_phase_request": three_phase_request,
     "conversation": conversation,
@@ -604,6 +694,7 @@ STORIES: dict[str, Callable[[], list[Event]]] = {
     "worktree_facts": worktree_facts,
     "neighbour_plan": neighbour_plan,
     "resumed_after_restart": resumed_after_restart,
+    "request_branches": request_branches,
 }
 
 

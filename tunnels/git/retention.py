@@ -6,7 +6,9 @@
 - A branch of a failed, cancelled, timed-out, interrupted or skipped task is kept
   `git.keep_failed_days` after the task ended (0: not at all), then deleted.
 - A branch of a task that succeeded is kept until the person decides what becomes of the
-  request's changes (Merge, Open PR or Discard delete the branches themselves; see `decided`).
+  request's changes (Merge, Open PR or Discard delete the branches themselves; one left behind
+  after a decision is stale); one no proposal names (nothing to propose, or left out as
+  conflicting) is kept like a failed task's.
 - Nothing of a request that is still open is touched, nor a branch someone has checked out
   outside our worktrees folder.
 - `everything` (`tunnels worktrees prune --all`): all of ours that no open request needs.
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from claude_tunnels.projections.changes import WAITING
 from claude_tunnels.projections.requests import REQUEST_OPEN, TASK_ACTIVE, RequestState, TaskState
 from claude_tunnels.tunnels.git.inventory import OurBranch, TaskFolder
 from claude_tunnels.tunnels.git.tasks import branch_name
@@ -68,13 +71,17 @@ class RequestIndex:
         return list(self._by_id.values())
 
 
-def decided(request: RequestState) -> bool:
-    """Whether the person has decided what becomes of `request`'s changes (Merge, Open PR, Discard).
-
-    HOOK for the end-of-request decision (issue 16, branch `git-decide`): those actions delete the
-    request's branches themselves; until one is recorded, a succeeded task's branch is kept. Until
-    the decision is in the event log, no request counts as decided."""
-    return False
+def waiting_decision(request: RequestState, branch: str) -> bool | None:
+    """Whether `branch` (a task's, or the request branch) waits for the person's decision on the
+    request's changes: True while its repository's changes are open or being decided, False once
+    they were merged, pushed or discarded (those actions delete the branches themselves, so one
+    still here was left behind), None when no proposal names it (nothing was proposed, or the
+    task's changes were left out of the request branch)."""
+    for repo in request.changes.values():
+        names = {repo.proposal.branch} | {task.branch for task in repo.proposal.tasks if not task.left_out}
+        if branch in names:
+            return repo.status in WAITING
+    return None
 
 
 def live(request: RequestState) -> bool:
@@ -130,13 +137,20 @@ def judge_branch(branch: OurBranch, requests: RequestIndex, policy: Policy, kept
             return Verdict(False, "a task of its request is running")
         return Verdict(False, f"its request is {'running' if request.status == 'executing' else request.status.replace('_', ' ')}")
     task = task_of_branch(request, branch, policy.prefix)
-    status = task.status if task is not None else "succeeded"
-    if status == "succeeded":
-        if decided(request):
-            return Verdict(True, "the person decided what becomes of its request's changes")
+    status: str = task.status if task is not None else "succeeded"
+    waiting = waiting_decision(request, task.facts.branch if task is not None and task.facts is not None else branch.name)
+    if status == "succeeded" and waiting is not False:
         if policy.everything:
             return Verdict(True, "succeeded, not yet decided (--all)")
-        return Verdict(False, "succeeded: waits for the person's decision (Merge / Open PR / Discard)")
+        if waiting:
+            return Verdict(False, "succeeded: waits for the person's decision (Merge / Open PR / Discard)")
+        # Not in any proposal (nothing to propose, or left out as conflicting): kept like a failed
+        # task's, but never within the hour after its request ended (its proposal may be on its way).
+        if not request.changes and request.ended_at is not None and policy.now - request.ended_at < timedelta(hours=1):
+            return Verdict(False, "succeeded: its request's changes are being proposed")
+        status = "succeeded, not proposed,"
+    elif waiting is False:
+        return Verdict(True, "the person decided what becomes of its request's changes")
     ended = (task.ended_at if task is not None else None) or request.ended_at or branch.tip_at
     if policy.everything or _past(ended, policy):
         return Verdict(True, f"{status.replace('_', ' ')} {_ago(ended, policy)} ago; git.keep_failed_days is {policy.keep_failed_days:g}")

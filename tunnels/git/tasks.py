@@ -27,7 +27,7 @@ from claude_tunnels.projections import RequestsView
 from claude_tunnels.tunnels.git import agent_gitdir, manifest, worktrees
 from claude_tunnels.tunnels.git.agent_gitdir import TaskGit
 from claude_tunnels.tunnels.git.front_matter import FrontMatterError, declared_test
-from claude_tunnels.tunnels.git.repository import changes, head_commit, repository_root
+from claude_tunnels.tunnels.git.repository import changes, current_branch, head_commit, repository_root
 from claude_tunnels.tunnels.git.run import GitError
 from claude_tunnels.tunnels.sandboxed import run_command
 
@@ -49,6 +49,7 @@ class Placement:
     repo_label: str = ""
     rel: Path = Path(".")
     start: str = ""
+    base_branch: str = ""
     before: manifest.Manifest | None = None
     agent_git: TaskGit | None = None
     """In git: what the agent's own git commands use (`agent_gitdir`)."""
@@ -68,7 +69,7 @@ class GitTasks:
         self.requests = requests
         self.settings = loaded.settings.git
         self.folder = loaded.state_dir / "worktrees"
-        self._pins: dict[tuple[str, str], str] = {}
+        self._pins: dict[tuple[str, str], tuple[str, str]] = {}  # (request, repo) -> (base commit, branch it was on)
         self._pin_locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def isolates(self, folder: Path) -> bool:
@@ -88,7 +89,7 @@ class GitTasks:
         dispatched = order.dispatched
         label = self._label(repo)
         try:
-            base = await self._base(dispatched.request_id, repo, label)
+            base, base_branch = await self._base(dispatched.request_id, repo, label)
             # A run again after a restart (attempt 2) gets a worktree of its own: nothing of the
             # interrupted one (removed by `roll_back`) is reused, and `-B` moves the branch back to the base.
             path = self._path(dispatched.request_id, dispatched.task_id, dispatched.attempt)
@@ -117,7 +118,7 @@ class GitTasks:
             await worktrees.remove(tree, delete_branch=True)
             raise PreparationFailed(f"could not prepare the task's worktree: {err}") from err
         return Placement(
-            cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, start=start, agent_git=agent_git,
+            cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, start=start, agent_git=agent_git, base_branch=base_branch,
         )
 
     def _path(self, request_id: str, task_id: str, attempt: int) -> Path:
@@ -139,13 +140,17 @@ class GitTasks:
             if path.exists():
                 await worktrees.remove(worktrees.Worktree(repo=repo, path=path, branch="", base=""), delete_branch=False)
 
-    async def _base(self, request_id: str, repo: Path, label: str) -> str:
+    async def _base(self, request_id: str, repo: Path, label: str) -> tuple[str, str]:
         # Every task of a request starts from the same commit of a repository: the first one's.
+        # The branch the repository was on then is where the request's changes are merged.
         async with self._pin_locks[(request_id, label)]:
             if (request_id, label) not in self._pins:
                 request = self.requests.get(request_id)
-                earlier = [t.facts.base for t in (request.tasks.values() if request else []) if t.facts and t.facts.repo == label and t.facts.base]
-                self._pins[(request_id, label)] = earlier[0] if earlier else await head_commit(repo)
+                earlier = [
+                    (t.facts.base, t.facts.base_branch) for t in (request.tasks.values() if request else [])
+                    if t.facts and t.facts.repo == label and t.facts.base
+                ]
+                self._pins[(request_id, label)] = earlier[0] if earlier else (await head_commit(repo), await current_branch(repo) or "")
             return self._pins[(request_id, label)]
 
     def _upstream_branches(self, request_id: str, upstream: Sequence[str], label: str) -> list[str]:
@@ -177,7 +182,8 @@ class GitTasks:
             await worktrees.remove(tree, delete_branch=True)  # nothing to keep: no branch either
         files = [FileDiff(path=c.path, added=c.added, removed=c.removed) for c in found]
         return TaskFacts(
-            repo=placement.repo_label, branch=tree.branch if commit else "", base=tree.base, start=placement.start,
+            repo=placement.repo_label, branch=tree.branch if commit else "", base=tree.base, base_branch=placement.base_branch,
+            start=placement.start,
             commit=commit or "", files=files[:MAX_FILES], test=test, mismatches=_mismatches(result, files, test, placement.rel),
         )
 

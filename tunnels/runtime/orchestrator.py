@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from claude_tunnels.actors.background import Background
+from claude_tunnels.actors.changes_gate import ResumeChanges
 from claude_tunnels.actors.confirm_gate import Rearm
 from claude_tunnels.actors.context import ActorContext, Recorder
 from claude_tunnels.actors.dispatcher import Dispatcher
@@ -40,6 +41,7 @@ from claude_tunnels.tunnels.agents import ClaudeAdvisors, LocalExecutor, Session
 from claude_tunnels.tunnels.backbone import Backbone, open_backbone, standard_projections
 from claude_tunnels.tunnels.bus.workspaces import WorkspaceBus
 from claude_tunnels.tunnels.claude.sandbox import check_sandbox
+from claude_tunnels.tunnels.git.integrate import GitIntegrator
 from claude_tunnels.tunnels.git.tasks import GitTasks
 from claude_tunnels.tunnels.runtime.housekeeping import Housekeeping
 from claude_tunnels.tunnels.runtime.outage import OutageNotice
@@ -149,7 +151,7 @@ class Orchestrator:
         self.ctx = ActorContext(
             loop=asyncio.get_running_loop(), recorder=recorder, settings=loaded, clock=self.clock, ids=self.ids, timers=self.timers,
             sessions=sessions, requests=requests, tree=trees, advisors=ClaudeAdvisors(sessions_settings), tasks=self.tasks,
-            background=self.background,
+            background=self.background, changes=GitIntegrator.from_settings(loaded),
         )
         self.directory = Directory(self.ctx)
         if self._channel_factory is not None:
@@ -178,6 +180,7 @@ class Orchestrator:
             channels=lambda: self.channels, background=self.background, on_return=self.remote.bus_returned,
         )
         self.backbone.health.listen(self.outage.changed)
+        self.directory.changes.tell(ResumeChanges())
 
     async def _stop(self) -> None:
         """Stop everything in order; what fails is kept in the task group (raised by the caller)."""
@@ -242,7 +245,7 @@ class Orchestrator:
     async def post_message(
         self, *, session_key: str, channel: str, sender: str, text: str, message_ref: str,
         sender_name: str = "", action: str | None = None, request_id: str | None = None, sent_at: datetime | None = None,
-        permission_id: str | None = None,
+        permission_id: str | None = None, repo: str | None = None,
     ) -> Appended:
         """Record what a person said. The same `message_ref` (a chat's own message id) is stored once."""
         assert self.ctx is not None
@@ -250,6 +253,6 @@ class Orchestrator:
         event = MessageReceived(
             id=derived_id(at, f"{channel}:{message_ref}"), at=at, session_key=session_key, request_id=request_id,
             channel=channel, sender=sender, sender_name=sender_name, text=text, message_ref=message_ref, action=action,  # type: ignore[arg-type]
-            permission_id=permission_id,
+            permission_id=permission_id, repo=repo,
         )
         return await self.ctx.recorder.append(event)
