@@ -26,7 +26,7 @@ from typing import Literal
 import msgspec
 
 from claude_tunnels.events.subjects import token
-from claude_tunnels.events.values import TaskResult, Usage
+from claude_tunnels.events.values import TaskFacts, TaskResult, Usage
 
 PRESENCE_BUCKET = "TUNNELS_AGENTS"
 PROTOCOL_VERSION = 1
@@ -194,6 +194,9 @@ class Finished(msgspec.Struct, frozen=True, kw_only=True, tag="finished"):
     error: str = ""
     usage: Usage = Usage()
     timeout_s: float = 0.0
+    facts: TaskFacts | None = None
+    """What the agent's own code (not the model) found on its host after a success: the files
+    changed in the workspace (a manifest taken before and after) and the declared test's run."""
 
 
 AgentReport = Started | Progressed | Decided | Asked | Finished

@@ -2,20 +2,27 @@
 
 A task runs exactly as a local one would: the prompt and instructions are the orchestrator's
 (carried in the task command), the permission policy and the OS sandbox the same, its writes
-confined to the agent's `--path`.
+confined to the agent's `--path`. The agent edits that folder in place (no worktree, no rollback);
+what it changed comes from a manifest the agent process takes before and after, and the
+workspace's declared test is run by this process after the session, as for a local task outside git.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from claude_tunnels.actors.agent_errors import AgentError, AgentTimeout
 from claude_tunnels.actors.ports import Asker, PermissionNote, Progress
+from claude_tunnels.actors.tree.claude_md import read_claude_md
+from claude_tunnels.events.values import FileDiff, TaskFacts, TaskResult
 from claude_tunnels.remote_agent.protocol import Finished, TaskCommand
 from claude_tunnels.remote_agent.task import prompt_of
 from claude_tunnels.tunnels.claude import DEFAULT_BASH_ALLOW, AgentSpec, BashRules, run_workspace_task
 from claude_tunnels.tunnels.claude.sandbox import SandboxSpec
+from claude_tunnels.tunnels.git import manifest
+from claude_tunnels.tunnels.git.claims import MAX_FILES, declared_test_run, mismatches
 
 
 def task_spec(
@@ -50,10 +57,28 @@ class ClaudeSessions:
         """Run the session; how it ended, as the report to send (cancellation propagates)."""
         spec = task_spec(command, cwd, env=self.env, sandbox_dir=self.homes, cli_path=self.cli_path, protected=protected)
         task_id = command.task_id
+        before = await asyncio.to_thread(manifest.take, cwd)
+        # Read before the session: the test is the one the workspace declared, not one the agent wrote in.
+        claude_md = await asyncio.to_thread(read_claude_md, cwd) or ""
         try:
             result, outcome = await run_workspace_task(spec, on_progress, on_decision=on_decision, ask=ask)
         except AgentTimeout as err:
             return Finished(task_id=task_id, outcome="timed_out", error=str(err), timeout_s=err.timeout_s)
         except AgentError as err:  # a cost budget reached among them: what it spent goes back too
             return Finished(task_id=task_id, outcome="failed", error=err.message, usage=err.usage)
-        return Finished(task_id=task_id, outcome="succeeded", result=result, usage=outcome.usage)
+        facts = await in_place_facts(command, cwd, before, claude_md, result, protected)
+        return Finished(task_id=task_id, outcome="succeeded", result=result, usage=outcome.usage, facts=facts)
+
+
+async def in_place_facts(
+    command: TaskCommand, cwd: Path, before: manifest.Manifest, claude_md: str, result: TaskResult, hidden: Sequence[Path],
+) -> TaskFacts:
+    """What a task did to the folder it edited in place, found by this process: the files changed
+    since `before` and the run of the test `claude_md` declared before the session (in the OS
+    sandbox when the task had it)."""
+    after = await asyncio.to_thread(manifest.take, cwd)
+    files = [FileDiff(path=path) for path in manifest.changed(before, after)][:MAX_FILES]
+    test = await declared_test_run(
+        claude_md, cwd=cwd, writable=cwd, hidden=hidden, sandboxed=command.sandbox, timeout_s=min(command.timeout_s or 900, 900),
+    )
+    return TaskFacts(files=files, test=test, mismatches=mismatches(result, files, test))

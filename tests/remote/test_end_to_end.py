@@ -26,6 +26,7 @@ from claude_tunnels.events.execution import (
     WorkspaceTaskFailed,
     WorkspaceTaskSkipped,
     WorkspaceTaskStarted,
+    WorkspaceTaskSucceeded,
 )
 from claude_tunnels.events.subjects import Subjects
 from claude_tunnels.remote_agent.protocol import PRESENCE_BUCKET, Presence, inbox_prefix, kv_key
@@ -113,6 +114,8 @@ async def run_request(w: World, text: str, until: type = RequestCompleted, timeo
 async def test_a_plan_mixing_local_and_remote_workspaces_runs_end_to_end(tmp_path: Path) -> None:
     script = mixed_plan(succeeds(EDGE, "edge deployed", writes="deploy.txt"))
     async with remote_world(tmp_path, script) as (w, identity, edge_dir, url):
+        # The workspace declares a test that fails on what the agent writes, although it claims a pass.
+        (edge_dir / "CLAUDE.md").write_text("---\ntest: grep -q deployed deploy.txt\n---\n# worker\nRuns at the edge.\n", encoding="utf-8")
         host, port = url.removeprefix("nats://").split(":")
         async with TcpProxy(host, int(port)) as proxy:
             agent = await start_edge_agent(w, identity, edge_dir, f"nats://127.0.0.1:{proxy.port}", tmp_path)
@@ -130,6 +133,13 @@ async def test_a_plan_mixing_local_and_remote_workspaces_runs_end_to_end(tmp_pat
                 assert (edge_dir / "deploy.txt").read_text() == "x\n"
                 assert sorted(p.name for p in edge_dir.iterdir()) == ["CLAUDE.md", "deploy.txt"]
                 assert not list(w.root.rglob("deploy.txt"))
+                # What changed and how the test went come from the agent process, not from the model's claims.
+                edge_end = next(e for e in w.of_type(WorkspaceTaskSucceeded) if e.workspace == EDGE)
+                assert edge_end.result.test_result == "pass" and edge_end.facts is not None
+                assert [f.path for f in edge_end.facts.files] == ["deploy.txt"] and not edge_end.facts.branch
+                assert edge_end.facts.test is not None and edge_end.facts.test.command == "grep -q deployed deploy.txt"
+                assert not edge_end.facts.test.passed and edge_end.facts.test.exit_code == 1
+                assert edge_end.facts.mismatches == ["the agent said tests pass; `grep -q deployed deploy.txt` failed"]
                 started = [e for e in w.of_type(WorkspaceTaskStarted) if e.workspace == EDGE]
                 assert [e.agent for e in started] == [w.orchestrator.remote.presences[EDGE][0].agent_id]
 

@@ -26,13 +26,11 @@ from claude_tunnels.events.values import FileDiff, TaskFacts, TaskResult, TestRu
 from claude_tunnels.projections import RequestsView
 from claude_tunnels.tunnels.git import agent_gitdir, manifest, worktrees
 from claude_tunnels.tunnels.git.agent_gitdir import TaskGit
-from claude_tunnels.tunnels.git.front_matter import FrontMatterError, declared_test
+from claude_tunnels.tunnels.git.claims import MAX_FILES, declared_test_run, mismatches
 from claude_tunnels.tunnels.git.repository import changes, current_branch, head_commit, repository_root
 from claude_tunnels.tunnels.git.run import GitError
-from claude_tunnels.tunnels.sandboxed import run_command
 
 _REF_UNSAFE = re.compile(r"[^A-Za-z0-9._/-]+")
-MAX_FILES = 500
 
 
 class PreparationFailed(Exception):
@@ -169,7 +167,7 @@ class GitTasks:
         if placement.worktree is None:
             after = await asyncio.to_thread(manifest.take, placement.cwd)
             files = [FileDiff(path=p) for p in manifest.changed(placement.before or {}, after)]
-            return TaskFacts(files=files[:MAX_FILES], test=test, mismatches=_mismatches(result, files, test, Path(".")))
+            return TaskFacts(files=files[:MAX_FILES], test=test, mismatches=mismatches(result, files, test, Path(".")))
         tree = placement.worktree
         try:
             commit = await worktrees.commit_all(
@@ -184,7 +182,7 @@ class GitTasks:
         return TaskFacts(
             repo=placement.repo_label, branch=tree.branch if commit else "", base=tree.base, base_branch=placement.base_branch,
             start=placement.start,
-            commit=commit or "", files=files[:MAX_FILES], test=test, mismatches=_mismatches(result, files, test, placement.rel),
+            commit=commit or "", files=files[:MAX_FILES], test=test, mismatches=mismatches(result, files, test, placement.rel),
         )
 
     async def abandon(self, placement: Placement, order: TaskOrder, why: str) -> None:
@@ -205,37 +203,14 @@ class GitTasks:
             await worktrees.remove(tree, delete_branch=not keep)
 
     async def _test(self, placement: Placement) -> TestRun | None:
-        try:
-            command = declared_test(placement.workspace.claude_md)
-        except FrontMatterError as err:
-            return TestRun(command="(unreadable)", passed=False, exit_code=-1, tail=str(err))
-        if command is None:
-            return None
-        writable = placement.worktree.path if placement.worktree else placement.cwd
-        sandboxed = self.loaded.settings.permissions.sandbox
-        outcome = await run_command(
-            command, cwd=placement.cwd, writable=writable, hidden=self._hidden(placement), sandboxed=sandboxed,
+        return await declared_test_run(
+            placement.workspace.claude_md, cwd=placement.cwd, writable=placement.worktree.path if placement.worktree else placement.cwd,
+            hidden=self._hidden(placement), sandboxed=self.loaded.settings.permissions.sandbox,
             timeout_s=min(self.loaded.settings.limits.task_timeout_s, 900),
         )
-        return TestRun(command=command, passed=outcome.exit_code == 0, exit_code=outcome.exit_code, tail=outcome.tail)
 
     def _hidden(self, placement: Placement) -> list[Path]:
         from claude_tunnels.tunnels.claude.confinement import ReadScope, home_areas
 
         loaded = self.loaded
         return ReadScope(placement.cwd, (loaded.root, loaded.state_dir, loaded.archive_dir, *home_areas())).sandbox_denials()
-
-
-def _mismatches(result: TaskResult, files: Sequence[FileDiff], test: TestRun | None, rel: Path) -> list[str]:
-    """Where the agent's claims differ from what was found (files relative to its workspace)."""
-    prefix = "" if str(rel) == "." else f"{rel}/"
-    found = {f.path.removeprefix(prefix) for f in files}
-    claimed = {p.strip().removeprefix("./") for p in result.changed_files if p.strip() and not p.startswith("… and")}
-    notes = []
-    if missing := sorted(claimed - found):
-        notes.append(f"claimed changed but unchanged: {', '.join(missing[:10])}")
-    if unclaimed := sorted(found - claimed):
-        notes.append(f"changed but not claimed: {', '.join(unclaimed[:10])}")
-    if test is not None and result.test_result != "skip" and (result.test_result == "pass") != test.passed:
-        notes.append(f"the agent said tests {result.test_result}; `{test.command}` {'passed' if test.passed else 'failed'}")
-    return notes

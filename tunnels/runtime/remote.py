@@ -41,6 +41,7 @@ from claude_tunnels.actors.ports import (
 from claude_tunnels.actors.task_recorder import permission_id
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.execution import WorkspaceTaskDispatched
+from claude_tunnels.events.values import PATH_CHARS, FileDiff, TaskFacts, TaskResult, TestRun, bounded_result
 from claude_tunnels.projections import RequestsView
 from claude_tunnels.remote_agent.protocol import (
     REPORTS,
@@ -59,6 +60,8 @@ from claude_tunnels.remote_agent.protocol import (
 )
 from claude_tunnels.tunnels.bus.errors import BusError
 from claude_tunnels.tunnels.bus.workspaces import WorkspaceBus
+from claude_tunnels.tunnels.git.claims import MAX_FILES, mismatches
+from claude_tunnels.tunnels.sandboxed import TAIL_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +98,25 @@ def silent_tasks(
     return lost
 
 
+def host_facts(facts: TaskFacts | None, result: TaskResult) -> TaskFacts | None:
+    """What a remote agent's own code found on its host (the files its task changed in place, the
+    declared test's run), cut to size: the host is not trusted to keep within bounds, and it has no
+    branch the orchestrator could merge, so git fields are dropped. The mismatches with the claims
+    are worked out here."""
+    if facts is None:
+        return None
+    files = [FileDiff(path=f.path[:PATH_CHARS]) for f in facts.files[:MAX_FILES]]
+    test = facts.test
+    if test is not None:
+        test = TestRun(command=test.command[:500], passed=test.passed, exit_code=test.exit_code, tail=test.tail[-TAIL_CHARS:])
+    return TaskFacts(files=files, test=test, mismatches=mismatches(result, files, test))
+
+
 def finished_end(report: Finished) -> TaskEnd:
     """How a remote agent's final report says its task ended."""
     match report.outcome:
         case "succeeded" if report.result is not None:
-            return Succeeded(report.result, report.usage)
+            return Succeeded(report.result, report.usage, host_facts(report.facts, bounded_result(report.result)))
         case "timed_out":
             return TimedOut(report.timeout_s)
         case "cancelled":
