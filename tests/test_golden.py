@@ -43,6 +43,7 @@ ADDED_FIELDS: dict[str, frozenset[str]] = {
     "task.skipped": frozenset({"reason"}),  # cost budgets: why a task was not run
     "request.completed": frozenset({"stopped"}),
     "task.succeeded": frozenset({"facts"}),  # what the orchestrator found the task did (git, manifest, tests)  # cost budgets: why the plan stopped early
+    "request.failed": frozenset({"usage"}),  # what a failed routing or planning call cost
 }
 """Fields added with a default after a golden stream was recorded, by event tag: `{"task.started": frozenset({"host"})}`.
 
