@@ -1,10 +1,15 @@
-"""The request's cost budget: whether another phase may start, and how a stop is told. Pure."""
+"""The request's cost: what a call that failed charges, whether another phase may start, and how a stop is told. Pure."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from claude_tunnels.events.values import usd
+from claude_tunnels.events.values import Usage, usd
+
+
+def charged(spent: Usage | None) -> Usage | None:
+    """What an event records a failed call as costing: `spent`, or None when it cost nothing."""
+    return spent if spent is not None and spent != Usage() else None
 
 
 def is_spent(spent_usd: float, budget_usd: float | None) -> bool:

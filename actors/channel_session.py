@@ -103,11 +103,14 @@ class ChannelSession(EventActor):
             budget = self.ctx.settings.settings.limits.max_cost_usd_per_request
             self._notice(state, message, describe_status(state, self.ctx.requests, budget))
         elif status == "pending_plan_approval" and request is not None:
-            if message.action and message.request_id not in (None, request.request_id):
-                self._notice(state, message, "That button belongs to an earlier plan; nothing changed.")
-            elif intent in ("approve", "cancel"):
+            if message.request_id not in (None, request.request_id):
+                # A button, or a typed answer the channel addressed to a plan (a reply to it).
+                self._notice(state, message, f"That {'button' if message.action else 'answer'} belongs to an earlier plan; nothing changed.")
+            elif intent in ("approve", "cancel", "dismiss"):
+                # "done" or "no thanks" drops the plan as "cancel" does: never a paid re-planning.
                 self._record(state, ConfirmationAnswered(
-                    **self.ctx.envelope(message, request_id=request.request_id), by=message.sender, answer=intent, message_id=message.id,
+                    **self.ctx.envelope(message, request_id=request.request_id), by=message.sender,
+                    answer="approve" if intent == "approve" else "cancel", message_id=message.id,
                 ))
             elif not may_approve(message.sender, request.requester, self.ctx.settings.settings.approvers):
                 self._notice(state, message, f"Only {request.requester} or an approver can change this plan.", "warning")
@@ -129,9 +132,14 @@ class ChannelSession(EventActor):
                     ))
                 else:
                     self._record(state, CancelRequested(**self.ctx.envelope(message, request_id=request.request_id), by=message.sender))
-            elif message.action or intent == "approve":
-                # A "yes" before the plan is shown is not a new request to queue.
-                waiting = "The plan is not ready yet; I'll ask when it is." if status == "planning" else "Nothing is waiting for approval right now."
+            elif message.action or intent in ("approve", "dismiss"):
+                # A "yes" before the plan is shown, or a "done", is not a new request to queue.
+                if status == "planning":
+                    waiting = "The plan is not ready yet; I'll ask when it is."
+                elif intent == "dismiss":
+                    waiting = f"Request {request.request_id} is still running; say stop to cancel it."
+                else:
+                    waiting = "Nothing is waiting for approval right now."
                 self._notice(state, message, waiting)
             else:
                 self._record(state, MessageQueued(
@@ -139,12 +147,13 @@ class ChannelSession(EventActor):
                     text=message.text, sender=message.sender, position=len(state.queue) + 1,
                 ))
         elif status == "pending_confirmation" and request is not None:
-            if intent == "cancel":
+            if intent in ("cancel", "dismiss"):
                 self.ctx.emit(RequestCancelled(**self._ending(message, request.request_id, request.opened_at), by=message.sender))
             else:
-                text = f"{request.text}\n\n(You asked: {request.question})\n{message.text}"
-                self._open(state, message, text, message.sender, message.channel, message.id)
-        elif intent in ("approve", "cancel") or message.action:
+                # The answer is routed on the person's words only: the request and the answer. The
+                # question (whose listed names are the bot's, not theirs) is a turn of the history.
+                self._open(state, message, f"{request.text}\n\n{message.text}", message.sender, message.channel, message.id)
+        elif intent in ("approve", "cancel", "dismiss") or message.action:
             # A bare "yes" or "stop" with nothing pending is not a request: say so.
             self._notice(state, message, "Nothing is running or waiting for approval.")
         else:

@@ -24,18 +24,22 @@ def request_history(
     Only a conversation still going has any: the session awaits a follow-up (or the answer to
     its question) and was last active less than `ttl_s` (`limits.followup_ttl_s`) ago. Its turns
     are those since it last went quiet for longer (the session keeps no others). A clarified
-    request repeats the text it clarifies, so that turn is not given twice. At most `max_turns`
-    turns and `max_chars` characters are given, the newest kept (`bound_turns`).
+    request repeats the text it clarifies, so that turn is not given twice; the question it
+    answers is always given, as the last turn. At most `max_turns` turns and `max_chars`
+    characters are given, the newest kept (`bound_turns`).
     """
-    if state.last_activity is None or now - state.last_activity >= timedelta(seconds=ttl_s):
+    fresh = state.last_activity is not None and now - state.last_activity < timedelta(seconds=ttl_s)
+    if state.status == "pending_confirmation":
+        # The answer to a clarifying question: the request it clarifies is repeated in the new
+        # request's text (the last turn), and the question, however late the answer, is the turn
+        # the answer follows.
+        earlier = state.turns[:-1] if fresh else ()
+        asked = state.request.question if state.request is not None else None
+        question = (Turn(role="assistant", text=asked),) if asked else ()
+        return bound_turns((*earlier, *question), max_turns=max_turns, max_chars=max_chars)
+    if not fresh or state.status != "awaiting_followup":
         return []
-    if state.status == "awaiting_followup":
-        turns = state.turns
-    elif state.status == "pending_confirmation":
-        turns = state.turns[:-1]  # the last turn is the request the question was about
-    else:
-        return []
-    return bound_turns(turns, max_turns=max_turns, max_chars=max_chars)
+    return bound_turns(state.turns, max_turns=max_turns, max_chars=max_chars)
 
 
 def bound_turns(turns: Sequence[Turn], *, max_turns: int, max_chars: int) -> list[Turn]:

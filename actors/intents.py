@@ -1,4 +1,8 @@
-"""What a message means to a session: approve, cancel, status, or plain text. Pure."""
+"""What a message means to a session: approve, cancel, dismiss, status, or plain text. Pure.
+
+`dismiss` ("done", "no thanks", "that's all") closes what waits for an answer, as `cancel` does,
+but is never a stop: it drops a plan waiting for approval or a clarifying question, and is no
+request to run or to queue; a running request goes on."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import re
 import unicodedata
 from typing import Literal
 
-Intent = Literal["approve", "cancel", "status", "text"]
+Intent = Literal["approve", "cancel", "dismiss", "status", "text"]
 
 _APPROVE_PHRASES = {
     "yes", "y", "yeah", "yep", "yup", "ok", "okay", "k", "go", "go ahead", "approve", "approved", "lgtm",
@@ -17,15 +21,20 @@ _CANCEL_PHRASES = {
     "cancel", "stop", "no", "nope", "n", "abort", "halt", "never mind", "nevermind", "don't", "dont",
     "cancel it", "stop it", "forget it", "❌", "🛑", "👎",
 }
+_DISMISS_PHRASES = {
+    "done", "i'm done", "im done", "all done", "we're done", "nothing", "nothing else", "no thanks", "no thank you",
+    "not now", "that's all", "thats all", "that's it", "thats it", "drop it", "drop the plan", "skip it", "leave it",
+}
 _STATUS_PHRASES = {"status", "progress", "status?", "what's the status", "whats the status", "how is it going"}
 _ALLOW_PHRASES = (_APPROVE_PHRASES - {"proceed"}) | {"allow", "allow it", "allowed", "permit", "grant", "grant it", "yes allow"}
 _DENY_PHRASES = {"deny", "denied", "deny it", "no", "nope", "n", "refuse", "reject", "don't", "dont", "👎", "❌", "no way"}
 
 
 def _tokens(text: str) -> list[str]:
-    # Emoji and words are tokens; punctuation and skin-tone/variation modifiers are dropped.
+    # Emoji and words are tokens; punctuation and skin-tone/variation modifiers are dropped; a
+    # typographic apostrophe (phones write "that’s") is the plain one.
     cleaned = "".join(
-        char for char in unicodedata.normalize("NFKC", text.lower())
+        char for char in unicodedata.normalize("NFKC", text.lower()).replace("\u2019", "'")
         if unicodedata.category(char) not in ("Sk", "Mn", "Cf") and char not in "\ufe0f"
     )
     return [token for token in re.findall(r"[\w']+|[^\w\s]", cleaned) if token not in set(".,!?:;-—()\"'`*_~")]
@@ -57,9 +66,17 @@ def intent_of(text: str) -> Intent:
         return "status"
     if _is(tokens, _APPROVE_PHRASES):
         return "approve"
-    if _is(tokens, _CANCEL_PHRASES):
-        return "cancel"
+    if _is(tokens, _DISMISS_PHRASES):
+        return "dismiss"
+    if _is(tokens, _CANCEL_PHRASES | _DISMISS_PHRASES):
+        return "cancel"  # "stop, that's all": a stop word makes it a stop
     return "text"
+
+
+def answers_a_plan(intent: Intent) -> bool:
+    """Whether a message of this intent answers a plan waiting for approval (a yes, a no, a
+    dismissal) rather than revising it or asking something else."""
+    return intent in ("approve", "cancel", "dismiss")
 
 
 def permission_answer(text: str) -> bool | None:

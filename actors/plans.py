@@ -4,7 +4,7 @@ earns against the graph."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -62,7 +62,7 @@ def parse_draft(answer: object) -> PlanDraft:
         raise PlanInvalid(f"the planner's answer has the wrong shape ({err})") from err
 
 
-def _resolve(tree: Tree, name: str, projects: Sequence[str]) -> Workspace:
+def _resolve(tree: Tree, name: str, projects: Sequence[str], offline: Callable[[str], str | None] | None = None) -> Workspace:
     try:
         found: Workspace | None = tree.workspace(name)
         first: TreeError | None = None
@@ -79,6 +79,9 @@ def _resolve(tree: Tree, name: str, projects: Sequence[str]) -> Workspace:
         except TreeError:
             pass
     if found is None:
+        # A remote workspace whose agent went away is not in the tree: say so, not "unknown".
+        if offline is not None and (why := offline(name)) is not None:
+            raise PlanInvalid(f"the plan names {name!r}, which cannot run now: {why}") from first
         raise PlanInvalid(f"the plan names {name!r}, which is not a workspace here ({first})") from first
     return found
 
@@ -114,6 +117,7 @@ def layers(tasks: Sequence[PlannedTask]) -> list[list[str]]:
 
 def validate(
     draft: PlanDraft, tree: Tree, projects: Sequence[str], *, neighbours: Sequence[str] = (), graph: Graph | None = None,
+    offline: Callable[[str], str | None] | None = None,
 ) -> Plan:
     """A runnable plan, or PlanInvalid naming the first problem.
 
@@ -121,13 +125,14 @@ def validate(
     ``projects`` or their ``neighbours`` (the projects the planner was shown): the planner's
     answer (which may have read hostile files) cannot widen that, and the person sees every
     project the plan touches before approving it. With ``graph``, the plan carries the
-    warnings of ``graph_warnings``."""
+    warnings of ``graph_warnings``. ``offline`` says why a name that is no workspace now was one
+    (a remote agent gone offline), for the refusal to name it."""
     if not draft.tasks:
         raise PlanInvalid("the planner found no workspace task to do")
     tasks: dict[str, PlannedTask] = {}
     raw_deps: dict[str, list[str]] = {}
     for draft_task in draft.tasks:
-        found = _resolve(tree, draft_task.workspace, projects)
+        found = _resolve(tree, draft_task.workspace, projects, offline)
         if (outside := _outside_route(found, projects, neighbours)) is not None:
             raise PlanInvalid(f"the plan has a task for {found.qualified}, which is {outside}")
         workspace = found.qualified
@@ -141,7 +146,7 @@ def validate(
     for workspace, task in tasks.items():
         deps = []
         for dep in raw_deps[workspace]:
-            found = _resolve(tree, dep, projects)
+            found = _resolve(tree, dep, projects, offline)
             if (outside := _outside_route(found, projects, neighbours)) is not None:
                 raise PlanInvalid(f"{workspace} depends on {found.qualified}, which is {outside}")
             qualified = found.qualified

@@ -96,6 +96,11 @@ class TreeSource(Protocol):
         """Qualified names of the workspaces a live remote agent serves."""
         ...
 
+    def offline(self, qualified: str) -> str | None:
+        """Why a workspace that a remote agent served is missing now (`… is served by a remote
+        agent that is offline (last seen 12:03 UTC, 5 min ago)`), or None."""
+        ...
+
 
 # -- read-only agents (router, planner, direct answers) --------------------------------------
 

@@ -17,9 +17,12 @@ _MIN_WRAP = 64  # room for a wrapped text's truncation marker
 
 ROUTER_SYSTEM = (
     "You are the router of a project orchestrator. Decide which projects of the tree a request "
-    "is about. Answer only through the StructuredOutput tool: `projects` (names from the list), "
-    "or `clarification` (one short question) when it is unclear, or an empty `projects` when the "
-    "request needs no project at all. You may read files to decide. " + UNTRUSTED_NOTE
+    "is about. Projects marked `*` are named in the message: a strong hint, not a limit. Keep "
+    "them unless the message says otherwise, and add every other project the request needs "
+    "(\"deploy to staging\" needs the project that deploys, \"run the integration tests\" the one "
+    "that holds them). Answer only through the StructuredOutput tool: `projects` (names from the "
+    "list), or `clarification` (one short question) when it is unclear, or an empty `projects` "
+    "when the request needs no project at all. You may read files to decide. " + UNTRUSTED_NOTE
 )
 
 PLANNER_SYSTEM = (
@@ -54,34 +57,43 @@ def _history(turns: Sequence[Turn], limit: int) -> str:
     return wrap("earlier_conversation", lines, limit=limit) + "\n\n"
 
 
-def router_prompt(text: str, history: Sequence[Turn], tree: Tree, limit: int, budget: int) -> str:
-    """The router's question: the projects with their descriptions, then the request; at most
-    `budget` characters (descriptions are shortened, then projects left out, to fit)."""
+def router_prompt(
+    text: str, history: Sequence[Turn], tree: Tree, limit: int, budget: int, *, named: Sequence[str] = (),
+) -> str:
+    """The router's question: every project with its description, the `named` ones (named in
+    the message) marked, then the request; at most `budget` characters (descriptions are
+    shortened, then unnamed projects left out, to fit)."""
     request = (
         f"{_history(history, _share(limit, budget, 5))}{wrap('user_message', text, limit=_share(limit, budget, 10 / 3))}"
         "\n\nWhich projects is this request about?"
     )
-    head = "Projects in the tree:\n"
-    return f"{head}{_project_lines(tree, budget - len(head) - len(request) - 2)}\n\n{request}"
+    head = "Projects in the tree (`*`: named in the message):\n" if named else "Projects in the tree:\n"
+    return f"{head}{_project_lines(tree, set(named), budget - len(head) - len(request) - 2)}\n\n{request}"
 
 
-def _project_lines(tree: Tree, room: int) -> str:
+def _project_line(name: str, about: str, width: int, named: bool) -> str:
+    mark, note = ("*", " (named in the message)") if named else ("-", "")
+    return escape(f"{mark} {name}{note}: {shorten(about, width) or '(no description)'}" if width else f"{mark} {name}{note}")
+
+
+def _project_lines(tree: Tree, named: set[str], room: int) -> str:
     """One line per project, its description shortened (down to none) until the lines fit in
-    `room`; past that the last projects are left out and counted."""
+    `room`; past that projects are left out and counted, the named ones kept."""
     descriptions = [(project.name, project.description) for project in tree.projects]
     for width in _DESCRIPTION_WIDTHS:
-        lines = [escape(f"- {name}: {shorten(about, width) or '(no description)'}" if width else f"- {name}") for name, about in descriptions]
-        if sum(len(line) + 1 for line in lines) - 1 <= room:
-            return "\n".join(lines)
+        lines = [(name in named, _project_line(name, about, width, name in named)) for name, about in descriptions]
+        if sum(len(line) + 1 for _, line in lines) - 1 <= room:
+            return "\n".join(line for _, line in lines)
     if room < len(_left_out_note(len(lines))):
         return ""
-    kept: list[str] = []
     used = len(_left_out_note(len(lines)))
-    for line in lines:
-        if used + len(line) + 1 > room:
+    keep: set[int] = set()
+    for index in sorted(range(len(lines)), key=lambda i: not lines[i][0]):  # the named first
+        if used + len(lines[index][1]) + 1 > room:
             break
-        kept.append(line)
-        used += len(line) + 1
+        keep.add(index)
+        used += len(lines[index][1]) + 1
+    kept = [line for index, (_, line) in enumerate(lines) if index in keep]
     return "\n".join([*kept, _left_out_note(len(lines) - len(kept))])
 
 
@@ -91,14 +103,26 @@ def _left_out_note(count: int) -> str:
 
 def planner_prompt(
     text: str, revisions: Sequence[str], history: Sequence[Turn], tree: Tree, scope: PlanningScope, limit: int, budget: int,
+    *, refused: str = "",
 ) -> str:
     """The planner's question: the workspaces in scope one line each and the graph between them
-    (within what is left of `budget`), then the request; at most `budget` characters."""
+    (within what is left of `budget`), then the request with its revisions (each once), and,
+    when its previous answer was refused, why; at most `budget` characters."""
     request = (
         f"{_history(history, _share(limit, budget, 5))}{wrap('user_message', text, limit=_share(limit, budget, 10 / 3))}"
-        f"{_revisions(revisions, limit, budget)}\n\nPlan the workspace tasks."
+        f"{_revisions(revisions, limit, budget)}{_refusal(refused, budget)}\n\nPlan the workspace tasks."
     )
     return f"{listing(tree, scope, budget - len(request) - 2)}\n\n{request}"
+
+
+def _refusal(refused: str, budget: int) -> str:
+    """Why the planner's previous answer was refused (it names what the answer held: escaped)."""
+    if not refused:
+        return ""
+    return (
+        f"\n\nYour previous plan for this request was refused:\n{wrap('refusal', refused, limit=_share(2000, budget, 20))}\n"
+        "Answer again with a plan that follows the rules."
+    )
 
 
 def _revisions(revisions: Sequence[str], limit: int, budget: int) -> str:
@@ -141,10 +165,14 @@ def upstream_block(results: Sequence[tuple[str, TaskResult]], limit: int) -> str
     return "Results of the tasks yours depends on:\n" + "\n".join(parts) + "\n\n"
 
 
-def workspace_prompt(task: PlannedTask, request_text: str, upstream: str, limit: int) -> str:
-    """A workspace agent's task."""
+def workspace_prompt(task: PlannedTask, request_text: str, upstream: str, limit: int, revisions: Sequence[str] = ()) -> str:
+    """A workspace agent's task, with the whole request as revised (the request, then each
+    revision the person asked for before approving the plan)."""
+    revised = "".join(
+        f"\n{wrap('revision', revision, limit=limit, attrs={'number': str(number)})}" for number, revision in enumerate(revisions, 1)
+    )
     return (
         f"Workspace: {task.workspace}\n\n{upstream}"
-        f"The whole request, for context:\n{wrap('user_request', request_text, limit=limit)}\n\n"
+        f"The whole request, for context{' (as revised)' if revisions else ''}:\n{wrap('user_request', request_text, limit=limit)}{revised}\n\n"
         f"Your task in this workspace:\n{wrap('task', task.task, limit=limit)}"
     )

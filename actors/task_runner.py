@@ -79,7 +79,7 @@ class TaskRunner:
         ]
         prompt = prompts.workspace_prompt(
             request.plan.task_for(dispatched.workspace), request.text,
-            prompts.upstream_block(upstream, limits.upstream_context_chars), limits.max_message_chars,
+            prompts.upstream_block(upstream, limits.upstream_context_chars), limits.max_message_chars, request.revisions,
         )
         return TaskOrder(dispatched=dispatched, prompt=prompt, instructions=prompts.WORKSPACE_INSTRUCTIONS)
 

@@ -117,7 +117,7 @@ async def run_once(folder: Path, root: Path, script: dict[str, Any], *, kill_aft
     spawned = time.time()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.helpers.resume_proc", str(root), str(folder / "scenario.yaml"), str(folder / f"{name}.json"),
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=(folder / f"{name}.err").open("wb"),
     )
     assert process.stdout is not None
     out = Run(killed=False, start=0.0, spawned=spawned)
@@ -140,7 +140,8 @@ async def run_once(folder: Path, root: Path, script: dict[str, Any], *, kill_aft
             await process.wait()
     out.killed = code == -signal.SIGKILL
     if not out.killed and code != 0:
-        raise RuntimeError(f"the orchestrator process exited with {code}")
+        tail = (folder / f"{name}.err").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"the orchestrator process exited with {code}; its stderr ends:\n{tail}")
     return out
 
 

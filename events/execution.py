@@ -171,10 +171,16 @@ class RequestCompleted(RequestEvent, frozen=True, kw_only=True, tag="request.com
 
 
 class RequestFailed(RequestEvent, frozen=True, kw_only=True, tag="request.failed"):
-    """The request could not go on (routing/planning error, expiry, restart); `reason` is told to the person."""
+    """The request could not go on (routing/planning error, expiry, restart); `reason` is told to the person.
+
+    `usage` is what the failing step's own agent call cost (a router or planner answer that
+    could not be used, a session that failed), added to the request's total; None when that
+    call cost nothing or was counted by an earlier event. Unlike `request.completed`, it is not
+    the total."""
 
     reason: str
     stage: Literal["routing", "planning", "approval", "execution", "recovery"] = "execution"
+    usage: Usage | None = None
 
 
 class RequestCancelled(RequestEvent, frozen=True, kw_only=True, tag="request.cancelled"):

@@ -155,6 +155,9 @@ class RequestState(msgspec.Struct, frozen=True, kw_only=True):
     """Permission questions relayed to the conversation, by id (pending and answered)."""
     changes: dict[str, RepoState] = {}
     """The request's changes per git repository once it ended (`changes.proposed`), and what became of them."""
+    planned_projects: list[str] = []
+    """Every project a plan of this request touched, earlier revisions' included (the task log
+    is filed under those the current plan touches and taken out of the others)."""
 
     def pending_questions(self) -> list[Question]:
         """The questions still waiting for an answer, oldest first."""
@@ -212,7 +215,12 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:
                 for index, phase in enumerate(event.plan.phases, start=1)
                 for workspace in phase
             }
-            return replace(state, status="awaiting_approval", plan=event.plan, revision=event.revision, tasks=tasks)
+            # `reason` is cleared: a plan rejected before this one (and planned again) is history.
+            planned = list(dict.fromkeys([*state.planned_projects, *event.plan.projects]))
+            return replace(
+                state, status="awaiting_approval", plan=event.plan, revision=event.revision, tasks=tasks, reason="",
+                planned_projects=planned,
+            )
         case PlanRejected():
             return replace(_add_usage(state, event.usage), reason=event.reason)
         case PlanRevised():
@@ -265,6 +273,7 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:
         case RequestCompleted():
             return replace(state, status="completed", answer=event.summary, reason=event.stopped, ended_at=event.at, history=[])
         case RequestFailed():
+            state = _add_usage(state, event.usage)
             return replace(state, status="failed", reason=event.reason, ended_at=event.at, history=[])
         case RequestCancelled():
             return replace(state, status="cancelled", reason=f"cancelled by {event.by}", ended_at=event.at, history=[])

@@ -1,6 +1,9 @@
-"""The task log: one Markdown file per request under `.tasks/<YYYY-MM-DD>/<project>/`.
+"""The task log: one Markdown file per request under `.tasks/<YYYY-MM-DD>/<project>/`, the same
+file under each project the request touches (a request planned across web-app and infra is in
+both folders, whole: whoever reads either project's log sees it all).
 
-Written by a projection, so it can be deleted and rebuilt from the stream byte for byte.
+Written by a projection, so it can be deleted and rebuilt from the stream byte for byte. A copy
+under a project the request no longer touches (a revised plan dropped it) is removed.
 Retention deletes whole day folders older than the configured age (by date, not by count).
 """
 
@@ -9,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import date, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import msgspec
@@ -17,7 +20,7 @@ import msgspec
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.projections.base import Projection, write_atomically
 from claude_tunnels.projections.requests import RequestState
-from claude_tunnels.projections.task_log_render import relative_path, render
+from claude_tunnels.projections.task_log_render import relative_path, relative_paths, render, stale_paths
 from claude_tunnels.projections.views import RequestsView
 
 
@@ -39,7 +42,8 @@ def _write_if_changed(path: Path, data: bytes) -> None:
 
 
 class TaskLog(Projection):
-    """Keeps `<directory>/<date>/<project>/<time>_<label>_<request id>.md` current.
+    """Keeps `<directory>/<date>/<project>/<time>_<label>_<request id>.md` current, under each
+    project a request touches.
 
     It renders the requests view: pass the `RequestsView` the runner already folds (`requests=`)
     so each event is folded once; without one it folds its own.
@@ -54,6 +58,7 @@ class TaskLog(Projection):
         self.view = requests if requests is not None else RequestsView()
         self._dirty: set[str] = set()
         self._folders: set[Path] = set()
+        self._removed: set[PurePosixPath] = set()
 
     @property
     def requests(self) -> dict[str, RequestState]:
@@ -70,9 +75,15 @@ class TaskLog(Projection):
             self._dirty.add(request_id)
 
     def path_of(self, request_id: str) -> Path | None:
-        """Where the request's file is (or will be once it has a route)."""
+        """Where the request's file is (or will be once it has a route), under the first project
+        it touches."""
         state = self.requests.get(request_id)
         return self.directory / relative_path(state) if state else None
+
+    def paths_of(self, request_id: str) -> list[Path]:
+        """Every copy of the request's file: one under each project it touches."""
+        state = self.requests.get(request_id)
+        return [self.directory / path for path in relative_paths(state)] if state else []
 
     def write_outputs(self) -> None:
         """Render every request that changed since the last call."""
@@ -83,11 +94,17 @@ class TaskLog(Projection):
                 still_dirty.add(request_id)  # its folder (the project) is not known yet
                 continue
             data = render(state).encode("utf-8")
-            path = self.directory / relative_path(state)
-            if path.parent not in self._folders:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._folders.add(path.parent)
-            _write_if_changed(path, data)
+            for relative in relative_paths(state):
+                path = self.directory / relative
+                if path.parent not in self._folders:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    self._folders.add(path.parent)
+                _write_if_changed(path, data)
+                self._removed.discard(relative)
+            for relative in stale_paths(state):
+                if relative not in self._removed:  # once, until a later plan touches that project again
+                    (self.directory / relative).unlink(missing_ok=True)
+                    self._removed.add(relative)
         self._dirty = still_dirty
 
     def prune(self, today: date, retention_days: float) -> list[Path]:
@@ -118,6 +135,7 @@ class TaskLog(Projection):
             self.view.reset()
         self._dirty = set()
         self._folders = set()
+        self._removed = set()
         if self.directory.is_dir():
             for day in self.directory.iterdir():
                 try:

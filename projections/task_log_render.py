@@ -27,12 +27,30 @@ def _quote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.splitlines() or [""])
 
 
+def relative_paths(state: RequestState) -> list[PurePosixPath]:
+    """`<YYYY-MM-DD>/<project>/<HHMMSS>_<label>_<request id>.md` under each project the request
+    touches (`_projects`: the plan's, else the route's; `_no-project` for none), the first
+    project's first: unique per request, safe for any label."""
+    return [_under(state, folder) for folder in dict.fromkeys(slug(name) for name in _projects(state))] or [_under(state, NO_PROJECT)]
+
+
 def relative_path(state: RequestState) -> PurePosixPath:
-    """`<YYYY-MM-DD>/<project>/<HHMMSS>_<label>_<request id>.md`: unique per request, safe for any label."""
-    project = slug(state.projects[0]) if state.projects else NO_PROJECT
+    """The request's first file (under the first project it touches; see `relative_paths`)."""
+    return relative_paths(state)[0]
+
+
+def stale_paths(state: RequestState) -> list[PurePosixPath]:
+    """Where the request was filed before and is no more: a project it was routed to, or an
+    earlier plan touched, that the current plan does not."""
+    current = set(relative_paths(state))
+    earlier = (_under(state, slug(name)) for name in dict.fromkeys([*state.projects, *state.planned_projects]))
+    return [path for path in earlier if path not in current]
+
+
+def _under(state: RequestState, folder: str) -> PurePosixPath:
     first_line = state.text.strip().splitlines()[0] if state.text.strip() else ""
     name = f"{state.opened_at:%H%M%S}_{slug(first_line, max_len=40)}_{state.request_id}.md"
-    return PurePosixPath(f"{state.opened_at:%Y-%m-%d}", project, name)
+    return PurePosixPath(f"{state.opened_at:%Y-%m-%d}", folder, name)
 
 
 def _facts(facts: TaskFacts | None) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any
 from claude_tunnels.events.conversation import (
     ConfirmationRequested,
     MessageReceived,
+    PlanRevised,
     RequestOpened,
     Turn,
 )
@@ -55,8 +56,14 @@ class Events:
     def routed(self, session_key: str, request_id: str, projects: list[str]) -> RouteDecided:
         return RouteDecided(request_id=request_id, projects=projects, method="explicit", **self.envelope(session_key))
 
-    def proposed(self, session_key: str, request_id: str, plan: Plan) -> PlanProposed:
-        return PlanProposed(request_id=request_id, plan=plan, usage=Usage(input_tokens=100, output_tokens=20, cost_usd=0.01), **self.envelope(session_key))
+    def proposed(self, session_key: str, request_id: str, plan: Plan, revision: int = 0) -> PlanProposed:
+        return PlanProposed(
+            request_id=request_id, plan=plan, revision=revision, usage=Usage(input_tokens=100, output_tokens=20, cost_usd=0.01),
+            **self.envelope(session_key),
+        )
+
+    def revised(self, session_key: str, request_id: str, text: str, by: str = "terminal:alice") -> PlanRevised:
+        return PlanRevised(request_id=request_id, by=by, text=text, message_id=f"M-{text[:8]}", **self.envelope(session_key))
 
     def asked(self, session_key: str, request_id: str, requester: str = "terminal:alice") -> ConfirmationRequested:
         env = self.envelope(session_key)

@@ -44,6 +44,7 @@ ADDED_FIELDS: dict[str, frozenset[str]] = {
     "request.completed": frozenset({"stopped"}),
     "task.succeeded": frozenset({"facts"}),  # what the orchestrator found the task did (git, manifest, tests)  # cost budgets: why the plan stopped early
     "task.dispatched": frozenset({"attempt"}),  # a task run again after a restart (resumed_after_restart)
+    "request.failed": frozenset({"usage"}),  # what a failed routing or planning call cost
 }
 """Fields added with a default after a golden stream was recorded, by event tag: `{"task.started": frozenset({"host"})}`.
 

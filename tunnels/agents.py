@@ -120,7 +120,8 @@ class LocalExecutor:
                 if workspace.path is None:
                     raise TreeError(f"{order.dispatched.workspace} has no local folder")
             except TreeError as err:
-                await handle.finish(Failed(str(err)))
+                # A remote workspace whose agent went away is no longer in the tree: say that.
+                await handle.finish(Failed(self.trees.offline(order.dispatched.workspace) or str(err)))
                 return
             try:
                 placement = await self.places.place(order, workspace)

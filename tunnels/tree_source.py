@@ -50,6 +50,11 @@ class DiskTree:
         """Qualified names of workspaces served by remote agents right now."""
         return set(self.remote.live()) if self.remote else set()
 
+    def offline(self, qualified: str) -> str | None:
+        """Why a workspace a remote agent served earlier in this run is missing now (its agent
+        is offline, and since when); None otherwise."""
+        return self.remote.offline(qualified) if self.remote else None
+
     def _warn_once(self, text: str) -> None:
         # The tree is read for every request and task: say each problem once per process, not each time.
         if text not in self._told:

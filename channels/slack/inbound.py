@@ -2,6 +2,8 @@
 
 A thread is a conversation: `slack:<team>:<channel>:<thread root ts>`. A top-level message (in a
 channel or a DM) starts a thread keyed by its own `ts`; replies carry the root in `thread_ts`.
+One exception: in a DM, a top-level answer to a plan ("yes", "cancel", "done") goes to the
+thread of the plan it answers when that is unambiguous (`answer_target`).
 The same message delivered as `message` and as `app_mention`, or redelivered by Slack, yields the
 same `message_ref` and `sent_at`, so the orchestrator stores it once.
 """
@@ -10,13 +12,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from claude_tunnels.actors.intents import answers_a_plan, intent_of
 from claude_tunnels.channels.slack.blocks import ACTIONS, CHANGES_ACTIONS, QUESTION_ACTIONS
 from claude_tunnels.channels.slack.mrkdwn import unescape
 from claude_tunnels.config.settings import SlackChannelSettings
+from claude_tunnels.projections.sessions import SessionState
 
 PERSON_SUBTYPES = (None, "file_share", "thread_broadcast")
 """Message subtypes written by a person; edits, deletions, joins and bot messages are not."""
@@ -89,6 +93,37 @@ def from_event(event: Mapping[str, Any], *, team: str, bot_user_id: str) -> Inbo
         user=user, channel=channel, thread_ts=thread_ts, session_key=session_key(team, channel, thread_ts),
         text=plain_text(str(event.get("text") or ""), bot_user_id), message_ref=f"{channel}:{ts}", sent_at=sent_at(ts),
     )
+
+
+_OPEN = ("planning", "pending_plan_approval", "executing", "pending_confirmation")
+
+
+def answer_target(inbound: Inbound, sessions: Mapping[str, SessionState]) -> tuple[Inbound, str | None]:
+    """Where a top-level DM message goes, and what to tell instead of recording it (or None).
+
+    An answer typed outside the thread it answers goes to that thread, carrying its request's
+    id (a plan answered or replaced meanwhile is not answered): a "yes" when exactly one plan
+    waits for approval in this DM; a "cancel" or "done" when exactly one request is open here
+    (its thread's conversation decides what the word does there). When several could be meant,
+    the person is told to answer in the thread instead. Anything else starts its own thread."""
+    intent = intent_of(inbound.text)
+    if not answers_a_plan(intent):
+        return inbound, None
+    team, _, _ = parse_session_key(inbound.session_key)
+    prefix = session_key(team, inbound.channel, "")
+    wanted = ("pending_plan_approval",) if intent == "approve" else _OPEN
+    candidates = [
+        (key, state) for key, state in sessions.items()
+        if key.startswith(prefix) and key != inbound.session_key and state.status in wanted and state.request is not None
+    ]
+    if not candidates:
+        return inbound, None
+    if len(candidates) > 1:
+        waiting = "plans wait for an answer" if intent == "approve" else "requests are open"
+        return inbound, f"{len(candidates)} {waiting} in this conversation; answer in the thread of the one you mean."
+    key, state = candidates[0]
+    assert state.request is not None
+    return replace(inbound, session_key=key, thread_ts=parse_session_key(key)[2], request_id=state.request.request_id), None
 
 
 def from_click(body: Mapping[str, Any], *, team: str) -> Inbound | None:

@@ -19,7 +19,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from claude_tunnels.channels.slack.blocks import ACTIONS
-from claude_tunnels.channels.slack.inbound import Allowlist, Inbound, from_click, from_event, mentions
+from claude_tunnels.channels.slack.inbound import Allowlist, Inbound, answer_target, from_click, from_event, mentions
 
 if TYPE_CHECKING:
     from claude_tunnels.channels.slack.channel import SlackChannel
@@ -70,7 +70,13 @@ class Inbox:
         if not self.allowlist.permits(inbound.user, inbound.channel):
             await self._refuse(inbound, in_thread="thread_ts" in event)
         elif inbound.text:
-            await self._record(inbound)
+            hint = None
+            if event.get("channel_type") == "im" and "thread_ts" not in event:
+                inbound, hint = answer_target(inbound, self.channel.orchestrator.sessions.sessions)
+            if hint is None:
+                await self._record(inbound)
+            else:  # a bare answer that could be meant for more than one thread: nothing to record
+                await self.channel.tell(inbound.channel, inbound.user, hint, thread_ts=None)
 
     def _addressed(self, event: Mapping[str, Any], inbound: Inbound, bot: str, mentioned: bool) -> bool:
         """DMs, mentions, and replies in a thread that is already a conversation with the bot."""

@@ -3,19 +3,23 @@
 Session keys: `telegram:<chat id>` for a private chat; in a group `telegram:<chat id>`, then
 `:t<topic id>` for a forum topic, then `:u<user id>` when each user has their own conversation
 (the letters keep the key readable and unambiguous: a topic id and a user id are both numbers).
+A reply to a plan waiting for approval belongs to that plan's conversation, whoever sends it
+(`replied_plan`): an approver's "yes" in a group reaches the requester's plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from aiogram.types import Message, MessageEntity
 
 from claude_tunnels.actors.confirm_policy import may_approve
+from claude_tunnels.channels.render import plan_text
 from claude_tunnels.config.settings import TelegramChannelSettings
 from claude_tunnels.projections.requests import RequestState
+from claude_tunnels.projections.sessions import SessionState
 
 ACTIONS = {"approve": "Approve", "cancel": "Cancel"}
 """Button action -> its label."""
@@ -88,6 +92,43 @@ def key_of_message(message: Message, settings: TelegramChannelSettings) -> str:
     thread = message.message_thread_id if message.is_topic_message else None
     user = message.from_user.id if message.from_user and settings.per_user_sessions_in_groups else None
     return session_key(message.chat.id, thread_id=thread, user_id=user)
+
+
+def replied_plan(
+    message: Message, bot_id: int, sessions: Mapping[str, SessionState], plan_messages: Mapping[tuple[int, int], str],
+) -> tuple[str, str] | None:
+    """(session key, request id) of the plan waiting for approval that `message` replies to, or
+    None. The plan message is known by its id (`plan_messages`: (chat id, message id) -> request
+    id, for the plans this process posted and that still wait) or, after a restart, by its text:
+    the plan as it stands now (an earlier revision's message answers nothing). Either way only a
+    plan of this chat and topic counts."""
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != bot_id:
+        return None
+    here = Place(message.chat.id, message.message_thread_id if message.is_topic_message else None)
+    waiting = {
+        state.request.request_id: (key, state.request.plan) for key, state in sessions.items()
+        if key.startswith(f"telegram:{message.chat.id}") and state.status == "pending_plan_approval"
+        and state.request is not None and _place(key) == here
+    }
+    known = plan_messages.get((message.chat.id, replied.message_id))
+    if known in waiting:
+        return waiting[known][0], known
+    shown = " ".join((replied.text or replied.caption or "").split())
+    if not shown:
+        return None
+    named = [
+        (key, request_id) for request_id, (key, plan) in waiting.items()
+        if plan is not None and (text := " ".join(plan_text(plan, request_id).split())) and (shown.startswith(text) or text.startswith(shown))
+    ]
+    return named[0] if len(named) == 1 else None
+
+
+def _place(key: str) -> Place | None:
+    try:
+        return place_of(key)
+    except ValueError:
+        return None
 
 
 def refusal(user_id: int, chat_id: int, settings: TelegramChannelSettings) -> str | None:

@@ -27,6 +27,7 @@ from claude_tunnels.channels.telegram.addressing import (
     read_message,
     read_press,
     read_question_press,
+    replied_plan,
 )
 from claude_tunnels.channels.telegram.calls import TelegramChannelError, describe
 from claude_tunnels.channels.telegram.changes import CHANGES_ACTIONS, parse_changes_callback, read_changes_press
@@ -165,11 +166,18 @@ class TelegramChannel(ChatChannel):
         if reading.kind != "record" or message.from_user is None:
             return
         user = message.from_user
+        key, request_id = reading.session_key, None
+        if message.chat.type != "private":
+            # A reply to a plan waiting for approval answers that plan, in its conversation (an
+            # approver's own conversation in the group holds no plan).
+            plan = replied_plan(message, me.id, self.orchestrator.sessions.sessions, self.outbox.plan_messages)
+            if plan is not None:
+                key, request_id = plan
         await self.receive(
-            session_key=reading.session_key, sender=f"telegram:{user.id}", text=reading.text,
+            session_key=key, sender=f"telegram:{user.id}", text=reading.text, request_id=request_id,
             message_ref=f"{message.chat.id}:{message.message_id}", sent_at=_utc(message.date), sender_name=user.full_name,
         )
-        self.outbox.last_inbound[reading.session_key] = message.message_id
+        self.outbox.last_inbound[key] = message.message_id
 
     async def _on_callback(self, query: CallbackQuery) -> None:
         if parse_question_callback(query.data) is not None:

@@ -40,6 +40,8 @@ class Outbox:
         self.last_inbound: dict[str, int] = {}
         """Session key -> the person's latest message there; in groups the bot's answer replies to it."""
         self._buttons: dict[str, tuple[str, int, str]] = {}  # request id -> (session key, message id, its HTML)
+        self.plan_messages: dict[tuple[int, int], str] = {}
+        """(chat id, message id) of each part of a plan posted for approval -> its request id."""
         self._questions: dict[str, tuple[str, str, int, str]] = {}  # permission id -> (request id, session key, message id, HTML)
         self.changes: dict[str, tuple[str, int, str]] = {}  # request id -> (session key, message id, HTML) of its changes' buttons
 
@@ -61,6 +63,8 @@ class Outbox:
             markup = keyboard if index == len(parts) - 1 else None
             sent = await self._send(place, part, markup, reply_to if first is None else None)
             first = first or sent.message_id
+            if approval_for:
+                self.plan_messages[(place.chat_id, sent.message_id)] = approval_for[0]
             if markup is not None and approval_for:
                 self._buttons[approval_for[0]] = (session_key, sent.message_id, part)
             elif markup is not None and question_for:
@@ -86,6 +90,8 @@ class Outbox:
         for permission_id in settled:
             _, session_key, message_id, part = self._questions.pop(permission_id)
             await self._edit(place_of(session_key), message_id, part)
+        if isinstance(event, _BUTTONS_SETTLED):  # answered, revised or ended: a reply to it no longer answers it
+            self.plan_messages = {place: rid for place, rid in self.plan_messages.items() if rid != request_id}
         if not isinstance(event, _BUTTONS_SETTLED) or request_id not in self._buttons:
             return
         session_key, message_id, part = self._buttons.pop(request_id)

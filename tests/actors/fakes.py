@@ -113,6 +113,8 @@ class StaticTree:
     current: Tree = field(default_factory=sample_tree)
     remote: set[str] = field(default_factory=set)
     error: TreeError | None = None
+    gone: dict[str, str] = field(default_factory=dict)
+    """Workspaces whose remote agent went offline -> why (what `offline` says)."""
 
     def tree(self) -> Tree:
         if self.error is not None:
@@ -122,27 +124,38 @@ class StaticTree:
     def remote_workspaces(self) -> set[str]:
         return set(self.remote)
 
+    def offline(self, qualified: str) -> str | None:
+        return self.gone.get(qualified)
+
 
 class ScriptedAdvisors:
     """`Advisors` that answer each role as scripted, and remember what they were asked."""
 
     def __init__(self) -> None:
-        self.scripts: dict[Role, Consulted | AgentError] = {}
+        self.scripts: dict[Role, list[Consulted | AgentError]] = {}
         self.asked: list[Consultation] = []
 
     def script(self, role: Role, answer: object, cost_usd: float = 0.01) -> None:
         """How the `role` agent answers from now on: with `answer` as its structured output (its
         text, when a string), costing `cost_usd`; or by raising it, when an `AgentError`."""
-        self.scripts[role] = answer if isinstance(answer, AgentError) else Consulted(
-            output=None if isinstance(answer, str) else answer, text=answer if isinstance(answer, str) else "",
-            usage=Usage(input_tokens=100, output_tokens=10, cost_usd=cost_usd),
-        )
+        self.script_each(role, [answer], cost_usd)
+
+    def script_each(self, role: Role, answers: list[object], cost_usd: float = 0.01) -> None:
+        """The `role` agent gives `answers` in turn (as `script` reads each), then the last again."""
+        self.scripts[role] = [
+            answer if isinstance(answer, AgentError) else Consulted(
+                output=None if isinstance(answer, str) else answer, text=answer if isinstance(answer, str) else "",
+                usage=Usage(input_tokens=100, output_tokens=10, cost_usd=cost_usd),
+            )
+            for answer in answers
+        ]
 
     async def consult(self, consultation: Consultation) -> Consulted:
         self.asked.append(consultation)
         if consultation.role not in self.scripts:
             raise AssertionError(f"the {consultation.role} agent was consulted but has no script")
-        answer = self.scripts[consultation.role]
+        answers = self.scripts[consultation.role]
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
         if isinstance(answer, AgentError):
             raise answer
         return answer

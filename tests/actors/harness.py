@@ -18,7 +18,7 @@ causes, through the production `Directory`, for decisions that take more than on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast
 import pykka
 from pykka.messages import ProxyGetAttr
 
+from claude_tunnels.actors.background import Background
 from claude_tunnels.actors.base import Deliver, EventActor
 from claude_tunnels.actors.context import ActorContext, Recorder
 from claude_tunnels.actors.reactions import Directory
@@ -42,6 +43,7 @@ WAIT_S = 10.0
 """How long a test waits for an actor before it fails (a hang is a failure, never a pass)."""
 
 ActorT = TypeVar("ActorT", bound=EventActor)
+T = TypeVar("T")
 
 # People: the requester, a configured approver, and someone else in the same channel.
 ALICE = "slack:UALICE"
@@ -52,6 +54,16 @@ BOB = "slack:UBOB"
 # -- the world -------------------------------------------------------------------------------
 
 
+class CountingBackground(Background):
+    """The production task group, counting the tasks started in it (for `World.settle`)."""
+
+    started = 0
+
+    def start(self, coroutine: Coroutine[Any, Any, T], *, name: str, drain: bool = False) -> asyncio.Future[T]:
+        self.started += 1
+        return super().start(coroutine, name=name, drain=drain)
+
+
 def make_context(world: World, loop: asyncio.AbstractEventLoop) -> ActorContext:
     """The one place an `ActorContext` is built: a new field is one more line here."""
     return ActorContext(
@@ -59,6 +71,7 @@ def make_context(world: World, loop: asyncio.AbstractEventLoop) -> ActorContext:
         sessions=world.sessions, requests=world.requests, tree=world.trees, advisors=world.advisors, tasks=world.tasks,
         timers=world.clock,  # the manual clock is the timers too: expiry rows move it
         changes=world.integrator,
+        background=world.background,
     )
 
 
@@ -76,6 +89,7 @@ class World:
         self.advisors = ScriptedAdvisors()
         self.tasks = RecordingTasks(self.loaded, self.log, self.requests, self.clock, self.ids)
         self.integrator = FakeIntegrator()
+        self.background = CountingBackground()
         self.ctx = make_context(self, loop)
         self._actors: list[tuple[pykka.ActorRef[Any], bool]] = []
 
@@ -158,9 +172,13 @@ class World:
         An actor hands work over (`ctx.start`) before its reaction reports done, and the loop
         runs callbacks in order, so that work is in `ctx.background` by the time this runs. It
         may tell the actor its outcome (an agent's answer): a round trip through each mailbox
-        comes after that message. Failures of either are raised here.
+        comes after that message. An actor may start more work as it handles that outcome (the
+        planner's second call after an invalid plan), which can end, and tell the actor, after
+        that round trip was asked for: so the loop goes on while work was started. Failures of
+        either are raised here.
         """
         while True:
+            started = self.background.started
             while self.ctx.background.running:
                 await asyncio.wait_for(asyncio.gather(*list(self.ctx.background.running)), WAIT_S)
             for ref, stops_itself in self._actors:
@@ -169,7 +187,7 @@ class World:
                 except pykka.ActorDeadError:
                     if not stops_itself:
                         raise AssertionError(f"{ref} stopped: a reaction failed (see the log)") from None
-            if not self.ctx.background.running:
+            if not self.ctx.background.running and self.background.started == started:
                 return
 
     async def close(self) -> None:

@@ -24,6 +24,7 @@ async def test_a_stop_while_planning_ends_the_request_and_its_late_plan_is_never
 
 
 async def test_a_request_goes_from_a_message_to_its_first_phase(world: World) -> None:
+    world.advisors.script("router", {"projects": ["shared-lib", "web-app"]})
     world.advisors.script("planner", {"label": "upgrade", "tasks": [
         {"workspace": "web-app/backend", "task": "use v2", "depends_on": ["shared-lib/core"]},
         {"workspace": "shared-lib/core", "task": "bump to v2"},

@@ -82,8 +82,10 @@ async def test_rebuild_writes_the_task_log_from_the_stream(seeded_root: Path) ->
     result = tunnels(seeded_root, "projections", "rebuild")
     assert result.returncode == 0, result.stderr
     assert "2 requests" in result.stdout
-    [log] = list((seeded_root / ".tasks").rglob("*.md"))
-    assert "bumped" in log.read_text()
+    # The one request with a plan, under each of the two projects it touches: the same file.
+    logs = sorted((seeded_root / ".tasks").rglob("*.md"))
+    assert [log.parent.name for log in logs] == ["shared", "web"] and logs[0].read_bytes() == logs[1].read_bytes()
+    assert "bumped" in logs[0].read_text()
 
 
 async def test_tail_follows_the_stream_live(seeded_root: Path) -> None:

@@ -13,14 +13,16 @@ from claude_tunnels.events.execution import (
     WorkspaceTaskSkipped,
     WorkspaceTaskSucceeded,
 )
-from claude_tunnels.events.planning import PlanProposed
+from claude_tunnels.events.planning import PlanProposed, RouteDecided
 from claude_tunnels.events.values import usd
 from claude_tunnels.tunnels.commands.events import request_timeline
 from claude_tunnels.tunnels.timeline import detail
-from tests.e2e.scenarios import plan, scenario, succeeds
+from tests.e2e.scenarios import plan, router, scenario, succeeds
 from tests.e2e.world import World, world
 
-ALL = "in shared-lib, web-app and api-service:"  # names the projects: routed without an agent
+ALL = "in shared-lib, web-app and api-service:"
+ROUTE_ALL = router(["shared-lib", "web-app", "api-service"], ALL)
+"""Names in a message are hints: the router agent decides, here keeping the three named."""
 E = TypeVar("E")
 
 
@@ -42,6 +44,7 @@ async def test_a_request_past_its_cost_budget_stops_before_its_next_phase(tmp_pa
     # expensive api-service task passes its own $0.10 at its first answer and is stopped, which
     # takes the request past its budget: phase 3 never starts.
     script = scenario(
+        ROUTE_ALL,
         plan("budgeted", ("shared-lib/core", "bump", []), ("api-service", "use it", ["shared-lib/core"]),
              ("web-app/backend", "use it", ["shared-lib/core"]), ("shared-lib/docs", "document it", ["web-app/backend"]),
              ("web-app/frontend", "show it", ["web-app/backend"])),
@@ -52,7 +55,9 @@ async def test_a_request_past_its_cost_budget_stops_before_its_next_phase(tmp_pa
     async with world(tmp_path, script, limits=limits) as w:
         await w.ask(f"{ALL} budgeted", lambda e: isinstance(e, ConfirmationRequested))
         [proposed] = of(w, PlanProposed)
-        planning = proposed.usage.cost_usd if proposed.usage else 0.0  # nothing else spent yet
+        [routed] = of(w, RouteDecided)
+        # Nothing else spent yet: the router's call and the planner's.
+        planning = (routed.usage.cost_usd if routed.usage else 0.0) + (proposed.usage.cost_usd if proposed.usage else 0.0)
         status = await w.ask("status", lambda e: isinstance(e, NoticeIssued))
         assert isinstance(status, NoticeIssued)
         assert f"Spent so far: {usd(planning)} (budget $0.05)." in status.text
@@ -105,7 +110,7 @@ async def test_a_request_past_its_cost_budget_stops_before_its_next_phase(tmp_pa
 
 
 async def test_a_budget_spent_by_planning_alone_runs_nothing(tmp_path: Path) -> None:
-    script = scenario(plan("tiny", ("shared-lib/core", "bump", []), ("api-service", "use it", ["shared-lib/core"])),
+    script = scenario(ROUTE_ALL, plan("tiny", ("shared-lib/core", "bump", []), ("api-service", "use it", ["shared-lib/core"])),
                       succeeds("shared-lib/core"), succeeds("api-service"))
     async with world(tmp_path, script, limits={"max_cost_usd_per_request": 0.0001}) as w:
         await w.ask(f"{ALL} tiny", lambda e: isinstance(e, ConfirmationRequested))

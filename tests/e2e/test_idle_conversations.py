@@ -14,7 +14,7 @@ from tests.e2e.scenarios import plan, scenario, succeeds
 from tests.e2e.world import world
 
 BUMP = scenario(plan("Bump the version", ("api-service", "Bump the version to 2.0.", [])), succeeds("api-service"))
-REQUEST = "Bump the version of api-service"  # names the project: routed without a router agent
+REQUEST = "in api-service: bump the version"  # addressed to one project: routed without a router agent
 
 
 async def test_a_conversation_actor_is_retired_between_the_request_and_the_answer_to_its_plan(tmp_path: Path) -> None:

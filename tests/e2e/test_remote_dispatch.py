@@ -30,7 +30,7 @@ from claude_tunnels.remote_agent.protocol import (
 )
 from claude_tunnels.tunnels.bus import connect
 from tests.clocks import ManualClock
-from tests.e2e.scenarios import plan, scenario, succeeds
+from tests.e2e.scenarios import plan, router, scenario, succeeds
 from tests.e2e.world import world
 
 REMOTE = "edge/worker"
@@ -52,6 +52,7 @@ async def take_task(nc: nats.NATS, stream: str) -> TaskCommand:
 
 async def test_a_plan_mixing_local_and_remote_workspaces_and_an_agent_that_goes_silent(tmp_path: Path) -> None:
     script = scenario(
+        router(["shared-lib", "edge", "api-service"], "in shared-lib, edge and api-service: mixed"),
         plan("mixed", ("shared-lib/core", "bump", []), (REMOTE, "deploy the edge", ["shared-lib/core"]),
              ("api-service", "use it", [REMOTE])),
         succeeds("shared-lib/core", "core bumped", writes="VERSION"),

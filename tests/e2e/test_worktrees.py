@@ -12,7 +12,7 @@ from typing import Any
 from claude_tunnels.events.conversation import ConfirmationRequested
 from claude_tunnels.events.execution import RequestCompleted, WorkspaceTaskFailed, WorkspaceTaskStarted, WorkspaceTaskSucceeded
 from claude_tunnels.events.values import FileDiff
-from tests.e2e.scenarios import plan
+from tests.e2e.scenarios import plan, router
 from tests.e2e.world import world
 from tests.git.repos import run
 
@@ -33,6 +33,7 @@ def git_init(folder: Path) -> None:
 
 async def test_tasks_run_on_their_own_branches_and_the_orchestrator_records_what_git_says(tmp_path: Path) -> None:
     scenario = json.dumps({"scripts": [
+        router(["web-app", "api-service"], "move to v2"),
         plan("v2", ("web-app/backend", "pin v2", []), ("web-app/frontend", "use v2", ["web-app/backend"]),
              ("api-service", "pin v2", [])),
         writes("web-app/backend", {"requirements.txt": "shared-lib==2.0.0\n"}, summary="backend pins v2",

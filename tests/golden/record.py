@@ -685,6 +685,52 @@ def request_branches() -> list[Event]:
     return s.events
 
 
+def routing_and_retries() -> list[Event]:
+    """Every call counted, a plan planned again, a revision that drops a project, a "done":
+    the router adds the project that deploys what the message names; the first plan is refused
+    and planned again (both calls cost); a revision drops infra (its task-log copy goes) and adds
+    docs; "done" drops the plan. Then an unknown project asked about with the closest one, the
+    answer routed on the person's words, and a routing failure whose call still counts."""
+    s = Story("slack:T1:D1:1790000000.000100", start_hours=12)
+    erin = "slack:UERIN"
+    r1, r2, r3 = s.new_id(), s.new_id(), s.new_id()
+    ask = s.message("ship the search page in web and deploy it", erin)
+    s.opened(r1, ask, [])
+    s.add(RouteDecided, request_id=r1, projects=["web", "infra"], method="agent", usage=ROUTER)
+    s.add(PlanRejected, request_id=r1, reason="the plan names 'web/serch', which is not a workspace here", usage=PLANNER)
+    first = Plan(
+        label="Ship and deploy search",
+        tasks=[PlannedTask(workspace="web/search", task="Add the search page"),
+               PlannedTask(workspace="infra", task="Deploy web to staging", depends_on=["web/search"])],
+        phases=[["web/search"], ["infra"]],
+    )
+    s.add(PlanProposed, request_id=r1, plan=first, usage=PLANNER)
+    s.add(ConfirmationRequested, request_id=r1, requester=erin, approvers=[erin], expires_at=T0 + timedelta(hours=13))
+    change = s.message("don't deploy yet; document it instead", erin)
+    s.add(PlanRevised, request_id=r1, by=erin, text=change.text, message_id=change.id, causation_id=change.id)
+    second = Plan(
+        label="Ship and document search",
+        tasks=[PlannedTask(workspace="web/search", task="Add the search page"),
+               PlannedTask(workspace="docs/site", task="Document the search page", depends_on=["web/search"])],
+        phases=[["web/search"], ["docs/site"]],
+    )
+    s.add(PlanProposed, request_id=r1, plan=second, revision=1, usage=PLANNER)
+    s.add(ConfirmationRequested, request_id=r1, requester=erin, approvers=[erin], expires_at=T0 + timedelta(hours=13), revision=1)
+    done = s.message("done", erin)
+    s.add(ConfirmationAnswered, request_id=r1, by=erin, answer="cancel", message_id=done.id, causation_id=done.id)
+    s.add(ConfirmationCancelled, request_id=r1, by=erin)
+    s.add(RequestCancelled, request_id=r1, by=erin, usage=ROUTER + PLANNER + PLANNER + PLANNER)
+
+    zeta = s.message("deploy zeta", erin)
+    s.opened(r2, zeta, [])
+    question = "zeta is not a project here; did you mean: beta? Which do you mean?"
+    s.add(ClarificationNeeded, request_id=r2, question=question, usage=ROUTER)
+    beta = s.message("beta", erin)
+    s.opened(r3, beta, [Turn(role="assistant", text=question)], text="deploy zeta\n\nbeta")
+    s.add(RequestFailed, request_id=r3, stage="routing", reason="routing failed: no answer within 180 s", usage=ROUTER)
+    return s.events
+
+
 STORIES: dict[str, Callable[[], list[Event]]] = {
     "three_phase_request": three_phase_request,
     "conversation": conversation,
@@ -695,6 +741,7 @@ STORIES: dict[str, Callable[[], list[Event]]] = {
     "neighbour_plan": neighbour_plan,
     "resumed_after_restart": resumed_after_restart,
     "request_branches": request_branches,
+    "routing_and_retries": routing_and_retries,
 }
 
 

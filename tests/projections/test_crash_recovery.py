@@ -26,7 +26,7 @@ async def test_projections_catch_up_after_the_writer_is_killed(tmp_path: Path) -
     finally:
         os.kill(writer.pid, signal.SIGKILL)
         writer.wait()
-    assert len(list(tasks.rglob("*.md"))) == 5  # only the first five were projected
+    assert len(list(tasks.rglob("*.md"))) == 10  # only the first five were projected (each under its two projects)
 
     async with EmbeddedNatsServer(state) as server:  # the killed owner's server is gone or reaped
         nc = await connect(server.connect_options())
@@ -45,4 +45,4 @@ async def test_projections_catch_up_after_the_writer_is_killed(tmp_path: Path) -
     # A doubled event would double the usage: each request has planner 0.01 + one task 0.02.
     assert {round(r.usage.cost_usd, 6) for r in requests.requests.values()} == {0.03}
     assert sessions.sessions == refolded.sessions
-    assert len(list(tasks.rglob("*.md"))) == 10
+    assert len(list(tasks.rglob("*.md"))) == 20

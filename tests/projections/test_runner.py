@@ -42,7 +42,7 @@ async def test_catches_up_follows_live_and_waits_for_a_position(store: EventStor
         await runner.wait(appended.seq)
         assert sessions.get(KEY).status == "planning"
         assert sessions.get(KEY).last_seq == appended.seq
-    assert len(list((tmp_path / ".tasks").rglob("*.md"))) == 1
+    assert len(list((tmp_path / ".tasks").rglob("*.md"))) == 2  # the first, under both projects its plan touches
 
 
 async def test_resumes_from_its_checkpoint_and_never_applies_an_event_twice(store: EventStore, tmp_path: Path) -> None:
@@ -85,4 +85,4 @@ async def test_dropping_and_rebuilding_gives_byte_identical_output(store: EventS
         return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
     assert all_files(live) == all_files(rebuilt)
-    assert len(list((live / ".tasks").rglob("*.md"))) == 3
+    assert len(list((live / ".tasks").rglob("*.md"))) == 6  # three requests, each under its two projects

@@ -33,7 +33,7 @@ from claude_tunnels.remote_agent.protocol import PRESENCE_BUCKET, Presence, inbo
 from claude_tunnels.tunnels.bus import ConnectOptions, EmbeddedNatsServer, connect
 from claude_tunnels.tunnels.scripted_model import parse_scenario
 from tests.clocks import ManualClock
-from tests.e2e.scenarios import plan, scenario, succeeds
+from tests.e2e.scenarios import plan, router, scenario, succeeds
 from tests.e2e.world import World, world
 from tests.helpers.remote import (
     ORCH_PASSWORD,
@@ -56,6 +56,8 @@ EDGE = "edge/worker"
 
 def mixed_plan(*edge_script: dict[str, Any]) -> str:
     return scenario(
+        # Names in a message are hints: the router agent decides, here keeping the three named.
+        router(["shared-lib", "edge", "api-service"], "in shared-lib, edge and api-service: mixed"),
         plan("mixed", ("shared-lib/core", "bump", []), (EDGE, "deploy the edge", ["shared-lib/core"]),
              ("api-service", "use it", [EDGE])),
         succeeds("shared-lib/core", "core bumped", writes="VERSION"),

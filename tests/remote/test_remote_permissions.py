@@ -25,7 +25,7 @@ from claude_tunnels.tunnels.bus import EmbeddedNatsServer
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
-from tests.e2e.scenarios import plan, succeeds
+from tests.e2e.scenarios import plan, router, succeeds
 from tests.e2e.world import BASE_LIMITS
 from tests.helpers.remote import ORCH_PASSWORD, ORCH_USER, AgentProcess, agent_args, authorization, make_identity, write_env_file
 
@@ -41,6 +41,7 @@ def _scenario(seed_file: Path) -> str:
         {"structured_output": {"summary": "edge done", "test_result": "skip"}},
     ]}
     return json.dumps({"scripts": [
+        router(["edge", "api-service"], "touch a file"),  # names are hints: the router decides
         plan("edge", (EDGE, "touch a file", []), ("api-service", "follow the edge", [EDGE])),
         edge, succeeds("api-service", "api followed"),
     ]})

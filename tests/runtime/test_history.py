@@ -8,7 +8,7 @@ import pytest
 
 from claude_tunnels.actors.history import bound_turns, request_history
 from claude_tunnels.events.conversation import Turn
-from claude_tunnels.projections.sessions import MAX_TURNS, SessionState, SessionStatus
+from claude_tunnels.projections.sessions import MAX_TURNS, ActiveRequest, SessionState, SessionStatus
 from tests.factories import T0
 
 TTL_S = 1800.0
@@ -44,6 +44,15 @@ def test_request_history(status: SessionStatus, quiet_s: float, expected: list[T
     state = SessionState(key="terminal:alice", status=status, turns=TALK, last_activity=T0)
     now = T0 + timedelta(seconds=quiet_s)
     assert request_history(state, now=now, ttl_s=TTL_S, max_chars=16_000) == expected
+
+
+@pytest.mark.parametrize(("quiet_s", "expected"), [(60, [*TALK[:-1], bot("Which app?")]), (TTL_S + 1, [bot("Which app?")])])
+def test_an_answer_to_a_question_carries_the_question_however_late(quiet_s: float, expected: list[Turn]) -> None:
+    # The clarified request is reopened in the person's words; the bot's question is a turn.
+    asked = ActiveRequest(request_id="R1", text="add a test", requester="terminal:alice", channel="terminal", opened_at=T0,
+                          question="Which app?")
+    state = SessionState(key="terminal:alice", status="pending_confirmation", request=asked, turns=TALK, last_activity=T0)
+    assert request_history(state, now=T0 + timedelta(seconds=quiet_s), ttl_s=TTL_S, max_chars=16_000) == expected
 
 
 def test_a_session_never_active_has_no_history() -> None:

@@ -133,3 +133,50 @@ async def test_a_silent_agent_is_lost_when_the_manual_clock_passes_lost_after_s_
     finally:
         await remote.stop()
     assert clock.pending() == []  # the watchdog stopped checking
+
+
+async def test_a_workspace_whose_agent_went_away_is_named_offline_with_when_it_was_last_seen(tmp_path: Path) -> None:
+    clock, bus = ManualClock(T0), _Bus()
+    remote = RemoteWorkspaces(
+        bus, RequestsView(), load_settings(root=tmp_path), lost_after_s=LOST_AFTER_S,  # type: ignore[arg-type]
+        timers=clock, monotonic=clock.monotonic, clock=clock,
+    )
+    await remote.start()
+    try:
+        assert remote.offline(EDGE) is None  # never seen: unknown, not offline
+        bus.beat(EDGE)
+        assert remote.offline(EDGE) is None  # live
+        clock.advance(5 * 60)
+        assert EDGE not in remote.live()
+        assert remote.offline(EDGE) == f"{EDGE} is served by a remote agent that is offline (last seen 09:30 UTC, 5 min ago)"
+        assert bus.on_presence is not None
+        bus.on_presence(kv_key(EDGE), None)  # its presence key deleted (the agent left): still named
+        assert remote.offline(EDGE) is not None and "offline" in (remote.offline(EDGE) or "")
+        bus.beat(EDGE)  # back
+        assert remote.offline(EDGE) is None
+    finally:
+        await remote.stop()
+
+
+async def test_a_task_for_a_workspace_whose_agent_went_offline_fails_naming_it_offline(tmp_path: Path) -> None:
+    from claude_tunnels.tunnels.agents import LocalExecutor, SessionSettings
+    from claude_tunnels.tunnels.tree_source import DiskTree
+
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "CLAUDE.md").write_text("# web\n")
+    loaded = load_settings(root=tmp_path)
+    clock, bus, handle = ManualClock(T0), _Bus(), _Handle()
+    remote = RemoteWorkspaces(
+        bus, RequestsView(), loaded, lost_after_s=LOST_AFTER_S,  # type: ignore[arg-type]
+        timers=clock, monotonic=clock.monotonic, clock=clock,
+    )
+    await remote.start()
+    try:
+        bus.beat(EDGE)
+        clock.advance(90)  # the agent stopped beating before its phase came
+        executor = LocalExecutor(SessionSettings(loaded, {}), DiskTree(loaded, remote), places=None)  # type: ignore[arg-type]
+        await executor.execute(TaskOrder(Events().dispatched("s", "r1", EDGE), "prompt", "instructions"), handle)  # type: ignore[arg-type]
+        end = await asyncio.wait_for(handle.ended, 10)
+        assert end == Failed(f"{EDGE} is served by a remote agent that is offline (last seen 09:30 UTC, 1 min ago)")
+    finally:
+        await remote.stop()

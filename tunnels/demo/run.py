@@ -79,8 +79,8 @@ async def run_demo(base: Path, out: TextIO = sys.stdout) -> int:
         final = await asyncio.wait_for(ended, 600)
         changed = _print_changes(before, snapshot(root), out)
         request_id = str(getattr(final, "request_id", ""))  # every REQUEST_ENDED event carries one
-        log_path = orchestrator.task_log.path_of(request_id)
-    out.write(f"\nTask log: {log_path}\n")
+        log_paths = orchestrator.task_log.paths_of(request_id)
+    out.write("\nTask log (the same file under each project the request touched):\n" + "".join(f"  {path}\n" for path in log_paths))
     out.write(f"Timeline: tunnels --root {root} replay {request_id}\n")
     ok = isinstance(final, RequestCompleted) and final.failed == 0 and bool(changed)
     out.write("\nDemo finished.\n" if ok else "\nDemo did not finish as expected.\n")

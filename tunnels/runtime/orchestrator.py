@@ -131,7 +131,7 @@ class Orchestrator:
         self.remote = RemoteWorkspaces(
             WorkspaceBus(store, background=self.background), requests, loaded,
             lost_after_s=loaded.settings.remote.lost_after_s, timers=self.timers, monotonic=self.monotonic,
-            background=self.background,
+            background=self.background, clock=self.clock,
         )
         trees = DiskTree(loaded, self.remote)
         sessions_settings = SessionSettings(loaded, self.agent_env)

@@ -8,7 +8,9 @@ task produces. When a workspace's heartbeat stops for `remote.lost_after_s`, its
 fails as "agent lost" (dependants are then skipped). Silence is measured on the injected monotonic
 source and the watchdog that checks it runs on the injected timers, so a test on a manual clock
 loses an agent without waiting. After a restart, the tasks still in flight are adopted again
-(`adopt`): their agents carry on, and their pending questions too.
+(`adopt`): their agents carry on, and their pending questions too. A workspace whose agent went
+away (its heartbeat stopped, or it left) is named as offline, with when it was last seen
+(`offline`), rather than as unknown.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -41,6 +44,7 @@ from claude_tunnels.actors.ports import (
 from claude_tunnels.actors.task_recorder import permission_id
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.execution import WorkspaceTaskDispatched
+from claude_tunnels.events.ids import Clock, SystemClock
 from claude_tunnels.events.values import PATH_CHARS, FileDiff, TaskFacts, TaskResult, TestRun, bounded_result
 from claude_tunnels.projections import RequestsView
 from claude_tunnels.remote_agent.protocol import (
@@ -132,7 +136,7 @@ class RemoteWorkspaces:
 
     def __init__(
         self, bus: WorkspaceBus, requests: RequestsView, loaded: LoadedSettings, *, lost_after_s: float,
-        timers: Timers, monotonic: Monotonic, background: Background | None = None,
+        timers: Timers, monotonic: Monotonic, background: Background | None = None, clock: Clock | None = None,
     ) -> None:
         self.loaded = loaded
         self.background = background if background is not None else Background("remote workspaces")
@@ -142,6 +146,10 @@ class RemoteWorkspaces:
         self.lost_after_s = lost_after_s
         self.presences: dict[str, tuple[Presence, float]] = {}
         """Each workspace's last presence, and when it was seen (on `monotonic`)."""
+        self.clock = clock or SystemClock()
+        self.last_seen: dict[str, tuple[datetime, bool]] = {}
+        """Each workspace ever seen in this run: when its last presence came (on `clock`), and
+        whether it was draining; kept after the agent left, to say so."""
         self.in_flight: dict[str, InFlight] = {}
         self._timers = timers
         self._monotonic = monotonic
@@ -183,6 +191,7 @@ class RemoteWorkspaces:
         first = presence.workspace not in self.presences
         # Staleness is measured on our own clock, from when we saw the heartbeat: hosts' clocks differ.
         self.presences[presence.workspace] = (presence, self._monotonic())
+        self.last_seen[presence.workspace] = (self.clock.now(), presence.draining)
         if first:
             self.background.start(self._ensure_consumer(presence.workspace), name=f"consumer of {presence.workspace}")
         self.background.start(self._notify(), name="presence changed")
@@ -211,6 +220,16 @@ class RemoteWorkspaces:
         """Workspaces whose agent's heartbeat is fresh."""
         now = self._monotonic()
         return {w: p for w, (p, seen) in self.presences.items() if now - seen <= self.lost_after_s and not p.draining}
+
+    def offline(self, workspace: str) -> str | None:
+        """Why `workspace`, served by a remote agent earlier in this run, cannot take a task now:
+        `web-app/edge is served by a remote agent that is offline (last seen 12:03 UTC, 5 min
+        ago)`; None when its agent is live or was never seen."""
+        if workspace not in self.last_seen or workspace in self.live():
+            return None
+        at, draining = self.last_seen[workspace]
+        state = "shutting down" if draining else "offline"
+        return f"{workspace} is served by a remote agent that is {state} (last seen {at:%H:%M} UTC, {_ago(self.clock.now() - at)})"
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -361,6 +380,18 @@ class RemoteWorkspaces:
         finally:
             if self._watchdog is not None:  # None once stopped
                 self._arm_watchdog()
+
+
+def _ago(span: timedelta) -> str:
+    """`40 s ago`, `5 min ago`, `3 h ago`, `2 days ago`."""
+    seconds = max(int(span.total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} day{'s' if seconds >= 2 * 86400 else ''} ago"
 
 
 def _question_number(dispatched: WorkspaceTaskDispatched, question_id: str) -> int | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from claude_tunnels.events.execution import RequestCompleted
 from claude_tunnels.tunnels.demo.run import REQUEST, demo_scenario_text
-from tests.channels.slack.slack_world import ALICE, ALPHA, BETA, BOB, CHANNEL, slack_world, small
+from tests.channels.slack.slack_world import ALICE, ALPHA, BETA, BOB, CHANNEL, buttons, slack_world, small
 
 
 async def test_a_request_from_a_thread_is_planned_approved_by_button_and_answered(tmp_path: Path) -> None:
@@ -62,3 +62,24 @@ async def test_two_threads_run_two_requests_at_once(tmp_path: Path) -> None:
         started = [i for i, (kind, _) in enumerate(order) if kind == "task.started"]
         assert len(started) == 2 and max(started) < min(i for i, (kind, _) in enumerate(order) if kind == "request.completed")
         assert not [m for m in w.fake.messages_in(CHANNEL, first) if "beta" in m.text]
+
+
+async def test_a_typed_yes_at_the_top_of_a_dm_approves_the_plan_waiting_in_its_thread(tmp_path: Path) -> None:
+    dm = "D0ALICE"
+    async with slack_world(tmp_path) as w:
+        asked = w.fake.message_event(ALICE, ALPHA, dm, channel_type="im")
+        await w.fake.wait_for_ack(await w.fake.push_event(asked))
+        root = asked["ts"]
+        await w.fake.wait_for_message(lambda m: m.channel == dm and m.thread_ts == root and buttons(m) != {}, 60)
+        # Alice answers in the DM itself, not in the plan's thread: the answer reaches that plan.
+        yes = w.fake.message_event(ALICE, "yes", dm, channel_type="im")
+        await w.fake.wait_for_ack(await w.fake.push_event(yes))
+
+        final = await w.fake.wait_for_message(lambda m: m.channel == dm and m.thread_ts == root and m.text.startswith("Done"), 60)
+        assert "alpha is in" in final.text
+        await w.settle()
+        [approved] = w.of_type("plan.approved")
+        assert approved.session_key == f"slack:T000FAKE:{dm}:{root}"
+        assert len(w.of_type("request.opened")) == 1  # the "yes" opened nothing of its own
+        [received] = [e for e in w.of_type("message.received") if e.text == "yes"]  # type: ignore[attr-defined]
+        assert received.session_key == approved.session_key

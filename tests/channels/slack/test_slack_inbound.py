@@ -7,8 +7,17 @@ from datetime import UTC, datetime
 import pytest
 
 from claude_tunnels.channels.slack.blocks import APPROVE_ACTION, CANCEL_ACTION, approval_blocks
-from claude_tunnels.channels.slack.inbound import Allowlist, from_click, from_event, parse_session_key, plain_text, session_key
+from claude_tunnels.channels.slack.inbound import (
+    Allowlist,
+    answer_target,
+    from_click,
+    from_event,
+    parse_session_key,
+    plain_text,
+    session_key,
+)
 from claude_tunnels.config.settings import SlackChannelSettings
+from claude_tunnels.projections.sessions import ActiveRequest, SessionState, SessionStatus
 from tests.fakes.slack import BOT_USER_ID, FakeSlack
 
 fake = FakeSlack()  # only its event builders; no server
@@ -68,3 +77,37 @@ def test_the_allowlist_by_user_and_narrowed_by_channel() -> None:
     assert narrowed.permits("U1", "C1") and not narrowed.permits("U1", "C2") and not narrowed.permits("U2", "C1")
     everyone = Allowlist(SlackChannelSettings(allow_everyone=True, allowed_channels=["C1"]))
     assert everyone.permits("U9", "C1") and not everyone.permits("U9", "C2")
+
+
+def _dm_session(thread_ts: str, status: SessionStatus, request_id: str) -> tuple[str, SessionState]:
+    key = session_key("T1", "D0ALICE", thread_ts)
+    request = ActiveRequest(request_id=request_id, text="x", requester="slack:U1", channel="slack", opened_at=datetime(2026, 1, 1, tzinfo=UTC))
+    return key, SessionState(key=key, status=status, request=request)
+
+
+@pytest.mark.parametrize(
+    "text, sessions, expected",
+    [
+        # One plan waits: a yes, a cancel or a done goes to its thread, with its request id.
+        ("yes", [("1.1", "pending_plan_approval", "R1"), ("2.2", "executing", "R2")], ("1.1", "R1", None)),
+        ("done", [("1.1", "pending_plan_approval", "R1")], ("1.1", "R1", None)),
+        # A cancel or a done may answer the one request open here, whatever it waits for.
+        ("cancel", [("2.2", "executing", "R2"), ("3.3", "awaiting_followup", "R3")], ("2.2", "R2", None)),
+        # Nothing waits, or it is no answer at all: the message starts its own thread.
+        ("yes", [("2.2", "executing", "R2")], ("9.9", None, None)),
+        ("also update the docs", [("1.1", "pending_plan_approval", "R1")], ("9.9", None, None)),
+        # Two could be meant: nothing is guessed.
+        ("yes", [("1.1", "pending_plan_approval", "R1"), ("2.2", "pending_plan_approval", "R2")],
+         ("9.9", None, "2 plans wait for an answer in this conversation; answer in the thread of the one you mean.")),
+    ],
+)
+def test_a_top_level_answer_in_a_dm_goes_to_the_thread_it_answers(
+    text: str, sessions: list[tuple[str, SessionStatus, str]], expected: tuple[str, str | None, str | None],
+) -> None:
+    inbound = from_event(fake.message_event("U1", text, "D0ALICE", ts="9.9", channel_type="im"), team="T1", bot_user_id=BOT_USER_ID)
+    assert inbound is not None
+    # A session of another channel never counts.
+    known = dict([_dm_session(*row) for row in sessions] + [(session_key("T1", "C0OTHER", "5.5"), _dm_session("5.5", "pending_plan_approval", "R5")[1])])
+    routed, hint = answer_target(inbound, known)
+    thread, request_id, told = expected
+    assert (routed.session_key, routed.request_id, hint) == (session_key("T1", "D0ALICE", thread), request_id, told)

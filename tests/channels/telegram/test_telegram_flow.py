@@ -13,6 +13,7 @@ from claude_tunnels.events.execution import RequestCompleted
 from claude_tunnels.events.planning import PlanProposed
 from claude_tunnels.tunnels.demo.run import REQUEST, demo_scenario_text
 from tests.channels.telegram.telegram_world import ALICE, BOB, GROUP, TOPIC, telegram_world
+from tests.e2e.scenarios import plan, scenario, succeeds
 from tests.fakes.telegram import BOT_USERNAME
 
 
@@ -78,3 +79,22 @@ async def test_one_chat_is_answered_while_another_chats_request_hangs(tmp_path: 
         alice = w.orchestrator.ctx.requests.get(opened.request_id)
         assert alice is not None and alice.status == "planning"  # still stuck: it held up nobody
         assert not [e for e in w.seen if isinstance(e, PlanProposed) and e.request_id == opened.request_id]
+
+
+async def test_an_approvers_typed_yes_replying_to_a_plan_in_a_group_approves_it(tmp_path: Path) -> None:
+    script = scenario(plan("alpha", ("api-service", "Apply the alpha change.", []), match="alpha change"),
+                      succeeds("api-service", "alpha is in"))
+    async with telegram_world(tmp_path, script, approvers=[f"telegram:{BOB}"]) as w:
+        fake = w.fake
+        await fake.push_message(GROUP, ALICE, f"@{BOT_USERNAME} in api-service: the alpha change", chat_type="supergroup")
+        plan_message = await fake.wait_for_message(lambda m: m.reply_markup is not None, timeout=90)
+        [opened] = await w.stored(RequestOpened)
+        assert opened.session_key == f"telegram:{GROUP}:u{ALICE}"  # Alice's own conversation in the group
+        # Bob, an approver, replies "yes" to the plan: it reaches Alice's plan, not a conversation of his.
+        await fake.push_message(GROUP, BOB, "yes", chat_type="supergroup", reply_to_bot=True)
+        given = await w.wait_event(ConfirmationGiven)
+        assert given.by == f"telegram:{BOB}" and given.request_id == opened.request_id
+        final: AnyEvent = await w.wait_event(REQUEST_ENDED, timeout=120)
+        assert isinstance(final, RequestCompleted) and final.succeeded == 1
+        assert len(await w.stored(RequestOpened)) == 1  # Bob's "yes" opened nothing
+        await fake.wait_for(lambda: plan_message.reply_markup is None)
