@@ -33,6 +33,7 @@ from claude_tunnels.events.execution import (
 )
 from claude_tunnels.events.planning import ClarificationNeeded, DirectAnswerGiven, PlanProposed, PlanRejected, RouteDecided
 from claude_tunnels.events.values import Plan
+from claude_tunnels.projections.requests import RequestState
 
 
 def plan_text(plan: Plan, request_id: str) -> str:
@@ -87,7 +88,7 @@ def render(event: AnyEvent, *, progress: bool = True) -> str | None:
         case ConfirmationRefused():
             return f"Not accepted: {event.reason}."
         case ConfirmationCancelled():
-            return f"Cancelled by {event.by}; nothing ran."
+            return None  # the request.cancelled that follows says it (one notice per cancel)
         case ConfirmationExpired():
             return None  # the request.failed that follows says it
         case PlanRevised():
@@ -133,3 +134,9 @@ def render(event: AnyEvent, *, progress: bool = True) -> str | None:
         case RequestCancelled():
             return f"Request {event.request_id} cancelled by {event.by}."
     return None
+
+
+def repeats_the_answer(event: AnyEvent, request: RequestState | None) -> bool:
+    """Whether `event` is the `request.completed` of a direct answer: it says again what the
+    `answer.direct` just posted said, so it is not shown (each reply once)."""
+    return isinstance(event, RequestCompleted) and not event.stopped and request is not None and request.plan is None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from claude_tunnels.channels.port import OrchestratorPort
-from claude_tunnels.channels.render import render
+from claude_tunnels.channels.render import render, repeats_the_answer
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import MessageReceived
 
@@ -37,7 +37,8 @@ class TerminalChannel:
         if event.session_key != self.session_key:
             return
         self.events.append(event)
-        if not isinstance(event, MessageReceived):
+        request = self.orchestrator.requests.get(getattr(event, "request_id", None) or "")
+        if not isinstance(event, MessageReceived) and not repeats_the_answer(event, request):  # each reply once
             text = render(event, progress=self.show_progress)
             if text:
                 self.out.write(text + "\n")

@@ -18,7 +18,9 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.token import TokenValidationError
 
 from claude_tunnels.channels.base import ChatChannel
+from claude_tunnels.channels.names import DisplayNames
 from claude_tunnels.channels.port import OrchestratorPort
+from claude_tunnels.channels.settled import outcome
 from claude_tunnels.channels.telegram.addressing import (
     ACTIONS,
     QUESTION_ACTIONS,
@@ -75,6 +77,7 @@ class TelegramChannel(ChatChannel):
         self._token = Secret(token)
         self.me: User | None = None
         self.outbox = Outbox(self.bot, settings, token=token, backoff=backoff)
+        self.names = DisplayNames(self.name)  # learned from each message: Telegram sends the sender's names
         self._poller: asyncio.Future[None] | None = None
         self._chores: set[asyncio.Future[None]] = set()
 
@@ -164,6 +167,7 @@ class TelegramChannel(ChatChannel):
         if reading.kind != "record" or message.from_user is None:
             return
         user = message.from_user
+        self.names.learn(str(user.id), display_name(user))
         await self.receive(
             session_key=reading.session_key, sender=f"telegram:{user.id}", text=reading.text,
             message_ref=f"{message.chat.id}:{message.message_id}", sent_at=_utc(message.date), sender_name=user.full_name,
@@ -171,6 +175,7 @@ class TelegramChannel(ChatChannel):
         self.outbox.last_inbound[reading.session_key] = message.message_id
 
     async def _on_callback(self, query: CallbackQuery) -> None:
+        self.names.learn(str(query.from_user.id), display_name(query.from_user))
         if parse_question_callback(query.data) is not None:
             await self._on_question_press(query)
             return
@@ -228,11 +233,11 @@ class TelegramChannel(ChatChannel):
         """Send `text` (split if long) to the conversation; buttons go under the last part."""
         request = self.orchestrator.requests.get(approval_for) if approval_for else None
         approval = (approval_for, request.revision if request else 0) if approval_for else None
-        return await self.outbox.post(session_key, text, approval_for=approval, question_for=question_for)
+        return await self.outbox.post(session_key, self.names.shown(text), approval_for=approval, question_for=question_for)
 
     async def edit(self, session_key: str, ref: str, text: str) -> None:
         """Replace a message's text; an edit that changes nothing is fine."""
-        await self.outbox.edit(session_key, ref, text)
+        await self.outbox.edit(session_key, ref, self.names.shown(text))
 
     def _on_event(self, seq: int, event: AnyEvent) -> None:
         if not self._stopped:  # an outbox worker started after stop() would outlive the channel
@@ -240,8 +245,14 @@ class TelegramChannel(ChatChannel):
 
     async def _show(self, event: AnyEvent) -> str | None:
         ref = await super()._show(event)
-        await self.outbox.settle_buttons(event)
+        line = outcome(event)
+        await self.outbox.settle_buttons(event, self.names.shown(line) if line else None)
         return ref
+
+
+def display_name(user: User) -> str:
+    """How a person is shown: their first name, and their @username when they have one."""
+    return f"{user.first_name} (@{user.username})" if user.username else user.first_name
 
 
 def _utc(moment: datetime) -> datetime:
