@@ -198,8 +198,9 @@ def _field_docs() -> dict[tuple[str, str], str]:
 
 @cache
 def _example_comments() -> dict[str, str]:
-    """Dotted key -> the comment block above it (shared by the keys right below it, up to a blank
-    line) and the comment beside it (with its continuation lines)."""
+    """Dotted key -> the comment block above it and the comment beside it (with its continuation
+    lines). A block is shared by the keys right below it up to a blank line, a section, or a key
+    with a comment of its own (`state_dir` and `archive_dir` share theirs)."""
     comments: dict[str, str] = {}
     stack: list[tuple[int, str]] = []
     above: list[str] = []
@@ -228,15 +229,16 @@ def _example_comments() -> dict[str, str]:
         key = ".".join([*(name for _, name in stack), match["key"]])
         stack.append((depth, match["key"]))
         beside, column = _comment(line)
-        notes = [*above, *([beside] if beside else [])]
+        shared = above if fresh or not beside else []  # a comment of its own ends a shared block
+        notes = [*shared, *([beside] if beside else [])]
         while beside and index < len(lines) and lines[index].strip().startswith("#") and _comment(lines[index])[1] == column:
             notes.append(lines[index].strip().lstrip("# ").rstrip())  # the comment beside goes on below
             index += 1
         comments[key] = " ".join(" ".join(notes).split())
-        if match["rest"].strip() and not match["rest"].strip().startswith("#"):
-            fresh = False  # a key with a value: the block above may describe the next keys too
+        if match["rest"].strip() and not beside:
+            fresh = False  # a key with a value and no comment of its own: the block may go on below
         else:
-            above, fresh = [], True  # a section: its block describes the section, not its keys
+            above, fresh = [], True  # a section, or a key with its own comment: the block ends
     return comments
 
 

@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _command(args: argparse.Namespace) -> Command:
+    if args.command in ("config", "nats", "slack"):  # quick: none of the orchestrator's imports
+        from claude_tunnels.tunnels.commands import setup_info
+
+        return setup_info.COMMANDS[args.command]
     from claude_tunnels.tunnels.commands import agent, deploy, events, run
 
     match args.command:
@@ -108,10 +112,6 @@ def _command(args: argparse.Namespace) -> Command:
             from claude_tunnels.tunnels.commands.graph import graph
 
             return graph
-        case "config" | "nats" | "slack":
-            from claude_tunnels.tunnels.commands import setup_info
-
-            return setup_info.COMMANDS[args.command]
     raise UserError(f"unknown command {args.command}")
 
 

@@ -9,14 +9,10 @@ from typing import Any
 
 import yaml
 
-from claude_tunnels.channels.slack.manifest import manifest
 from claude_tunnels.config import keys
 from claude_tunnels.config.example import dump_default_settings
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.subjects import Subjects
-from claude_tunnels.tunnels.backbone import layout_of
-from claude_tunnels.tunnels.bus.embedded_login import SEED_FILE
-from claude_tunnels.tunnels.bus.server import running_server_url
 from claude_tunnels.tunnels.cli_support import Command
 
 
@@ -40,6 +36,9 @@ async def config(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 
 def nats_info(loaded: LoadedSettings) -> dict[str, Any]:
     """Where the event log is and how to log in to it; no secret, only where secrets are kept."""
+    from claude_tunnels.tunnels.backbone import layout_of  # the NATS client's imports, only here
+    from claude_tunnels.tunnels.bus.server import running_server_url
+
     nats = loaded.settings.nats
     layout = layout_of(loaded)
     subjects = Subjects(layout.prefix)
@@ -66,6 +65,8 @@ def _credentials(loaded: LoadedSettings) -> dict[str, Any]:
         return str((loaded.root / value).expanduser())
 
     if nats.url is None:
+        from claude_tunnels.tunnels.bus.embedded_login import SEED_FILE
+
         return {"kind": "nkey_seed_file", "path": str(loaded.state_dir / "nats" / SEED_FILE)}
     if nats.nkey_seed_file:
         found: dict[str, Any] = {"kind": "nkey_seed_file", "path": path(nats.nkey_seed_file)}
@@ -107,6 +108,8 @@ async def nats(loaded: LoadedSettings, args: argparse.Namespace) -> int:
 
 async def slack(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     """Print the Slack app manifest (YAML, or JSON with --json)."""
+    from claude_tunnels.channels.slack.manifest import manifest  # (the package imports slack-bolt)
+
     document = manifest(args.name)
     if args.json:
         print(json.dumps(document, indent=2))
