@@ -193,7 +193,7 @@ class TelegramChannel(ChatChannel):
                 message_ref=f"cb:{query.id}", sent_at=_utc(date) if date else self.orchestrator.clock.now(),
                 sender_name=query.from_user.full_name, action=press.action, request_id=request.request_id,
             )
-        self._chore(self.outbox.answer(query.id, press.answer, alert=press.alert))
+        self._chore(self.outbox.answer(query.id, self.names.shown(press.answer), alert=press.alert))
 
     async def _on_question_press(self, query: CallbackQuery) -> None:
         parsed, message = parse_question_callback(query.data), query.message
@@ -210,7 +210,7 @@ class TelegramChannel(ChatChannel):
                 sent_at=_utc(date) if date else self.orchestrator.clock.now(), sender_name=query.from_user.full_name,
                 action=press.action, request_id=request.request_id, permission_id=parsed[2],
             )
-        self._chore(self.outbox.answer(query.id, press.answer, alert=press.alert))
+        self._chore(self.outbox.answer(query.id, self.names.shown(press.answer), alert=press.alert))
 
     def _chore(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a reply in the background: polling never waits for Telegram to accept a send."""
