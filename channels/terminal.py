@@ -31,6 +31,7 @@ class TerminalChannel:
         self._count = 0
         self.events: list[AnyEvent] = []
         self._watchers: list[tuple[Callable[[AnyEvent], bool], asyncio.Future[AnyEvent]]] = []
+        self._output_gone: OSError | None = None
         orchestrator.add_listener(self._on_event)
 
     def _on_event(self, seq: int, event: AnyEvent) -> None:
@@ -41,14 +42,27 @@ class TerminalChannel:
         if not isinstance(event, MessageReceived) and not repeats_the_answer(event, request):  # each reply once
             text = render(event, progress=self.show_progress)
             if text:
-                self.out.write(text + "\n")
-                self.out.flush()
+                self._write(text + "\n")
         for predicate, future in list(self._watchers):
             if not future.done() and predicate(event):
                 future.set_result(event)
 
+    def _write(self, text: str) -> None:
+        if self._output_gone is not None:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except OSError as err:  # the reader went away (`tunnels demo | head`): whoever waits is told
+            self._output_gone = err
+            for _, future in list(self._watchers):
+                if not future.done():
+                    future.set_exception(err)
+
     async def say(self, text: str) -> None:
-        """Send what the person typed."""
+        """Send what the person typed (refused once nobody reads the output any more)."""
+        if self._output_gone is not None:
+            raise self._output_gone
         self._count += 1
         now = self.orchestrator.clock.now()
         await self.orchestrator.post_message(
@@ -57,8 +71,12 @@ class TerminalChannel:
         )
 
     def watch(self, predicate: Callable[[AnyEvent], bool]) -> asyncio.Future[AnyEvent]:
-        """A future for the next event of this session matching `predicate` (watching from now)."""
+        """A future for the next event of this session matching `predicate` (watching from now);
+        it fails with the write's error if the output's reader goes away first."""
         future: asyncio.Future[AnyEvent] = asyncio.get_running_loop().create_future()
+        if self._output_gone is not None:
+            future.set_exception(self._output_gone)
+            return future
         entry = (predicate, future)
         self._watchers.append(entry)
         future.add_done_callback(lambda _: self._watchers.remove(entry))
@@ -66,8 +84,7 @@ class TerminalChannel:
 
     async def run_interactive(self, stdin: TextIO = sys.stdin) -> None:
         """Read lines until end of input or `/quit`."""
-        self.out.write(f"claude-tunnels: talking as {self.user}. Type a request; /quit to leave.\n")
-        self.out.flush()
+        self._write(f"claude-tunnels: talking as {self.user}. Type a request; /quit to leave.\n")
         while True:
             line = await asyncio.to_thread(stdin.readline)
             if not line or line.strip() in ("/quit", "/exit"):

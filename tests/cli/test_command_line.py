@@ -78,6 +78,27 @@ def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path) -> Non
     assert process.stderr == ""  # no BrokenPipeError, no "Exception ignored" at exit
 
 
+def test_the_demo_stops_quietly_when_its_reader_goes_away_mid_run(tmp_path: Path) -> None:
+    demo = subprocess.Popen([sys.executable, "-m", "claude_tunnels.tunnels.cli", "demo", "--dir", str(tmp_path / "demo")], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:  # like `tunnels demo | head`: read the start, then stop reading
+            if line.startswith("you> "):
+                break
+        demo.stdout.close()  # what comes next is written by the running orchestrator's terminal channel
+        _, err = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == BROKEN_PIPE_EXIT and err == ""
+    # The orchestrator it ran stopped with it: no nats-server or agent left on the demo's tree.
+    left = [cmdline for cmdline in (p.read_bytes() for p in Path("/proc").glob("[0-9]*/cmdline") if p.exists())
+            if str(tmp_path).encode() in cmdline]
+    assert left == []
+
+
 def test_a_bug_is_one_line_and_its_traceback_only_under_debug(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     async def broken(loaded: object, args: object) -> int:
         raise KeyError("boom")

@@ -86,6 +86,9 @@ def test_init_without_a_token_or_with_a_malformed_one_writes_nothing(tmp_path: P
     # Typed on stdin, one question at a time: an empty token is refused the same way.
     typed = init(tmp_path, stdin="n\ny\n\n")
     assert typed.returncode == 2 and "no telegram bot token" in typed.stderr
+    # Nobody listed and Enter at "let everyone use the bot": the answer is no, and nothing is written.
+    everyone = init(tmp_path, stdin=f"n\ny\n{TG_TOKEN}\n\n\n")
+    assert everyone.returncode == 2 and "--allow-everyone" in everyone.stderr and "nothing written" in everyone.stderr
     assert files(tmp_path) == set()
 
 
