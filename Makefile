@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# `make demo` needs the project alone, not the test extras (pytest, mypy, kubernetes-validate...).
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: test demo install bench clean lint ssh-server sandbox-tools
 
@@ -11,6 +13,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# Already installed with the test extras: nothing more to install for the demo.
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	if [ ! $(STAMP) -nt pyproject.toml ]; then $(PY) -m pip install -q -e .; fi
+	touch $(DEMO_STAMP)
 
 install: $(STAMP)
 
@@ -50,7 +58,7 @@ ssh-server:
 	  || echo "note: could not install openssh-server; the live ssh deploy test will be skipped"; \
 	fi
 
-demo: $(STAMP) sandbox-tools
+demo: $(DEMO_STAMP) sandbox-tools
 	$(VENV)/bin/tunnels demo
 
 bench: $(STAMP)

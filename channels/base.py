@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from claude_tunnels.channels.port import OrchestratorPort
-from claude_tunnels.channels.render import plan_text, question_text, render
+from claude_tunnels.channels.render import plan_text, question_text, render, repeats_the_answer
 from claude_tunnels.channels.status import status_text
 from claude_tunnels.events.catalogue import CHAT_REPLIES, REQUEST_ENDED, TASK_ENDED, AnyEvent
 from claude_tunnels.events.changes import ChangesDiscarded, ChangesMerged, ChangesProposed, ChangesPushed
@@ -243,6 +243,8 @@ class ChatChannel(ABC):
             if not event.permission_id:
                 return None  # the policy's own decisions show in the status message
             return await self.post(event.session_key, render(event) or "")
+        if repeats_the_answer(event, self.orchestrator.requests.get(request_id or "")):
+            return None  # the direct answer was the reply
         rendered = render(event, progress=False)
         ref = await self.post(event.session_key, rendered) if rendered else None
         if request_id and isinstance(event, REQUEST_ENDED):

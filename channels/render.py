@@ -43,6 +43,7 @@ from claude_tunnels.events.execution import (
 )
 from claude_tunnels.events.planning import ClarificationNeeded, DirectAnswerGiven, PlanProposed, PlanRejected, RouteDecided
 from claude_tunnels.events.values import Plan
+from claude_tunnels.projections.requests import RequestState
 
 
 def plan_text(plan: Plan, request_id: str) -> str:
@@ -121,7 +122,7 @@ def render(event: AnyEvent, *, progress: bool = True) -> str | None:
         case ConfirmationRefused():
             return f"Not accepted: {event.reason}."
         case ConfirmationCancelled():
-            return f"Cancelled by {event.by}; nothing ran."
+            return None  # the request.cancelled that follows says it (one notice per cancel)
         case ConfirmationExpired():
             return None  # the request.failed that follows says it
         case PlanRevised():
@@ -173,3 +174,9 @@ def render(event: AnyEvent, *, progress: bool = True) -> str | None:
         case ChangesMerged() | ChangesRefused() | ChangesPushed() | ChangesDiscarded() | ChangesOverlapped():
             return outcome_text(event)
     return None
+
+
+def repeats_the_answer(event: AnyEvent, request: RequestState | None) -> bool:
+    """Whether `event` is the `request.completed` of a direct answer: it says again what the
+    `answer.direct` just posted said, so it is not shown (each reply once)."""
+    return isinstance(event, RequestCompleted) and not event.stopped and request is not None and request.plan is None

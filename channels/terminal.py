@@ -20,7 +20,7 @@ from typing import TextIO
 
 from claude_tunnels.channels.base import LATE_PLAN_NOTE, LATE_QUESTION_NOTE
 from claude_tunnels.channels.port import OrchestratorPort
-from claude_tunnels.channels.render import plan_text, render
+from claude_tunnels.channels.render import plan_text, render, repeats_the_answer
 from claude_tunnels.events.catalogue import CHAT_REPLIES, AnyEvent
 from claude_tunnels.events.conversation import ConfirmationRequested, MessageReceived, ReplyPosted
 from claude_tunnels.events.execution import PermissionRequested
@@ -49,6 +49,7 @@ class TerminalChannel:
         self._watchers: list[tuple[Callable[[AnyEvent], bool], asyncio.Future[AnyEvent]]] = []
         self._held: list[str] | None = [] if confirms else None  # lines held back while what was due is printed
         self._asked: set[str] = set()  # plans (request ids) and questions (permission ids) printed since attaching
+        self._output_gone: OSError | None = None
         # Both in one step, with no await between: a reply folded before it is in the snapshot of
         # what is due, one folded after it reaches the listener, and none does both.
         orchestrator.add_listener(self._on_event)
@@ -94,7 +95,10 @@ class TerminalChannel:
 
     def _print(self, event: AnyEvent, *, late: bool = False) -> None:
         """Print `event` (`late`: a reply due before this terminal attached; a question comes with its plan)."""
-        text = render(event, progress=self.show_progress)
+        request_id = getattr(event, "request_id", None) or ""
+        # Each reply once: an ending that repeats a direct answer is not printed (still confirmed posted).
+        repeated = repeats_the_answer(event, self.orchestrator.requests.get(request_id))
+        text = "" if repeated else render(event, progress=self.show_progress)
         if text:
             if isinstance(event, PermissionRequested):
                 self._asked.add(event.permission_id)
@@ -139,12 +143,22 @@ class TerminalChannel:
         if self._held is not None:
             self._held.extend(lines)  # after what was due, in order
             return
-        for text in lines:
-            self.out.write(text + "\n")
-        self.out.flush()
+        if self._output_gone is not None:
+            return
+        try:
+            for text in lines:
+                self.out.write(text + "\n")
+            self.out.flush()
+        except OSError as err:  # the reader went away (`tunnels demo | head`): whoever waits is told
+            self._output_gone = err
+            for _, future in list(self._watchers):
+                if not future.done():
+                    future.set_exception(err)
 
     async def say(self, text: str) -> None:
-        """Send what the person typed."""
+        """Send what the person typed (refused once nobody reads the output any more)."""
+        if self._output_gone is not None:
+            raise self._output_gone
         self._count += 1
         now = self.orchestrator.clock.now()
         await self.orchestrator.post_message(
@@ -153,8 +167,12 @@ class TerminalChannel:
         )
 
     def watch(self, predicate: Callable[[AnyEvent], bool]) -> asyncio.Future[AnyEvent]:
-        """A future for the next event of this session matching `predicate` (watching from now)."""
+        """A future for the next event of this session matching `predicate` (watching from now);
+        it fails with the write's error if the output's reader goes away first."""
         future: asyncio.Future[AnyEvent] = asyncio.get_running_loop().create_future()
+        if self._output_gone is not None:
+            future.set_exception(self._output_gone)
+            return future
         entry = (predicate, future)
         self._watchers.append(entry)
         future.add_done_callback(lambda _: self._watchers.remove(entry))
@@ -162,8 +180,7 @@ class TerminalChannel:
 
     async def run_interactive(self, stdin: TextIO = sys.stdin) -> None:
         """Read lines until end of input or `/quit`."""
-        self.out.write(f"claude-tunnels: talking as {self.user}. Type a request; /quit to leave.\n")
-        self.out.flush()
+        self._write(f"claude-tunnels: talking as {self.user}. Type a request; /quit to leave.")
         while True:
             line = await asyncio.to_thread(stdin.readline)
             if not line or line.strip() in ("/quit", "/exit"):

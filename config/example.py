@@ -24,43 +24,44 @@ nats:
   # server or cluster (this is how remote workspace agents join).
   url: null
   token: null            # or user + password, or creds_file (a JWT .creds file), or nkey_seed_file
-  user: null
-  password: null
-  creds_file: null
+  user: null             # with password: a user of the server's authorization block
+  password: null         # the user's password (keep this file private, or use creds_file)
+  creds_file: null       # a JWT .creds file, for a server in operator mode
   nkey_seed_file: null   # a file (mode 0600) holding an nkey user seed, SU...
   tls: null              # or: {ca_file: ca.pem, cert_file: client.pem, key_file: client-key.pem}
   stream: TUNNELS_EVENTS # the JetStream stream holding the event log
-  retention_days: 30
-  duplicate_window_s: 86400
+  retention_days: 30     # events older than this expire from the stream
+  duplicate_window_s: 86400  # the same event appended again within this window is stored once
+  # how long connecting may take before the server counts as unreachable (readers give up after it)
   connect_timeout_s: 5
   outage_notice_s: 30    # tell people with a request open when the event store is unreachable this long
 
 # The model of each agent role; null keeps the Claude Code CLI's default model.
 models:
-  router: null
-  planner: null
-  workspace: null
-  direct: null
+  router: null      # decides which projects a request is about (read-only)
+  planner: null     # splits a request into workspace tasks (read-only)
+  workspace: null   # does a task in its workspace
+  direct: null      # answers a request about no project (read-only)
 
 # Every limit must be greater than 0 (a cost budget may also be null: no budget).
 limits:
-  router_timeout_s: 180
-  planner_timeout_s: 600
-  direct_timeout_s: 300
+  router_timeout_s: 180         # one routing, in seconds (as every *_s)
+  planner_timeout_s: 600        # one plan (or revision)
+  direct_timeout_s: 300         # one direct answer
   task_timeout_s: 1800          # one workspace task
   max_parallel_agents: 4        # workspace agents running at once
   approval_ttl_s: 1800          # an unanswered confirmation or plan expires
   followup_ttl_s: 1800          # a finished request accepts follow-ups this long
   upstream_context_chars: 4000  # results passed to a dependent task, per upstream task
-  max_message_chars: 16000
+  max_message_chars: 16000      # a message, and the history, as prompts quote them
   # The planner's and the router's prompts stay under these sizes in characters (about 4 a token),
   # whatever the size of the tree: one line per workspace (or project), the dependency graph; the
   # farthest neighbour projects are left out first when even that does not fit.
   planner_prompt_chars: 60000
   router_prompt_chars: 40000
   readonly_max_turns: 15        # router and planner
-  workspace_max_turns: 100
-  progress_interval_s: 1.0
+  workspace_max_turns: 100      # model turns of one workspace task
+  progress_interval_s: 1.0      # at most one task.progress event this often per task
   # Cost budgets in USD, as the Claude Code CLI computes cost from token usage; null = no budget.
   # Per task: a workspace session that reaches it is stopped by the CLI and the task fails.
   max_cost_usd_per_task: null
@@ -73,7 +74,7 @@ permissions:
     # allowlist: only `allow` runs; denylist: all but `deny`; allow_all / deny_all.
     mode: allowlist
     allow: null    # null = the built-in default allowlist; [] allows nothing
-    deny: []
+    deny: []       # refused in every mode, e.g. ["git push"]
   # Claude Code's OS sandbox (bubblewrap + socat on Linux) around every Bash command: writes only
   # in the workspace, no network, secrets hidden. `off` runs commands unconfined (warned at every
   # start); with it on, agents do not run where the sandbox cannot.
@@ -94,29 +95,29 @@ claude:
 
 task_log:
   dir: .tasks          # relative to root
-  retention_days: 30
+  retention_days: 30   # day folders older than this are deleted
 
 # Who may talk to the bot. Ids are stable user ids; an enabled Slack or Telegram channel needs
 # an allowlist, or `allow_everyone: true` set explicitly.
 channels:
   terminal:
-    enabled: true
-    user: local
-    auto_approve: false
+    enabled: true          # `tunnels chat`
+    user: local            # who the terminal's person is (terminal:<user>)
+    auto_approve: false    # true: plans run without asking (trusted channels only)
   slack:
-    enabled: false
+    enabled: false         # true needs ARCHIVE/slack/credentials (tunnels slack manifest, tunnels init)
     allowed_users: []      # e.g. [U012ABCDEF]
     allowed_channels: []   # e.g. [C012ABCDEF]; empty: any channel the bot is in
-    allow_everyone: false
-    auto_approve: false
+    allow_everyone: false  # true: anyone who can reach the bot may use it (instead of allowed_users)
+    auto_approve: false    # true: plans run without asking
     api_url: null          # the Web API base URL; null: https://slack.com/api/
   telegram:
-    enabled: false
+    enabled: false         # true needs ARCHIVE/telegram/credentials (a @BotFather token)
     allowed_users: []      # e.g. [123456789]
-    allowed_chats: []
-    allow_everyone: false
-    auto_approve: false
-    per_user_sessions_in_groups: true
+    allowed_chats: []      # e.g. [-1001234567890]; empty: any chat the bot is in
+    allow_everyone: false  # true: anyone who can reach the bot may use it (instead of allowed_users)
+    auto_approve: false    # true: plans run without asking
+    per_user_sessions_in_groups: true  # false: one conversation per group chat (or topic)
     api_url: null          # a local Bot API server, e.g. http://127.0.0.1:8081
 
 # Workspaces inside a git repository: each task runs in its own worktree on its own branch, from

@@ -41,8 +41,11 @@ class NatsTLS(_Section, frozen=True, kw_only=True):
     """TLS files for a connection to an external NATS server."""
 
     ca_file: str | None = None
+    """The CA certificate(s) that signed the server's certificate (PEM); relative to the root."""
     cert_file: str | None = None
+    """This client's certificate (PEM), for mutual TLS; set together with `key_file`."""
     key_file: str | None = None
+    """This client's private key (PEM), for mutual TLS."""
 
     def __post_init__(self) -> None:
         _require_pair("cert_file", self.cert_file, "key_file", self.key_file)

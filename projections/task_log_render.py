@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime
 from pathlib import PurePosixPath
 
@@ -23,8 +25,22 @@ def _usage(usage: Usage) -> str:
     )
 
 
-def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines() or [""])
+_CODE = re.compile(r"^[ \t]*```.*?^[ \t]*```[^\n]*$|`[^`\n]+`", re.DOTALL | re.MULTILINE)
+
+
+def markdown_text(value: str) -> str:
+    """Untrusted text (a request, an agent's summary) as Markdown shows it, not as HTML: `<`, `>`
+    and `&` escaped, except inside code spans and fenced blocks, where Markdown shows them as they are."""
+    out: list[str] = []
+    start = 0
+    for code in _CODE.finditer(value):
+        out.append(html.escape(value[start:code.start()], quote=False) + code.group())
+        start = code.end()
+    return "".join(out) + html.escape(value[start:], quote=False)
+
+
+def _quote(value: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in markdown_text(value).splitlines() or [""])
 
 
 def relative_paths(state: RequestState) -> list[PurePosixPath]:
@@ -79,30 +95,30 @@ def _changes_section(state: RequestState) -> list[str]:
                   f"- Request branch: `{proposal.branch}` at `{proposal.head[:12]}`, from `{proposal.base[:12]}` {on}"]
         changed = ", ".join(f"`{f.path}` (+{f.added} −{f.removed})" if f.added >= 0 else f"`{f.path}`" for f in proposal.files) or "none"
         lines.append(f"- Changed files: {changed}")
-        lines += [f"- Left out: `{task.workspace}`: {task.left_out}" for task in proposal.tasks if task.left_out]
+        lines += [f"- Left out: `{task.workspace}`: {markdown_text(task.left_out)}" for task in proposal.tasks if task.left_out]
         lines += [f"- Overlaps request `{o.request_id}` in {', '.join(f'`{f}`' for f in o.files)}" for o in proposal.overlaps]
         if repo.decision:
             lines.append(f"- Decision: {repo.decision} by `{repo.by}` (attempt {repo.attempts})")
         if repo.outcome:
-            lines.append(f"- {'Outcome' if repo.status != 'open' else 'Last refusal'}: {repo.outcome}")
+            lines.append(f"- {'Outcome' if repo.status != 'open' else 'Last refusal'}: {markdown_text(repo.outcome)}")
         lines.append("")
     return lines
 
 
 def _task_section(task: TaskState) -> list[str]:
-    lines = [f"### {task.workspace} (phase {task.phase}): {task.status}", "", f"Task: {task.task}", ""]
+    lines = [f"### {task.workspace} (phase {task.phase}): {task.status}", "", f"Task: {markdown_text(task.task)}", ""]
     if task.result is not None:
-        lines += [task.result.summary, ""]
+        lines += [markdown_text(task.result.summary), ""]
         files = ", ".join(f"`{name}`" for name in task.result.changed_files) or "none"
         lines += [f"- Changed files (the agent's claim): {files}", f"- Tests (the agent's claim): {task.result.test_result}"]
         lines += _facts(task.facts)
         if task.result.downstream_context:
-            lines.append(f"- Downstream context: {task.result.downstream_context}")
+            lines.append(f"- Downstream context: {markdown_text(task.result.downstream_context)}")
     if task.error:
-        lines.append(f"- Error: {task.error}")
+        lines.append(f"- Error: {markdown_text(task.error)}")
     if task.refused:
         lines.append(f"- Refused actions ({task.refused}):")
-        lines += [f"  - {' '.join(line.split())}" for line in task.refusals]
+        lines += [f"  - {markdown_text(' '.join(line.split()))}" for line in task.refusals]
         if task.refused > len(task.refusals):
             lines.append(f"  - … and {task.refused - len(task.refusals)} more")
     if task.usage != Usage():
@@ -124,12 +140,12 @@ def render(state: RequestState) -> str:
     """The whole Markdown file for one request."""
     title = state.plan.label if state.plan else (state.text.strip().splitlines() or ["(empty request)"])[0][:80]
     lines = [
-        f"# {title}",
+        f"# {markdown_text(title)}",
         "",
         f"- Request: `{state.request_id}`",
         f"- Session: `{state.session_key}` ({state.channel}), requested by `{state.requester}`",
         f"- Opened: {_time(state.opened_at)}; ended: {_time(state.ended_at)}",
-        f"- Status: **{state.status}**" + (f" ({state.reason})" if state.reason else ""),
+        f"- Status: **{state.status}**" + (f" ({markdown_text(state.reason)})" if state.reason else ""),
         f"- Projects: {', '.join(_projects(state)) or '-'}",
         f"- Usage: {_usage(state.usage)}",
         "",
@@ -149,16 +165,16 @@ def render(state: RequestState) -> str:
             for workspace in phase:
                 planned = state.plan.task_for(workspace)
                 after = f" (after {', '.join(planned.depends_on)})" if planned.depends_on else ""
-                lines.append(f"- `{workspace}`{after}: {planned.task}")
+                lines.append(f"- `{workspace}`{after}: {markdown_text(planned.task)}")
             lines.append("")
         if state.plan.warnings:
-            lines += [*(f"- {warning}" for warning in state.plan.warnings), ""]
+            lines += [*(f"- {markdown_text(warning)}" for warning in state.plan.warnings), ""]
     if state.tasks:
         lines += ["## Results", ""]
         for task in sorted(state.tasks.values(), key=lambda t: (t.phase, t.workspace)):
             lines += _task_section(task)
     if state.answer:
-        lines += ["## Answer", "", state.answer, ""]
+        lines += ["## Answer", "", markdown_text(state.answer), ""]
     if state.changes:
         lines += _changes_section(state)
     return "\n".join(lines).rstrip() + "\n"

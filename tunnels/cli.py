@@ -8,71 +8,80 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
-from collections.abc import Callable, Coroutine
+from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from claude_tunnels.config.errors import ConfigError
 from claude_tunnels.config.loader import LoadedSettings, find_config, load_settings
 from claude_tunnels.tunnels.bus.errors import BusError
+from claude_tunnels.tunnels.cli_support import INCOMPLETE, Command, add_global_options, configure_logging, exit_on_broken_pipe, finish, incomplete, one_line
+from claude_tunnels.tunnels.commands.setup_parsers import SCRIPTED_MODEL_HELP, add_init_arguments, add_setup_parsers
 from claude_tunnels.tunnels.errors import UserError
-
-Command = Callable[[LoadedSettings, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tunnels", description="Drive Claude Code agents across many projects from a chat.")
-    parser.add_argument("--config", type=Path, help="orchestrator.yaml (default: ./orchestrator.yaml if present)")
-    parser.add_argument("--root", type=Path, help="the project tree's root (overrides the config's root)")
-    parser.add_argument("--debug", action="store_true", help="verbose logs and full tracebacks")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = argparse.ArgumentParser(
+        prog="tunnels", description="Drive Claude Code agents across many projects from a chat.",
+        epilog="Global options work before or after the command. `tunnels COMMAND --help` describes a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"tunnels {_version()}")
+    add_global_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    events = commands.add_parser("events", help="the event stream").add_subparsers(dest="events_command", required=True)
+    events = commands.add_parser("events", help="the event stream").add_subparsers(dest="events_command")
     tail = events.add_parser("tail", help="follow the event stream live")
-    tail.add_argument("--request", help="only this request's events")
-    tail.add_argument("--session", help="only this session's conversation events")
+    tail.add_argument("--request", metavar="ID", help="one request, from its start; ends when the request has ended")
+    tail.add_argument("--session", metavar="KEY", help="only this session's conversation events")
     tail.add_argument("--json", action="store_true", help="print events as JSON lines")
     tail.add_argument("--from-start", action="store_true", help="print the stored events first")
 
     replay = commands.add_parser("replay", help="print one request's timeline from the stream")
-    replay.add_argument("request_id")
+    replay.add_argument("request_id", metavar="REQUEST_ID")
     replay.add_argument("--json", action="store_true", help="print events as JSON lines")
 
     chat = commands.add_parser("chat", help="talk to the orchestrator in this terminal")
     chat.add_argument("--user", help="who you are (default: channels.terminal.user)")
-    chat.add_argument("--scripted-model", metavar="SCENARIO", help="answer with a scripted model (offline) instead of Claude")
+    chat.add_argument("--scripted-model", metavar="SCENARIO", help=SCRIPTED_MODEL_HELP)
 
     serve = commands.add_parser("serve", help="run the orchestrator with every enabled chat channel (foreground)")
     serve.add_argument("--systemd-unit", action="store_true", help="print a systemd unit running this and exit")
+    serve.add_argument("--scripted-model", metavar="SCENARIO", help=SCRIPTED_MODEL_HELP)
 
     init = commands.add_parser("init", help="set a new root up: settings, credentials, CLAUDE.md stubs")
-    init.add_argument("--yes", action="store_true", help="answer yes to every yes/no question")
+    add_init_arguments(init)
 
-    commands.add_parser("doctor", help="check everything a running orchestrator needs and say what to fix")
+    doctor = commands.add_parser("doctor", help="check everything a running orchestrator needs and say what to fix")
+    doctor.add_argument("--json", action="store_true", help="one JSON object: each check, ok or not, and its detail")
 
     demo = commands.add_parser("demo", help="run the main job end to end, offline, on a sample tree")
     demo.add_argument("--dir", default=".tunnels/demo", help="where to lay out the sample tree (replaced)")
 
     worktrees = commands.add_parser("worktrees", help="the orchestrator's git branches and worktrees: list them, or prune what is stale")
     worktrees.add_argument("--json", action="store_true", help="print one JSON object per branch or entry")
+    worktrees.set_defaults(**{INCOMPLETE: False})  # alone, it lists: not a group missing its subcommand
     prune = worktrees.add_subparsers(dest="worktrees_command").add_parser("prune", help="remove the stale worktrees and branches")
     prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     prune.add_argument("--all", action="store_true", help="remove everything of ours that no open request needs")
 
-    projections = commands.add_parser("projections", help="the projections").add_subparsers(dest="projections_command", required=True)
-    projections.add_parser("rebuild", help="drop every projection and rebuild it from the stream")
+    projections = commands.add_parser("projections", help="the projections").add_subparsers(dest="projections_command")
+    rebuild = projections.add_parser("rebuild", help="drop every projection and rebuild it from the stream")
+    rebuild.add_argument("--json", action="store_true", help="print what was rebuilt as one JSON object")
 
     from claude_tunnels.tunnels.commands.deploy import add_parsers  # `agent credentials`, `deploy ssh|k8s`
     from claude_tunnels.tunnels.commands.graph import add_parser as add_graph
 
     add_parsers(commands)
     add_graph(commands)
-    return parser
+    add_setup_parsers(commands)  # `config`, `nats`, `slack manifest`
+    return finish(parser)
 
 
 def _command(args: argparse.Namespace) -> Command:
+    if args.command in ("config", "nats", "slack"):  # quick: none of the orchestrator's imports
+        from claude_tunnels.tunnels.commands import setup_info
+
+        return setup_info.COMMANDS[args.command]
     from claude_tunnels.tunnels.commands import agent, deploy, events, run
 
     match args.command:
@@ -118,26 +127,54 @@ def _command(args: argparse.Namespace) -> Command:
 
 
 def _load(args: argparse.Namespace) -> LoadedSettings:
-    if args.command in ("demo", "init"):
-        return load_settings(None)  # these write their own settings
+    if args.command in ("demo", "init", "config", "slack"):
+        return load_settings(None)  # these write their own settings, or print what needs none
     path = args.config or find_config(args.root or Path.cwd())
     return load_settings(path, root=args.root)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run `tunnels`; returns the exit code."""
+    """Run `tunnels`; returns the exit code.
+
+    Called bare (or a command group without its subcommand), it prints that help on stdout and
+    returns 1, as `git` does: nothing was run, and a script that called it so notices.
+    """
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.debug)
     try:
+        if (group := incomplete(args)) is not None:
+            group.print_help()
+            return 1
         loaded = _load(args)
         return asyncio.run(_command(args)(loaded, args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return exit_on_broken_pipe()
     except (ConfigError, BusError, UserError) as err:
         if args.debug:
             raise
-        print(f"tunnels: {err}", file=sys.stderr)
+        _error(str(err))
         return 2
+    except Exception as err:  # a bug: one line here, the traceback under --debug
+        if args.debug:
+            raise
+        _error(f"unexpected {type(err).__name__}: {one_line(str(err))} (run again with --debug for the traceback)")
+        return 1
+
+
+def _error(message: str) -> None:
+    try:
+        print(f"tunnels: {message}", file=sys.stderr)
+    except OSError:
+        pass  # nobody reads stderr any more either
+
+
+def _version() -> str:
+    try:
+        return metadata.version("claude-tunnels")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 if __name__ == "__main__":

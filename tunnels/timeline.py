@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import msgspec
+
 from claude_tunnels.actors.facts import diffstat
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.changes import (
@@ -42,7 +46,7 @@ from claude_tunnels.events.execution import (
     WorkspaceTaskTimedOut,
 )
 from claude_tunnels.events.planning import ClarificationNeeded, DirectAnswerGiven, PlanApproved, PlanProposed, RouteDecided
-from claude_tunnels.events.values import TaskFacts
+from claude_tunnels.events.values import TaskFacts, Usage
 
 
 def _short(text: str, limit: int = 90) -> str:
@@ -136,7 +140,25 @@ def detail(event: Event) -> str:
             return f"{event.repo}: before {event.decision} of {event.deciding_request}: {event.request_id} and {event.other_request} both change {files}"
         case _:
             fields = [f for f in event.__struct_fields__ if f not in ("id", "at", "session_key", "causation_id", "request_id")]
-            return " ".join(f"{name}={_short(str(getattr(event, name)), 40)}" for name in fields)
+            shown = ((name, _value(getattr(event, name))) for name in fields)
+            return " ".join(f"{name}={_short(value, 60)}" for name, value in shown if value is not None)
+
+
+def _value(value: object) -> str | None:
+    """A field's value as a person reads it (no Python reprs); None when there is nothing to show."""
+    if value is None or value == "" or value == [] or value == {}:
+        return None
+    if isinstance(value, Usage):
+        return f"${value.cost_usd:.4f} ({value.input_tokens} in / {value.output_tokens} out tokens, {value.num_turns} turns)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value(item) or "-" for item in value)
+    if isinstance(value, msgspec.Struct):
+        return msgspec.json.encode(value).decode()
+    return str(value)
 
 
 def line(seq: int, event: Event) -> str:

@@ -14,12 +14,14 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from claude_tunnels.channels.base import CHANGES_SETTLED, ChatChannel
+from claude_tunnels.channels.names import DisplayNames
 from claude_tunnels.channels.port import OrchestratorPort
 from claude_tunnels.channels.render import render
+from claude_tunnels.channels.settled import outcome, settled
 from claude_tunnels.channels.slack.blocks import approval_blocks, changes_blocks, question_blocks, section
 from claude_tunnels.channels.slack.inbound import Allowlist, parse_session_key
 from claude_tunnels.channels.slack.listeners import Inbox
-from claude_tunnels.channels.slack.mrkdwn import SECTION_LIMIT, TEXT_LIMIT, to_mrkdwn_parts
+from claude_tunnels.channels.slack.mrkdwn import SECTION_LIMIT, TEXT_LIMIT, escape, to_mrkdwn_parts
 from claude_tunnels.config.credentials import Secret, load_credentials
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.config.settings import SlackChannelSettings
@@ -68,6 +70,7 @@ class SlackChannel(ChatChannel):
         self.inbox = Inbox(self, Allowlist(settings))
         self.inbox.register(self.app)
         self._handler: AsyncSocketModeHandler | None = None
+        self.names = DisplayNames(self.name, self._user_name)
         self._approvals: dict[str, tuple[str, str, str]] = {}  # request id -> (session key, ts, mrkdwn)
         self._questions: dict[str, tuple[str, str, str, str]] = {}  # permission id -> (request id, session key, ts, mrkdwn)
         self._changes: dict[str, tuple[str, str, str]] = {}  # request id -> (session key, ts, mrkdwn) of its changes' buttons
@@ -117,6 +120,7 @@ class SlackChannel(ChatChannel):
         `question_for` is (request id, permission id), or Merge / Open PR / Discard per repository
         when `changes_for` is (request id, repositories). Returns the first part's ts."""
         _, channel, thread_ts = parse_session_key(session_key)
+        text = await self.names.named(text)
         parts = to_mrkdwn_parts(text, SECTION_LIMIT if approval_for or question_for or changes_for else TEXT_LIMIT)
         first = ""
         for index, part in enumerate(parts):
@@ -144,12 +148,12 @@ class SlackChannel(ChatChannel):
     async def edit(self, session_key: str, ref: str, text: str) -> None:
         """Replace the text of message `ref` (cut to one message when too long)."""
         _, channel, _ = parse_session_key(session_key)
-        parts = to_mrkdwn_parts(text, TEXT_LIMIT - 2) or ["…"]
+        parts = to_mrkdwn_parts(await self.names.named(text), TEXT_LIMIT - 2) or ["…"]
         await self.client.chat_update(channel=channel, ts=ref, text=parts[0] + ("\n…" if len(parts) > 1 else ""))
 
     async def tell(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> None:
         """Show `text` to `user` alone (an ephemeral message)."""
-        parts = to_mrkdwn_parts(text) or ["…"]
+        parts = to_mrkdwn_parts(await self.names.named(text)) or ["…"]
         await self.client.chat_postEphemeral(channel=channel, user=user, text=parts[0], thread_ts=thread_ts)
 
     async def _show(self, event: AnyEvent) -> str | None:
@@ -160,7 +164,7 @@ class SlackChannel(ChatChannel):
             return None
         ref = await super()._show(event)
         if isinstance(event, _APPROVAL_SETTLED) and event.request_id in self._approvals:
-            await self._drop_buttons(event.request_id)
+            await self._drop_buttons(event.request_id, event)
         if isinstance(event, PermissionDecided) and event.permission_id in self._questions:
             await self._drop_question_buttons(event.permission_id)
         if isinstance(event, (RequestCompleted, RequestFailed, RequestCancelled)):
@@ -177,9 +181,18 @@ class SlackChannel(ChatChannel):
         _, channel, _ = parse_session_key(session_key)
         await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=[section(text)])
 
-    async def _drop_buttons(self, request_id: str) -> None:
-        """Once a plan is answered (or gone), its message keeps the text and loses the buttons."""
+    async def _drop_buttons(self, request_id: str, event: AnyEvent) -> None:
+        """Once a plan is answered (or gone), its message loses the buttons and the question, and
+        says what became of it."""
         session_key, ts, text = self._approvals.pop(request_id)
         _, channel, _ = parse_session_key(session_key)
+        line = outcome(event)
+        text = settled(text, await self.names.named(line) if line else None, escape)
         await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=[section(text)])
+
+    async def _user_name(self, user_id: str) -> str | None:
+        """A person's display name as Slack gives it (`users.info`, scope users:read)."""
+        user = (await self.client.users_info(user=user_id)).get("user") or {}
+        profile = user.get("profile") or {}
+        return profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
 

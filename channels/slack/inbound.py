@@ -167,6 +167,14 @@ class Allowlist:
 
     def permits(self, user: str, channel: str) -> bool:
         """Whether `user` may talk to the bot in `channel`."""
+        return self.refusal(user, channel) is None
+
+    def refusal(self, user: str, channel: str) -> str | None:
+        """Why `user` may not talk to the bot in `channel` (a sentence for them), or None when they may."""
         if not (self._everyone or user in self._users):
-            return False
-        return not self._channels or channel in self._channels
+            return f"Sorry, you are not allowed to use this bot. Ask its operator to add your Slack user id ({user})."
+        if self._channels and channel not in self._channels:
+            where = "in direct messages" if channel.startswith("D") else "in this channel"
+            return (f"Sorry, this bot does not answer {where} ({channel}). Ask its operator to add {channel} to "
+                    "channels.slack.allowed_channels, or write where it answers.")
+        return None

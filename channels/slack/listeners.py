@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOT_ALLOWED = "Sorry, you are not allowed to use this bot here. Ask its operator to add your Slack user id ({user})."
 _REMEMBERED = 512
 
 
@@ -100,9 +99,9 @@ class Inbox:
         self._refused[inbound.message_ref] = None
         while len(self._refused) > _REMEMBERED:
             self._refused.popitem(last=False)
-        log.info("slack: refused %s in %s (not on the allowlist)", inbound.user, inbound.channel)
-        await self.channel.tell(inbound.channel, inbound.user, NOT_ALLOWED.format(user=inbound.user),
-                                thread_ts=inbound.thread_ts if in_thread else None)
+        reason = self.allowlist.refusal(inbound.user, inbound.channel) or "Sorry, you may not use this bot here."
+        log.info("slack: refused %s in %s: %s", inbound.user, inbound.channel, reason)
+        await self.channel.tell(inbound.channel, inbound.user, reason, thread_ts=inbound.thread_ts if in_thread else None)
 
 
 async def _ignore(ack: AsyncAck) -> None:

@@ -18,7 +18,9 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.utils.token import TokenValidationError
 
 from claude_tunnels.channels.base import CHANGES_SETTLED, ChatChannel
+from claude_tunnels.channels.names import DisplayNames
 from claude_tunnels.channels.port import OrchestratorPort
+from claude_tunnels.channels.settled import outcome
 from claude_tunnels.channels.telegram.addressing import (
     ACTIONS,
     QUESTION_ACTIONS,
@@ -77,6 +79,7 @@ class TelegramChannel(ChatChannel):
         self._token = Secret(token)
         self.me: User | None = None
         self.outbox = Outbox(self.bot, settings, token=token, backoff=backoff)
+        self.names = DisplayNames(self.name)  # learned from each message: Telegram sends the sender's names
         self._poller: asyncio.Future[None] | None = None
         self._chores: set[asyncio.Future[None]] = set()
 
@@ -166,6 +169,7 @@ class TelegramChannel(ChatChannel):
         if reading.kind != "record" or message.from_user is None:
             return
         user = message.from_user
+        self.names.learn(str(user.id), display_name(user))
         key, request_id = reading.session_key, None
         if message.chat.type != "private":
             # A reply to a plan waiting for approval answers that plan, in its conversation (an
@@ -180,6 +184,7 @@ class TelegramChannel(ChatChannel):
         self.outbox.last_inbound[key] = message.message_id
 
     async def _on_callback(self, query: CallbackQuery) -> None:
+        self.names.learn(str(query.from_user.id), display_name(query.from_user))
         if parse_question_callback(query.data) is not None:
             await self._on_question_press(query)
             return
@@ -200,7 +205,7 @@ class TelegramChannel(ChatChannel):
                 message_ref=f"cb:{query.id}", sent_at=_utc(date) if date else self.orchestrator.clock.now(),
                 sender_name=query.from_user.full_name, action=press.action, request_id=request.request_id,
             )
-        self._chore(self.outbox.answer(query.id, press.answer, alert=press.alert))
+        self._chore(self.outbox.answer(query.id, self.names.shown(press.answer), alert=press.alert))
 
     async def _on_question_press(self, query: CallbackQuery) -> None:
         parsed, message = parse_question_callback(query.data), query.message
@@ -217,7 +222,7 @@ class TelegramChannel(ChatChannel):
                 sent_at=_utc(date) if date else self.orchestrator.clock.now(), sender_name=query.from_user.full_name,
                 action=press.action, request_id=request.request_id, permission_id=parsed[2],
             )
-        self._chore(self.outbox.answer(query.id, press.answer, alert=press.alert))
+        self._chore(self.outbox.answer(query.id, self.names.shown(press.answer), alert=press.alert))
 
     async def _on_changes_press(self, query: CallbackQuery) -> None:
         parsed, message = parse_changes_callback(query.data), query.message
@@ -261,11 +266,11 @@ class TelegramChannel(ChatChannel):
         if changes_for is not None and (proposed := self.orchestrator.requests.get(changes_for[0])) is not None:
             places = list(proposed.changes)  # a button names its repository by its place in the proposal
             changes = (changes_for[0], [(places.index(repo), repo) for repo in changes_for[1] if repo in places])
-        return await self.outbox.post(session_key, text, approval_for=approval, question_for=question_for, changes_for=changes)
+        return await self.outbox.post(session_key, self.names.shown(text), approval_for=approval, question_for=question_for, changes_for=changes)
 
     async def edit(self, session_key: str, ref: str, text: str) -> None:
         """Replace a message's text; an edit that changes nothing is fine."""
-        await self.outbox.edit(session_key, ref, text)
+        await self.outbox.edit(session_key, ref, self.names.shown(text))
 
     def _on_event(self, seq: int, event: AnyEvent) -> None:
         if not self._stopped:  # an outbox worker started after stop() would outlive the channel
@@ -273,11 +278,17 @@ class TelegramChannel(ChatChannel):
 
     async def _show(self, event: AnyEvent) -> str | None:
         ref = await super()._show(event)
-        await self.outbox.settle_buttons(event)
+        line = outcome(event)
+        await self.outbox.settle_buttons(event, self.names.shown(line) if line else None)
         request_id = getattr(event, "request_id", None) or ""
         if isinstance(event, CHANGES_SETTLED) and request_id in self.outbox.changes and self.changes_settled(request_id):
             await self.outbox.drop_changes_buttons(request_id)
         return ref
+
+
+def display_name(user: User) -> str:
+    """How a person is shown: their first name, and their @username when they have one."""
+    return f"{user.first_name} (@{user.username})" if user.username else user.first_name
 
 
 def _utc(moment: datetime) -> datetime:

@@ -18,6 +18,10 @@ MAX_UNITS = 4096
 _ATOM = re.compile(r"<[^>]*>|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z]+);|.", re.DOTALL)
 _TAG_NAME = re.compile(r"</?\s*([A-Za-z][A-Za-z0-9-]*)")
 _NO_CUT_BEFORE = "\u200d\ufe0e\ufe0f"  # zero-width joiner, variation selectors: part of the character before
+_FENCE = re.compile(r"^[ \t]*```([^\n`]*)\n(.*?)\n?[ \t]*```[ \t]*$", re.DOTALL | re.MULTILINE)
+"""A fenced code block: its language (may be empty) and its body; an unclosed fence stays text."""
+_INLINE_CODE = re.compile(r"`([^`\n]+)`")
+_LANGUAGE = re.compile(r"[A-Za-z0-9_+#.-]{1,32}")
 
 
 def utf16_units(text: str) -> int:
@@ -31,11 +35,36 @@ def escape(text: str) -> str:
 
 
 def to_html(text: str) -> str:
-    """A plain message as Telegram HTML: escaped, its first line in bold when more lines follow."""
+    """A message as Telegram HTML: code blocks (```) as `<pre>`, inline `code` as `<code>`,
+    everything else escaped; its first line in bold when more lines follow."""
     head, newline, rest = text.partition("\n")
-    if not newline or not head.strip():
-        return escape(text)
-    return f"<b>{escape(head)}</b>\n{escape(rest)}"
+    if not newline or not head.strip() or head.lstrip().startswith("```"):
+        return _code_html(text)
+    return f"<b>{_code_html(head)}</b>\n{_code_html(rest)}"
+
+
+def _code_html(text: str) -> str:
+    out: list[str] = []
+    start = 0
+    for block in _FENCE.finditer(text):
+        out.append(_inline_html(text[start:block.start()]))
+        language, body = block.group(1).strip(), block.group(2)
+        if language and _LANGUAGE.fullmatch(language):
+            out.append(f'<pre><code class="language-{language}">{escape(body)}</code></pre>')
+        else:
+            out.append(f"<pre>{escape(body)}</pre>")
+        start = block.end()
+    out.append(_inline_html(text[start:]))
+    return "".join(out)
+
+
+def _inline_html(text: str) -> str:
+    out: list[str] = []
+    start = 0
+    for code in _INLINE_CODE.finditer(text):
+        out.append(escape(text[start:code.start()]) + f"<code>{escape(code.group(1))}</code>")
+        start = code.end()
+    return "".join(out) + escape(text[start:])
 
 
 def visible(markup: str) -> str:

@@ -11,6 +11,7 @@ from aiogram.exceptions import AiogramError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from aiogram.utils.backoff import BackoffConfig
 
+from claude_tunnels.channels.settled import settled as settled_plan
 from claude_tunnels.channels.telegram.addressing import ACTIONS, QUESTION_ACTIONS, Place, callback_data, place_of, question_callback
 from claude_tunnels.channels.telegram.calls import TelegramChannelError, call, describe
 from claude_tunnels.channels.telegram.changes import changes_keyboard
@@ -80,8 +81,9 @@ class Outbox:
         part = (split_html(to_html(text)) or [escape("…")])[0]
         await self._edit(place, int(ref), part)
 
-    async def settle_buttons(self, event: AnyEvent) -> None:
-        """Remove a plan's or a question's buttons once it is decided, so nobody presses a stale one."""
+    async def settle_buttons(self, event: AnyEvent, outcome: str | None = None) -> None:
+        """Remove a plan's or a question's buttons once it is decided, so nobody presses a stale one;
+        a plan's question line gives way to its `outcome` (`channels.settled`)."""
         request_id = getattr(event, "request_id", None)
         settled = [p for p, (rid, *_) in self._questions.items() if rid == request_id] if isinstance(
             event, (RequestCompleted, RequestFailed, RequestCancelled)) else []
@@ -95,7 +97,8 @@ class Outbox:
         if not isinstance(event, _BUTTONS_SETTLED) or request_id not in self._buttons:
             return
         session_key, message_id, part = self._buttons.pop(request_id)
-        await self._edit(place_of(session_key), message_id, part)  # an edit without reply_markup drops it
+        # An edit without reply_markup drops the buttons.
+        await self._edit(place_of(session_key), message_id, settled_plan(part, outcome, escape))
 
     async def drop_changes_buttons(self, request_id: str) -> None:
         """A request's changes are decided for every repository: its message keeps only the text."""

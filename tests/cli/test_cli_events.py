@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from claude_tunnels.tunnels.bus import EmbeddedNatsServer, EventStore, connect
+from claude_tunnels.tunnels.cli_support import BROKEN_PIPE_EXIT
 from tests.factories import T0, Events, two_phase_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +70,14 @@ async def test_replay_prints_the_whole_timeline_of_one_request(seeded_root: Path
     assert "shared/core: bumped" in result.stdout
     as_json = tunnels(seeded_root, "replay", RID, "--json")
     assert [json.loads(line)["type"] for line in as_json.stdout.splitlines()][0] == "request.opened"
+    read, write = os.pipe()
+    os.close(read)  # `tunnels replay --json ID | head -1` once head has its line
+    try:
+        piped = subprocess.run([sys.executable, "-m", "claude_tunnels.tunnels.cli", "--root", str(seeded_root), "replay", "--json", RID],
+                               cwd=ROOT, stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert (piped.returncode, piped.stderr) == (BROKEN_PIPE_EXIT, "")  # quietly, as `cat` would
 
 
 async def test_replay_joins_a_running_server_instead_of_fighting_for_the_store(seeded_root: Path) -> None:
@@ -130,3 +140,61 @@ def test_no_server_reachable_is_one_line(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert_one_clear_line(result, "no NATS server answered at nats://127.0.0.1:9")
+
+
+RID2 = "01REQ00000000000000000002"  # only opened by the seed: still running
+
+
+async def test_tail_request_shows_a_finished_request_from_its_start_and_ends(seeded_root: Path) -> None:
+    async with EmbeddedNatsServer(seeded_root / ".tunnels"):  # joined, as a running orchestrator's would be
+        followed = tunnels(seeded_root, "events", "tail", "--request", RID)
+        assert followed.returncode == 0, followed.stderr
+        assert followed.stdout == tunnels(seeded_root, "replay", RID).stdout  # from its start, as replay shows it
+        assert_one_clear_line(tunnels(seeded_root, "events", "tail", "--request", "01NOPE"), "no request 01NOPE")
+
+
+async def test_tail_request_follows_a_running_request_until_it_ends(seeded_root: Path) -> None:
+    async with EmbeddedNatsServer(seeded_root / ".tunnels") as server:
+        tail = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "claude_tunnels.tunnels.cli", "--root", str(seeded_root), "events", "tail", "--request", RID2,
+            "--json", cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        assert tail.stdout is not None
+        try:
+            opened = json.loads(await asyncio.wait_for(tail.stdout.readline(), 60))
+            assert (opened["type"], opened["request_id"]) == ("request.opened", RID2)
+            nc = await connect(server.connect_options())
+            ev = Events(T0 + timedelta(hours=1))
+            for event in (ev.routed("terminal:bob", RID2, ["shared"]), ev.opened(KEY, "01REQ00000000000000000003", "another"),
+                          ev.completed("terminal:bob", RID2), ev.message("terminal:bob", "after the end")):
+                await EventStore(nc).append(event)
+            await nc.close()
+            assert await asyncio.wait_for(tail.wait(), 60) == 0  # the request ended: so does the command
+        finally:
+            if tail.returncode is None:
+                tail.kill()
+                await tail.wait()
+        rest = [json.loads(line)["type"] for line in (await tail.stdout.read()).decode().splitlines()]
+        assert rest == ["route.decided", "request.completed"]
+
+
+async def test_tail_ends_with_one_line_when_the_orchestrator_it_joined_stops(seeded_root: Path) -> None:
+    server = EmbeddedNatsServer(seeded_root / ".tunnels")  # the orchestrator's server (it owns the store)
+    await server.start()
+    try:
+        tail = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "claude_tunnels.tunnels.cli", "--root", str(seeded_root), "events", "tail", "--from-start",
+            cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        assert tail.stdout is not None and tail.stderr is not None
+        assert "message.received" in (await asyncio.wait_for(tail.stdout.readline(), 60)).decode()  # it follows
+    finally:
+        await server.stop()
+    try:
+        assert await asyncio.wait_for(tail.wait(), 30) == 1
+    finally:
+        if tail.returncode is None:
+            tail.kill()
+            await tail.wait()
+    err = (await tail.stderr.read()).decode()
+    assert err.count("\n") == 1 and err.startswith("tunnels: the orchestrator of") and "stopped following" in err

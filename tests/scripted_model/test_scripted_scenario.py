@@ -23,17 +23,18 @@ def test_the_shipped_example_loads() -> None:
     scenario = load_scenario(EXAMPLE)
 
     names = [script.name for script in scenario.scripts]
-    assert names == ["alpha-feature", "router", "slow", "stuck", "overloaded"]
-    first = scenario.scripts[0]
-    assert first.turns[0].tool_uses[0] == ToolUse(
+    assert names == ["router", "router-no-project", "planner", "alpha-api", "direct", "slow", "stuck", "overloaded"]
+    workspace = scenario.scripts[3]
+    assert workspace.turns[0].tool_uses[0] == ToolUse(
         name="Write",
-        input={"file_path": "{cwd}/src/health.py", "content": "def health():\n    return 'ok'\n"},
+        input={"file_path": "{cwd}/health.py", "content": "def health():\n    return 'ok'\n"},
     )
-    assert first.turns[2].structured_output["test_result"] == "pass"
-    assert scenario.scripts[3].turns == [Turn(hang=True)]
-    assert scenario.scripts[4].turns[0].error == ScriptedError(
+    assert workspace.turns[2].structured_output["test_result"] == "pass"
+    assert scenario.scripts[6].turns == [Turn(hang=True)]
+    assert scenario.scripts[7].turns[0].error == ScriptedError(
         status=529, type="overloaded_error", message="scripted overload"
     )
+    # Played end to end on a tree set up by `tunnels init`: tests/cli/test_example_scenario.py
 
 
 def test_an_empty_file_is_an_empty_scenario() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 from collections.abc import Awaitable, Callable
@@ -149,13 +150,21 @@ async def doctor(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     ]
     for name in enabled_channels(loaded):
         checks.append((name, {"slack": lambda: _slack(loaded), "telegram": lambda: _telegram(loaded)}[name]))
-    failures = 0
-    print(f"settings: {loaded.config_path or 'defaults (no orchestrator.yaml)'}: ok")
+    settings = f"{loaded.config_path or 'defaults (no orchestrator.yaml)'}"
+    results: list[dict[str, object]] = [{"check": "settings", "ok": True, "detail": settings}]
+    if not args.json:
+        print(f"settings: {settings}: ok")
     for name, check in checks:
         try:
-            print(f"{name}: ok: {await check()}")
+            result = {"check": name, "ok": True, "detail": await check()}
         except (Failed, ConfigError) as err:
-            failures += 1
-            print(f"{name}: FAILED: {err}")
-    print("everything a running orchestrator needs is in place" if not failures else f"{failures} problem(s) to fix")
+            result = {"check": name, "ok": False, "detail": str(err)}
+        results.append(result)
+        if not args.json:
+            print(f"{name}: {'ok' if result['ok'] else 'FAILED'}: {result['detail']}")
+    failures = sum(1 for result in results if not result["ok"])
+    if args.json:
+        print(json.dumps({"ok": not failures, "checks": results}))
+    else:
+        print("everything a running orchestrator needs is in place" if not failures else f"{failures} problem(s) to fix")
     return 1 if failures else 0

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import AsyncIterator
 
 from claude_tunnels.config.loader import LoadedSettings
-from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.catalogue import REQUEST_ENDED, AnyEvent
 from claude_tunnels.events.codec import encode
 from claude_tunnels.events.log import Stored
+from claude_tunnels.events.planning import ClarificationNeeded
 from claude_tunnels.projections import rebuild
 from claude_tunnels.tunnels.backbone import open_backbone, standard_projections
 from claude_tunnels.tunnels.bus.store import EventStore
 from claude_tunnels.tunnels.errors import UserError
+from claude_tunnels.tunnels.following import follow_until_gone
 from claude_tunnels.tunnels.timeline import line
 
 
@@ -25,23 +29,47 @@ def _print(stored: Stored, as_json: bool) -> None:
 
 
 async def tail(loaded: LoadedSettings, args: argparse.Namespace) -> int:
-    """Follow the stream live (optionally one request or one session)."""
+    """Follow the stream live (optionally one request or one session) until the server goes away.
+
+    With `--request`, the request is shown from its start (as `replay` shows it) and the command
+    ends once the request has ended; while it runs, it keeps following. An unknown id is refused.
+    """
     async with open_backbone(loaded, role="reader", name="tunnels-tail") as backbone:
         store = backbone.store
         if args.request:
-            subjects = [store.subjects.request(args.request)]
-        elif args.session:
-            subjects = [store.subjects.session(args.session)]
+            start = await store.last_seq()  # before the timeline is read: nothing falls between
+            timeline = await request_timeline(store, args.request)
+            if not timeline:
+                raise UserError(f"no request {args.request} in the event log (see `tunnels events tail` for ids)")
+            for stored in timeline:
+                if stored.seq <= start:
+                    _print(stored, args.json)
+            if any(stored.seq <= start and _ends(stored.event, args.request) for stored in timeline):
+                return 0
+            # A request's conversation facts (its approval, its opening) live on the session
+            # subjects; following everything and filtering keeps one ordered stream.
+            events = _of_request(store.follow(store.subjects.events, start_seq=start + 1), args.request)
         else:
-            subjects = [store.subjects.events]
-        start = 1 if args.from_start else None
-        # A request's conversation facts (its approval, its opening) live on the session
-        # subjects; following everything and filtering keeps one ordered stream.
-        async for stored in store.follow(store.subjects.events if args.request else subjects[0], start_seq=start):
-            if args.request and getattr(stored.event, "request_id", None) != args.request:
-                continue
-            _print(stored, args.json)
+            subject = store.subjects.session(args.session) if args.session else store.subjects.events
+            events = store.follow(subject, start_seq=1 if args.from_start else None)
+        gone = await follow_until_gone(events, lambda stored: _print(stored, args.json), backbone, loaded, debug=args.debug)
+    if gone:
+        print(f"tunnels: {gone}; stopped following", file=sys.stderr)
+        return 1
     return 0
+
+
+def _ends(event: AnyEvent, request_id: str) -> bool:
+    """Whether `event` is the last one of the request (its end, or a question that ended it)."""
+    return isinstance(event, (*REQUEST_ENDED, ClarificationNeeded)) and getattr(event, "request_id", None) == request_id
+
+
+async def _of_request(events: AsyncIterator[Stored], request_id: str) -> AsyncIterator[Stored]:
+    async for stored in events:  # the subscription ends with the backbone, right after
+        if getattr(stored.event, "request_id", None) == request_id:
+            yield stored
+            if _ends(stored.event, request_id):
+                return
 
 
 async def replay(loaded: LoadedSettings, args: argparse.Namespace) -> int:
@@ -87,8 +115,12 @@ async def rebuild_projections(loaded: LoadedSettings, args: argparse.Namespace) 
         views = standard_projections(loaded)
         last = await rebuild(backbone.store, views)
         sessions, requests, _ = views
-        print(
-            f"rebuilt {len(views)} projections up to event #{last}: "
-            f"{len(sessions.sessions)} sessions, {len(requests.requests)} requests; task log in {loaded.task_log_dir}"
-        )
+        if args.json:
+            print(json.dumps({"projections": len(views), "last_seq": last, "sessions": len(sessions.sessions),
+                              "requests": len(requests.requests), "task_log": str(loaded.task_log_dir)}))
+        else:
+            print(
+                f"rebuilt {len(views)} projections up to event #{last}: "
+                f"{len(sessions.sessions)} sessions, {len(requests.requests)} requests; task log in {loaded.task_log_dir}"
+            )
     return 0

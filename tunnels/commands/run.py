@@ -8,8 +8,10 @@ from pathlib import Path
 
 from claude_tunnels.channels.terminal import TerminalChannel
 from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.tunnels.errors import UserError
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
-from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, load_scenario
+from claude_tunnels.tunnels.scripted_model import ScenarioError, ScriptedModelServer
+from claude_tunnels.tunnels.scripted_model.bundled import find_scenario
 
 
 async def chat(loaded: LoadedSettings, args: argparse.Namespace) -> int:
@@ -17,8 +19,7 @@ async def chat(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     async with AsyncExitStack() as stack:
         env: dict[str, str] = {}
         if args.scripted_model:
-            model = await stack.enter_async_context(ScriptedModelServer(load_scenario(Path(args.scripted_model))))
-            env = model.env()
+            env = await scripted_model_env(stack, args.scripted_model)
         user = args.user or loaded.settings.channels.terminal.user
         terminals: list[TerminalChannel] = []
 
@@ -31,6 +32,17 @@ async def chat(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         await stack.enter_async_context(Orchestrator(loaded, agent_env=env, channels=attach))
         await terminals[0].run_interactive()
     return 0
+
+
+async def scripted_model_env(stack: AsyncExitStack, scenario: str) -> dict[str, str]:
+    """Start the scripted model server playing `scenario` (a file, or a bundled name) for as long
+    as `stack` lasts; the environment that points agents' Claude Code CLIs at it."""
+    try:
+        found = find_scenario(scenario)
+    except ScenarioError as err:
+        raise UserError(str(err)) from None
+    model = await stack.enter_async_context(ScriptedModelServer(found))
+    return model.env()
 
 
 async def demo(loaded: LoadedSettings, args: argparse.Namespace) -> int:

@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import signal
 import sys
+from contextlib import AsyncExitStack
+from typing import Any
 
 from claude_tunnels.channels.registry import build_channels
 from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.tunnels.commands.run import scripted_model_env
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 
 
@@ -21,12 +24,21 @@ async def serve(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with Orchestrator(loaded, channels=lambda orchestrator: build_channels(loaded, orchestrator)) as orchestrator:
+    async with AsyncExitStack() as stack:  # a scripted model (offline rehearsal) outlives the orchestrator
+        env = await scripted_model_env(stack, args.scripted_model) if args.scripted_model else {}
+        await _serve(loaded, env, stop)
+    return 0
+
+
+async def _serve(loaded: LoadedSettings, agent_env: dict[str, str], stop: asyncio.Event) -> None:
+    def channels(orchestrator: Orchestrator) -> list[Any]:
+        return build_channels(loaded, orchestrator)
+
+    async with Orchestrator(loaded, channels=channels, agent_env=agent_env) as orchestrator:
         names = ", ".join(channel.name for channel in orchestrator.channels) or "no chat channel (enable one in orchestrator.yaml)"
         where = orchestrator.backbone.url if orchestrator.backbone else "?"
         print(f"tunnels: serving {loaded.root} on {names}; events on {where}", file=sys.stderr, flush=True)
         await stop.wait()
-    return 0
 
 
 SYSTEMD_UNIT = """\

@@ -31,7 +31,7 @@ async def test_the_proposal_has_buttons_only_the_requester_decides_and_discard_l
         assert buttons(proposal)["Merge"][1] == f"{request_id}:web-app"
 
         await w.click(BOB, proposal, "Merge")  # Bob may talk to the bot, not decide about Alice's request
-        await w.fake.wait_for_message(lambda m: m.thread_ts == root and "Only slack:U0ALICE or an approver can decide" in m.text, 30)
+        await w.fake.wait_for_message(lambda m: m.thread_ts == root and "Only u0alice or an approver can decide" in m.text, 30)
         assert not w.of_type("changes.decided")
 
         await w.click(ALICE, proposal, "Discard")

@@ -37,7 +37,11 @@ async def test_a_request_from_a_thread_is_planned_approved_by_button_and_answere
         assert thread == [m for m in w.fake.messages if not m.ephemeral_user]
         texts = [m.text for m in thread]
         assert texts.index(plan.text) < texts.index(status.text) < texts.index(final.text)
-        assert "Approved by slack:U0ALICE." in texts
+        # People by their Slack names (users.info, asked once); the answered plan says who approved
+        # it instead of asking again.
+        assert "Approved by u0alice." in texts and "slack:U0ALICE" not in "".join(texts)
+        assert "Reply yes" not in plan.text and plan.text.endswith("✓ Approved by u0alice.")
+        assert [c["user"] for c in w.fake.calls_to("users.info")] == [ALICE]
         [opened] = w.of_type("request.opened")
         assert opened.requester == "slack:U0ALICE" and opened.text == REQUEST  # type: ignore[attr-defined]
 

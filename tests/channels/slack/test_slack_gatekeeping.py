@@ -43,6 +43,9 @@ async def test_a_channel_outside_allowed_channels_is_refused(tmp_path: Path) -> 
         assert not w.of_type("message.received")
         [refusal] = w.fake.messages
         assert refusal.ephemeral_user == ALICE
+        # The real reason: the channel, not the person (Alice is on the allowlist).
+        assert f"does not answer in this channel ({CHANNEL})" in refusal.text and "allowed_channels" in refusal.text
+        assert "user id" not in refusal.text
 
 
 async def test_a_click_by_a_non_approver_is_refused_with_one_ephemeral_note(tmp_path: Path) -> None:

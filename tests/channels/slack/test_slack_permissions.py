@@ -25,7 +25,7 @@ async def test_a_question_in_the_thread_is_answered_with_its_buttons(tmp_path: P
         assert "asks to use Bash: touch allowed.txt" in question.text and set(buttons(question)) == {"Allow", "Deny"}
 
         await w.click(BOB, question, "Deny")  # Bob may talk to the bot, not answer Alice's question
-        await w.fake.wait_for_message(lambda m: m.thread_ts == root and "Only slack:U0ALICE or an approver" in m.text, 30)
+        await w.fake.wait_for_message(lambda m: m.thread_ts == root and "Only u0alice or an approver" in m.text, 30)
         await w.click(ALICE, question, "Allow")
         await w.fake.wait_for_message(lambda m: m.thread_ts == root and m.text.startswith("Done (request"), 90)
 

@@ -60,6 +60,19 @@ class TgWorld:
         finally:
             self._watchers.remove(entry)
 
+    async def wait_until(self, predicate: Callable[[AnyEvent], bool], timeout: float = 60) -> AnyEvent:
+        """The first event matching `predicate` (already seen, or still to come)."""
+        for event in self.seen:
+            if predicate(event):
+                return event
+        future: asyncio.Future[AnyEvent] = asyncio.get_running_loop().create_future()
+        entry = (predicate, future)
+        self._watchers.append(entry)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._watchers.remove(entry)
+
     async def stored(self, kind: type[E]) -> list[E]:
         """Every stored event of one type, read back from the event stream."""
         return [s.event for s in await self.orchestrator.store.read() if isinstance(s.event, kind)]  # type: ignore[misc]

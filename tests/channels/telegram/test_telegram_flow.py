@@ -41,7 +41,7 @@ async def test_a_request_in_a_forum_topic_with_buttons_progress_and_result(tmp_p
         refused = await w.wait_event(ConfirmationRefused)
         assert refused.by == f"telegram:{BOB}"
         await fake.wait_for(lambda: len(fake.callback_answers) == 1)
-        assert fake.callback_answers[0]["text"] == f"Only telegram:{ALICE} or an approver can answer this plan."
+        assert fake.callback_answers[0]["text"] == f"Only Tester (@user{ALICE}) or an approver can answer this plan."  # by name
         assert fake.callback_answers[0]["show_alert"] == "true"
 
         await fake.push_callback(GROUP, ALICE, plan.message_id, approve)

@@ -27,8 +27,9 @@ def parts_ok(parts: list[str], original_visible: str) -> None:
 def test_escaping_keeps_every_character_visible() -> None:
     html = escape(NASTY)
     assert "<" not in html.replace("&lt;", "") and render(html, "HTML") == NASTY
-    assert to_html(f"Done.\n{NASTY}") == f"<b>Done.</b>\n{html}"
-    assert render(to_html(f"{NASTY}\nsecond"), "HTML") == f"{NASTY}\nsecond"
+    # Inline code is shown as code (its backticks are markup, as in Markdown); the rest is escaped.
+    assert to_html(f"Done.\n{NASTY}") == f"<b>Done.</b>\n{html.replace('`tick`', '<code>tick</code>')}"
+    assert render(to_html(f"{NASTY}\nsecond"), "HTML") == f"{NASTY.replace('`', '')}\nsecond"
 
 
 def test_short_text_is_one_part() -> None:
@@ -94,7 +95,8 @@ async def test_a_long_markup_heavy_result_is_sent_and_accepted(outbox: tuple[Fak
     sent = fake.messages_in(ALICE)
     assert len(sent) == len(split_html(to_html(text))) >= 4 and first == str(sent[0].message_id)
     assert all(m.parse_mode == "HTML" and utf16_units(m.text) <= MAX_UNITS for m in sent)
-    assert "".join(m.text for m in sent) == text  # nothing lost or changed, markup characters included
+    # nothing lost or changed, markup characters included; the code span's backticks became <code>
+    assert "".join(m.text for m in sent) == text.replace("`tick`", "tick")
 
     await box.edit(f"telegram:{ALICE}", first, "Request 01TEST: phase 1 of 1 (running)\n▶ a_b <c> & *d*")
     await box.edit(f"telegram:{ALICE}", first, "Request 01TEST: phase 1 of 1 (running)\n▶ a_b <c> & *d*")  # unchanged: fine

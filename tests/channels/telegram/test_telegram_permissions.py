@@ -37,7 +37,9 @@ async def test_a_question_is_answered_with_its_buttons_by_the_requester_only(tmp
 
         # Bob may talk to the bot but may not answer Alice's question: told so, nothing recorded.
         await fake.push_callback(ALICE, BOB, question.message_id, allow)
-        await fake.wait_for(lambda: any("Only telegram:" in a["text"] for a in fake.callback_answers))
+        await fake.wait_for(lambda: any(a["text"].startswith("Only ") for a in fake.callback_answers))
+        [refusal] = [a["text"] for a in fake.callback_answers if a["text"].startswith("Only ")]
+        assert refusal.startswith(f"Only Tester (@user{ALICE}) ") and "telegram:" not in refusal  # by name
         await fake.push_callback(ALICE, ALICE, question.message_id, deny)
         denied = await w.wait_event(PermissionDecided)
         assert (denied.allowed, denied.by, denied.permission_id) == (False, f"telegram:{ALICE}", asked.permission_id)
