@@ -24,6 +24,7 @@ from claude_tunnels.channels.render import plan_text, render
 from claude_tunnels.events.catalogue import CHAT_REPLIES, AnyEvent
 from claude_tunnels.events.conversation import ConfirmationRequested, MessageReceived, ReplyPosted
 from claude_tunnels.events.execution import PermissionRequested
+from claude_tunnels.events.log import Appended
 
 RESEND_WITHIN_S = 24 * 3600
 """How old a reply never printed may be and still be printed when a terminal attaches."""
@@ -143,13 +144,13 @@ class TerminalChannel:
             self.out.write(text + "\n")
         self.out.flush()
 
-    async def say(self, text: str) -> None:
-        """Send what the person typed."""
+    async def say(self, text: str, *, action: str | None = None, request_id: str | None = None) -> Appended:
+        """Send what the person typed (`action`: what a button would mean, e.g. `cancel` of `request_id`)."""
         self._count += 1
         now = self.orchestrator.clock.now()
-        await self.orchestrator.post_message(
+        return await self.orchestrator.post_message(
             session_key=self.session_key, channel=self.name, sender=f"terminal:{self.user}", text=text,
-            message_ref=f"{now.timestamp():.6f}-{self._count}", sent_at=now,
+            message_ref=f"{now.timestamp():.6f}-{self._count}", sent_at=now, action=action, request_id=request_id,
         )
 
     def watch(self, predicate: Callable[[AnyEvent], bool]) -> asyncio.Future[AnyEvent]:
