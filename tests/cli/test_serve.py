@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import socket
 import sys
@@ -18,7 +19,10 @@ from typing import Any
 import pytest
 
 from claude_tunnels.config.credentials import write_credentials
+from claude_tunnels.config.errors import ConfigError
+from claude_tunnels.config.loader import load_settings
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
+from claude_tunnels.tunnels.serving.preflight import CredentialsRefused, check_channels
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 
@@ -121,19 +125,6 @@ async def test_serves_both_once_their_tokens_are_accepted(tmp_path: Path, telegr
             await process.wait()
 
 
-async def test_a_sigterm_while_starting_stops_it(tmp_path: Path, telegram: FakeTelegram) -> None:
-    root = _tree(tmp_path, telegram_url=telegram.base_url)
-    process = await _serve(root)
-    try:
-        await telegram.wait_for(lambda: bool(telegram.calls_to("getMe")), timeout=WAIT_S)  # it is starting
-        process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), WAIT_S) == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
 def _set_mode(root: Path) -> None:
     (root / "ARCHIVE" / "telegram" / "credentials").chmod(0o644)
 
@@ -154,14 +145,26 @@ def _wrong_telegram(root: Path) -> None:
     write_credentials(root / "ARCHIVE" / "telegram" / "credentials", {"bot_token": "987654321:AAWrongTokenForOfflineTests_abcdefg"})
 
 
-@pytest.mark.parametrize(("spoil", "says"), [
+SPOILS = [
     (_set_mode, "chmod 600"),
     (_drop_token, "missing `bot_token`"),
-    (_drop_file, "telegram"),
+    (_drop_file, "missing `bot_token`"),
     (_malformed, "malformed"),
     (_wrong_telegram, "Telegram refused the bot token"),
-])
-async def test_a_bad_telegram_credential_is_one_line_and_exit_code_2(tmp_path: Path, telegram: FakeTelegram, spoil: Any, says: str) -> None:
+]
+
+
+@pytest.mark.parametrize(("spoil", "says"), SPOILS)
+async def test_each_bad_telegram_credential_is_named_with_its_fix(tmp_path: Path, telegram: FakeTelegram, spoil: Any, says: str) -> None:
+    root = _tree(tmp_path, telegram_url=telegram.base_url)
+    spoil(root)
+    with pytest.raises((ConfigError, CredentialsRefused)) as refused:  # the same check `serve` runs first, in this process
+        await check_channels(load_settings(root / "orchestrator.yaml"), ["telegram"], env={})
+    assert says in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("spoil", "says"), [SPOILS[0], SPOILS[4]])  # a settings error and a refused token
+async def test_serve_refuses_a_bad_credential_in_one_line_with_exit_code_2(tmp_path: Path, telegram: FakeTelegram, spoil: Any, says: str) -> None:
     root = _tree(tmp_path, telegram_url=telegram.base_url)
     spoil(root)
     code, lines = await _refused(root)
@@ -174,8 +177,16 @@ async def test_a_bad_telegram_credential_is_one_line_and_exit_code_2(tmp_path: P
     ({"app_token": "xapp-1-wrong"}, "Slack refused the app_token (invalid_auth)"),
     ({"bot_token": "xapp-1-swapped"}, "does not look like a Slack bot token"),
 ])
-async def test_a_wrong_slack_token_is_refused_at_start(tmp_path: Path, slack: FakeSlack, token: dict[str, str], says: str) -> None:
+async def test_a_wrong_slack_token_is_refused_by_the_fakes_auth_test(tmp_path: Path, slack: FakeSlack, token: dict[str, str], says: str) -> None:
     root = _tree(tmp_path, slack_url=slack.api_url)
     write_credentials(root / "ARCHIVE" / "slack" / "credentials", {"bot_token": SLACK_BOT, "app_token": SLACK_APP, **token})
+    with pytest.raises(CredentialsRefused, match=re.escape(says)):
+        await check_channels(load_settings(root / "orchestrator.yaml"), ["slack"], env={})
+
+
+async def test_serve_refuses_a_wrong_slack_token_in_one_line_with_exit_code_2(tmp_path: Path, slack: FakeSlack) -> None:
+    root = _tree(tmp_path, slack_url=slack.api_url)
+    write_credentials(root / "ARCHIVE" / "slack" / "credentials", {"bot_token": "xoxb-1-wrong", "app_token": SLACK_APP})
     code, lines = await _refused(root)
-    assert code == 2 and len(lines) == 1 and says in lines[0], lines
+    assert code == 2 and len(lines) == 1 and "Slack refused the bot_token (invalid_auth)" in lines[0], lines
+    assert [call for call, _ in slack.calls] == ["auth.test"]
