@@ -78,10 +78,23 @@ class WarmPool:
         self._spent: set[str] = set()  # tasks handed out (or run cold): never warmed again
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._closed = False
+        self._changed = asyncio.Condition()
+        self.served = 0
+        """How many warm sessions were handed out to their task when it was due."""
 
     def warm(self) -> dict[str, WarmEntry]:
         """The warm sessions by task id (starting or started), for inspection."""
         return dict(self._entries)
+
+    async def wait_for(self, predicate: Callable[[dict[str, WarmEntry]], bool]) -> dict[str, WarmEntry]:
+        """Wait until `predicate(warm sessions)` holds (checked each time they change); them then."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: predicate(dict(self._entries)))
+            return dict(self._entries)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     async def keep_warm(self, request_id: str, tasks: Sequence[WarmTask]) -> None:
         """See `actors.ports.Warmer.keep_warm`."""
@@ -89,7 +102,7 @@ class WarmPool:
             keep = {task.task_id: task for task in tasks}
             dropped = [
                 self._entries.pop(task_id) for task_id, entry in list(self._entries.items())
-                if entry.request_id == request_id and keep.get(task_id) != entry.task
+                if entry.request_id == request_id and (task_id not in keep or keep[task_id].workspace != entry.task.workspace)
             ]
             for task in tasks:
                 if self._closed or len(self._entries) >= self.limit:
@@ -104,6 +117,7 @@ class WarmPool:
                 self.places.forget(request_id)  # nothing ran: a new plan pins its own base
             if not tasks:
                 self._locks.pop(request_id, None)
+        await self._notify()
 
     def take(self, task_id: str, workspace: str) -> WarmEntry | None:
         """Hand out the task's warm session, if it has one (the caller runs or discards it)."""
@@ -111,10 +125,12 @@ class WarmPool:
         entry = self._entries.get(task_id)
         if entry is None or entry.task.workspace != workspace:
             return None
+        self.served += 1
         return self._entries.pop(task_id)
 
     async def discard(self, entry: WarmEntry) -> None:
         """End a session that was handed out and will not run (its task was cancelled first)."""
+        self.served -= 1
         await self._drop(entry)
 
     async def close(self) -> None:
@@ -122,6 +138,7 @@ class WarmPool:
         self._closed = True
         entries, self._entries = list(self._entries.values()), {}
         await asyncio.gather(*(self._drop(entry) for entry in entries))
+        await self._notify()
 
     async def _start(self, request_id: str, task: WarmTask) -> Warmed | None:
         try:
