@@ -14,8 +14,10 @@ needs no memory of its own and a redelivered event changes nothing:
 - awaiting approval: the tasks of phase 1 (`approved=False`: the warmer leaves out a workspace
   whose own settings would run a command when its session starts);
 - executing, not asked to stop: the tasks of the current phase and of the next one that are
-  still pending or dispatched (a dispatched task takes its warm session when it runs);
-- anything else (planning again after a revision, rejected, expired, cancelled, ended): none.
+  still pending or dispatched, first attempts only (a dispatched task takes its warm session
+  when it runs);
+- anything else (planning again after a revision; cancelled, which a rejected plan is too;
+  failed, which an expired approval is; completed): none.
   What was warm and is no longer wanted is dropped (its CLI process ends).
 """
 
@@ -27,7 +29,7 @@ from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.projections import RequestsView
 from claude_tunnels.projections.requests import RequestState
 
-_WAITING = ("pending", "dispatched")
+_WAITING = (("pending", 0), ("dispatched", 1))
 
 
 def wanted(request: RequestState) -> list[WarmTask]:
@@ -48,7 +50,8 @@ def wanted(request: RequestState) -> list[WarmTask]:
             break
         for workspace in plan.phases[number - 1]:
             task = request.tasks.get(workspace)
-            if task is None or task.status in _WAITING:
+            # A first attempt only: one run again after a restart starts cold in a worktree of its own.
+            if task is None or (task.status, task.attempt) in _WAITING:
                 found.append(WarmTask(plan.task_id(request.request_id, workspace), workspace, approved))
     return found
 
