@@ -11,6 +11,8 @@ system time (`RUSAGE_CHILDREN` before and after). Variants:
 - ours: `run_workspace_task` as a task runs it (per-session home, launcher, settings file, hooks,
   `can_use_tool`, the key through `apiKeyHelper`, structured answer);
 - ours without X: the same with one of those removed (by patching the options it is given).
+  "Without the settings layer" also loses the model key (`apiKeyHelper`): that session fails at
+  once ("Not logged in"), so its figure is a lower bound, not a working configuration.
 
 Medians (min-max) in CPU milliseconds; the load average is printed, since other work skews them.
 """

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -75,8 +74,8 @@ class WarmPool:
         self.busy = busy
         """Whether a task runs already (never warmed then: its worktree is in use)."""
         self._entries: dict[str, WarmEntry] = {}
-        self._spent: set[str] = set()  # tasks handed out (or run cold): never warmed again
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._spent: dict[str, set[str]] = {}  # request -> its tasks handed out (or run cold): never warmed again
+        self._lock = asyncio.Lock()
         self._closed = False
         self._changed = asyncio.Condition()
         self.served = 0
@@ -98,31 +97,35 @@ class WarmPool:
 
     async def keep_warm(self, request_id: str, tasks: Sequence[WarmTask]) -> None:
         """See `actors.ports.Warmer.keep_warm`."""
-        async with self._locks[request_id]:
+        # One at a time, and what goes is gone before anything new starts: a revised plan may give
+        # a task id (hence a worktree path) to another workspace.
+        async with self._lock:
             keep = {task.task_id: task for task in tasks}
             dropped = [
                 self._entries.pop(task_id) for task_id, entry in list(self._entries.items())
                 if entry.request_id == request_id and (task_id not in keep or keep[task_id].workspace != entry.task.workspace)
             ]
+            # Shielded: a keep_warm cancelled at shutdown still ends the CLIs it took out of the pool.
+            await asyncio.shield(asyncio.gather(*(self._drop(entry) for entry in dropped)))
+            spent = self._spent.setdefault(request_id, set())
             for task in tasks:
                 if self._closed or len(self._entries) >= self.limit:
                     break
-                if task.task_id in self._entries or task.task_id in self._spent or self.busy(task.task_id):
+                if task.task_id in self._entries or task.task_id in spent or self.busy(task.task_id):
                     continue
                 starting = asyncio.get_running_loop().create_task(self._start(request_id, task), name=f"warm {task.task_id}")
                 self._entries[task.task_id] = WarmEntry(request_id, task, starting)
-            # Shielded: a keep_warm cancelled at shutdown still ends the CLIs it took out of the pool.
-            await asyncio.shield(asyncio.gather(*(self._drop(entry) for entry in dropped)))
-            if not tasks and dropped and not any(entry.task.approved for entry in dropped):
-                self.places.forget(request_id)  # nothing ran: a new plan pins its own base
             if not tasks:
-                self._locks.pop(request_id, None)
+                self._spent.pop(request_id, None)  # nothing of it is warmed again unless it asks anew
+                if dropped and not any(entry.task.approved for entry in dropped):
+                    self.places.forget(request_id)  # nothing ran: a new plan pins its own base
         await self._notify()
 
     def take(self, task_id: str, workspace: str) -> WarmEntry | None:
         """Hand out the task's warm session, if it has one (the caller runs or discards it)."""
-        self._spent.add(task_id)
         entry = self._entries.get(task_id)
+        if entry is not None:
+            self._spent.setdefault(entry.request_id, set()).add(task_id)
         if entry is None or entry.task.workspace != workspace:
             return None
         self.served += 1

@@ -8,13 +8,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 
 from claude_tunnels.events.conversation import ConfirmationRequested, PlanRevised
-from claude_tunnels.events.execution import RequestCancelled, RequestCompleted, WorkspaceTaskStarted, WorkspaceTaskSucceeded
+from claude_tunnels.events.execution import (
+    RequestCancelled,
+    RequestCompleted,
+    RequestFailed,
+    WorkspaceTaskStarted,
+    WorkspaceTaskSucceeded,
+)
 from claude_tunnels.tunnels.warm_pool import WarmEntry, WarmPool
+from tests.clocks import ManualClock
 from tests.e2e.scenarios import hangs, plan
 from tests.e2e.test_worktrees import git_init, writes
 from tests.e2e.world import World, world
@@ -133,3 +141,24 @@ async def test_a_workspace_whose_settings_run_commands_at_start_is_not_warmed_be
         assert not (w.root / "api-service" / "started-by-hook").exists()
         final = await w.run_to_end("yes")
         assert isinstance(final, RequestCompleted) and final.succeeded == 2, final
+
+
+async def test_warm_sessions_end_when_the_approval_expires_and_at_shutdown(tmp_path: Path) -> None:
+    scenario = json.dumps({"scripts": [plan("warm", ("web-app/backend", "pin v2", []))]})
+    clock = ManualClock(datetime.now(UTC))
+    async with world(tmp_path, scenario, limits={**WARM, "approval_ttl_s": 900}, clock=clock) as w:
+        git_init(w.root / "web-app")
+        await w.ask("in web-app: move to v2", lambda e: isinstance(e, ConfirmationRequested))
+        first = pids(await started(w, {"web-app/backend"}))
+        expired = w.terminal.watch(lambda e: isinstance(e, RequestFailed))
+        clock.advance(900)
+        await asyncio.wait_for(expired, 60)
+        assert await gone(first)
+
+        await w.ask("in web-app: move to v2 again", lambda e: isinstance(e, ConfirmationRequested))
+        second = pids(await started(w, {"web-app/backend"}))
+        worktrees = w.root / ".tunnels" / "worktrees"
+        assert any(worktrees.rglob("*"))
+    assert await gone(second)  # the orchestrator stopped: no session it started is left
+    assert not [p for p in worktrees.rglob("*") if p.is_dir() and p.name.endswith("-1")]
+    assert never_prompted(w, "web-app/backend")
