@@ -56,7 +56,17 @@ class WarmEntry:
 
     async def ready(self) -> Warmed | None:
         """The placement and the started CLI, once started (None: start it cold instead)."""
-        return await self.starting
+        try:
+            return await asyncio.shield(self.starting)
+        except Exception as err:  # not a reason to fail the task: it starts cold
+            log.warning("a warm session of %s failed to start: %s", self.task.task_id, err)
+            return None
+
+    def holds(self) -> bool:
+        """Whether it holds (or may still hold) a started CLI."""
+        if not self.starting.done():
+            return True
+        return not self.starting.cancelled() and self.starting.exception() is None and self.starting.result() is not None
 
 
 class WarmPool:
@@ -109,7 +119,7 @@ class WarmPool:
             await asyncio.shield(asyncio.gather(*(self._drop(entry) for entry in dropped)))
             spent = self._spent.setdefault(request_id, set())
             for task in tasks:
-                if self._closed or len(self._entries) >= self.limit:
+                if self._closed or self._alive() >= self.limit:
                     break
                 if task.task_id in self._entries or task.task_id in spent or self.busy(task.task_id):
                     continue
@@ -120,6 +130,11 @@ class WarmPool:
                 if dropped and not any(entry.task.approved for entry in dropped):
                     self.places.forget(request_id)  # nothing ran: a new plan pins its own base
         await self._notify()
+
+    def _alive(self) -> int:
+        # A session that did not start (a remote workspace, one with start commands, a failure)
+        # holds no process and no slot; its entry stays so that it is not tried again each event.
+        return sum(1 for entry in self._entries.values() if entry.holds())
 
     def take(self, task_id: str, workspace: str) -> WarmEntry | None:
         """Hand out the task's warm session, if it has one (the caller runs or discards it)."""

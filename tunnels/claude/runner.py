@@ -31,7 +31,7 @@ from claude_agent_sdk import (
 from claude_tunnels.actors.agent_errors import AgentFailed, AgentOutputInvalid, AgentTimeout
 from claude_tunnels.actors.ports import Asker, PermissionNote
 from claude_tunnels.events.values import TaskResult, Usage, bounded_result, usd
-from claude_tunnels.tunnels.claude import environment
+from claude_tunnels.tunnels.claude import environment, scratch
 from claude_tunnels.tunnels.claude.confinement import ReadScope, home_areas
 from claude_tunnels.tunnels.claude.guard import ToolGuard
 from claude_tunnels.tunnels.claude.options import build_options, sandbox_env
@@ -379,21 +379,26 @@ def _run_dir(sandbox_dir: Path | None) -> Iterator[tuple[Path, dict[str, str]]]:
 
     The TMPDIR is always the run's own, short and empty: the sandbox puts its proxy sockets there
     (a socket path must stay short, see `MAX_TMPDIR_CHARS`) and it is the one temporary folder
-    the agent's commands may see."""
+    the agent's commands may see. Folders made in `/tmp` are emptied at the end and removed once
+    no session that started while they existed runs (`scratch`: other sessions hide them by name)."""
     if sandbox_dir is not None:
         sandbox_dir.mkdir(parents=True, exist_ok=True)
-    run_dir = Path(tempfile.mkdtemp(prefix="run-" if sandbox_dir else "tunnels-agent-", dir=sandbox_dir))
-    scratch = Path(tempfile.mkdtemp(prefix="tnl-"))
-    try:
-        env = sandbox_env(run_dir) if sandbox_dir is not None else {}
-        for path in env.values():
-            Path(path).mkdir()
-        if len(str(scratch)) <= MAX_TMPDIR_CHARS or "TMPDIR" not in env:
-            env["TMPDIR"] = str(scratch)
-        yield run_dir, env
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch.live_session():
+        run_dir = Path(tempfile.mkdtemp(prefix="run-" if sandbox_dir else "tunnels-agent-", dir=sandbox_dir))
+        temporary = Path(tempfile.mkdtemp(prefix="tnl-"))
+        try:
+            env = sandbox_env(run_dir) if sandbox_dir is not None else {}
+            for path in env.values():
+                Path(path).mkdir()
+            if len(str(temporary)) <= MAX_TMPDIR_CHARS or "TMPDIR" not in env:
+                env["TMPDIR"] = str(temporary)
+            yield run_dir, env
+        finally:
+            if sandbox_dir is not None:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            else:
+                scratch.retire(run_dir)
+            scratch.retire(temporary)
 
 
 def _first_line(err: Exception) -> str:
