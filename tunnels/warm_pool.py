@@ -168,11 +168,18 @@ class WarmPool:
         if not task.approved and (found := start_commands(workspace.path)):
             log.info("not warming %s before approval: its settings run commands (%s)", task.workspace, found[0])
             return None
+        # Made to its end even when the warm session is dropped meanwhile, then removed: a worktree
+        # cut off half-made would be left behind.
+        placing = asyncio.ensure_future(self.places.place_ahead(request_id, task.task_id, workspace))
         try:
-            placement = await self.places.place_ahead(request_id, task.task_id, workspace)
+            placement = await asyncio.shield(placing)
         except PreparationFailed as err:
             log.info("not warming %s: %s", task.task_id, err)
             return None
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await self.places.drop_ahead(await placing)
+            raise
         try:
             top = placement.worktree.path if placement.worktree is not None else placement.cwd
             if not task.approved and start_commands(placement.cwd, top):
