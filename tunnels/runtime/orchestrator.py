@@ -143,7 +143,7 @@ class Orchestrator:
             Housekeeping(loaded, requests, trees, self.timers, self.clock, self.background, local.running))
         self.tasks = TaskRunner(
             loaded, recorder, requests, self.clock, self.ids, {"local": local, "remote": self.remote},
-            monotonic=self.monotonic, background=self.background,
+            monotonic=self.monotonic, background=self.background, warmer=local.warm,
         )
         self.runner.add_listener(self.tasks.desk.on_event)
         # Tasks' sessions started ahead follow the requests; all of them end at shutdown (after
