@@ -219,8 +219,7 @@ class PhaseSupervisor(EventActor):
 
     def _task_id(self, workspace: str) -> str:
         assert self.plan is not None
-        index = [task.workspace for task in self.plan.tasks].index(workspace)
-        return f"{self.request_id}-{index + 1}"
+        return self.plan.task_id(self.request_id, workspace)
 
     def _advance(self, cause: Event | None, request: RequestState) -> None:
         assert self.plan is not None

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from claude_tunnels.actors import prompts
 from claude_tunnels.actors.background import Background
-from claude_tunnels.actors.ports import Appender, Cancelled, Failed, Monotonic, TaskExecutor, TaskOrder
+from claude_tunnels.actors.ports import Appender, Cancelled, Failed, Monotonic, TaskExecutor, TaskOrder, Warmer
 from claude_tunnels.actors.task_recorder import QuestionDesk, TaskRecorder
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.execution import WorkspaceTaskDispatched
@@ -37,6 +37,7 @@ class TaskRunner:
     def __init__(
         self, loaded: LoadedSettings, log_: Appender, requests: RequestsView, clock: Clock, ids: IdSource,
         executors: Mapping[str, TaskExecutor], *, monotonic: Monotonic, background: Background | None = None,
+        warmer: Warmer | None = None,
     ) -> None:
         self.loaded = loaded
         self.log = log_
@@ -48,6 +49,8 @@ class TaskRunner:
         self.background = background if background is not None else Background("task runner")
         """Where the recorders' appends run (the orchestrator's task group)."""
         self.desk = QuestionDesk()
+        self.warmer = warmer
+        """Where the sessions started ahead are (`actors.warming`); a cancel ends its request's first."""
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._slots = asyncio.Semaphore(loaded.settings.limits.max_parallel_agents)
         self._running: dict[str, TaskRecorder] = {}
@@ -117,6 +120,10 @@ class TaskRunner:
     async def cancel_request(self, request_id: str, by: str) -> None:
         """Stop every running task of a request; each reports its end through its handle."""
         self._cancelled_by[request_id] = by
+        if self.warmer is not None:
+            # Its sessions started ahead end first (processes gone), so they are gone by the time
+            # the request is reported cancelled (its running tasks report after this).
+            await self.warmer.keep_warm(request_id, [])
         for recorder in [r for r in self._running.values() if r.dispatched.request_id == request_id]:
             executor = self.executors.get(recorder.dispatched.target)
             if executor is not None:

@@ -152,3 +152,8 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
             if task.workspace == workspace:
                 return task
         raise KeyError(workspace)
+
+    def task_id(self, request_id: str, workspace: str) -> str:
+        """The id the task for `workspace` runs under: `<request>-<its place in the plan, from 1>`."""
+        index = [task.workspace for task in self.tasks].index(workspace)
+        return f"{request_id}-{index + 1}"
