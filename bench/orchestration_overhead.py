@@ -5,7 +5,7 @@
 The tree has two projects (alpha, beta) of five workspaces each. The scripted planner answers
 with 10 tasks whose `depends_on` make 3 phases (3 / 4 / 3 tasks); every workspace agent answers
 its first model call with its structured TaskResult, no tool calls, no delay. The request names
-both projects, so routing is deterministic (no router agent). `limits.max_parallel_agents` is 4,
+both projects and the scripted router answers with them at once. `limits.max_parallel_agents` is 4,
 the widest phase. One orchestrator serves every round; each round is a fresh request in a fresh
 conversation (`terminal:benchN`), after one warm-up request that is not counted.
 
@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
-from _orchestra import Bench, machine, med, planner_script, running, seconds, spread, workspace_script
+from _orchestra import Bench, machine, med, planner_script, router_script, running, seconds, spread, workspace_script
 
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.execution import (
@@ -169,7 +169,7 @@ def print_table(rounds: list[dict[str, float]]) -> None:
 
 
 async def main(rounds: int) -> None:
-    scripts = [planner_script("Move to the new wire protocol", TASKS), *(workspace_script(w) for w, _ in TASKS)]
+    scripts = [router_script(["alpha", "beta"]), planner_script("Move to the new wire protocol", TASKS), *(workspace_script(w) for w, _ in TASKS)]
     print(f"machine: {machine()} at the start", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
         async with running(Path(tmp), PROJECTS, scripts, {"max_parallel_agents": WIDEST}) as bench:

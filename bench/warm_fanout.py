@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
-from _orchestra import lay_out_tree, machine, med, planner_script, running, workspace_script
+from _orchestra import lay_out_tree, machine, med, planner_script, router_script, running, workspace_script
 from claude_agent_sdk import ClaudeAgentOptions, ResultMessage, query
 
 from claude_tunnels.channels.terminal import TerminalChannel
@@ -104,7 +104,7 @@ async def main(rounds: int) -> None:
                 print(f"bare gather {'warm-up' if n == 0 else n}: {r['wall']:.2f} s ({r['ratio']:.2f}x)", flush=True)
                 if n:
                     results["bare gather"].append(r)
-        scripts = [planner_script("Bump the logging setup", [(w, []) for w in WORKSPACES]),
+        scripts = [router_script(["alpha", "beta"]), planner_script("Bump the logging setup", [(w, []) for w in WORKSPACES]),
                    *(workspace_script(w, DELAY_S) for w in WORKSPACES)]
         for label, warm in (("ours, cold", False), ("ours, warm", True)):
             limits = {"max_parallel_agents": len(WORKSPACES), "max_warm_agents": len(WORKSPACES) if warm else 0}

@@ -23,7 +23,7 @@ from claude_tunnels.events.execution import (
 )
 from claude_tunnels.tunnels.warm_pool import WarmEntry, WarmPool
 from tests.clocks import ManualClock
-from tests.e2e.scenarios import hangs, plan
+from tests.e2e.scenarios import hangs, plan, router
 from tests.e2e.test_worktrees import git_init, writes
 from tests.e2e.world import World, world
 from tests.git.repos import run
@@ -66,6 +66,7 @@ def never_prompted(w: World, workspace: str) -> bool:
 
 async def test_warm_sessions_wait_for_approval_then_get_exactly_their_upstream_context(tmp_path: Path) -> None:
     scenario = json.dumps({"scripts": [
+        router(["web-app", "api-service"], "move to v2"),
         plan("warm", ("web-app/backend", "pin v2", []), ("web-app/frontend", "use v2", ["web-app/backend"]),
              ("api-service", "pin v2", [])),
         writes("web-app/backend", {"requirements.txt": "shared-lib==2.0.0\n"}, summary="BACKEND-PINNED-V2", claims=["requirements.txt"]),
@@ -126,6 +127,7 @@ async def test_warm_sessions_end_on_revision_and_on_cancel(tmp_path: Path) -> No
 
 async def test_a_workspace_whose_settings_run_commands_at_start_is_not_warmed_before_approval(tmp_path: Path) -> None:
     scenario = json.dumps({"scripts": [
+        router(["web-app", "api-service"], "move to v2"),
         plan("warm", ("web-app/backend", "pin v2", []), ("api-service", "pin v2", [])),
         writes("web-app/backend", {"notes.txt": "v2\n"}, summary="backend done", claims=["notes.txt"]),
         writes("api-service", {"notes.txt": "v2\n"}, summary="api done", claims=["notes.txt"]),
