@@ -22,8 +22,10 @@ from pathlib import Path
 from claude_tunnels.actors.ports import TaskOrder
 from claude_tunnels.actors.tree import Workspace
 from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.events.execution import WorkspaceTaskDispatched
 from claude_tunnels.events.values import FileDiff, TaskFacts, TaskResult, TestRun
 from claude_tunnels.projections import RequestsView
+from claude_tunnels.projections.requests import task_key
 from claude_tunnels.tunnels.git import agent_gitdir, manifest, worktrees
 from claude_tunnels.tunnels.git.agent_gitdir import TaskGit
 from claude_tunnels.tunnels.git.claims import MAX_FILES, declared_test_run, mismatches
@@ -53,10 +55,12 @@ class Placement:
     """In git: what the agent's own git commands use (`agent_gitdir`)."""
 
 
-def branch_name(prefix: str, request_id: str, workspace: str) -> str:
-    """`<prefix><request>/<workspace>`, with whatever git refuses in a ref written `-`."""
+def branch_name(prefix: str, request_id: str, workspace: str, ordinal: int = 1) -> str:
+    """`<prefix><request>/<workspace>` for the first task of a workspace in the request's plan,
+    `…/<workspace>-2` for its second, …; whatever git refuses in a ref written `-`."""
     safe = "/".join(part.strip(".") or "ws" for part in _REF_UNSAFE.sub("-", workspace).split("/"))
-    return f"{prefix}{request_id.lower()}/{safe}".replace("..", ".")
+    again = f"-{ordinal}" if ordinal > 1 else ""
+    return f"{prefix}{request_id.lower()}/{safe}{again}".replace("..", ".")
 
 
 class GitTasks:
@@ -92,9 +96,8 @@ class GitTasks:
             # interrupted one (removed by `roll_back`) is reused, and `-B` moves the branch back to the base.
             path = self._path(dispatched.request_id, dispatched.task_id, dispatched.attempt)
             await self._remove_leftovers(repo, [path])
-            tree = await worktrees.create(
-                repo, path=path, branch=branch_name(self.settings.branch_prefix, dispatched.request_id, dispatched.workspace), base=base,
-            )
+            branch = branch_name(self.settings.branch_prefix, dispatched.request_id, dispatched.workspace, self._ordinal(dispatched))
+            tree = await worktrees.create(repo, path=path, branch=branch, base=base)
         except GitError as err:
             raise PreparationFailed(f"could not make the task's worktree: {err}") from err
         try:
@@ -118,6 +121,13 @@ class GitTasks:
         return Placement(
             cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, start=start, agent_git=agent_git, base_branch=base_branch,
         )
+
+    def _ordinal(self, dispatched: WorkspaceTaskDispatched) -> int:
+        """Which task of its workspace in the plan the dispatched one is (1, 2, …): its branch's suffix."""
+        request = self.requests.get(dispatched.request_id)
+        if request is None or request.plan is None:
+            return 1
+        return request.plan.ordinal(task_key(request, dispatched.task_id, dispatched.workspace))
 
     def _path(self, request_id: str, task_id: str, attempt: int) -> Path:
         return self.folder / request_id / (task_id if attempt <= 1 else f"{task_id}.{attempt}")
@@ -154,8 +164,8 @@ class GitTasks:
     def _upstream_branches(self, request_id: str, upstream: Sequence[str], label: str) -> list[str]:
         request = self.requests.get(request_id)
         branches = []
-        for workspace in upstream:
-            task = request.tasks.get(workspace) if request else None
+        for key in upstream:  # task keys (`PlannedTask.key`)
+            task = request.tasks.get(key) if request else None
             if task is not None and task.facts is not None and task.facts.repo == label and task.facts.commit:
                 branches.append(task.facts.branch)
         return branches
