@@ -101,7 +101,7 @@ class GitTasks:
         except GitError as err:
             raise PreparationFailed(f"could not make the task's worktree: {err}") from err
         try:
-            await worktrees.merge(tree, self._upstream_branches(dispatched.request_id, dispatched.upstream, label))
+            await worktrees.merge(tree, self._upstream_branches(dispatched, label))
             start = await head_commit(tree.path)
         except (worktrees.MergeConflict, GitError) as err:
             await worktrees.remove(tree, delete_branch=True)
@@ -161,12 +161,32 @@ class GitTasks:
                 self._pins[(request_id, label)] = earlier[0] if earlier else (await head_commit(repo), await current_branch(repo) or "")
             return self._pins[(request_id, label)]
 
-    def _upstream_branches(self, request_id: str, upstream: Sequence[str], label: str) -> list[str]:
-        request = self.requests.get(request_id)
+    def _upstream_branches(self, dispatched: WorkspaceTaskDispatched, label: str) -> list[str]:
+        """The branches in repository `label` of the tasks the dispatched one builds on, in phase
+        order: its upstream tasks and theirs (a task two steps up in this repository counts, such
+        as a library's "apply v2" under its "run the tests" after the users were updated), and the
+        earlier tasks of its own workspace. Merging a branch another one holds already is a no-op."""
+        request = self.requests.get(dispatched.request_id)
+        if request is None:
+            return []
+        wanted = set(dispatched.upstream)  # task keys (`PlannedTask.key`)
+        if request.plan is not None:
+            mine = task_key(request, dispatched.task_id, dispatched.workspace)
+            phase = request.tasks[mine].phase if mine in request.tasks else 0
+            wanted |= {key for key, task in request.tasks.items() if task.workspace == dispatched.workspace and task.phase < phase}
+            todo = list(wanted)
+            while todo:
+                key = todo.pop()
+                if key in request.tasks and key in {t.key for t in request.plan.tasks}:
+                    for dep in request.plan.task_for(key).depends_on:
+                        if dep not in wanted:
+                            wanted.add(dep)
+                            todo.append(dep)
+        order = request.plan.order() if request.plan is not None else list(dispatched.upstream)
         branches = []
-        for key in upstream:  # task keys (`PlannedTask.key`)
-            task = request.tasks.get(key) if request else None
-            if task is not None and task.facts is not None and task.facts.repo == label and task.facts.commit:
+        for key in order:
+            task = request.tasks.get(key)
+            if key in wanted and task is not None and task.facts is not None and task.facts.repo == label and task.facts.commit:
                 branches.append(task.facts.branch)
         return branches
 
