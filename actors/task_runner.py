@@ -27,6 +27,7 @@ from claude_tunnels.events.execution import WorkspaceTaskDispatched
 from claude_tunnels.events.ids import Clock, IdSource
 from claude_tunnels.events.values import TaskResult
 from claude_tunnels.projections import RequestsView
+from claude_tunnels.projections.requests import task_key
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,11 @@ class TaskRunner:
             return None
         limits = self.loaded.settings.limits
         upstream: list[tuple[str, TaskResult]] = [
-            (dep, task.result) for dep in dispatched.upstream
+            (task.workspace, task.result) for dep in dispatched.upstream
             if (task := request.tasks.get(dep)) is not None and task.result is not None
         ]
         prompt = prompts.workspace_prompt(
-            request.plan.task_for(dispatched.workspace), request.text,
+            request.plan.task_for(task_key(request, dispatched.task_id, dispatched.workspace)), request.text,
             prompts.upstream_block(upstream, limits.upstream_context_chars), limits.max_message_chars, request.revisions,
         )
         return TaskOrder(dispatched=dispatched, prompt=prompt, instructions=prompts.WORKSPACE_INSTRUCTIONS)
@@ -89,7 +90,7 @@ class TaskRunner:
     async def run(self, dispatched: WorkspaceTaskDispatched) -> None:
         """Run one dispatched task (a redelivered or already settled one is left alone)."""
         request = self.requests.get(dispatched.request_id)
-        task = request.tasks.get(dispatched.workspace) if request else None
+        task = request.tasks.get(task_key(request, dispatched.task_id, dispatched.workspace)) if request else None
         if (
             task is None or task.task_id != dispatched.task_id or task.status != "dispatched" or task.attempt != dispatched.attempt
             or dispatched.task_id in self._running

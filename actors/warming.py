@@ -48,11 +48,11 @@ def wanted(request: RequestState) -> list[WarmTask]:
     for number in phases:
         if number > len(plan.phases):
             break
-        for workspace in plan.phases[number - 1]:
-            task = request.tasks.get(workspace)
+        for key in plan.phases[number - 1]:
+            task = request.tasks.get(key)
             # A first attempt only: one run again after a restart starts cold in a worktree of its own.
             if task is None or (task.status, task.attempt) in _WAITING:
-                found.append(WarmTask(plan.task_id(request.request_id, workspace), workspace, approved))
+                found.append(WarmTask(plan.run_id(request.request_id, key), plan.task_for(key).workspace, approved))
     return found
 
 

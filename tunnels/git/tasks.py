@@ -22,8 +22,10 @@ from pathlib import Path
 from claude_tunnels.actors.ports import TaskOrder
 from claude_tunnels.actors.tree import Workspace
 from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.events.execution import WorkspaceTaskDispatched
 from claude_tunnels.events.values import FileDiff, TaskFacts, TaskResult, TestRun
 from claude_tunnels.projections import RequestsView
+from claude_tunnels.projections.requests import task_key
 from claude_tunnels.tunnels.git import agent_gitdir, manifest, worktrees
 from claude_tunnels.tunnels.git.agent_gitdir import TaskGit
 from claude_tunnels.tunnels.git.claims import MAX_FILES, declared_test_run, mismatches
@@ -53,10 +55,12 @@ class Placement:
     """In git: what the agent's own git commands use (`agent_gitdir`)."""
 
 
-def branch_name(prefix: str, request_id: str, workspace: str) -> str:
-    """`<prefix><request>/<workspace>`, with whatever git refuses in a ref written `-`."""
+def branch_name(prefix: str, request_id: str, workspace: str, ordinal: int = 1) -> str:
+    """`<prefix><request>/<workspace>` for the first task of a workspace in the request's plan,
+    `…/<workspace>-2` for its second, …; whatever git refuses in a ref written `-`."""
     safe = "/".join(part.strip(".") or "ws" for part in _REF_UNSAFE.sub("-", workspace).split("/"))
-    return f"{prefix}{request_id.lower()}/{safe}".replace("..", ".")
+    again = f"-{ordinal}" if ordinal > 1 else ""
+    return f"{prefix}{request_id.lower()}/{safe}{again}".replace("..", ".")
 
 
 class GitTasks:
@@ -101,9 +105,8 @@ class GitTasks:
             # interrupted one (removed by `roll_back`) is reused, and `-B` moves the branch back to the base.
             path = self._path(request_id, task_id, attempt)
             await self._remove_leftovers(repo, [path])
-            tree = await worktrees.create(
-                repo, path=path, branch=branch_name(self.settings.branch_prefix, request_id, workspace.qualified), base=base,
-            )
+            branch = branch_name(self.settings.branch_prefix, request_id, workspace.qualified, self._ordinal(request_id, task_id, workspace.qualified))
+            tree = await worktrees.create(repo, path=path, branch=branch, base=base)
         except GitError as err:
             raise PreparationFailed(f"could not make the task's worktree: {err}") from err
         rel = workspace.path.resolve().relative_to(repo)
@@ -127,7 +130,7 @@ class GitTasks:
             placement.before = await asyncio.to_thread(manifest.take, placement.cwd)
             return placement
         tree, dispatched = placement.worktree, order.dispatched
-        branches = self._upstream_branches(dispatched.request_id, dispatched.upstream, placement.repo_label)
+        branches = self._upstream_branches(dispatched, placement.repo_label)
         try:
             await worktrees.merge(tree, branches)
             placement.start = await head_commit(tree.path)
@@ -157,6 +160,13 @@ class GitTasks:
         plan pins its own when its first task is placed)."""
         for key in [key for key in self._pins if key[0] == request_id]:
             self._pins.pop(key, None)
+
+    def _ordinal(self, request_id: str, task_id: str, workspace: str) -> int:
+        """Which task of its workspace in the plan task `task_id` is (1, 2, …): its branch's suffix."""
+        request = self.requests.get(request_id)
+        if request is None or request.plan is None:
+            return 1
+        return request.plan.ordinal(task_key(request, task_id, workspace))
 
     def _path(self, request_id: str, task_id: str, attempt: int) -> Path:
         return self.folder / request_id / (task_id if attempt <= 1 else f"{task_id}.{attempt}")
@@ -190,12 +200,32 @@ class GitTasks:
                 self._pins[(request_id, label)] = earlier[0] if earlier else (await head_commit(repo), await current_branch(repo) or "")
             return self._pins[(request_id, label)]
 
-    def _upstream_branches(self, request_id: str, upstream: Sequence[str], label: str) -> list[str]:
-        request = self.requests.get(request_id)
+    def _upstream_branches(self, dispatched: WorkspaceTaskDispatched, label: str) -> list[str]:
+        """The branches in repository `label` of the tasks the dispatched one builds on, in phase
+        order: its upstream tasks and theirs (a task two steps up in this repository counts, such
+        as a library's "apply v2" under its "run the tests" after the users were updated), and the
+        earlier tasks of its own workspace. Merging a branch another one holds already is a no-op."""
+        request = self.requests.get(dispatched.request_id)
+        if request is None:
+            return []
+        wanted = set(dispatched.upstream)  # task keys (`PlannedTask.key`)
+        if request.plan is not None:
+            mine = task_key(request, dispatched.task_id, dispatched.workspace)
+            phase = request.tasks[mine].phase if mine in request.tasks else 0
+            wanted |= {key for key, task in request.tasks.items() if task.workspace == dispatched.workspace and task.phase < phase}
+            todo = list(wanted)
+            while todo:
+                key = todo.pop()
+                if key in request.tasks and key in {t.key for t in request.plan.tasks}:
+                    for dep in request.plan.task_for(key).depends_on:
+                        if dep not in wanted:
+                            wanted.add(dep)
+                            todo.append(dep)
+        order = request.plan.order() if request.plan is not None else list(dispatched.upstream)
         branches = []
-        for workspace in upstream:
-            task = request.tasks.get(workspace) if request else None
-            if task is not None and task.facts is not None and task.facts.repo == label and task.facts.commit:
+        for key in order:
+            task = request.tasks.get(key)
+            if key in wanted and task is not None and task.facts is not None and task.facts.repo == label and task.facts.commit:
                 branches.append(task.facts.branch)
         return branches
 
