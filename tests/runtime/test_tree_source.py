@@ -69,12 +69,6 @@ def add_project(root: Path) -> None:
     (root / "infra" / "CLAUDE.md").write_text("# infra\nDeploys web-app.\n")
 
 
-def claude_folder(root: Path) -> None:
-    (root / "web-app" / "docs").mkdir()
-    settled(root / "web-app" / "docs")
-    (root / "web-app" / "docs" / ".claude").mkdir()  # only the new folder's own time changes
-
-
 def edit_claude_md(root: Path) -> None:
     path = root / "shared-lib" / "core" / "CLAUDE.md"
     path.write_text(path.read_text().replace("library code", "library CODE"))  # same size, in place
@@ -93,7 +87,7 @@ def what(tree: Tree) -> tuple[list[str], list[str], list[tuple[str, str]]]:
     return names(tree), [w.description for w in tree.workspaces()], [(e.source, e.target) for e in tree.edges]
 
 
-@pytest.mark.parametrize("change", [add_workspace, add_project, claude_folder, edit_claude_md, edit_manifest, remove_workspace])
+@pytest.mark.parametrize("change", [add_workspace, add_project, edit_claude_md, edit_manifest, remove_workspace])
 def test_a_change_on_disk_is_seen_by_the_next_fresh_read(tmp_path: Path, change: Callable[[Path], None]) -> None:
     root = settled(lay_out(tmp_path / "tree"))
     source = DiskTree(load_settings(root=root))
@@ -104,6 +98,25 @@ def test_a_change_on_disk_is_seen_by_the_next_fresh_read(tmp_path: Path, change:
     assert what(after) != what(before)
     assert what(after) == what(discover(root, exclude=[root / ".tunnels"]))  # as a walk of its own finds it
     assert source.walks == 2
+
+
+def test_a_folder_becoming_a_workspace_is_seen(tmp_path: Path) -> None:
+    root = lay_out(tmp_path / "tree")
+    (root / "web-app" / "docs" / "notes").mkdir(parents=True)  # no CLAUDE.md, no .claude/: not a workspace
+    source = DiskTree(load_settings(root=settled(root)))
+    assert "web-app/docs" not in names(source.fresh())
+    (root / "web-app" / "docs" / ".claude").mkdir()  # only this folder's own time changes
+    assert "web-app/docs" in names(source.fresh())
+    # At the depth limit a folder is only checked for a CLAUDE.md, not listed: that check counts too.
+    deep = root / "web-app" / "a" / "b" / "c" / "d" / "e" / "f"
+    deep.mkdir(parents=True)
+    settled(root)
+    source.invalidate()
+    assert "web-app/a/b/c/d/e/f" not in names(source.fresh())
+    walks = source.walks
+    (deep / "CLAUDE.md").write_text("# f\nDeep down.\n")  # only f's own time changes
+    assert "web-app/a/b/c/d/e/f" in names(source.fresh())
+    assert source.walks == walks + 1
 
 
 def test_the_state_folders_changing_walks_nothing_again(tmp_path: Path) -> None:
