@@ -85,7 +85,7 @@ def named_in(text: str, tree: Tree) -> Named:
     return Named(projects, workspaces)
 
 
-_MATCHERS_KEPT = 8
+_MATCHERS_KEPT = 4  # the current tree and a few before it (a 1,000-workspace tree holds ~2 MB of CLAUDE.md)
 _matchers: dict[int, tuple[Tree, NameMatcher]] = {}
 _matchers_lock = threading.Lock()
 

@@ -10,6 +10,11 @@ The sizes run one after the other, before and after interleaved, so a change of 
 machine hits both sides alike. Prints the medians of each run (overhead, the part of it inside
 phases, dispatch latency), each size's overhead against the same side's at 10 workspaces (the
 aim: at 1,000 within 1.3x), and the 1-minute load average at the start and end of each run.
+
+First, in this process and this checkout, the parts on their own at each size: a walk of the
+tree with its manifests, the check of the kept tree's stamps that replaces it per request
+(`DiskTree.fresh()` when nothing changed), and finding the names a message mentions, one regular
+expression per name (the rule before) against the one-pass matcher (`--micro-only` stops there).
 Without a `--before` interpreter (no main checkout here) only this checkout is measured.
 Figures are printed, never asserted.
 """
@@ -20,9 +25,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import statistics
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import _common  # noqa: F401  (puts the checkout on sys.path)
+
+from claude_tunnels.actors.routing import matcher_for
+from claude_tunnels.config.loader import load_settings
+from claude_tunnels.tunnels.demo.large_tree import lay_out_large
+from claude_tunnels.tunnels.discovery import discover
+from claude_tunnels.tunnels.tree_source import DiskTree
 
 HERE = Path(__file__).resolve().parent
 AFTER = HERE.parent / ".venv" / "bin" / "python"
@@ -45,13 +63,66 @@ def run(python: Path, rounds: int, workspaces: int) -> dict[str, object]:
     return result
 
 
+MESSAGE = ("Move project-003/ws-04 and project-017 to the new wire protocol, then bump the version in "
+           "shared-lib/core and tell web-app's frontend (see docs/notes.md) — the api-gateway too. ") * 4
+
+
+def _timed(call: Callable[[], object], rounds: int = 7) -> float:
+    """The median seconds of `call` over `rounds`."""
+    times = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def old_named(text: str, names: list[str]) -> set[str]:
+    # The rule before: one (cached, then compiled again once over 512) regex search per name.
+    return {n for n in names if re.search(rf"(?<![\w/.-]){re.escape(n)}(?![\w/-])", text, flags=re.IGNORECASE)}
+
+
+def micro(sizes: list[int]) -> None:
+    """Walk vs stamp check, and per-name regexes vs the matcher, at each size (this checkout)."""
+    print(f"\nthe parts alone, this checkout, medians of 7 (load {os.getloadavg()[0]:.1f}); a {len(MESSAGE)}-character message")
+    print(f"{'workspaces':>10}{'walk+manifests':>16}{'stamp check':>13}{'regex per name':>16}{'one matcher':>13}{'  (+ its build)':>16}")
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-discovery-") as tmp:
+            walk, check, per_name, one, build = micro_row(Path(tmp) / "tree", size)
+        print(f"{size:>10}{walk * 1000:>13.1f} ms{check * 1000:>10.2f} ms{per_name * 1000:>13.2f} ms{one * 1000:>10.2f} ms{build * 1000:>13.2f} ms")
+
+
+def micro_row(root: Path, size: int) -> tuple[float, float, float, float, float]:
+    """(walk, stamp check, regex per name, one matcher, building it) in seconds, on a tree of `size`."""
+    lay_out_large(root, max(size // 10, 1), min(size, 10))
+    past = time.time() - 60
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (past, past))
+    walk = _timed(lambda: discover(root))
+    source = DiskTree(load_settings(root=root))
+    tree = source.fresh()
+    check = _timed(source.fresh)
+    assert source.walks == 1, "the stamps of a settled tree changed"
+    names = [p.name for p in tree.projects] + [w.qualified for w in tree.workspaces() if w.qualified != w.project]
+    per_name = _timed(lambda: old_named(MESSAGE, names))
+    build = _timed(lambda: matcher_for(tree.with_remote([])))  # a new tree object each time: built again
+    matcher = matcher_for(tree)
+    assert matcher.mentioned(MESSAGE) == old_named(MESSAGE, names)
+    one = _timed(lambda: matcher.mentioned(MESSAGE))
+    return walk, check, per_name, one, build
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("rounds", nargs="?", type=int, default=5)
     parser.add_argument("--before", type=Path, default=BEFORE)
     parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--micro-only", action="store_true")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
+    micro(sizes)
+    if args.micro_only:
+        return
     sides = {"before": args.before, "after": AFTER} if args.before.exists() else {"after": AFTER}
     results: dict[tuple[str, int], dict[str, object]] = {}
     print(f"{os.cpu_count()} CPUs; {args.rounds} rounds per run (after a warm-up); before = {args.before}, after = {AFTER}", flush=True)
