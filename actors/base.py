@@ -17,6 +17,7 @@ import pykka
 
 from claude_tunnels.actors.context import ActorContext
 from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.log import AppendConflict
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,11 @@ class EventActor(pykka.ThreadingActor):
         if isinstance(message, Deliver):
             try:
                 self.handle(message.event, message.seq)
+            except AppendConflict as err:
+                # Someone extended the session first: the dispatcher delivers the event again on
+                # the fresh state. Expected when messages come close together, so not a failure.
+                log.debug("%s: %s changed meanwhile, deciding again: %s", type(self).__name__, message.event.session_key, err)
+                message.done(err)
             except Exception as err:
                 log.exception("%s failed on %s", type(self).__name__, message.event.type)
                 message.done(err)

@@ -7,7 +7,7 @@ them. A test gives an actor fakes of these and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -283,6 +283,30 @@ class TaskExecutor(Protocol):
         """After a restart, undo what an interrupted run of the task left behind (its worktree).
         True when that leaves the task as if it never ran, so it may run again; False when it
         cannot be undone (a folder edited in place) or is not this process's to undo."""
+        ...
+
+
+@dataclass(frozen=True)
+class WarmTask:
+    """A task that should have a session started ahead (`actors.warming`)."""
+
+    task_id: str
+    workspace: str
+    approved: bool
+    """Whether its plan is approved (before, a workspace that runs commands at start is not warmed)."""
+
+
+class Warmer(Protocol):
+    """Starts tasks' sessions before they are due and ends them when they are no longer wanted
+    (`actors.warming`). Never sends a prompt: the task's executor does, when the task runs."""
+
+    async def keep_warm(self, request_id: str, tasks: Sequence[WarmTask]) -> None:
+        """Make the request's warm sessions these `tasks` (start the missing ones within its
+        bound, drop the others, their processes ended); an empty list drops them all."""
+        ...
+
+    async def close(self) -> None:
+        """Drop every warm session (at shutdown)."""
         ...
 
 

@@ -48,7 +48,7 @@ import time
 from pathlib import Path
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
-from _orchestra import Bench, machine, med, planner_script, running, seconds, spread, workspace_script
+from _orchestra import Bench, machine, med, planner_script, router_script, running, seconds, spread, workspace_script
 
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.execution import (
@@ -70,7 +70,6 @@ TASKS: list[tuple[str, list[str]]] = [
     ("alpha/web", ["alpha/api"]), ("beta/worker", ["beta/api"]), ("beta/web", ["beta/proto", "alpha/api"]),  # phase 3
 ]
 WIDEST = 4
-ROUTER = {"name": "router", "match": ["Which projects is this request about?"], "turns": [{"structured_output": {"projects": ["alpha", "beta"]}}]}
 REQUEST = "Move alpha and beta to the new wire protocol (bench round {n})"
 
 
@@ -179,7 +178,7 @@ def print_table(rounds: list[dict[str, float]]) -> None:
 async def main(rounds: int, workspaces: int = 10, as_json: bool = False) -> None:
     if workspaces < 10 or workspaces % 10:
         raise SystemExit("--workspaces must be a multiple of 10, at least 10")
-    scripts = [ROUTER, planner_script("Move to the new wire protocol", TASKS), *(workspace_script(w) for w, _ in TASKS)]
+    scripts = [router_script(["alpha", "beta"]), planner_script("Move to the new wire protocol", TASKS), *(workspace_script(w) for w, _ in TASKS)]
     print(f"machine: {machine()} at the start; {workspaces} workspaces in the tree", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
         if workspaces > 10:

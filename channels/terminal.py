@@ -24,6 +24,7 @@ from claude_tunnels.channels.render import plan_text, render, repeats_the_answer
 from claude_tunnels.events.catalogue import CHAT_REPLIES, AnyEvent
 from claude_tunnels.events.conversation import ConfirmationRequested, MessageReceived, ReplyPosted
 from claude_tunnels.events.execution import PermissionRequested
+from claude_tunnels.events.log import Appended
 
 RESEND_WITHIN_S = 24 * 3600
 """How old a reply never printed may be and still be printed when a terminal attaches."""
@@ -155,15 +156,16 @@ class TerminalChannel:
                 if not future.done():
                     future.set_exception(err)
 
-    async def say(self, text: str) -> None:
-        """Send what the person typed (refused once nobody reads the output any more)."""
+    async def say(self, text: str, *, action: str | None = None, request_id: str | None = None) -> Appended:
+        """Send what the person typed (`action`: what a button would mean, e.g. `cancel` of
+        `request_id`); refused once nobody reads the output any more."""
         if self._output_gone is not None:
             raise self._output_gone
         self._count += 1
         now = self.orchestrator.clock.now()
-        await self.orchestrator.post_message(
+        return await self.orchestrator.post_message(
             session_key=self.session_key, channel=self.name, sender=f"terminal:{self.user}", text=text,
-            message_ref=f"{now.timestamp():.6f}-{self._count}", sent_at=now,
+            message_ref=f"{now.timestamp():.6f}-{self._count}", sent_at=now, action=action, request_id=request_id,
         )
 
     def watch(self, predicate: Callable[[AnyEvent], bool]) -> asyncio.Future[AnyEvent]:

@@ -181,6 +181,9 @@ class EmbeddedNatsServer:
             binary, "-c", str(conf),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env=child_environment(), preexec_fn=_die_with_parent,
+            # Its own session and process group: a Ctrl-C at the terminal (SIGINT to the foreground
+            # group) reaches the orchestrator only, which then stops the server itself, in order.
+            start_new_session=True,
         )
         try:
             await asyncio.wait_for(self._wait_ready(), self._ready_timeout_s)

@@ -12,6 +12,7 @@ from claude_tunnels.tunnels.errors import UserError
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScenarioError, ScriptedModelServer
 from claude_tunnels.tunnels.scripted_model.bundled import find_scenario
+from claude_tunnels.tunnels.terminal.converse import converse, terminal_output
 
 
 async def chat(loaded: LoadedSettings, args: argparse.Namespace) -> int:
@@ -26,11 +27,11 @@ async def chat(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         def attach(orchestrator: Orchestrator) -> list[TerminalChannel]:
             # Attached before anything reacts: the terminal sees what the restart settles, and
             # first prints what was due while no terminal was attached (it confirms what it prints).
-            terminals.append(TerminalChannel(orchestrator, user, confirms=True))
+            terminals.append(TerminalChannel(orchestrator, user, confirms=True, out=terminal_output()))
             return terminals
 
         await stack.enter_async_context(Orchestrator(loaded, agent_env=env, channels=attach))
-        await terminals[0].run_interactive()
+        await converse(terminals[0], loaded.state_dir)
     return 0
 
 

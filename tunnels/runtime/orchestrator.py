@@ -32,6 +32,7 @@ from claude_tunnels.actors.reactions import Directory
 from claude_tunnels.actors.reconcile import reconcile
 from claude_tunnels.actors.task_runner import TaskRunner
 from claude_tunnels.actors.tree import TreeError
+from claude_tunnels.actors.warming import Warming
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import MessageReceived, ReplyPosted
@@ -149,9 +150,13 @@ class Orchestrator:
             Housekeeping(loaded, requests, trees, self.timers, self.clock, self.background, local.running))
         self.tasks = TaskRunner(
             loaded, recorder, requests, self.clock, self.ids, {"local": local, "remote": self.remote},
-            monotonic=self.monotonic, background=self.background,
+            monotonic=self.monotonic, background=self.background, warmer=local.warm,
         )
         self.runner.add_listener(self.tasks.desk.on_event)
+        # Tasks' sessions started ahead follow the requests; all of them end at shutdown (after
+        # the background work, which may still hand one out, has stopped).
+        self.runner.add_listener(Warming(requests, local.warm, self.background).on_event)
+        self._stack.push_async_callback(local.warm.close)
         adopted = await self.remote.adopt(self.tasks.handle_for)  # before start(): their agents' reports must find them
         await self.remote.start()
         self._stack.push_async_callback(self.remote.stop)
