@@ -89,7 +89,14 @@ class TreeSource(Protocol):
     """The project tree as it is now: local folders and the workspaces remote agents serve."""
 
     def tree(self) -> Tree:
-        """The current tree (read again each time: folders come and go, agents too)."""
+        """The tree as last read from the folders (cheap: no disk access once it was read), with
+        the workspaces live remote agents serve now."""
+        ...
+
+    def fresh(self) -> Tree:
+        """The tree checked against the folders now (read again when they changed since), with
+        the remote workspaces: what a new request starts from. It may block on the disk for a
+        while: never call it on the event loop."""
         ...
 
     def remote_workspaces(self) -> set[str]:
