@@ -74,10 +74,10 @@ async def raw_read(nc: Client, store: EventStore) -> float:
 async def full_rebuild(store: EventStore, where: str | None = None) -> float:
     with tempfile.TemporaryDirectory(dir=where) as tmp:
         state = Path(tmp)
-        requests = RequestsView(state / "requests.json")
+        requests = RequestsView(state / "requests.sqlite")
         # As the orchestrator has them (tunnels.backbone.standard_projections): the task log
         # renders the requests view instead of folding every event again.
-        views = [SessionsView(state / "sessions.json"), requests, TaskLog(state / ".tasks", state / "task_log.json", requests=requests)]
+        views = [SessionsView(state / "sessions.sqlite"), requests, TaskLog(state / ".tasks", state / "task_log.json", requests=requests)]
         start = time.perf_counter()
         last = await rebuild(store, views)
         elapsed = time.perf_counter() - start

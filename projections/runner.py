@@ -4,19 +4,28 @@ The runner reads with one ordered consumer from the lowest stored position, fold
 every projection (each ignores what it already applied), then, after each burst of events,
 writes the projections' outputs and resolves `wait(position)` callers. Checkpoints are saved at
 most every `checkpoint_interval_s` and on exit: they only shorten the next start.
+
+A checkpoint is taken on the loop (`Projection.snapshot`: what changed, by reference) and written
+on one worker thread, so the loop never waits for the disk and writes land in order; while one
+is being written the next waits for the following flush. A write that fails is logged and the
+projection writes everything next time: the stream still holds whatever a checkpoint lacks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.projections.base import Projection
 from claude_tunnels.projections.source import EventSource
+
+log = logging.getLogger(__name__)
 
 
 class ProjectionRunner:
@@ -39,6 +48,8 @@ class ProjectionRunner:
         self._sub: Any = None
         self._failure: BaseException | None = None
         self._listeners: list[Any] = []
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> ProjectionRunner:
         await self.start()
@@ -72,7 +83,16 @@ class ProjectionRunner:
                 await sub.unsubscribe()
             except Exception:
                 pass
-        self._flush(force_checkpoint=True)
+        self._flush()
+        if self._writing is not None:
+            await asyncio.shield(self._writing)
+        # The last checkpoint, awaited: the next start resumes from here.
+        self._write_checkpoint()
+        if self._writing is not None:
+            await asyncio.shield(self._writing)
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
         for _, future in self._waiters:
             if not future.done():
                 future.cancel()
@@ -101,14 +121,13 @@ class ProjectionRunner:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
-    def _flush(self, force_checkpoint: bool = False) -> None:
+    def _flush(self) -> None:
         self._flush_scheduled = False
         for projection in self.projections:
             projection.write_outputs()
         now = time.monotonic()  # noqa: TID251 -- paces checkpoint files only, never what the folds decide
-        if force_checkpoint or now - self._last_checkpoint >= self._checkpoint_interval_s:
-            for projection in self.projections:
-                projection.save()
+        if now - self._last_checkpoint >= self._checkpoint_interval_s and self._writing is None:
+            self._write_checkpoint()
             self._last_checkpoint = now
         remaining = []
         for position, future in self._waiters:
@@ -119,6 +138,24 @@ class ProjectionRunner:
                 remaining.append((position, future))
         self._waiters = remaining
 
+    def _write_checkpoint(self) -> None:
+        """Snapshot every projection here and hand the writes to the checkpoint thread."""
+        writes = [(projection, write) for projection in self.projections if (write := projection.snapshot()) is not None]
+        if not writes:
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        writing = asyncio.get_running_loop().run_in_executor(self._writer, _write_all, writes)
+        self._writing = asyncio.ensure_future(self._written(writing))
+
+    async def _written(self, writing: asyncio.Future[list[Projection]]) -> None:
+        try:
+            failed = await writing
+        finally:
+            self._writing = None
+        for projection in failed:
+            projection.checkpoint_failed()
+
     async def wait(self, position: int, timeout: float | None = 30.0) -> None:
         """Return once every event up to `position` is folded and its outputs are written."""
         if self._failure is not None:
@@ -128,6 +165,18 @@ class ProjectionRunner:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append((position, future))
         await asyncio.wait_for(future, timeout)
+
+
+def _write_all(writes: list[tuple[Projection, Callable[[], None]]]) -> list[Projection]:
+    """Run the checkpoint writes (on the checkpoint thread); return the projections whose write failed."""
+    failed = []
+    for projection, write in writes:
+        try:
+            write()
+        except Exception:
+            log.exception("checkpoint of %s not written (the next one writes it all)", projection.name)
+            failed.append(projection)
+    return failed
 
 
 async def rebuild(store: EventSource, projections: Sequence[Projection]) -> int:

@@ -2,70 +2,60 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import msgspec
 from msgspec.structs import replace
 
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.projections import requests as request_fold
 from claude_tunnels.projections import sessions as session_fold
-from claude_tunnels.projections.base import Projection
+from claude_tunnels.projections.base import KeyedProjection
 from claude_tunnels.projections.requests import RequestState
 from claude_tunnels.projections.sessions import SessionState
 
 
-class SessionsView(Projection):
-    """Every session's state machine, by session key."""
+class SessionsView(KeyedProjection[SessionState]):
+    """Every session's state machine, by session key (checkpointed by session: `KeyedProjection`)."""
 
     name = "sessions"
+    record_type = SessionState
 
-    def __init__(self, checkpoint_path: Path | None = None) -> None:
-        super().__init__(checkpoint_path)
-        self.sessions: dict[str, SessionState] = {}
+    @property
+    def sessions(self) -> dict[str, SessionState]:
+        """Every session's state, by key."""
+        return self.records
 
     def get(self, key: str) -> SessionState:
         """The session's state (idle if it never had an event)."""
-        return self.sessions.get(key) or SessionState(key=key)
+        return self.records.get(key) or SessionState(key=key)
 
     def _apply(self, seq: int, event: AnyEvent) -> None:
         state = session_fold.track_replies(session_fold.evolve(self.get(event.session_key), event), seq, event)
         if event.family == "session":
             state = replace(state, last_seq=seq)
-        self.sessions[event.session_key] = state
-
-    def _state(self) -> Any:
-        return self.sessions
-
-    def _restore(self, raw: bytes) -> None:
-        self.sessions = msgspec.json.decode(raw, type=dict[str, SessionState])
-
-    def _clear(self) -> None:
-        self.sessions = {}
+        self.records[event.session_key] = state
+        self.changed(event.session_key)
 
 
-class RequestsView(Projection):
-    """Every request's state, by request id."""
+class RequestsView(KeyedProjection[RequestState]):
+    """Every request's state, by request id (checkpointed by request: `KeyedProjection`)."""
 
     name = "requests"
+    record_type = RequestState
 
-    def __init__(self, checkpoint_path: Path | None = None) -> None:
-        super().__init__(checkpoint_path)
-        self.requests: dict[str, RequestState] = {}
+    @property
+    def requests(self) -> dict[str, RequestState]:
+        """Every request's state, by id."""
+        return self.records
+
+    @requests.setter
+    def requests(self, value: dict[str, RequestState]) -> None:
+        self.records = value
 
     def get(self, request_id: str) -> RequestState | None:
         """The request's state, if the request exists."""
-        return self.requests.get(request_id)
+        return self.records.get(request_id)
 
     def _apply(self, seq: int, event: AnyEvent) -> None:
-        request_fold.fold(self.requests, event)
-
-    def _state(self) -> Any:
-        return self.requests
-
-    def _restore(self, raw: bytes) -> None:
-        self.requests = msgspec.json.decode(raw, type=dict[str, RequestState])
-
-    def _clear(self) -> None:
-        self.requests = {}
+        request_fold.fold(self.records, event)
+        request_id = getattr(event, "request_id", None)
+        if request_id:
+            self.changed(request_id)

@@ -109,9 +109,9 @@ async def _close(nc: Client) -> None:
 def standard_projections(loaded: LoadedSettings) -> tuple[SessionsView, RequestsView, TaskLog]:
     """The projections every orchestrator keeps, with their checkpoints under the state folder."""
     checkpoints = loaded.state_dir / "projections"
-    requests = RequestsView(checkpoints / "requests.json")
+    requests = RequestsView(checkpoints / "requests.sqlite")
     return (
-        SessionsView(checkpoints / "sessions.json"),
+        SessionsView(checkpoints / "sessions.sqlite"),
         requests,
         TaskLog(loaded.task_log_dir, checkpoints / "task_log.json", requests=requests),
     )

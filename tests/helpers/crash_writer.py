@@ -28,7 +28,7 @@ def story(ev: Events, rid: str) -> list:
 
 def views(state: Path, tasks: Path) -> list:
     checkpoints = state / "projections"
-    return [SessionsView(checkpoints / "sessions.json"), RequestsView(checkpoints / "requests.json"), TaskLog(tasks, checkpoints / "task_log.json")]
+    return [SessionsView(checkpoints / "sessions.sqlite"), RequestsView(checkpoints / "requests.sqlite"), TaskLog(tasks, checkpoints / "task_log.json")]
 
 
 async def main(state: Path, tasks: Path) -> None:

@@ -83,7 +83,7 @@ async def _requests(loaded: LoadedSettings) -> dict[str, RequestState]:
     """Every request of the event log: the orchestrator's checkpoint, caught up with the stream."""
     async with open_backbone(loaded, role="reader", name="tunnels-worktrees") as backbone:
         store = backbone.store
-        view = RequestsView(loaded.state_dir / "projections" / "requests.json")
+        view = RequestsView(loaded.state_dir / "projections" / "requests.sqlite")
         try:
             view.load()
         except Exception:  # an unreadable checkpoint: the stream alone says it all
