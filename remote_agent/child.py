@@ -18,7 +18,7 @@ from claude_tunnels.actors.ports import Progress
 from claude_tunnels.actors.tree import Tree
 from claude_tunnels.remote_agent.agent import WorkspaceAgent
 from claude_tunnels.remote_agent.ports import AgentPorts
-from claude_tunnels.remote_agent.protocol import Finished, Presence, Started, TaskCommand
+from claude_tunnels.remote_agent.protocol import Finished, Presence, Progressed, Started, TaskCommand
 from claude_tunnels.remote_agent.questions import TaskQuestions
 from claude_tunnels.remote_agent.settings import AgentSecrets, AgentSettings, host_name
 
@@ -66,7 +66,11 @@ class ChildAgent(WorkspaceAgent):
         def opened(request_id: str) -> None:
             reports.send(Started(task_id=command.task_id, agent_id=agent_id, child_request_id=request_id))
 
-        return self.requests.run(command, opened=opened, on_progress=on_progress)
+        def line(progress: Progress) -> None:
+            # Not throttled here: a request says a few lines per phase and task, each worth telling.
+            reports.send(Progressed(task_id=command.task_id, kind="text", detail=progress.detail))
+
+        return self.requests.run(command, opened=opened, on_progress=line)
 
 
 def announcement(description: str, tree: Tree, *, max_projects: int = 40, line_chars: int = 300) -> str:
