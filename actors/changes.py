@@ -38,8 +38,8 @@ def repo_work(request: RequestState) -> list[RepoWork]:
     if request.plan is None:
         return []
     found: dict[str, RepoWork] = {}
-    for workspace in [w for phase in request.plan.phases for w in phase]:
-        task = request.tasks.get(workspace)
+    for key in request.plan.order():
+        task = request.tasks.get(key)
         facts = task.facts if task is not None else None
         if task is None or facts is None or task.status != "succeeded" or task.target != "local":
             continue
@@ -48,7 +48,7 @@ def repo_work(request: RequestState) -> list[RepoWork]:
         work = found.setdefault(facts.repo, RepoWork(repo=facts.repo, base=facts.base, base_branch=facts.base_branch, tasks=[]))
         test = facts.test
         work.tasks.append(ProposedTask(
-            workspace=workspace, branch=facts.branch, commit=facts.commit,
+            workspace=task.workspace, branch=facts.branch, commit=facts.commit,
             test_command=test.command if test else "", test_passed=test.passed if test else None,
         ))
     return list(found.values())

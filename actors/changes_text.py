@@ -40,10 +40,10 @@ def pr_body(request: RequestState, changes: RepoChanges) -> str:
     if request.plan is not None:
         lines += [f"## Plan: {request.plan.label}", ""]
         for number, phase in enumerate(request.plan.phases, start=1):
-            for workspace in phase:
-                planned = request.plan.task_for(workspace)
+            for key in phase:
+                planned = request.plan.task_for(key)
                 after = f" (after {', '.join(planned.depends_on)})" if planned.depends_on else ""
-                lines.append(f"- Phase {number}, `{workspace}`{after}: {_first_line(planned.task, 300)}")
+                lines.append(f"- Phase {number}, `{request.plan.label_of(key)}`{after}: {_first_line(planned.task, 300)}")
         lines.append("")
     lines += ["## Results", ""]
     for task in sorted(request.tasks.values(), key=lambda t: (t.phase, t.workspace)):

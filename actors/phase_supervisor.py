@@ -59,11 +59,12 @@ from claude_tunnels.projections.requests import TASK_ACTIVE, RequestState
 @dataclass(frozen=True)
 class Resume:
     """After a restart: take the request up where the stream says it is. Of the tasks this process
-    was running, `rerun` ones were rolled back and run again; `interrupted` ones (workspace ->
+    was running, `rerun` ones were rolled back and run again; `interrupted` ones (task key ->
     why) are reported and not run again. Tasks still running elsewhere (adopted remote ones) are
     waited for; the next phases run as usual."""
 
     rerun: frozenset[str] = frozenset()
+    """Task keys (`PlannedTask.key`), as every set of tasks here."""
     interrupted: Mapping[str, str] = field(default_factory=dict)
 
 _ENDED = (WorkspaceTaskSucceeded, WorkspaceTaskFailed, WorkspaceTaskTimedOut, WorkspaceTaskCancelled, WorkspaceTaskInterrupted)
@@ -81,13 +82,13 @@ class PhaseSupervisor(EventActor):
         self.request_id = request_id
         self.plan: Plan | None = None
         self.phase = 0
-        self.outcomes: dict[str, str] = {}
-        self.active: set[str] = set()
+        self.outcomes: dict[str, str] = {}  # by task key (`PlannedTask.key`)
+        self.active: set[str] = set()  # task keys
         self.cancelled_by: str | None = None
         self.finished = False
         self.budget_usd = ctx.settings.settings.limits.max_cost_usd_per_request
         self.spent_usd = 0.0
-        self.not_run: dict[str, str] = {}  # workspace -> why it never ran (the budget)
+        self.not_run: dict[str, str] = {}  # task key -> why it never ran (the budget)
         self.opened_at = datetime.min.replace(tzinfo=UTC)  # the request's, once known: derived ids carry it
 
     def handle(self, event: AnyEvent, seq: int) -> None:
@@ -104,9 +105,9 @@ class PhaseSupervisor(EventActor):
                 self._start_phase(event, request, 1)
             case CancelRequested() if self.plan is not None and self.cancelled_by is None:
                 self._cancel(event, request)
-            case _ if isinstance(event, _ENDED) and event.workspace in self.active:
-                self.active.discard(event.workspace)
-                self.outcomes[event.workspace] = _OUTCOME[type(event)]
+            case _ if isinstance(event, _ENDED) and (key := self._key(event.task_id, event.workspace)) in self.active:
+                self.active.discard(key)
+                self.outcomes[key] = _OUTCOME[type(event)]
                 usage: Usage | None = getattr(event, "usage", None)
                 self.spent_usd = round(self.spent_usd + (usage.cost_usd if usage else 0.0), 6)
                 self._advance(event, request)
@@ -121,18 +122,18 @@ class PhaseSupervisor(EventActor):
         self.plan, self.phase, self.opened_at = request.plan, request.phase, request.opened_at
         self.spent_usd = request.usage.cost_usd  # everything folded so far: routing, planning, ended tasks
         self.cancelled_by = request.cancel_requested_by or None  # a stop said before the restart holds
-        order = [w for phase in request.plan.phases for w in phase]
+        order = request.plan.order()
         lost = [w for w in order if (w in message.rerun or w in message.interrupted) and request.tasks[w].status in TASK_ACTIVE]
         # A stop said before the restart: nothing runs again.
         rerun = [w for w in lost if w in message.rerun and self.cancelled_by is None]
         interrupted = [w for w in lost if w not in rerun]
-        for workspace, task in request.tasks.items():
-            if workspace in interrupted or workspace in rerun:
+        for key, task in request.tasks.items():
+            if key in interrupted or key in rerun:
                 continue
             if task.status in TASK_ACTIVE:
-                self.active.add(workspace)
+                self.active.add(key)
             elif task.status != "pending":
-                self.outcomes[workspace] = task.status
+                self.outcomes[key] = task.status
         cause: Event | None = None
         if self.cancelled_by is None and len(self.outcomes) < len(order):
             # Told once per restart: what stays done, what runs again, what was lost.
@@ -141,17 +142,17 @@ class PhaseSupervisor(EventActor):
                 rerun=rerun, interrupted=interrupted,
             )
             self.ctx.emit(cause)
-        for workspace in interrupted:
-            self.outcomes[workspace] = "interrupted"
-            why = message.interrupted.get(workspace, "the orchestrator restarted while this task ran")
-            self._emit(cause, WorkspaceTaskInterrupted, task_id=self._task_id(workspace), workspace=workspace, reason=why,
+        for key in interrupted:
+            self.outcomes[key] = "interrupted"
+            why = message.interrupted.get(key, "the orchestrator restarted while this task ran")
+            self._emit(cause, WorkspaceTaskInterrupted, task_id=self._task_id(key), workspace=self._workspace(key), reason=why,
                        session_key=request.session_key)
         if self.cancelled_by is not None:
             self._cancel_rest(cause, request)
             return
-        for workspace in rerun:
-            task = request.tasks[workspace]
-            self._dispatch(cause, request.session_key, workspace, task.phase, attempt=max(task.attempt, 1) + 1)
+        for key in rerun:
+            task = request.tasks[key]
+            self._dispatch(cause, request.session_key, key, task.phase, attempt=max(task.attempt, 1) + 1)
         if self.phase == 0:  # approved, and no phase started yet
             self._start_phase(cause, request, 1)
         else:  # the phase had started: what a crash kept from being dispatched, then on as usual
@@ -183,44 +184,54 @@ class PhaseSupervisor(EventActor):
         self.phase = number
         runnable: list[str] = []
         skipped: dict[str, list[str]] = {}
-        for workspace in self.plan.phases[number - 1]:
-            if workspace in self.outcomes or workspace in self.active:
+        for key in self.plan.phases[number - 1]:  # task keys
+            if key in self.outcomes or key in self.active:
                 continue  # ended, or running (after a restart)
-            failed = [dep for dep in self.plan.task_for(workspace).depends_on if self.outcomes.get(dep) != "succeeded"]
+            failed = [dep for dep in self.plan.task_for(key).depends_on if self.outcomes.get(dep) != "succeeded"]
             if failed:
-                skipped[workspace] = failed
+                skipped[key] = failed
             else:
-                runnable.append(workspace)
+                runnable.append(key)
         if not resuming:
             once = phase_id(self.request_id, self.opened_at, number, "started")
-            self._emit(cause, PhaseStarted, once=once, session_key=request.session_key, phase=number, workspaces=runnable)
-        for workspace, because in skipped.items():
-            self.outcomes[workspace] = "skipped"
-            task_id = self._task_id(workspace)
+            self._emit(cause, PhaseStarted, once=once, session_key=request.session_key, phase=number,
+                       workspaces=[self.plan.label_of(key) for key in runnable])
+        for key, because in skipped.items():
+            self.outcomes[key] = "skipped"
+            task_id = self._task_id(key)
             self._emit(cause, WorkspaceTaskSkipped, once=task_id_of(self.request_id, self.opened_at, task_id, "skipped"),
-                       session_key=request.session_key, task_id=task_id, workspace=workspace, because=because)
-        for workspace in runnable:
+                       session_key=request.session_key, task_id=task_id, workspace=self._workspace(key),
+                       because=[self.plan.label_of(dep) for dep in because])
+        for key in runnable:
             # A task dispatched before a restart that reset it (`request.resumed`) gets its next attempt.
-            earlier = request.tasks[workspace].attempt if workspace in request.tasks else 0
-            self._dispatch(cause, request.session_key, workspace, number, attempt=earlier + 1)
+            earlier = request.tasks[key].attempt if key in request.tasks else 0
+            self._dispatch(cause, request.session_key, key, number, attempt=earlier + 1)
         if not self.active:
             self._advance(cause, request)
 
-    def _dispatch(self, cause: Event | None, session_key: str, workspace: str, phase: int, *, attempt: int = 1) -> None:
+    def _dispatch(self, cause: Event | None, session_key: str, key: str, phase: int, *, attempt: int = 1) -> None:
         assert self.plan is not None
-        task, task_id = self.plan.task_for(workspace), self._task_id(workspace)
-        self.active.add(workspace)
-        target = "remote" if workspace in self.ctx.tree.remote_workspaces() else "local"
+        task, task_id = self.plan.task_for(key), self._task_id(key)
+        self.active.add(key)
+        target = "remote" if task.workspace in self.ctx.tree.remote_workspaces() else "local"
         self._emit(
             cause, WorkspaceTaskDispatched, once=task_id_of(self.request_id, self.opened_at, task_id, f"dispatched:{attempt}"),
-            session_key=session_key, task_id=task_id, workspace=workspace, phase=phase, task=task.task,
+            session_key=session_key, task_id=task_id, workspace=task.workspace, phase=phase, task=task.task,
             upstream=list(task.depends_on), target=target, attempt=attempt,
         )
 
-    def _task_id(self, workspace: str) -> str:
+    def _task_id(self, key: str) -> str:
+        """The `task_id` of the events of task `key`: `<request>-<n>` (`Plan.run_id`)."""
         assert self.plan is not None
-        index = [task.workspace for task in self.plan.tasks].index(workspace)
-        return f"{self.request_id}-{index + 1}"
+        return self.plan.run_id(self.request_id, key)
+
+    def _workspace(self, key: str) -> str:
+        assert self.plan is not None
+        return self.plan.task_for(key).workspace
+
+    def _key(self, task_id: str, workspace: str) -> str:
+        """The key of the task an event of this request names."""
+        return self.plan.key_of(self.request_id, task_id, workspace) if self.plan is not None else workspace
 
     def _advance(self, cause: Event | None, request: RequestState) -> None:
         assert self.plan is not None
@@ -229,9 +240,10 @@ class PhaseSupervisor(EventActor):
         if self.cancelled_by is not None:
             self._finish_cancelled(cause, request)
             return
-        phase_workspaces = self.plan.phases[self.phase - 1]
-        by = {status: [w for w in phase_workspaces if self.outcomes.get(w) == status] for status in ("succeeded", "skipped")}
-        failed = [w for w in phase_workspaces if self.outcomes.get(w) not in ("succeeded", "skipped")]
+        phase_keys = self.plan.phases[self.phase - 1]
+        label = self.plan.label_of
+        by = {status: [label(w) for w in phase_keys if self.outcomes.get(w) == status] for status in ("succeeded", "skipped")}
+        failed = [label(w) for w in phase_keys if self.outcomes.get(w) not in ("succeeded", "skipped")]
         self._emit(cause, PhaseCompleted, once=phase_id(self.request_id, self.opened_at, self.phase, "completed"),
                    session_key=request.session_key, phase=self.phase, succeeded=by["succeeded"], failed=failed, skipped=by["skipped"])
         if self.phase < len(self.plan.phases):
@@ -244,13 +256,14 @@ class PhaseSupervisor(EventActor):
         assert self.plan is not None and self.budget_usd is not None
         reason = not_run_reason(self.budget_usd, self.spent_usd)
         not_run = [w for phase in self.plan.phases[number - 1:] for w in phase if w not in self.outcomes and w not in self.active]
-        for workspace in not_run:
-            self.outcomes[workspace] = "skipped"
-            self.not_run[workspace] = reason
-            task_id = self._task_id(workspace)
+        for key in not_run:
+            self.outcomes[key] = "skipped"
+            self.not_run[key] = reason
+            task_id = self._task_id(key)
             self._emit(cause, WorkspaceTaskSkipped, once=task_id_of(self.request_id, self.opened_at, task_id, "skipped"),
-                       session_key=request.session_key, task_id=task_id, workspace=workspace, because=[], reason=reason)
-        self._complete(cause, request, stopped=stop_text(number, self.budget_usd, self.spent_usd, not_run))
+                       session_key=request.session_key, task_id=task_id, workspace=self._workspace(key), because=[], reason=reason)
+        stopped = stop_text(number, self.budget_usd, self.spent_usd, [self.plan.label_of(key) for key in not_run])
+        self._complete(cause, request, stopped=stopped)
 
     def _complete(self, cause: Event | None, request: RequestState, stopped: str = "") -> None:
         self.finished = True
@@ -273,16 +286,16 @@ class PhaseSupervisor(EventActor):
         latest = self.ctx.requests.get(self.request_id) or request
         marks = {"succeeded": "✓", "skipped": "–"}
         lines = []
-        for workspace in [w for phase in self.plan.phases for w in phase]:
-            status = self.outcomes.get(workspace, "pending")
-            task = latest.tasks.get(workspace)
+        for key in self.plan.order():
+            status = self.outcomes.get(key, "pending")
+            task = latest.tasks.get(key)
             extras = []
             if status == "succeeded" and task is not None and task.result is not None:
                 detail = task.result.summary
                 if task.facts is not None:
                     extras.append(facts_line(task.facts, task.result))
-            elif workspace in self.not_run:  # recorded just now: the view may not have it yet
-                detail = f"not run: {self.not_run[workspace]}"
+            elif key in self.not_run:  # recorded just now: the view may not have it yet
+                detail = f"not run: {self.not_run[key]}"
             elif task is not None and task.error:
                 detail = task.error
             else:
@@ -291,7 +304,7 @@ class PhaseSupervisor(EventActor):
                 extras.append(f"{task.refused} action{'s' if task.refused != 1 else ''} refused")
             if extras:
                 detail += f" ({'; '.join(extras)})"
-            lines.append(f"{marks.get(status, '✗')} {workspace}: {detail}")
+            lines.append(f"{marks.get(status, '✗')} {self.plan.label_of(key)}: {detail}")
         done = sum(1 for s in self.outcomes.values() if s == "succeeded")
         return f"{done} of {len(self.plan.tasks)} workspace tasks succeeded.\n" + "\n".join(lines)
 
@@ -303,12 +316,12 @@ class PhaseSupervisor(EventActor):
     def _cancel_rest(self, cause: Event | None, request: RequestState) -> None:
         """Record the tasks that have not run as cancelled; stop the running ones, or end the request."""
         assert self.plan is not None
-        for workspace in [w for phase in self.plan.phases[max(self.phase, 1) - 1:] for w in phase]:
-            if workspace not in self.outcomes and workspace not in self.active:
-                self.outcomes[workspace] = "cancelled"
-                task_id = self._task_id(workspace)
+        for key in [w for phase in self.plan.phases[max(self.phase, 1) - 1:] for w in phase]:
+            if key not in self.outcomes and key not in self.active:
+                self.outcomes[key] = "cancelled"
+                task_id = self._task_id(key)
                 self._emit(cause, WorkspaceTaskCancelled, once=task_id_of(self.request_id, self.opened_at, task_id, "cancelled"),
-                           session_key=request.session_key, task_id=task_id, workspace=workspace, reason="cancelled before it ran")
+                           session_key=request.session_key, task_id=task_id, workspace=self._workspace(key), reason="cancelled before it ran")
         if self.active:
             self.ctx.start(self.ctx.tasks.cancel_request(self.request_id, self.cancelled_by or ""), name=f"cancel {self.request_id}")
         else:

@@ -7,7 +7,7 @@ them. A test gives an actor fakes of these and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -89,7 +89,14 @@ class TreeSource(Protocol):
     """The project tree as it is now: local folders and the workspaces remote agents serve."""
 
     def tree(self) -> Tree:
-        """The current tree (read again each time: folders come and go, agents too)."""
+        """The tree as last read from the folders (cheap: no disk access once it was read), with
+        the workspaces live remote agents serve now."""
+        ...
+
+    def fresh(self) -> Tree:
+        """The tree checked against the folders now (read again when they changed since), with
+        the remote workspaces: what a new request starts from. It may block on the disk for a
+        while: never call it on the event loop."""
         ...
 
     def remote_workspaces(self) -> set[str]:
@@ -278,6 +285,30 @@ class TaskExecutor(Protocol):
         """After a restart, undo what an interrupted run of the task left behind (its worktree).
         True when that leaves the task as if it never ran, so it may run again; False when it
         cannot be undone (a folder edited in place) or is not this process's to undo."""
+        ...
+
+
+@dataclass(frozen=True)
+class WarmTask:
+    """A task that should have a session started ahead (`actors.warming`)."""
+
+    task_id: str
+    workspace: str
+    approved: bool
+    """Whether its plan is approved (before, a workspace that runs commands at start is not warmed)."""
+
+
+class Warmer(Protocol):
+    """Starts tasks' sessions before they are due and ends them when they are no longer wanted
+    (`actors.warming`). Never sends a prompt: the task's executor does, when the task runs."""
+
+    async def keep_warm(self, request_id: str, tasks: Sequence[WarmTask]) -> None:
+        """Make the request's warm sessions these `tasks` (start the missing ones within its
+        bound, drop the others, their processes ended); an empty list drops them all."""
+        ...
+
+    async def close(self) -> None:
+        """Drop every warm session (at shutdown)."""
         ...
 
 

@@ -26,9 +26,11 @@ ROUTER_SYSTEM = (
 )
 
 PLANNER_SYSTEM = (
-    "You are the planner of a project orchestrator. Split the request into one task per "
-    "workspace that must change, with `depends_on` naming the workspaces whose results a task "
-    "needs. Use only the workspaces in scope (listed, or counted as left out of the list), by "
+    "You are the planner of a project orchestrator. Split the request into tasks, each for one "
+    "workspace that must change, with a short `id` (t1, t2, …) and `depends_on` naming the ids of "
+    "the tasks whose results it needs. A workspace may have several tasks (\"apply v2\", then, "
+    "after its users are updated, \"run the full tests\"); they run one at a time. Use only the "
+    "workspaces in scope (listed, or counted as left out of the list), by "
     "their qualified names. The dependency graph says which workspace uses which: a task for a "
     "workspace usually depends on the tasks of the workspaces it uses. Each workspace has one line; "
     "read its CLAUDE.md with your read-only tools when you need more. Answer only through the "

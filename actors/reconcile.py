@@ -61,23 +61,23 @@ async def reconcile(
 
 
 async def _verdict(ctx: ActorContext, request: RequestState, adopted: set[str] | frozenset[str]) -> Resume:
-    """What becomes of each task of `request` that this process was running."""
+    """What becomes of each task of `request` that this process was running (by task key)."""
     rerun: set[str] = set()
     interrupted: dict[str, str] = {}
-    for task in sorted(request.tasks.values(), key=lambda t: (t.phase, t.workspace)):
+    for key, task in sorted(request.tasks.items(), key=lambda item: (item[1].phase, item[1].workspace)):
         if task.status not in TASK_ACTIVE or task.task_id in adopted:
             continue
         if task.target != "local":
-            interrupted[task.workspace] = LOST
+            interrupted[key] = LOST
             continue
         clean = await ctx.tasks.roll_back(request.request_id, task.task_id, task.workspace, task.target)
         if request.cancel_requested_by:
-            interrupted[task.workspace] = CANCELLING
+            interrupted[key] = CANCELLING
         elif task.status == "dispatched" or clean and task.attempt < MAX_RUNS:
-            rerun.add(task.workspace)  # never started (nothing to undo), or rolled back to a clean start
+            rerun.add(key)  # never started (nothing to undo), or rolled back to a clean start
             await _close_questions(ctx, request, task)
         else:
-            interrupted[task.workspace] = NOT_ROLLED_BACK if not clean else INTERRUPTED_AGAIN
+            interrupted[key] = NOT_ROLLED_BACK if not clean else INTERRUPTED_AGAIN
     return Resume(rerun=frozenset(rerun), interrupted=interrupted)
 
 

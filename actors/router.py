@@ -69,7 +69,9 @@ class Router(EventActor):
         if request is None or request.status != "routing" or request_id in self._in_flight:
             return  # already routed (a redelivery) or being routed
         try:
-            tree = self.ctx.tree.tree()
+            # Once per request, on the router's thread: a folder added or a CLAUDE.md edited since
+            # the last request is seen now; the rest of the request reads the tree kept here.
+            tree = self.ctx.tree.fresh()
         except TreeError as err:
             self._fail(event, str(err))
             return

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from dataclasses import dataclass
 
 import msgspec
 
 from claude_tunnels.actors.tree import Tree, UnsafeName, validate_name
+from claude_tunnels.actors.tree.mentions import NameMatcher
 
 MAX_SUGGESTIONS = 3
 _MAX_LISTED = 20
@@ -69,15 +71,40 @@ class Named:
 def named_in(text: str, tree: Tree) -> Named:
     """The projects (`web-app`) and workspaces (`web-app/frontend`, whose project counts as
     named too) that `text` mentions as whole names, case-insensitively."""
+    found = matcher_for(tree).mentioned(text)
+    if not found:
+        return Named([], [])
     workspaces = [
         workspace.qualified for workspace in tree.workspaces()
-        if workspace.qualified != workspace.project and _mentions(text, workspace.qualified)
+        if workspace.qualified != workspace.project and workspace.qualified in found
     ]
     projects = [
         project.name for project in tree.projects
-        if _mentions(text, project.name) or any(name.startswith(project.name + "/") for name in workspaces)
+        if project.name in found or any(name.startswith(project.name + "/") for name in workspaces)
     ]
     return Named(projects, workspaces)
+
+
+_MATCHERS_KEPT = 4  # the current tree and a few before it (a 1,000-workspace tree holds ~2 MB of CLAUDE.md)
+_matchers: dict[int, tuple[Tree, NameMatcher]] = {}
+_matchers_lock = threading.Lock()
+
+
+def matcher_for(tree: Tree) -> NameMatcher:
+    """The matcher of `tree`'s project and workspace names, built once per tree (the tree source
+    hands out one tree object until the folders change; a few recent ones are kept)."""
+    with _matchers_lock:
+        kept = _matchers.get(id(tree))
+        if kept is not None and kept[0] is tree:  # the tree is held, so its id is not reused
+            return kept[1]
+    names = [project.name for project in tree.projects]
+    names += [w.qualified for w in tree.workspaces() if w.qualified != w.project]
+    matcher = NameMatcher(names)
+    with _matchers_lock:
+        _matchers[id(tree)] = (tree, matcher)
+        while len(_matchers) > _MATCHERS_KEPT:
+            del _matchers[next(iter(_matchers))]  # the oldest
+    return matcher
 
 
 def settled_route(text: str, tree: Tree) -> tuple[list[str], list[str]] | None:
@@ -93,11 +120,6 @@ def settled_route(text: str, tree: Tree) -> tuple[list[str], list[str]] | None:
     if len(named.projects) != 1 or target not in (named.projects[0].casefold(), *(w.casefold() for w in named.workspaces)):
         return None  # addressed to something that is no project here, or other projects are named too
     return named.projects, [w for w in named.workspaces if w.casefold() == target]
-
-
-def _mentions(text: str, name: str) -> bool:
-    # A name counts when it stands alone: not inside a longer word or path.
-    return re.search(rf"(?<![\w/.-]){re.escape(name)}(?![\w/-])", text, flags=re.IGNORECASE) is not None
 
 
 def closest_projects(name: str, known: list[str], limit: int = MAX_SUGGESTIONS) -> list[str]:

@@ -20,13 +20,14 @@ from collections.abc import Mapping
 
 from claude_tunnels.actors import prompts
 from claude_tunnels.actors.background import Background
-from claude_tunnels.actors.ports import Appender, Cancelled, Failed, Monotonic, TaskExecutor, TaskOrder
+from claude_tunnels.actors.ports import Appender, Cancelled, Failed, Monotonic, TaskExecutor, TaskOrder, Warmer
 from claude_tunnels.actors.task_recorder import QuestionDesk, TaskRecorder
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.execution import WorkspaceTaskDispatched
 from claude_tunnels.events.ids import Clock, IdSource
 from claude_tunnels.events.values import TaskResult
 from claude_tunnels.projections import RequestsView
+from claude_tunnels.projections.requests import task_key
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class TaskRunner:
     def __init__(
         self, loaded: LoadedSettings, log_: Appender, requests: RequestsView, clock: Clock, ids: IdSource,
         executors: Mapping[str, TaskExecutor], *, monotonic: Monotonic, background: Background | None = None,
+        warmer: Warmer | None = None,
     ) -> None:
         self.loaded = loaded
         self.log = log_
@@ -48,6 +50,8 @@ class TaskRunner:
         self.background = background if background is not None else Background("task runner")
         """Where the recorders' appends run (the orchestrator's task group)."""
         self.desk = QuestionDesk()
+        self.warmer = warmer
+        """Where the sessions started ahead are (`actors.warming`); a cancel ends its request's first."""
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._slots = asyncio.Semaphore(loaded.settings.limits.max_parallel_agents)
         self._running: dict[str, TaskRecorder] = {}
@@ -74,11 +78,11 @@ class TaskRunner:
             return None
         limits = self.loaded.settings.limits
         upstream: list[tuple[str, TaskResult]] = [
-            (dep, task.result) for dep in dispatched.upstream
+            (task.workspace, task.result) for dep in dispatched.upstream
             if (task := request.tasks.get(dep)) is not None and task.result is not None
         ]
         prompt = prompts.workspace_prompt(
-            request.plan.task_for(dispatched.workspace), request.text,
+            request.plan.task_for(task_key(request, dispatched.task_id, dispatched.workspace)), request.text,
             prompts.upstream_block(upstream, limits.upstream_context_chars), limits.max_message_chars, request.revisions,
         )
         return TaskOrder(dispatched=dispatched, prompt=prompt, instructions=prompts.WORKSPACE_INSTRUCTIONS)
@@ -86,7 +90,7 @@ class TaskRunner:
     async def run(self, dispatched: WorkspaceTaskDispatched) -> None:
         """Run one dispatched task (a redelivered or already settled one is left alone)."""
         request = self.requests.get(dispatched.request_id)
-        task = request.tasks.get(dispatched.workspace) if request else None
+        task = request.tasks.get(task_key(request, dispatched.task_id, dispatched.workspace)) if request else None
         if (
             task is None or task.task_id != dispatched.task_id or task.status != "dispatched" or task.attempt != dispatched.attempt
             or dispatched.task_id in self._running
@@ -117,6 +121,10 @@ class TaskRunner:
     async def cancel_request(self, request_id: str, by: str) -> None:
         """Stop every running task of a request; each reports its end through its handle."""
         self._cancelled_by[request_id] = by
+        if self.warmer is not None:
+            # Its sessions started ahead end first (processes gone), so they are gone by the time
+            # the request is reported cancelled (its running tasks report after this).
+            await self.warmer.keep_warm(request_id, [])
         for recorder in [r for r in self._running.values() if r.dispatched.request_id == request_id]:
             executor = self.executors.get(recorder.dispatched.target)
             if executor is not None:

@@ -55,6 +55,12 @@ def planner_script(label: str, tasks: Sequence[tuple[str, list[str]]], match: st
     }}]}
 
 
+def router_script(projects: Sequence[str]) -> dict[str, Any]:
+    """The router answering at once with these projects (a message naming several projects is routed:
+    names are hints)."""
+    return {"name": "router", "match": ["Which projects is this request about?"], "turns": [{"structured_output": {"projects": list(projects)}}]}
+
+
 def workspace_script(workspace: str, delay_s: float = 0.0) -> dict[str, Any]:
     """A workspace agent whose one turn is its structured TaskResult (after `delay_s`), no tool calls."""
     turn: dict[str, Any] = {"structured_output": {"summary": f"{workspace} done", "changed_files": [], "test_result": "skip"}}

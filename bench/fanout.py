@@ -41,7 +41,7 @@ from pathlib import Path
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 import psutil
-from _orchestra import Bench, machine, med, planner_script, running, seconds, spread, workspace_script
+from _orchestra import Bench, machine, med, planner_script, router_script, running, seconds, spread, workspace_script
 
 from claude_tunnels.events.execution import (
     PhaseCompleted,
@@ -203,7 +203,7 @@ def print_table(rounds: list[dict[str, float]]) -> None:
 
 
 async def main(rounds: int) -> None:
-    scripts = [planner_script("Bump the logging setup", [(w, []) for w in WORKSPACES]),
+    scripts = [router_script(["alpha", "beta"]), planner_script("Bump the logging setup", [(w, []) for w in WORKSPACES]),
                planner_script("Bump the logging setup (solo)", [(WORKSPACES[0], [])], match="solo reference"),
                *(workspace_script(w, DELAY_S) for w in WORKSPACES)]
     print(f"machine: {machine()} at the start", flush=True)

@@ -9,7 +9,7 @@ other, so that memory one variant held does not stay in the other's figures. In 
 - start an orchestrator on a two-project tree (`bench/_orchestra.running`); measure the process
   (psutil: threads, resident and virtual memory): *idle*;
 - open CONVERSATIONS conversations (`terminal:idleN`, 100 unanswered at a time), each with a request
-  naming project alpha (explicit routing: no router agent) that the scripted planner answers with
+  naming project alpha (the scripted router answers at once) that the scripted planner answers with
   a one-task plan, and wait until every one has its confirmation requested: *pending*;
 - say "status" in each conversation and wait for every answer, which the conversation's actor
   decides from the sessions projection (with retirement, a fresh actor per conversation): *answered*.
@@ -45,7 +45,7 @@ from typing import Any
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 import psutil
-from _orchestra import machine, planner_script, running, spread
+from _orchestra import machine, planner_script, router_script, running, spread
 
 from claude_tunnels.actors.ports import Consultation, Consulted
 from claude_tunnels.actors.reactions import Directory
@@ -60,7 +60,7 @@ from claude_tunnels.tunnels.scripted_model.scenario import Scenario
 from claude_tunnels.tunnels.scripted_model.server import choose_script
 
 PROJECTS = {"alpha": ["core"], "beta": ["core"]}
-SCRIPTS = [planner_script("Tidy up alpha", [("alpha/core", [])])]
+SCRIPTS = [router_script(["alpha"]), planner_script("Tidy up alpha", [("alpha/core", [])])]
 WINDOW = 100
 CLI_WINDOW = 4  # planner CLIs at once with --cli: each is a Node process
 WAIT_S = 300.0

@@ -1,13 +1,18 @@
-"""Orchestration overhead of a 3-phase, 10-workspace request whose agents answer at once.
+"""Orchestration overhead of a 3-phase, 10-task request whose agents answer at once.
 
-    .venv/bin/python bench/orchestration_overhead.py [ROUNDS]     # default 5 (plus one warm-up)
+    .venv/bin/python bench/orchestration_overhead.py [ROUNDS] [--workspaces N] [--json]
+    # ROUNDS: default 5 (plus one warm-up); N: workspaces in the tree, default 10
 
-The tree has two projects (alpha, beta) of five workspaces each. The scripted planner answers
-with 10 tasks whose `depends_on` make 3 phases (3 / 4 / 3 tasks); every workspace agent answers
-its first model call with its structured TaskResult, no tool calls, no delay. The request names
-both projects, so routing is deterministic (no router agent). `limits.max_parallel_agents` is 4,
-the widest phase. One orchestrator serves every round; each round is a fresh request in a fresh
-conversation (`terminal:benchN`), after one warm-up request that is not counted.
+The tree has two projects (alpha, beta) of five workspaces each; with `--workspaces N` (a
+multiple of 10) it also holds (N - 10) / 10 generated projects of ten workspaces, each with an
+ordinary CLAUDE.md and a manifest (`tunnels.demo.large_tree`): the tasks are the same, only the
+tree around them grows (`bench/discovery_scale.py` runs 10 / 100 / 1,000 on two checkouts). The
+scripted planner answers with 10 tasks whose `depends_on` make 3 phases (3 / 4 / 3 tasks); every
+workspace agent answers its first model call with its structured TaskResult, no tool calls, no
+delay. The scripted router answers alpha and beta. `limits.max_parallel_agents` is 4, the widest
+phase. One orchestrator serves every round; each round is a fresh request in a fresh
+conversation (`terminal:benchN`), after one warm-up request that is not counted. `--json` ends
+the output with one line `RESULT {...}`: the medians (seconds) of every figure.
 
 What counts as overhead (all times are the events' own `at`, from the orchestrator's clock):
 
@@ -35,14 +40,15 @@ Figures are printed, never asserted: medians over the rounds, (min-max) in brack
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
+import json
 import tempfile
 import time
 from pathlib import Path
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
-from _orchestra import Bench, machine, med, planner_script, running, seconds, spread, workspace_script
+from _orchestra import Bench, machine, med, planner_script, router_script, running, seconds, spread, workspace_script
 
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.execution import (
@@ -54,6 +60,7 @@ from claude_tunnels.events.execution import (
     WorkspaceTaskSucceeded,
 )
 from claude_tunnels.events.planning import PlanApproved
+from claude_tunnels.tunnels.demo.large_tree import lay_out_large
 
 PROJECTS = {"alpha": ["core", "proto", "api", "worker", "web"], "beta": ["core", "proto", "api", "worker", "web"]}
 TASKS: list[tuple[str, list[str]]] = [
@@ -168,10 +175,14 @@ def print_table(rounds: list[dict[str, float]]) -> None:
         print(f"{label:<{width}}  {spread([r[key] for r in rounds], 1000):>22}")
 
 
-async def main(rounds: int) -> None:
-    scripts = [planner_script("Move to the new wire protocol", TASKS), *(workspace_script(w) for w, _ in TASKS)]
-    print(f"machine: {machine()} at the start", flush=True)
+async def main(rounds: int, workspaces: int = 10, as_json: bool = False) -> None:
+    if workspaces < 10 or workspaces % 10:
+        raise SystemExit("--workspaces must be a multiple of 10, at least 10")
+    scripts = [router_script(["alpha", "beta"]), planner_script("Move to the new wire protocol", TASKS), *(workspace_script(w) for w, _ in TASKS)]
+    print(f"machine: {machine()} at the start; {workspaces} workspaces in the tree", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+        if workspaces > 10:
+            lay_out_large(Path(tmp) / "tree", (workspaces - 10) // 10, 10)
         async with running(Path(tmp), PROJECTS, scripts, {"max_parallel_agents": WIDEST}) as bench:
             results: list[dict[str, float]] = []
             for n in range(rounds + 1):
@@ -186,15 +197,24 @@ async def main(rounds: int) -> None:
                       f"overhead {figures['overhead']*1000:.0f} ms  ({time.perf_counter() - began:.1f} s with planning)", flush=True)
                 if n:
                     results.append(figures)
-    print(f"machine: {machine()} at the end")
+    load = machine()
+    print(f"machine: {load} at the end")
     print_table(results)
     print(f"(model calls per workspace session: {med([r['calls'] for r in results]):.0f})")
     over, wall = med([r["overhead"] for r in results]), med([r["wall"] for r in results])
     phases = sum(med([r[f"p{p}.overhead"] for r in results]) for p in (1, 2, 3))
-    print(f"\nSummary: 3-phase/10-workspace request overhead {over*1000:.0f} ms median of {wall*1000:.0f} ms wall "
-          f"({over/wall:.0%}); {phases*1000:.0f} ms of it inside phases, median dispatch latency "
+    print(f"\nSummary: 3-phase/10-task request on a {workspaces}-workspace tree: overhead {over*1000:.0f} ms median of "
+          f"{wall*1000:.0f} ms wall ({over/wall:.0%}); {phases*1000:.0f} ms of it inside phases, median dispatch latency "
           f"{med([r['dispatch_med'] for r in results])*1000:.0f} ms ({len(results)} rounds, fresh request per round, one orchestrator).")
+    if as_json:
+        medians = {key: med([r[key] for r in results]) for key in results[0]}
+        print("RESULT " + json.dumps({"workspaces": workspaces, "rounds": len(results), "load_end": load, **medians}), flush=True)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("rounds", nargs="?", type=int, default=5)
+    parser.add_argument("--workspaces", type=int, default=10)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(main(args.rounds, args.workspaces, args.json))

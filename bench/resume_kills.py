@@ -56,7 +56,7 @@ from claude_tunnels.events.log import Stored
 from claude_tunnels.events.values import Plan, PlannedTask
 from claude_tunnels.tunnels.backbone import open_backbone
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
-from tests.e2e.scenarios import plan, scenario
+from tests.e2e.scenarios import plan, router, scenario
 from tests.factories import Events
 from tests.git.repos import run
 
@@ -84,7 +84,8 @@ def writes(workspace: str) -> dict[str, Any]:
     ]}
 
 
-SCENARIO = scenario(PLAN, *[writes(w) for w in (CORE, BACKEND, DOCS, FRONTEND)])
+# Names in a message are hints: the router (scripted) settles the route of "in web-app and shared-lib".
+SCENARIO = scenario(router(["web-app", "shared-lib"], "the change"), PLAN, *[writes(w) for w in (CORE, BACKEND, DOCS, FRONTEND)])
 
 
 def git_tree(folder: Path, *, limits: dict[str, Any] | None = None) -> Path:

@@ -47,15 +47,16 @@ from claude_tunnels.projections.requests import RequestState
 
 
 def plan_text(plan: Plan, request_id: str) -> str:
-    """The plan as shown for approval: the projects it touches, phases, workspaces, one line per
-    task, then its warnings (a task that runs before or alongside what it depends on)."""
+    """The plan as shown for approval: the projects it touches, phases, one line per task (its
+    workspace, its id when the plan has ids, the tasks it runs after), then its warnings (a task that runs before or alongside what it depends on)."""
     lines = [f"Plan for request {request_id}: {plan.label}", f"Projects: {', '.join(plan.projects)}"]
     for index, phase in enumerate(plan.phases, start=1):
         lines.append(f"Phase {index}:")
-        for workspace in phase:
-            task = plan.task_for(workspace)
+        for key in phase:
+            task = plan.task_for(key)
             first_line = (task.task.splitlines() or [""])[0]
-            lines.append(f"  • {workspace}: {first_line}")
+            after = f" (after {', '.join(task.depends_on)})" if task.depends_on else ""
+            lines.append(f"  • {plan.label_of(key)}{after}: {first_line}")
     lines += plan.warnings
     return "\n".join(lines)
 

@@ -15,8 +15,8 @@ def status_text(request: RequestState) -> str:
     if request.plan is None:
         return f"Request {request.request_id}: {request.status}"
     lines = [f"Request {request.request_id}: phase {max(request.phase, 1)} of {len(request.plan.phases)} ({request.status})"]
-    for workspace in [w for phase in request.plan.phases for w in phase]:
-        task = request.tasks.get(workspace)
+    for key in request.plan.order():
+        task = request.tasks.get(key)
         status = task.status if task else "pending"
         detail = ""
         if task is not None and status == "running" and task.last_progress:
@@ -24,7 +24,7 @@ def status_text(request: RequestState) -> str:
         elif task is not None and status in ("failed", "timed_out") and task.error:
             detail = f": {task.error[:80]}"
         refused = f" ({task.refused} action{'s' if task.refused != 1 else ''} refused)" if task is not None and task.refused else ""
-        lines.append(f"{_MARKS.get(status, '?')} {workspace}{detail}{refused}")
+        lines.append(f"{_MARKS.get(status, '?')} {request.plan.label_of(key)}{detail}{refused}")
     for question in request.pending_questions():
         lines.append(f"❓ {question.workspace} waits for an answer: {question.tool} {question.detail[:80]}")
     return "\n".join(lines)

@@ -50,6 +50,11 @@ limits:
   direct_timeout_s: 300         # one direct answer
   task_timeout_s: 1800          # one workspace task
   max_parallel_agents: 4        # workspace agents running at once
+  # Tasks' Claude Code sessions started ahead, so they do not all start at once when due: phase 1's
+  # while the plan waits for approval, the next phase's while one runs. A warm session has loaded
+  # its settings and waits for its prompt (sent when the task is due): no model call, no tool
+  # before that. Each is an idle CLI process (~150 MB). 0: none. Remote workspaces are never warmed.
+  max_warm_agents: 4
   approval_ttl_s: 1800          # an unanswered confirmation or plan expires
   followup_ttl_s: 1800          # a finished request accepts follow-ups this long
   upstream_context_chars: 4000  # results passed to a dependent task, per upstream task

@@ -120,6 +120,8 @@ class LimitSettings(_Section, frozen=True, kw_only=True):
     direct_timeout_s: float = 300
     task_timeout_s: float = 1800
     max_parallel_agents: int = 4
+    max_warm_agents: int = 4
+    """Tasks' Claude Code sessions started ahead and waiting for their prompt (0: none)."""
     approval_ttl_s: float = 1800
     followup_ttl_s: float = 1800
     upstream_context_chars: int = 4000
@@ -138,7 +140,9 @@ class LimitSettings(_Section, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         budgets = ("max_cost_usd_per_task", "max_cost_usd_per_request")
-        _require_positive(self, *(name for name in msgspec.structs.asdict(self) if name not in budgets))
+        _require_positive(self, *(name for name in msgspec.structs.asdict(self) if name not in (*budgets, "max_warm_agents")))
+        if self.max_warm_agents < 0:
+            raise ValueError(f"`max_warm_agents` must be 0 or more, got {self.max_warm_agents}: 0 starts no session ahead")
         _require_positive_or_null(self, *budgets)
         for name, least, default in (("planner_prompt_chars", 8000, 60000), ("router_prompt_chars", 4000, 40000)):
             if getattr(self, name) < least:

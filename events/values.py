@@ -134,16 +134,30 @@ class TaskFacts(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class PlannedTask(msgspec.Struct, frozen=True, kw_only=True):
-    """One workspace's task in a plan. `workspace` is qualified: `project/workspace`."""
+    """One task of a plan, for one workspace (`project/workspace`, qualified).
+
+    A plan may hold several tasks for one workspace ("apply v2", then "run the tests" once its
+    users are updated); `id` tells them apart ("t1", "t2", … as the planner writes them). A plan
+    recorded before ids existed has none (`UNSET`, never written): its task's `key` is its
+    workspace, which was unique then. `depends_on` names the keys of the tasks this one needs.
+    """
 
     workspace: str
     task: str
     depends_on: list[str] = []
+    id: str | msgspec.UnsetType = msgspec.UNSET
+
+    @property
+    def key(self) -> str:
+        """The task's name within its plan: its `id`, or its workspace for a plan without ids."""
+        return self.id if isinstance(self.id, str) and self.id else self.workspace
 
 
 class Plan(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A validated plan: its tasks and the phases computed from their dependencies.
 
+    `phases` are layers of task keys (`PlannedTask.key`); two tasks of one workspace are never in
+    the same phase (a workspace runs one task at a time within a request).
     `warnings` are what planning noticed and let pass: a task that runs before or alongside a
     task of a workspace it uses per the dependency graph. They are shown with the plan.
     """
@@ -158,9 +172,36 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         """The projects the plan touches, in the order its tasks first name them."""
         return list(dict.fromkeys(task.workspace.partition("/")[0] for task in self.tasks))
 
-    def task_for(self, workspace: str) -> PlannedTask:
-        """The task planned for `workspace` (a qualified name present in the plan)."""
+    def task_for(self, key: str) -> PlannedTask:
+        """The task whose key is `key` (present in the plan)."""
         for task in self.tasks:
-            if task.workspace == workspace:
+            if task.key == key:
                 return task
-        raise KeyError(workspace)
+        raise KeyError(key)
+
+    def order(self) -> list[str]:
+        """Every task key, in phase order."""
+        return [key for phase in self.phases for key in phase]
+
+    def run_id(self, request_id: str, key: str) -> str:
+        """The `task_id` the events of running task `key` carry: `<request>-<n>`, n its place in the plan."""
+        return f"{request_id}-{[task.key for task in self.tasks].index(key) + 1}"
+
+    def key_of(self, request_id: str, task_id: str, workspace: str) -> str:
+        """The key of the task an event names by `task_id` (`run_id`), else by `workspace` (the
+        first task of that workspace: events recorded by other means)."""
+        for index, task in enumerate(self.tasks, start=1):
+            if f"{request_id}-{index}" == task_id:
+                return task.key
+        return next((task.key for task in self.tasks if task.workspace == workspace), workspace)
+
+    def ordinal(self, key: str) -> int:
+        """1 for the first task of its workspace in the plan, 2 for the second, …"""
+        workspace = self.task_for(key).workspace
+        same = [task.key for task in self.tasks if task.workspace == workspace]
+        return same.index(key) + 1
+
+    def label_of(self, key: str) -> str:
+        """How a task is named to people: its workspace, with its id when the plan has ids."""
+        task = self.task_for(key)
+        return task.workspace if task.key == task.workspace else f"{task.workspace} [{task.key}]"

@@ -82,7 +82,7 @@ REQUEST_OPEN: frozenset[str] = frozenset({"routing", "planning", "awaiting_appro
 
 
 class TaskState(msgspec.Struct, frozen=True, kw_only=True):
-    """One workspace task of a request."""
+    """One task of a request (for one workspace; a workspace may have several)."""
 
     workspace: str
     task: str
@@ -144,6 +144,7 @@ class RequestState(msgspec.Struct, frozen=True, kw_only=True):
     approval_expires_at: datetime | None = None
     phase: int = 0
     tasks: dict[str, TaskState] = {}
+    """The plan's tasks by key (`PlannedTask.key`: the task's id, or its workspace in a plan without ids)."""
     answer: str = ""
     reason: str = ""
     usage: Usage = Usage()
@@ -168,11 +169,28 @@ class RequestState(msgspec.Struct, frozen=True, kw_only=True):
         return sorted((q for q in self.questions.values() if not q.decided), key=lambda q: q.asked_at)
 
 
-def _task(state: RequestState, workspace: str, **changes: object) -> RequestState:
-    current = state.tasks.get(workspace)
+def task_key(state: RequestState, task_id: str, workspace: str) -> str:
+    """The key in `state.tasks` of the task an event names (by its `task_id`, else its workspace)."""
+    for key, task in state.tasks.items():
+        if task.task_id and task.task_id == task_id and task.workspace == workspace:
+            return key
+    if state.plan is None:
+        return workspace
+    return state.plan.key_of(state.request_id, task_id, workspace)
+
+
+def _task(state: RequestState, event: _TaskEvent, **changes: object) -> RequestState:
+    key = task_key(state, event.task_id, event.workspace)
+    current = state.tasks.get(key)
     if current is None:
         return state
-    return replace(state, tasks={**state.tasks, workspace: replace(current, **changes)})
+    return replace(state, tasks={**state.tasks, key: replace(current, **changes)})
+
+
+_TaskEvent = (
+    WorkspaceTaskDispatched | WorkspaceTaskStarted | WorkspaceProgress | WorkspaceTaskSucceeded | WorkspaceTaskFailed
+    | WorkspaceTaskTimedOut | WorkspaceTaskCancelled | WorkspaceTaskSkipped | WorkspaceTaskInterrupted | PermissionDecided
+)
 
 
 def _add_usage(state: RequestState, usage: Usage | None) -> RequestState:
@@ -216,9 +234,10 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:
         case PlanProposed():
             state = _add_usage(state, event.usage)
             tasks = {
-                workspace: TaskState(workspace=workspace, task=event.plan.task_for(workspace).task, phase=index)
+                key: TaskState(workspace=planned.workspace, task=planned.task, phase=index)
                 for index, phase in enumerate(event.plan.phases, start=1)
-                for workspace in phase
+                for key in phase
+                for planned in (event.plan.task_for(key),)
             }
             # `reason` is cleared: a plan rejected before this one (and planned again) is history.
             planned = list(dict.fromkeys([*state.planned_projects, *event.plan.projects]))
@@ -239,28 +258,27 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:
         case PhaseStarted():
             return replace(state, phase=event.phase)
         case WorkspaceTaskDispatched():
-            return _task(
-                state, event.workspace, task_id=event.task_id, status="dispatched", target=event.target, attempt=event.attempt,
+            return _task(state, event, task_id=event.task_id, status="dispatched", target=event.target, attempt=event.attempt,
                 error="", started_at=None, last_progress="", child_request_id="",
             )
         case WorkspaceTaskStarted():
-            return _task(state, event.workspace, status="running", started_at=event.at, child_request_id=event.child_request_id)
+            return _task(state, event, status="running", started_at=event.at, child_request_id=event.child_request_id)
         case WorkspaceProgress():
-            return _task(state, event.workspace, last_progress=event.detail)
+            return _task(state, event, last_progress=event.detail)
         case WorkspaceTaskSucceeded():
             state = _add_usage(state, event.usage)
-            return _task(state, event.workspace, status="succeeded", result=event.result, facts=event.facts, usage=event.usage, ended_at=event.at)
+            return _task(state, event, status="succeeded", result=event.result, facts=event.facts, usage=event.usage, ended_at=event.at)
         case WorkspaceTaskFailed():
             state = _add_usage(state, event.usage)
-            return _task(state, event.workspace, status="failed", error=event.error, usage=event.usage, ended_at=event.at)
+            return _task(state, event, status="failed", error=event.error, usage=event.usage, ended_at=event.at)
         case WorkspaceTaskTimedOut():
-            return _task(state, event.workspace, status="timed_out", error=f"timed out after {event.timeout_s:g} s", ended_at=event.at)
+            return _task(state, event, status="timed_out", error=f"timed out after {event.timeout_s:g} s", ended_at=event.at)
         case WorkspaceTaskCancelled():
-            return _task(state, event.workspace, status="cancelled", error=event.reason, ended_at=event.at)
+            return _task(state, event, status="cancelled", error=event.reason, ended_at=event.at)
         case WorkspaceTaskSkipped():
-            return _task(state, event.workspace, status="skipped", error=_skipped_because(event), ended_at=event.at)
+            return _task(state, event, status="skipped", error=_skipped_because(event), ended_at=event.at)
         case WorkspaceTaskInterrupted():
-            return _task(state, event.workspace, status="interrupted", error=event.reason, ended_at=event.at)
+            return _task(state, event, status="interrupted", error=event.reason, ended_at=event.at)
         case PermissionRequested() if event.permission_id and event.permission_id not in state.questions:
             question = Question(
                 permission_id=event.permission_id, task_id=event.task_id, workspace=event.workspace, tool=event.tool,
@@ -272,8 +290,9 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:
             return _decided(state, event)
         case RequestResumed():
             # A task run again starts over: it waits for its new dispatch.
-            for workspace in event.rerun:
-                state = _task(state, workspace, status="pending", started_at=None, last_progress="")
+            for key in event.rerun:
+                if (task := state.tasks.get(key)) is not None:
+                    state = replace(state, tasks={**state.tasks, key: replace(task, status="pending", started_at=None, last_progress="")})
             return state
         case RequestCompleted():
             return replace(state, status="completed", answer=event.summary, reason=event.stopped, ended_at=event.at, history=[])
@@ -311,7 +330,7 @@ def _decided(state: RequestState, event: PermissionDecided) -> RequestState:
         return state
     line = f"{event.tool} {event.detail}".strip()[:200] + f": {event.reason}"[:300]
     refusals = [*task.refusals, line] if len(task.refusals) < MAX_REFUSALS else task.refusals
-    return _task(state, event.workspace, refused=task.refused + 1, refusals=refusals)
+    return _task(state, event, refused=task.refused + 1, refusals=refusals)
 
 
 def fold(requests: dict[str, RequestState], event: AnyEvent) -> None:

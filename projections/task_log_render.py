@@ -105,8 +105,8 @@ def _changes_section(state: RequestState) -> list[str]:
     return lines
 
 
-def _task_section(task: TaskState) -> list[str]:
-    lines = [f"### {task.workspace} (phase {task.phase}): {task.status}", "", f"Task: {markdown_text(task.task)}", ""]
+def _task_section(task: TaskState, label: str) -> list[str]:
+    lines = [f"### {label} (phase {task.phase}): {task.status}", "", f"Task: {markdown_text(task.task)}", ""]
     if task.result is not None:
         lines += [markdown_text(task.result.summary), ""]
         files = ", ".join(f"`{name}`" for name in task.result.changed_files) or "none"
@@ -162,17 +162,17 @@ def render(state: RequestState) -> str:
             lines += [f"Approved by `{state.approved_by}`.", ""]
         for index, phase in enumerate(state.plan.phases, start=1):
             lines.append(f"Phase {index}:")
-            for workspace in phase:
-                planned = state.plan.task_for(workspace)
+            for key in phase:
+                planned = state.plan.task_for(key)
                 after = f" (after {', '.join(planned.depends_on)})" if planned.depends_on else ""
-                lines.append(f"- `{workspace}`{after}: {markdown_text(planned.task)}")
+                lines.append(f"- `{state.plan.label_of(key)}`{after}: {markdown_text(planned.task)}")
             lines.append("")
         if state.plan.warnings:
             lines += [*(f"- {markdown_text(warning)}" for warning in state.plan.warnings), ""]
     if state.tasks:
         lines += ["## Results", ""]
-        for task in sorted(state.tasks.values(), key=lambda t: (t.phase, t.workspace)):
-            lines += _task_section(task)
+        for key, task in sorted(state.tasks.items(), key=lambda item: (item[1].phase, item[1].workspace)):
+            lines += _task_section(task, state.plan.label_of(key) if state.plan is not None else task.workspace)
     if state.answer:
         lines += ["## Answer", "", markdown_text(state.answer), ""]
     if state.changes:

@@ -69,7 +69,8 @@ def ends_request(event: AnyEvent) -> bool:
 def outcomes(state: RequestState) -> list[str]:
     """Each of the child's workspaces' outcome in brief: `recsys/trainer: succeeded (trained)`."""
     lines = []
-    for workspace, task in state.tasks.items():
+    for task in state.tasks.values():
+        workspace = task.workspace
         detail = task.result.summary if task.result is not None else task.error
         lines.append(_cut(f"{workspace}: {task.status}" + (f" ({detail})" if detail else ""), LINE_CHARS))
     return lines
@@ -99,10 +100,10 @@ def finished(task_id: str, request_id: str, state: RequestState, end: AnyEvent) 
 def result_of(request_id: str, state: RequestState, completed: RequestCompleted) -> TaskResult:
     """The task result a succeeded child request stands for at the parent."""
     summary = "\n".join([f"request {request_id}: {completed.summary.strip()}", *outcomes(state)])
-    files = [f"{workspace}/{path}" for workspace, task in state.tasks.items() if task.result for path in task.result.changed_files]
+    files = [f"{task.workspace}/{path}" for task in state.tasks.values() if task.result for path in task.result.changed_files]
     tests = {task.result.test_result for task in state.tasks.values() if task.result is not None}
     context = "\n\n".join(
-        f"{workspace}: {task.result.downstream_context}" for workspace, task in state.tasks.items()
+        f"{task.workspace}: {task.result.downstream_context}" for task in state.tasks.values()
         if task.result is not None and task.result.downstream_context
     )
     return TaskResult(

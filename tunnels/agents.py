@@ -23,14 +23,16 @@ from claude_tunnels.actors.ports import (
     TimedOut,
     TreeSource,
 )
-from claude_tunnels.actors.tree import TreeError
+from claude_tunnels.actors.prompts import WORKSPACE_INSTRUCTIONS
+from claude_tunnels.actors.tree import TreeError, Workspace
 from claude_tunnels.config.loader import LoadedSettings
-from claude_tunnels.tunnels.claude import AgentSpec, BashRules, run_agent, run_workspace_task
+from claude_tunnels.tunnels.claude import AgentSpec, BashRules, WarmAgent, run_agent, run_workspace_task
 from claude_tunnels.tunnels.claude.permissions import DEFAULT_BASH_ALLOW
 from claude_tunnels.tunnels.claude.sandbox import SandboxSpec
 from claude_tunnels.tunnels.git.agent_gitdir import TaskGit
 from claude_tunnels.tunnels.git.run import GitError
-from claude_tunnels.tunnels.git.tasks import GitTasks, PreparationFailed
+from claude_tunnels.tunnels.git.tasks import GitTasks, Placement, PreparationFailed
+from claude_tunnels.tunnels.warm_pool import WarmEntry, WarmPool
 
 
 class SessionSettings:
@@ -70,9 +72,13 @@ class SessionSettings:
     def workspace(self, order: TaskOrder, cwd: Path, *, relayed: bool, git: TaskGit | None = None) -> AgentSpec:
         """A workspace session in `cwd` for a dispatched task (stopped at its cost budget); `git`
         for a task in a git worktree (its own git directory, the repository's `.git` read-only)."""
+        return self.workspace_session(order.prompt, order.instructions, cwd, relayed=relayed, git=git)
+
+    def workspace_session(self, prompt: str, instructions: str, cwd: Path, *, relayed: bool, git: TaskGit | None = None) -> AgentSpec:
+        """A workspace session in `cwd` (see `workspace`); a warm one is given its prompt later."""
         limits = self.limits
         return AgentSpec(
-            prompt=order.prompt, cwd=cwd, kind="workspace", system_prompt=order.instructions, model=self.models.workspace,
+            prompt=prompt, cwd=cwd, kind="workspace", system_prompt=instructions, model=self.models.workspace,
             max_turns=limits.workspace_max_turns, timeout_s=limits.task_timeout_s, env=self.env, cli_path=self.cli_path,
             bash=self.bash, sandbox_dir=self.homes, sandbox=self.sandbox, protected=(self.loaded.root, *self.private_areas),
             relay=self.relay if relayed else frozenset(), max_budget_usd=limits.max_cost_usd_per_task, git=git,
@@ -104,40 +110,52 @@ class LocalExecutor:
         """Why sessions may not run here (the OS sandbox is required and cannot run), if so."""
         self.agent_name = f"local:{sessions.loaded.root.name}"
         self._tasks: dict[str, asyncio.Task[object]] = {}
+        limit = 0 if sandbox_problem is not None else sessions.limits.max_warm_agents
+        self.warm = WarmPool(sessions, trees, places, limit=limit, relayed=bool(sessions.relay), busy=self._tasks.__contains__)
+        """The tasks' sessions started ahead (`actors.ports.Warmer`)."""
 
     async def execute(self, order: TaskOrder, handle: TaskHandle) -> None:
         """Run the session to its end and report it (a cancel propagates to the caller)."""
-        task_id = order.dispatched.task_id
+        dispatched = order.dispatched
+        task_id = dispatched.task_id
         me = asyncio.current_task()
         if me is not None:
             self._tasks[task_id] = me
+        # Taken at once (no await before): the pool then never starts another session for it.
+        warm = self.warm.take(task_id, dispatched.workspace)
+        if warm is not None and (dispatched.attempt != 1 or order.instructions != WORKSPACE_INSTRUCTIONS):
+            await self.warm.discard(warm)
+            warm = None
         try:
             if self.sandbox_problem is not None:
                 await handle.finish(Failed(self.sandbox_problem))
                 return
             try:
-                workspace = self.trees.tree().workspace(order.dispatched.workspace)
+                workspace = self.trees.tree().workspace(dispatched.workspace)
                 if workspace.path is None:
-                    raise TreeError(f"{order.dispatched.workspace} has no local folder")
+                    raise TreeError(f"{dispatched.workspace} has no local folder")
             except TreeError as err:
                 # A remote workspace whose agent went away is no longer in the tree: say that.
                 await handle.finish(Failed(self.trees.offline(order.dispatched.workspace) or str(err)))
                 return
             try:
-                placement = await self.places.place(order, workspace)
+                placement, agent = await self._prepare(order, workspace, warm)
             except PreparationFailed as err:
                 await handle.finish(Failed(str(err)))
                 return
+            warm = None  # handed over: `agent` is ended by its run below
             handle.started(self.agent_name)
-            # Stored before the agent can touch anything: after a crash, a task still only
-            # "dispatched" never ran, and may simply run (`actors.reconcile`).
-            await handle.recorded()
             relayed = bool(self.sessions.relay)
-            spec = self.sessions.workspace(order, placement.cwd, relayed=relayed, git=placement.agent_git)
+            ask = handle.ask if relayed else None
             try:
-                result, outcome = await run_workspace_task(
-                    spec, handle.progress, on_decision=handle.decided, ask=handle.ask if relayed else None,
-                )
+                # Stored before the agent can touch anything: after a crash, a task still only
+                # "dispatched" never ran, and may simply run (`actors.reconcile`).
+                await handle.recorded()
+                if agent is not None:
+                    result, outcome = await agent.run(order.prompt, handle.progress, on_decision=handle.decided, ask=ask)
+                else:
+                    spec = self.sessions.workspace(order, placement.cwd, relayed=relayed, git=placement.agent_git)
+                    result, outcome = await run_workspace_task(spec, handle.progress, on_decision=handle.decided, ask=ask)
             except AgentTimeout as err:
                 await self.places.abandon(placement, order, "timed out")
                 await handle.finish(TimedOut(err.timeout_s))
@@ -146,6 +164,8 @@ class LocalExecutor:
                 await handle.finish(Failed(err.message, usage=err.usage))
             except asyncio.CancelledError:
                 # The user's tree must stay clean whatever stops the task: roll back, then let the cancel go on.
+                if agent is not None:
+                    await asyncio.shield(agent.close())
                 await asyncio.shield(self.places.abandon(placement, order, "cancelled"))
                 raise
             else:
@@ -157,6 +177,21 @@ class LocalExecutor:
                 await handle.finish(Succeeded(result, outcome.usage, facts))
         finally:
             self._tasks.pop(task_id, None)
+            if warm is not None:
+                await asyncio.shield(self.warm.discard(warm))
+
+    async def _prepare(self, order: TaskOrder, workspace: Workspace, warm: WarmEntry | None) -> tuple[Placement, WarmAgent | None]:
+        """The task's folder, completed now that it is due, and its warm CLI if it had one that
+        started (else None: the session starts cold, in a folder placed now)."""
+        warmed = await warm.ready() if warm is not None else None
+        if warmed is None:
+            return await self.places.place(order, workspace), None
+        placement, agent = warmed
+        try:
+            return await self.places.ready(placement, order), agent
+        except BaseException:
+            await asyncio.shield(agent.close())  # the worktree went with the failed merge
+            raise
 
     def running(self) -> set[str]:
         """The tasks this executor runs right now (their worktrees are in use)."""

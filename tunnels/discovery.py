@@ -53,12 +53,16 @@ def discover(
     max_depth: int = DEFAULT_MAX_DEPTH,
     max_dirs: int = DEFAULT_MAX_DIRS,
     manifests: bool = True,
+    looked_at: list[Path] | None = None,
 ) -> Tree:
     """Walk ``root`` and return its projects and workspaces (see the module's rules).
 
     ``exclude`` folders (relative ones are taken from ``root``) are never entered. At most
     ``max_dirs`` folders are read; when the bound is hit the walk stops and ``Tree.skipped`` says
     so. With ``manifests`` (the default) the workspaces' manifests are read into ``Tree.edges``.
+    ``looked_at``, when given, receives every folder and file the result depends on (the folders
+    listed or checked for a ``CLAUDE.md``, the ``CLAUDE.md`` files and manifests read): while
+    none of them changes, neither does the tree (``tunnels.tree_watch``).
     Raises ``TreeError`` when ``root`` is not a readable folder.
     """
     try:
@@ -68,10 +72,13 @@ def discover(
     if not real_root.is_dir():
         raise TreeError(f"the root {root} is not a folder")
     excluded = frozenset(Path(os.path.realpath(real_root / path)) for path in exclude)
-    tree = _Walker(real_root, excluded, max_depth, max_dirs).run()
+    walker = _Walker(real_root, excluded, max_depth, max_dirs)
+    tree = walker.run()
+    if looked_at is not None:
+        looked_at += walker.looked_at
     if not manifests:
         return tree
-    graph = manifest_graph(real_root, tree.workspaces())
+    graph = manifest_graph(real_root, tree.workspaces(), read=looked_at)
     return msgspec.structs.replace(tree, edges=graph.edges, warnings=(*tree.warnings, *graph.warnings))
 
 
@@ -91,6 +98,7 @@ class _Walker:
         self.warnings: list[str] = []
         self.scanned = 0
         self.stopped = False
+        self.looked_at: list[Path] = []  # what the tree depends on: folders listed or checked, files read
 
     def run(self) -> Tree:
         for name, path, is_link in self._children(self.root, ""):
@@ -156,6 +164,7 @@ class _Walker:
                 self._skip(shown, f"not read: the walk stopped after {self.max_dirs} folders")
             return []
         self.scanned += 1
+        self.looked_at.append(folder)
         try:
             entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         except OSError as err:
@@ -173,6 +182,8 @@ class _Walker:
                 self._skip(f"{shown.rstrip('/')}/{entry.name!r}".lstrip("/"), f"unsafe folder name: {problem}")
             elif is_link or not self._ignored(path):  # a link's target is judged when followed
                 found.append((entry.name, path, is_link))
+            elif path not in self.excluded:
+                self.looked_at.append(path)  # a virtualenv: its `pyvenv.cfg` going makes it a folder to walk
         return found
 
     def _follow(self, project: str, shown: str, link: Path) -> Path | None:
@@ -201,6 +212,7 @@ class _Walker:
     def _claude_md(self, folder: Path, shown: str) -> str | None:
         """The first ``CLAUDE_MD_BYTES`` of ``folder/CLAUDE.md``, or ``None`` when unusable."""
         path = folder / CLAUDE_MD
+        self.looked_at.append(folder)  # a CLAUDE.md (or a `.claude/`) coming or going changes it
         try:
             mode = os.lstat(path).st_mode
             if stat.S_ISLNK(mode):
@@ -211,6 +223,7 @@ class _Walker:
                 mode = os.stat(path).st_mode
             if not stat.S_ISREG(mode):
                 return None
+            self.looked_at.append(path)
             with open(path, "rb") as handle:
                 data = handle.read(CLAUDE_MD_BYTES + 1)
         except FileNotFoundError:

@@ -87,7 +87,7 @@ def detail(event: Event) -> str:
         case DirectAnswerGiven():
             return _short(event.text)
         case PlanProposed():
-            phases = " | ".join(", ".join(phase) for phase in event.plan.phases)
+            phases = " | ".join(", ".join(event.plan.label_of(key) for key in phase) for phase in event.plan.phases)
             return f"{event.plan.label!r}: {phases}"
         case PlanApproved():
             return f"by {event.by}" + (" (auto)" if event.auto else "")

@@ -121,6 +121,9 @@ class StaticTree:
             raise self.error
         return self.current
 
+    def fresh(self) -> Tree:
+        return self.tree()
+
     def remote_workspaces(self) -> set[str]:
         return set(self.remote)
 

@@ -27,7 +27,7 @@ from claude_tunnels.events.changes import (
 from claude_tunnels.events.codec import encode
 from claude_tunnels.events.conversation import ConfirmationRequested
 from claude_tunnels.events.execution import RequestCompleted
-from tests.e2e.scenarios import plan
+from tests.e2e.scenarios import plan, router
 from tests.e2e.test_worktrees import Watch, git_init, writes
 from tests.e2e.world import World, world
 from tests.fakes.github import FakeGitHub
@@ -51,6 +51,7 @@ def ours(repo: Path) -> list[str]:
 
 async def test_request_branches_per_repository_then_merge_refuse_and_discard_from_the_terminal(tmp_path: Path) -> None:
     scenario = json.dumps({"scripts": [
+        router(["web-app", "api-service"], "move to v2"),  # names are hints: the router settles the route
         plan("v2", ("web-app/backend", "pin v2", []), ("web-app/frontend", "use v2", ["web-app/backend"]), ("api-service", "pin v2", [])),
         writes("web-app/backend", {"requirements.txt": "shared-lib==2.0.0\n"}, summary="backend pins v2", claims=["requirements.txt"]),
         writes("web-app/frontend", {"package.json": '{"apiVersion": "2"}\n', "src/new.js": "v2()\n"}, summary="frontend on v2",

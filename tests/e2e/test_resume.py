@@ -24,7 +24,7 @@ from claude_tunnels.events.log import Stored
 from claude_tunnels.tunnels.demo.sample_tree import lay_out
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
-from tests.e2e.scenarios import plan, scenario
+from tests.e2e.scenarios import plan, router, scenario
 from tests.e2e.world import BASE_LIMITS
 from tests.git.repos import run
 from tests.helpers.resume_proc import Runner
@@ -128,7 +128,8 @@ async def test_a_crash_in_the_middle_of_four_requests(tmp_path: Path) -> None:
              match="BOB"),
         plan("dan", ("shared-lib/core", "DAN core", []), match="DAN"),
     ]
-    quick = [writes("web-app/frontend"), writes("shared-lib/docs"), writes("shared-lib/core")]
+    quick = [writes("web-app/frontend"), writes("shared-lib/docs"), writes("shared-lib/core"),
+             router(["api-service", "shared-lib"], "BOB change")]  # names are hints: Bob's two projects are routed
     first = scenario(*plans, {"name": "planner-carl", "match": ["Plan the workspace tasks.", "CARL"], "turns": [{"hang": True}]},
                      writes("web-app/backend", hang=True), writes("api-service", hang=True), *quick)
     second = scenario(*plans, plan("carl", ("shared-lib/docs", "CARL docs", []), match="CARL"),

@@ -10,10 +10,12 @@ import pytest
 from msgspec.structs import replace
 
 from claude_tunnels.events.changes import ProposedTask, RepoChanges
+from claude_tunnels.events.values import Plan, PlannedTask
 from claude_tunnels.projections.changes import RepoState
 from claude_tunnels.projections.requests import RequestState, TaskState
 from claude_tunnels.tunnels.git.inventory import OurBranch, TaskFolder
-from claude_tunnels.tunnels.git.retention import Policy, RequestIndex, age, judge_branch, judge_folder
+from claude_tunnels.tunnels.git.retention import Policy, RequestIndex, age, judge_branch, judge_folder, task_of_branch
+from claude_tunnels.tunnels.git.tasks import branch_name
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 RID = "01JREQ0000000000000000000A"
@@ -132,3 +134,16 @@ def test_requests_are_found_however_a_branch_spells_their_id() -> None:
 @pytest.mark.parametrize(("seconds", "shown"), [(5, "5 s"), (90, "1 min"), (7200, "2 h"), (86400 * 3 + 5, "3 d"), (-4, "0 s")])
 def test_ages_are_short(seconds: int, shown: str) -> None:
     assert age(timedelta(seconds=seconds)) == shown
+
+
+def test_a_workspaces_second_task_is_found_by_its_own_branch() -> None:
+    plan = Plan(label="v2", tasks=[
+        PlannedTask(id="t1", workspace="web", task="apply v2"), PlannedTask(id="t2", workspace="web", task="run the tests", depends_on=["t1"]),
+    ], phases=[["t1"], ["t2"]])
+    state = replace(request(), plan=plan, tasks={
+        "t1": TaskState(workspace="web", task="apply v2", phase=1, task_id=f"{RID}-1", status="succeeded"),
+        "t2": TaskState(workspace="web", task="run the tests", phase=2, task_id=f"{RID}-2", status="failed"),
+    })
+    first, second = task_of_branch(state, branch(rest="web"), "tunnels/"), task_of_branch(state, branch(rest="web-2"), "tunnels/")
+    assert (first and first.task, second and second.task) == ("apply v2", "run the tests")
+    assert branch_name("tunnels/", RID, "web", 2) == f"tunnels/{RID.lower()}/web-2"

@@ -731,6 +731,62 @@ def routing_and_retries() -> list[Event]:
     return s.events
 
 
+def two_tasks_one_workspace() -> list[Event]:
+    """Tasks, not workspaces, are the unit of a plan: the library has two tasks ("release v2", then,
+    once its users are updated, "run the whole suite"), each with an id; the events name tasks by
+    the product's `<request>-<n>` ids. One user fails, so the library's second task is skipped
+    while its first stays succeeded, each on its own branch."""
+    s = Story("terminal:local", start_hours=14)
+    me = "terminal:hana"
+    r1 = s.new_id()
+    plan = Plan(
+        label="Library v2 and its users",
+        tasks=[
+            PlannedTask(id="t1", workspace="shared/core", task="Release v2"),
+            PlannedTask(id="t2", workspace="web/app", task="Move to core v2", depends_on=["t1"]),
+            PlannedTask(id="t3", workspace="api", task="Move to core v2", depends_on=["t1"]),
+            PlannedTask(id="t4", workspace="shared/core", task="Run the whole suite against both users", depends_on=["t2", "t3"]),
+        ],
+        phases=[["t1"], ["t3", "t2"], ["t4"]],
+    )
+    ask = s.message("Release core v2, move web and api to it, then run the core suite against both", me)
+    s.opened(r1, ask, [])
+    s.add(RouteDecided, request_id=r1, projects=["shared", "web", "api"], method="agent", usage=ROUTER)
+    s.add(PlanProposed, request_id=r1, plan=plan, usage=PLANNER)
+    s.add(PlanApproved, request_id=r1, by=me)
+
+    def run(key: str, phase: int) -> str:
+        planned, task_id = plan.task_for(key), plan.run_id(r1, key)
+        s.add(WorkspaceTaskDispatched, request_id=r1, task_id=task_id, workspace=planned.workspace, phase=phase, task=planned.task,
+              upstream=list(planned.depends_on))
+        s.add(WorkspaceTaskStarted, request_id=r1, task_id=task_id, workspace=planned.workspace, agent="local")
+        return task_id
+
+    s.add(PhaseStarted, request_id=r1, phase=1, workspaces=["shared/core [t1]"])
+    one = run("t1", 1)
+    s.add(WorkspaceTaskSucceeded, request_id=r1, task_id=one, workspace="shared/core",
+          result=TaskResult(summary="core 2.0.0 released", changed_files=["VERSION"], test_result="pass"), usage=agent_usage(2),
+          facts=TaskFacts(repo="shared", branch=f"tunnels/{r1.lower()}/shared/core", base="a" * 40, start="a" * 40, commit="b" * 40,
+                          files=[FileDiff(path="core/VERSION", added=1, removed=1)]))
+    s.add(PhaseCompleted, request_id=r1, phase=1, succeeded=["shared/core [t1]"])
+    s.add(PhaseStarted, request_id=r1, phase=2, workspaces=["api [t3]", "web/app [t2]"])
+    three, two = run("t3", 2), run("t2", 2)
+    s.add(WorkspaceTaskSucceeded, request_id=r1, task_id=two, workspace="web/app",
+          result=TaskResult(summary="web pins core 2.0.0", changed_files=["requirements.txt"], test_result="pass"), usage=agent_usage(1))
+    s.add(WorkspaceTaskFailed, request_id=r1, task_id=three, workspace="api", error="api tests fail on core 2.0.0", usage=agent_usage(1))
+    s.add(PhaseCompleted, request_id=r1, phase=2, succeeded=["web/app [t2]"], failed=["api [t3]"])
+    s.add(PhaseStarted, request_id=r1, phase=3, workspaces=[])
+    s.add(WorkspaceTaskSkipped, request_id=r1, task_id=plan.run_id(r1, "t4"), workspace="shared/core", because=["api [t3]"])
+    s.add(PhaseCompleted, request_id=r1, phase=3, skipped=["shared/core [t4]"])
+    summary = (
+        "2 of 4 workspace tasks succeeded.\n✓ shared/core [t1]: core 2.0.0 released\n✗ api [t3]: api tests fail on core 2.0.0\n"
+        "✓ web/app [t2]: web pins core 2.0.0\n– shared/core [t4]: skipped: api [t3] did not succeed"
+    )
+    s.add(RequestCompleted, request_id=r1, summary=summary, succeeded=2, failed=1, skipped=1,
+          usage=ROUTER + PLANNER + agent_usage(2) + agent_usage(1) + agent_usage(1))
+    return s.events
+
+
 STORIES: dict[str, Callable[[], list[Event]]] = {
     "three_phase_request": three_phase_request,
     "conversation": conversation,
@@ -742,6 +798,7 @@ STORIES: dict[str, Callable[[], list[Event]]] = {
     "resumed_after_restart": resumed_after_restart,
     "request_branches": request_branches,
     "routing_and_retries": routing_and_retries,
+    "two_tasks_one_workspace": two_tasks_one_workspace,
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from claude_tunnels.actors.plans import PlanDraft, PlanInvalid, TaskDraft, graph_warnings, layers, parse_draft, validate
@@ -27,6 +28,11 @@ def tree(tmp_path: Path) -> Tree:
     (root / "web-app" / ".hidden").mkdir()
     (root / "web-app" / ".hidden" / "CLAUDE.md").write_text("# hidden\n")
     return discover(root)
+
+
+def with_ids(*tasks: tuple[str, str, list[str]]) -> PlanDraft:
+    """A draft whose tasks carry ids: `(id, workspace, depends_on)`."""
+    return PlanDraft(label="l", tasks=[TaskDraft(id=i, workspace=w, task=f"do {w}", depends_on=d) for i, w, d in tasks])
 
 
 def draft(*tasks: tuple[str, list[str]]) -> PlanDraft:
@@ -53,7 +59,6 @@ def test_a_bare_workspace_name_is_resolved_within_the_single_routed_project(tree
         ((("shared-lib/core", ["shared-lib/docs"]), ("shared-lib/docs", ["shared-lib/core"])), "cycle"),
         ((("shared-lib/core", ["shared-lib/core"]),), "depends on itself"),
         ((("shared-lib/core", ["web-app/backend"]),), "has no task in the plan"),
-        ((("shared-lib/core", []), ("shared-lib/core", [])), "two tasks for shared-lib/core"),
         ((("nope/none", []),), "'nope/none', which is not a workspace here"),
         ((("web-app/linked", []),), "'web-app/linked', which is not a workspace here"),
         ((("../../etc", []),), "'../../etc', which is refused as a workspace name: `..` components"),
@@ -193,3 +198,69 @@ def test_a_dependency_through_a_workspace_outside_the_plan_is_warned_about_too()
     tasks = [PlannedTask(workspace="web/app", task="x"), PlannedTask(workspace="core/api", task="y")]
     assert graph_warnings(tasks, [["core/api", "web/app"]], graph) == ["⚠ web/app depends on core/api but runs in the same phase"]
     assert graph_warnings(tasks, [["core/api"], ["web/app"]], graph) == []
+
+
+def test_a_workspace_may_have_several_tasks_one_phase_at_a_time(tree: Tree) -> None:
+    plan = validate(with_ids(
+        ("t1", "shared-lib/core", []), ("t2", "web-app/backend", ["t1"]), ("t3", "api-service", ["t1"]),
+        ("t4", "shared-lib/core", ["t2", "t3"]),
+    ), tree, ["shared-lib", "web-app", "api-service"])
+    assert plan.phases == [["t1"], ["t3", "t2"], ["t4"]]
+    assert [(t.key, t.workspace, t.depends_on) for t in plan.tasks] == [
+        ("t1", "shared-lib/core", []), ("t2", "web-app/backend", ["t1"]), ("t3", "api-service", ["t1"]),
+        ("t4", "shared-lib/core", ["t2", "t3"]),
+    ]
+    assert plan.label_of("t4") == "shared-lib/core [t4]" and plan.ordinal("t4") == 2 and plan.ordinal("t1") == 1
+
+
+def test_two_independent_tasks_of_a_workspace_are_serialised_in_the_order_written(tree: Tree) -> None:
+    plan = validate(with_ids(("a", "shared-lib/core", []), ("b", "shared-lib/core", []), ("c", "shared-lib/docs", [])), tree, ["shared-lib"])
+    assert plan.phases == [["a", "c"], ["b"]]
+
+
+def test_without_ids_a_workspace_with_one_task_keeps_its_name_as_the_key(tree: Tree) -> None:
+    plan = validate(draft(("shared-lib/core", []), ("shared-lib/docs", ["shared-lib/core"])), tree, ["shared-lib"])
+    assert [t.key for t in plan.tasks] == ["shared-lib/core", "shared-lib/docs"]
+    assert b'"id"' not in msgspec.json.encode(plan)  # written like a plan recorded before ids
+
+
+def test_without_ids_two_tasks_of_a_workspace_get_ids_by_their_place(tree: Tree) -> None:
+    plan = validate(draft(("shared-lib/core", []), ("shared-lib/docs", []), ("shared-lib/core", [])), tree, ["shared-lib"])
+    assert [t.key for t in plan.tasks] == ["t1", "t2", "t3"]
+    assert plan.phases == [["t1", "t2"], ["t3"]]
+
+
+def test_a_dependency_may_name_a_workspace_that_has_one_task(tree: Tree) -> None:
+    plan = validate(with_ids(("t1", "shared-lib/core", []), ("t2", "shared-lib/docs", ["shared-lib/core"])), tree, ["shared-lib"])
+    assert plan.tasks[1].depends_on == ["t1"]
+
+
+@pytest.mark.parametrize(
+    "tasks, message",
+    [
+        ((("t1", "shared-lib/core", []), ("t1", "shared-lib/docs", [])), "two tasks with the id t1 (tasks 1 and 2); give each task its own id"),
+        ((("t1", "shared-lib/core", ["t9"]),), "t1 (shared-lib/core) depends on 't9', which is neither a task id of the plan (t1) nor a workspace"),
+        ((("t1", "shared-lib/core", ["t1"]),), "t1 (shared-lib/core) depends on itself"),
+        ((("t1", "shared-lib/core", ["t2"]), ("t2", "shared-lib/docs", ["t1"])), "the plan's dependencies form a cycle between t1, t2"),
+        ((("t1", "shared-lib/core", []), ("t2", "shared-lib/core", ["t3"]), ("t3", "shared-lib/docs", ["shared-lib/core"])),
+         "t3 (shared-lib/docs) depends on shared-lib/core, which has several tasks (t1, t2); name the task id"),
+        ((("t1", "shared-lib/core", ["web-app/backend"]),), "depends on web-app/backend, which has no task in the plan"),
+        ((("t 1", "shared-lib/core", []),), "the task for shared-lib/core has the id 't 1'; an id is a short name"),
+        ((("shared-lib/core", "shared-lib/core", []),), "has the id 'shared-lib/core'"),
+    ],
+    ids=["duplicate id", "unknown id", "self", "cycle", "ambiguous workspace", "no task", "bad id", "id with a slash"],
+)
+def test_plans_with_task_ids_are_refused_with_the_reason(tree: Tree, tasks: tuple, message: str) -> None:
+    with pytest.raises(PlanInvalid) as caught:
+        validate(with_ids(*tasks), tree, ["shared-lib", "web-app"])
+    assert message in str(caught.value)
+
+
+def test_a_later_task_of_a_used_workspace_earns_no_warning() -> None:
+    tasks = [
+        PlannedTask(id="t1", workspace="core/api", task="v2"), PlannedTask(id="t2", workspace="web/app", task="use v2", depends_on=["t1"]),
+        PlannedTask(id="t3", workspace="core/api", task="tests", depends_on=["t2"]),
+    ]
+    graph = merged([("web/app", "core/api", "pyproject name")])
+    assert graph_warnings(tasks, [["t1"], ["t2"], ["t3"]], graph) == []
+    assert graph_warnings(tasks, [["t2"], ["t1"], ["t3"]], graph) == ["⚠ web/app depends on core/api but runs before it (phase 1, core/api in phase 2)"]

@@ -12,7 +12,7 @@ from claude_tunnels.tunnels.claude.permissions import (
     Decision,
     PermissionPolicy,
 )
-from claude_tunnels.tunnels.claude.runner import run_agent, run_workspace_task
+from claude_tunnels.tunnels.claude.runner import WarmAgent, run_agent, run_workspace_task
 from claude_tunnels.tunnels.claude.spec import AgentOutcome, AgentSpec, Progress
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Decision",
     "PermissionPolicy",
     "Progress",
+    "WarmAgent",
     "run_agent",
     "run_workspace_task",
 ]

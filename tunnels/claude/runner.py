@@ -31,7 +31,7 @@ from claude_agent_sdk import (
 from claude_tunnels.actors.agent_errors import AgentFailed, AgentOutputInvalid, AgentTimeout
 from claude_tunnels.actors.ports import Asker, PermissionNote
 from claude_tunnels.events.values import TaskResult, Usage, bounded_result, usd
-from claude_tunnels.tunnels.claude import environment
+from claude_tunnels.tunnels.claude import environment, scratch
 from claude_tunnels.tunnels.claude.confinement import ReadScope, home_areas
 from claude_tunnels.tunnels.claude.guard import ToolGuard
 from claude_tunnels.tunnels.claude.options import build_options, sandbox_env
@@ -67,17 +67,87 @@ async def run_agent(
     grace period.
     """
     with _run_dir(spec.sandbox_dir) as (run_dir, run_env):
-        session = _Session(spec, on_progress, run_dir, run_env, on_decision, ask)
+        session = _Session(spec, run_dir, run_env)
+        session.listen(on_progress, on_decision, ask)
         deadline = asyncio.timeout(spec.timeout_s)
         try:
             async with deadline:
-                return await session.run()
+                await session.connect()
+                return await session.converse(spec.prompt)
         except TimeoutError:
             if deadline.expired():
                 raise AgentTimeout(spec.timeout_s) from None
             raise
         finally:
             await session.close()
+
+
+class WarmAgent:
+    """A workspace session started ahead of its task: the CLI is running and initialised (its
+    settings, CLAUDE.md and skills loaded, our hooks registered) and waits for its prompt.
+
+    Nothing reaches the model and no tool runs until `run` sends the prompt: a CLI in streaming
+    mode acts only on a user message. `close` ends the process (SIGTERM) whatever state it is in.
+    """
+
+    def __init__(self, spec: AgentSpec) -> None:
+        if spec.kind != "workspace":
+            raise ValueError(f"a warm agent is a workspace agent, got kind={spec.kind!r}")
+        self.spec = spec
+        self._stack = contextlib.ExitStack()
+        self._session: _Session | None = None
+        self._used = False
+
+    @property
+    def pid(self) -> int | None:
+        """The CLI's process id once started (None before, or when it did not say)."""
+        return self._session.pid if self._session is not None else None
+
+    async def start(self) -> None:
+        """Start the CLI and wait for its initialisation (`AgentFailed` when it cannot start).
+        Bounded by the task's own timeout, so a CLI that hangs at start-up does not stay."""
+        try:
+            run_dir, run_env = self._stack.enter_context(_run_dir(self.spec.sandbox_dir))
+            self._session = _Session(self.spec, run_dir, run_env)
+            async with asyncio.timeout(self.spec.timeout_s):
+                await self._session.connect()
+        except TimeoutError:
+            await self.close()
+            raise AgentFailed(f"Claude Code did not start within {self.spec.timeout_s:g} s") from None
+        except BaseException:
+            await self.close()
+            raise
+
+    async def run(
+        self, prompt: str, on_progress: ProgressCallback | None = None, *,
+        on_decision: DecisionCallback | None = None, ask: Asker | None = None,
+    ) -> tuple[TaskResult, AgentOutcome]:
+        """Send the task's prompt and run it to its end, as `run_workspace_task` does (the same
+        errors, the task's timeout counted from here); the CLI is gone when this returns."""
+        session = self._session
+        if session is None or self._used:
+            raise RuntimeError("a warm agent runs one prompt, after start()")
+        self._used = True
+        session.listen(on_progress, on_decision, ask)
+        deadline = asyncio.timeout(self.spec.timeout_s)
+        try:
+            async with deadline:
+                outcome = await session.converse(prompt)
+        except TimeoutError:
+            if deadline.expired():
+                raise AgentTimeout(self.spec.timeout_s) from None
+            raise
+        finally:
+            await self.close()
+        return _task_result(outcome), outcome
+
+    async def close(self) -> None:
+        """End the CLI (if it runs) and remove the run's private folder; safe to call again."""
+        try:
+            if self._session is not None:
+                await self._session.close()
+        finally:
+            self._stack.close()
 
 
 async def run_workspace_task(
@@ -88,19 +158,20 @@ async def run_workspace_task(
     if spec.kind != "workspace":
         raise ValueError(f"run_workspace_task needs a workspace agent, got kind={spec.kind!r}")
     outcome = await run_agent(spec, on_progress, on_decision=on_decision, ask=ask)
+    return _task_result(outcome), outcome
+
+
+def _task_result(outcome: AgentOutcome) -> TaskResult:
     try:
-        return bounded_result(msgspec.convert(outcome.structured_output, TaskResult)), outcome
+        return bounded_result(msgspec.convert(outcome.structured_output, TaskResult))
     except msgspec.ValidationError as err:
         raise AgentOutputInvalid(f"the task result is malformed: {err}", usage=outcome.usage) from err
 
 
 class _Session:
-    def __init__(
-        self, spec: AgentSpec, on_progress: ProgressCallback | None, run_dir: Path, run_env: dict[str, str],
-        on_decision: DecisionCallback | None, ask: Asker | None,
-    ):
+    def __init__(self, spec: AgentSpec, run_dir: Path, run_env: dict[str, str]):
         self.spec = spec
-        self.on_progress = on_progress
+        self.on_progress: ProgressCallback | None = None
         workspace = spec.kind == "workspace"
         private = run_dir / "private"
         try:
@@ -116,21 +187,38 @@ class _Session:
             spec.cwd, spec.bash if workspace else BashRules(mode="deny_all"), reads=scope,
             network_allow=network, relay=spec.relay if workspace else frozenset(), own_branch=spec.git is not None,
         )
-        self.guard = ToolGuard(policy, on_decision=on_decision, ask=ask)
+        self.guard = ToolGuard(policy)
         self.stderr: deque[str] = deque(maxlen=_STDERR_LINES)
         options = build_options(spec, self.guard, launch, self._on_stderr, scope.sandbox_denials(), private / "settings.json")
         self.client = ClaudeSDKClient(options)
         self.pid: int | None = None
         self.ended = False  # the CLI sent its result: it is idle and exits when stdin closes
 
-    async def run(self) -> AgentOutcome:
-        texts: list[str] = []
-        result: ResultMessage | None = None
+    def listen(self, on_progress: ProgressCallback | None, on_decision: DecisionCallback | None, ask: Asker | None) -> None:
+        """Who hears this session's progress and decisions, and who is asked (known once it is due)."""
+        self.on_progress = on_progress
+        self.guard.on_decision = on_decision
+        self.guard.ask = ask
+
+    async def connect(self) -> None:
+        """Start the CLI and wait for its initialisation; nothing is sent to the model yet."""
         try:
             await self.client.connect()
             pid = (await self.client.get_server_info() or {}).get("pid")
             self.pid = pid if isinstance(pid, int) else None
-            await self.client.query(self.spec.prompt)
+        except ClaudeSDKError as err:
+            raise AgentFailed(self._crash_reason(err)) from err
+        except Exception as err:
+            if type(err) is not Exception:  # the SDK's control-request timeouts are bare Exceptions
+                raise
+            raise AgentFailed(_one_line(f"Claude Code did not respond: {err}")) from err
+
+    async def converse(self, prompt: str) -> AgentOutcome:
+        """Send `prompt` and read the session to its result."""
+        texts: list[str] = []
+        result: ResultMessage | None = None
+        try:
+            await self.client.query(prompt)
             calls: dict[str, ToolUseBlock] = {}
             async for message in self.client.receive_response():
                 if isinstance(message, AssistantMessage):
@@ -291,21 +379,26 @@ def _run_dir(sandbox_dir: Path | None) -> Iterator[tuple[Path, dict[str, str]]]:
 
     The TMPDIR is always the run's own, short and empty: the sandbox puts its proxy sockets there
     (a socket path must stay short, see `MAX_TMPDIR_CHARS`) and it is the one temporary folder
-    the agent's commands may see."""
+    the agent's commands may see. Folders made in `/tmp` are emptied at the end and removed once
+    no session that started while they existed runs (`scratch`: other sessions hide them by name)."""
     if sandbox_dir is not None:
         sandbox_dir.mkdir(parents=True, exist_ok=True)
-    run_dir = Path(tempfile.mkdtemp(prefix="run-" if sandbox_dir else "tunnels-agent-", dir=sandbox_dir))
-    scratch = Path(tempfile.mkdtemp(prefix="tnl-"))
-    try:
-        env = sandbox_env(run_dir) if sandbox_dir is not None else {}
-        for path in env.values():
-            Path(path).mkdir()
-        if len(str(scratch)) <= MAX_TMPDIR_CHARS or "TMPDIR" not in env:
-            env["TMPDIR"] = str(scratch)
-        yield run_dir, env
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch.live_session():
+        run_dir = Path(tempfile.mkdtemp(prefix="run-" if sandbox_dir else "tunnels-agent-", dir=sandbox_dir))
+        temporary = Path(tempfile.mkdtemp(prefix="tnl-"))
+        try:
+            env = sandbox_env(run_dir) if sandbox_dir is not None else {}
+            for path in env.values():
+                Path(path).mkdir()
+            if len(str(temporary)) <= MAX_TMPDIR_CHARS or "TMPDIR" not in env:
+                env["TMPDIR"] = str(temporary)
+            yield run_dir, env
+        finally:
+            if sandbox_dir is not None:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            else:
+                scratch.retire(run_dir)
+            scratch.retire(temporary)
 
 
 def _first_line(err: Exception) -> str:

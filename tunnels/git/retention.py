@@ -92,9 +92,10 @@ def live(request: RequestState) -> bool:
 
 def task_of_branch(request: RequestState, branch: OurBranch, prefix: str) -> TaskState | None:
     """The task of `request` whose branch `branch` is."""
-    for task in request.tasks.values():
+    for key, task in request.tasks.items():
         recorded = task.facts.branch if task.facts is not None else ""
-        if branch.name in (recorded, branch_name(prefix, request.request_id, task.workspace)):
+        ordinal = request.plan.ordinal(key) if request.plan is not None else 1
+        if branch.name in (recorded, branch_name(prefix, request.request_id, task.workspace, ordinal)):
             return task
     return None
 

@@ -22,8 +22,10 @@ from pathlib import Path
 from claude_tunnels.actors.ports import TaskOrder
 from claude_tunnels.actors.tree import Workspace
 from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.events.execution import WorkspaceTaskDispatched
 from claude_tunnels.events.values import FileDiff, TaskFacts, TaskResult, TestRun
 from claude_tunnels.projections import RequestsView
+from claude_tunnels.projections.requests import task_key
 from claude_tunnels.tunnels.git import agent_gitdir, manifest, worktrees
 from claude_tunnels.tunnels.git.agent_gitdir import TaskGit
 from claude_tunnels.tunnels.git.claims import MAX_FILES, declared_test_run, mismatches
@@ -53,10 +55,12 @@ class Placement:
     """In git: what the agent's own git commands use (`agent_gitdir`)."""
 
 
-def branch_name(prefix: str, request_id: str, workspace: str) -> str:
-    """`<prefix><request>/<workspace>`, with whatever git refuses in a ref written `-`."""
+def branch_name(prefix: str, request_id: str, workspace: str, ordinal: int = 1) -> str:
+    """`<prefix><request>/<workspace>` for the first task of a workspace in the request's plan,
+    `…/<workspace>-2` for its second, …; whatever git refuses in a ref written `-`."""
     safe = "/".join(part.strip(".") or "ws" for part in _REF_UNSAFE.sub("-", workspace).split("/"))
-    return f"{prefix}{request_id.lower()}/{safe}".replace("..", ".")
+    again = f"-{ordinal}" if ordinal > 1 else ""
+    return f"{prefix}{request_id.lower()}/{safe}{again}".replace("..", ".")
 
 
 class GitTasks:
@@ -80,44 +84,89 @@ class GitTasks:
 
     async def place(self, order: TaskOrder, workspace: Workspace) -> Placement:
         """The folder the task's agent works in: a fresh worktree in git, the workspace itself outside."""
+        dispatched = order.dispatched
+        placement = await self.place_ahead(dispatched.request_id, dispatched.task_id, workspace, attempt=dispatched.attempt, own_git=False)
+        return await self.ready(placement, order)
+
+    async def place_ahead(
+        self, request_id: str, task_id: str, workspace: Workspace, *, attempt: int = 1, own_git: bool = True,
+    ) -> Placement:
+        """The task's folder before it is due (a warm agent starts in it): in git, its worktree at
+        the request's base on the task's branch, with the agent's git directory (`own_git`);
+        outside git, the workspace. `ready` completes it when the task is due."""
         assert workspace.path is not None
         repo = await repository_root(workspace.path) if self.settings.worktrees else None
         if repo is None:
-            return Placement(cwd=workspace.path, workspace=workspace, before=await asyncio.to_thread(manifest.take, workspace.path))
-        dispatched = order.dispatched
+            return Placement(cwd=workspace.path, workspace=workspace)
         label = self._label(repo)
         try:
-            base, base_branch = await self._base(dispatched.request_id, repo, label)
+            base, base_branch = await self._base(request_id, repo, label)
             # A run again after a restart (attempt 2) gets a worktree of its own: nothing of the
             # interrupted one (removed by `roll_back`) is reused, and `-B` moves the branch back to the base.
-            path = self._path(dispatched.request_id, dispatched.task_id, dispatched.attempt)
+            path = self._path(request_id, task_id, attempt)
             await self._remove_leftovers(repo, [path])
-            tree = await worktrees.create(
-                repo, path=path, branch=branch_name(self.settings.branch_prefix, dispatched.request_id, dispatched.workspace), base=base,
-            )
+            branch = branch_name(self.settings.branch_prefix, request_id, workspace.qualified, self._ordinal(request_id, task_id, workspace.qualified))
+            tree = await worktrees.create(repo, path=path, branch=branch, base=base)
         except GitError as err:
             raise PreparationFailed(f"could not make the task's worktree: {err}") from err
-        try:
-            await worktrees.merge(tree, self._upstream_branches(dispatched.request_id, dispatched.upstream, label))
-            start = await head_commit(tree.path)
-        except (worktrees.MergeConflict, GitError) as err:
-            await worktrees.remove(tree, delete_branch=True)
-            raise PreparationFailed(f"its upstream tasks' changes do not merge: {err}") from err
         rel = workspace.path.resolve().relative_to(repo)
+        placement = Placement(cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, base_branch=base_branch)
         if not (tree.path / rel).is_dir():
             await worktrees.remove(tree, delete_branch=True)
             raise PreparationFailed(
                 f"{workspace.qualified} is not committed in its repository {label}, so a worktree does not have it: "
                 "commit it (or set git.worktrees: false to edit it in place)"
             )
+        if own_git:
+            await self._own_git(placement)
+        return placement
+
+    async def ready(self, placement: Placement, order: TaskOrder) -> Placement:
+        """Complete `placement` when its task is due: outside git, the manifest to compare with
+        afterwards; in git, the branches of its upstream tasks merged in and the agent's git
+        directory laid out again at the merged commit (same paths, so a warm agent's environment
+        and sandbox, which name them, stay right)."""
+        if placement.worktree is None:
+            placement.before = await asyncio.to_thread(manifest.take, placement.cwd)
+            return placement
+        tree, dispatched = placement.worktree, order.dispatched
+        branches = self._upstream_branches(dispatched, placement.repo_label)
         try:
-            agent_git = await agent_gitdir.prepare(tree, rel)
-        except (GitError, OSError) as err:
+            await worktrees.merge(tree, branches)
+            placement.start = await head_commit(tree.path)
+        except (worktrees.MergeConflict, GitError) as err:
             await worktrees.remove(tree, delete_branch=True)
+            raise PreparationFailed(f"its upstream tasks' changes do not merge: {err}") from err
+        if branches or placement.agent_git is None:
+            await self._own_git(placement)
+        return placement
+
+    async def _own_git(self, placement: Placement) -> None:
+        assert placement.worktree is not None
+        try:
+            placement.agent_git = await agent_gitdir.prepare(placement.worktree, placement.rel)
+        except (GitError, OSError) as err:
+            await worktrees.remove(placement.worktree, delete_branch=True)
             raise PreparationFailed(f"could not prepare the task's worktree: {err}") from err
-        return Placement(
-            cwd=tree.path / rel, workspace=workspace, worktree=tree, repo_label=label, rel=rel, start=start, agent_git=agent_git, base_branch=base_branch,
-        )
+
+    async def drop_ahead(self, placement: Placement) -> None:
+        """A placement made ahead whose task will not run from it (its warm agent was dropped):
+        its worktree and branch go (nothing ran in it)."""
+        if placement.worktree is not None:
+            await worktrees.remove(placement.worktree, delete_branch=True)
+
+    def forget(self, request_id: str) -> None:
+        """Forget the request's pinned bases (its plan was dropped before any task ran: a new
+        plan pins its own when its first task is placed)."""
+        for key in [key for key in self._pins if key[0] == request_id]:
+            self._pins.pop(key, None)
+
+    def _ordinal(self, request_id: str, task_id: str, workspace: str) -> int:
+        """Which task of its workspace in the plan task `task_id` is (1, 2, …): its branch's suffix."""
+        request = self.requests.get(request_id)
+        if request is None or request.plan is None:
+            return 1
+        return request.plan.ordinal(task_key(request, task_id, workspace))
 
     def _path(self, request_id: str, task_id: str, attempt: int) -> Path:
         return self.folder / request_id / (task_id if attempt <= 1 else f"{task_id}.{attempt}")
@@ -151,12 +200,32 @@ class GitTasks:
                 self._pins[(request_id, label)] = earlier[0] if earlier else (await head_commit(repo), await current_branch(repo) or "")
             return self._pins[(request_id, label)]
 
-    def _upstream_branches(self, request_id: str, upstream: Sequence[str], label: str) -> list[str]:
-        request = self.requests.get(request_id)
+    def _upstream_branches(self, dispatched: WorkspaceTaskDispatched, label: str) -> list[str]:
+        """The branches in repository `label` of the tasks the dispatched one builds on, in phase
+        order: its upstream tasks and theirs (a task two steps up in this repository counts, such
+        as a library's "apply v2" under its "run the tests" after the users were updated), and the
+        earlier tasks of its own workspace. Merging a branch another one holds already is a no-op."""
+        request = self.requests.get(dispatched.request_id)
+        if request is None:
+            return []
+        wanted = set(dispatched.upstream)  # task keys (`PlannedTask.key`)
+        if request.plan is not None:
+            mine = task_key(request, dispatched.task_id, dispatched.workspace)
+            phase = request.tasks[mine].phase if mine in request.tasks else 0
+            wanted |= {key for key, task in request.tasks.items() if task.workspace == dispatched.workspace and task.phase < phase}
+            todo = list(wanted)
+            while todo:
+                key = todo.pop()
+                if key in request.tasks and key in {t.key for t in request.plan.tasks}:
+                    for dep in request.plan.task_for(key).depends_on:
+                        if dep not in wanted:
+                            wanted.add(dep)
+                            todo.append(dep)
+        order = request.plan.order() if request.plan is not None else list(dispatched.upstream)
         branches = []
-        for workspace in upstream:
-            task = request.tasks.get(workspace) if request else None
-            if task is not None and task.facts is not None and task.facts.repo == label and task.facts.commit:
+        for key in order:
+            task = request.tasks.get(key)
+            if key in wanted and task is not None and task.facts is not None and task.facts.repo == label and task.facts.commit:
                 branches.append(task.facts.branch)
         return branches
 

@@ -26,23 +26,25 @@ _MAX_GLOB_CHARS = 200
 _MAX_GLOB_STARS = 8  # each `**` is a `.*`: many of them backtrack without end on a long path
 
 
-def manifest_graph(root: Path, workspaces: Sequence[Workspace]) -> Graph:
+def manifest_graph(root: Path, workspaces: Sequence[Workspace], *, read: list[Path] | None = None) -> Graph:
     """The edges the manifests of the local `workspaces` (under the real folder `root`, their
     paths real too, as discovery gives them) give, and the warnings about manifests that were
-    skipped or names that matched twice."""
+    skipped or names that matched twice. `read`, when given, receives the manifest files found."""
     warnings: list[str] = []
     declared: dict[str, Declared] = {}
     for workspace in workspaces:
         if workspace.path is not None:
-            declared[workspace.qualified] = _read(root, workspace, warnings)
+            declared[workspace.qualified] = _read(root, workspace, warnings, read)
     return _Matcher(root, workspaces, declared, warnings).graph()
 
 
-def _read(root: Path, workspace: Workspace, warnings: list[str]) -> Declared:
+def _read(root: Path, workspace: Workspace, warnings: list[str], read: list[Path] | None) -> Declared:
     assert workspace.path is not None
     found = Declared()
     for name, parse in manifests_in(workspace.path):
         shown = f"{workspace.qualified}/{name}"
+        if read is not None:
+            read.append(workspace.path / name)
         try:
             text = read_manifest(workspace.path / name, root)
             if text is not None:

@@ -31,6 +31,8 @@ from claude_tunnels.actors.ports import Monotonic, Timers
 from claude_tunnels.actors.reactions import Directory
 from claude_tunnels.actors.reconcile import reconcile
 from claude_tunnels.actors.task_runner import TaskRunner
+from claude_tunnels.actors.tree import TreeError
+from claude_tunnels.actors.warming import Warming
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import MessageReceived, ReplyPosted
@@ -101,6 +103,8 @@ class Orchestrator:
         self.runner: ProjectionRunner | None = None
         self.ctx: ActorContext | None = None
         self.directory: Directory | None = None
+        self.trees: DiskTree | None = None
+        """The project tree (kept, and checked against the folders once per request)."""
         self.dispatcher: Dispatcher | None = None
         self._channel_factory = channels
         self.channels: list[Any] = []
@@ -137,7 +141,11 @@ class Orchestrator:
             lost_after_s=loaded.settings.remote.lost_after_s, timers=self.timers, monotonic=self.monotonic,
             background=self.background, clock=self.clock,
         )
-        trees = DiskTree(loaded, self.remote)
+        trees = self.trees = DiskTree(loaded, self.remote)
+        try:  # the first walk, in a worker thread: afterwards the loop reads the kept tree
+            await trees.current()
+        except TreeError as err:
+            log.warning("the project tree cannot be read yet: %s", err)  # each request says it again
         sessions_settings = SessionSettings(loaded, self.agent_env)
         local = LocalExecutor(
             sessions_settings, trees, GitTasks(loaded, requests), sandbox_problem=await sandbox_problem(loaded)
@@ -146,9 +154,13 @@ class Orchestrator:
             Housekeeping(loaded, requests, trees, self.timers, self.clock, self.background, local.running))
         self.tasks = TaskRunner(
             loaded, recorder, requests, self.clock, self.ids, {"local": local, "remote": self.remote},
-            monotonic=self.monotonic, background=self.background,
+            monotonic=self.monotonic, background=self.background, warmer=local.warm,
         )
         self.runner.add_listener(self.tasks.desk.on_event)
+        # Tasks' sessions started ahead follow the requests; all of them end at shutdown (after
+        # the background work, which may still hand one out, has stopped).
+        self.runner.add_listener(Warming(requests, local.warm, self.background).on_event)
+        self._stack.push_async_callback(local.warm.close)
         adopted = await self.remote.adopt(self.tasks.handle_for)  # before start(): their agents' reports must find them
         await self.remote.start()
         self._stack.push_async_callback(self.remote.stop)

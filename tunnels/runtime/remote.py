@@ -240,7 +240,7 @@ class RemoteWorkspaces:
         limits, permissions = settings.limits, settings.permissions
         bash = permissions.bash
         upstream = [
-            UpstreamResult(workspace=dep, result=task.result) for dep in dispatched.upstream
+            UpstreamResult(workspace=task.workspace, result=task.result) for dep in dispatched.upstream
             if request is not None and (task := request.tasks.get(dep)) is not None and task.result is not None
         ]  # in the prompt already; kept for agents older than the `prompt` field
         return TaskCommand(

@@ -47,7 +47,9 @@ async def test_a_request_from_a_thread_is_planned_approved_by_button_and_answere
 
 
 async def test_two_threads_run_two_requests_at_once(tmp_path: Path) -> None:
-    async with slack_world(tmp_path, small(delay_s=1)) as w:
+    # Each task takes 3 s on the model: with warm sessions (no start-up after the click) the first
+    # request would otherwise be done before the second click's task starts on a loaded machine.
+    async with slack_world(tmp_path, small(delay_s=3)) as w:
         first = (await w.say(ALICE, ALPHA))["ts"]
         second = (await w.say(BOB, BETA))["ts"]
         plans = [await w.plan_message(first), await w.plan_message(second)]
