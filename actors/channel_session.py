@@ -27,7 +27,7 @@ from claude_tunnels.events.conversation import (
     RequestOpened,
 )
 from claude_tunnels.events.execution import RequestCancelled, RequestCompleted, RequestFailed
-from claude_tunnels.events.values import Usage
+from claude_tunnels.events.values import Delegation, Usage
 from claude_tunnels.projections.sessions import SessionState
 
 
@@ -63,7 +63,10 @@ class ChannelSession(EventActor):
         request_id = state.request.request_id if state.request else None
         self._record(state, NoticeIssued(**self.ctx.envelope(cause, request_id=request_id), text=text, level=level, reply_to=cause.id))  # type: ignore[arg-type]
 
-    def _open(self, state: SessionState, cause: Event, text: str, sender: str, channel: str, message_id: str) -> None:
+    def _open(
+        self, state: SessionState, cause: Event, text: str, sender: str, channel: str, message_id: str,
+        delegation: Delegation | None = None,
+    ) -> None:
         limit = self.ctx.settings.settings.limits.max_message_chars
         if len(text) > limit:
             self._notice(state, cause, f"That message is too long ({len(text)} characters; the limit is {limit}). Please shorten it.", "warning")
@@ -74,7 +77,7 @@ class ChannelSession(EventActor):
         history = request_history(state, now=self.ctx.clock.now(), ttl_s=limits.followup_ttl_s, max_chars=limits.max_message_chars)
         self._record(state, RequestOpened(
             **self.ctx.envelope(cause, request_id=self.ctx.ids.new_id()),
-            text=text, requester=sender, channel=channel, message_id=message_id, history=history,
+            text=text, requester=sender, channel=channel, message_id=message_id, history=history, delegation=delegation,
         ))
 
     # -- reactions ---------------------------------------------------------------------------
@@ -157,7 +160,7 @@ class ChannelSession(EventActor):
             # A bare "yes" or "stop" with nothing pending is not a request: say so.
             self._notice(state, message, "Nothing is running or waiting for approval.")
         else:
-            self._open(state, message, message.text, message.sender, message.channel, message.id)
+            self._open(state, message, message.text, message.sender, message.channel, message.id, message.delegation)
 
     def _changes_decision(self, state: SessionState, message: MessageReceived) -> bool:
         """A Merge / Open PR / Discard button, or `merge`, `pr`, `discard` typed (optionally with a

@@ -67,6 +67,12 @@ class ConfirmGate(EventActor):
         if request.status != "awaiting_approval" or request.revision != proposed.revision or request.approval_expires_at:
             return
         envelope = self.ctx.envelope(proposed, request_id=request.request_id)
+        if request.delegation is not None:
+            # A parent orchestrator's task: its approved plan authorises this one (no second approval).
+            by = f"{request.delegation.approved_by or 'the parent'} (parent request {request.delegation.request_id})"
+            self.ctx.emit(ConfirmationGiven(**self._once(proposed, "confirmation.given"), by=by, auto=True))
+            self.ctx.emit(PlanApproved(**self._once(proposed, "plan.approved"), by=by, auto=True))
+            return
         if self._auto(request.channel):
             self.ctx.emit(ConfirmationGiven(**self._once(proposed, "confirmation.given"), by="auto", auto=True))
             self.ctx.emit(PlanApproved(**self._once(proposed, "plan.approved"), by="auto", auto=True))

@@ -243,7 +243,9 @@ class TaskOrder:
 class TaskHandle(Protocol):
     """What a runner reports through while a task runs; it turns every report into events, once."""
 
-    def started(self, agent: str) -> None: ...
+    def started(self, agent: str, child_request_id: str = "") -> None:
+        """The task's agent started (`child_request_id`: the request a child orchestrator opened for it)."""
+        ...
 
     async def recorded(self) -> None:
         """Wait until everything reported so far is stored (a runner that must not act before its

@@ -148,9 +148,9 @@ class TaskRecorder:
             await asyncio.gather(previous, return_exceptions=True)
         await self._log.append(event)
 
-    def started(self, agent: str) -> None:
-        """The task's agent started its session."""
-        self._record(WorkspaceTaskStarted(**self._envelope(), agent=agent))
+    def started(self, agent: str, child_request_id: str = "") -> None:
+        """The task's agent started its session (a child orchestrator: opened its request)."""
+        self._record(WorkspaceTaskStarted(**self._envelope(), agent=agent, child_request_id=child_request_id[:100]))
 
     async def recorded(self) -> None:
         """Wait until everything reported so far is stored (a failure to store is raised)."""

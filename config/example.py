@@ -148,6 +148,19 @@ git:
 remote:
   lost_after_s: 30     # no heartbeat for this long: the agent is lost, its running task fails
 
+# This orchestrator as a workspace of a parent orchestrator (null url: it has none). At the
+# parent, `tunnels agent credentials PROJECT/NAME` makes the login; each task the parent hands
+# over runs here as a request of this orchestrator, authorised by the parent's approved plan.
+parent:
+  url: null            # the parent's NATS: nats://hub.example:4222 or tls://...
+  nkey_seed_file: null # the seed of that login (mode 0600; relative to root), or creds_file
+  creds_file: null     # a JWT .creds file instead, for a parent's server in operator mode
+  name: null           # the workspace the parent knows this orchestrator by: PROJECT/NAME
+  description: ""      # what this tree is for, read by the parent's planner
+  js_domain: null      # the parent's JetStream domain, when reached through a leaf node
+  heartbeat_s: 5       # the parent's remote.lost_after_s should be several of these
+  tls_ca_file: null    # the CA that signed the parent server's certificate (tls:// URLs)
+
 # Who may approve anyone's request (the requester always may): <channel>:<user id>,
 # e.g. [terminal:alice, slack:U012ABCDEF, telegram:123456789].
 approvers: []

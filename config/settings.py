@@ -378,6 +378,37 @@ class RemoteSettings(_Section, frozen=True, kw_only=True):
         _require_positive(self, "lost_after_s")
 
 
+class ParentSettings(_Section, frozen=True, kw_only=True):
+    """A parent orchestrator this one serves as a workspace (``url: None``: none).
+
+    The child connects to the parent's NATS as the nkey user `tunnels agent credentials NAME`
+    made there (the seed in ``nkey_seed_file``, relative to the root), announces itself as
+    ``name`` (``project/name`` at the parent) with ``description``, and runs each task the
+    parent hands it as a request of its own, authorised by the parent's approved plan."""
+
+    url: str | None = None
+    """The parent's NATS server: ``nats://hub:4222``, ``tls://…``."""
+    nkey_seed_file: str | None = None
+    creds_file: str | None = None
+    name: str | None = None
+    """The workspace name the parent knows this orchestrator by: ``project/name``."""
+    description: str = ""
+    """What this orchestrator's tree is for, shown to the parent's planner."""
+    js_domain: str | None = None
+    """The parent's JetStream domain, when the child reaches it through a leaf node."""
+    heartbeat_s: float = 5
+    tls_ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_positive(self, "heartbeat_s")
+        if self.url is None:
+            return
+        if not self.name or "/" not in self.name:
+            raise ValueError("`name` must be set, as project/name: the workspace the parent knows this orchestrator by")
+        if (self.nkey_seed_file is None) == (self.creds_file is None):
+            raise ValueError("set one of `nkey_seed_file` or `creds_file`: the login `tunnels agent credentials` made at the parent")
+
+
 class Settings(_Section, frozen=True, kw_only=True):
     """The whole of ``orchestrator.yaml``.
 
@@ -397,6 +428,7 @@ class Settings(_Section, frozen=True, kw_only=True):
     task_log: TaskLogSettings = msgspec.field(default_factory=TaskLogSettings)
     channels: ChannelSettings = msgspec.field(default_factory=ChannelSettings)
     remote: RemoteSettings = msgspec.field(default_factory=RemoteSettings)
+    parent: ParentSettings = msgspec.field(default_factory=ParentSettings)
     git: GitSettings = msgspec.field(default_factory=GitSettings)
     approvers: list[str] = []
 

@@ -8,6 +8,7 @@ from typing import Literal
 import msgspec
 
 from claude_tunnels.events.base import SessionEvent
+from claude_tunnels.events.values import Delegation
 
 Answer = Literal["approve", "cancel"]
 Action = Literal["approve", "cancel", "merge", "pr", "discard"]
@@ -26,7 +27,8 @@ class MessageReceived(SessionEvent, frozen=True, kw_only=True, tag="message.rece
 
     A button of a plan carries `request_id`; a button of a relayed permission question also
     carries `permission_id` (`approve` allows, `cancel` denies); a Merge / Open PR / Discard
-    button carries `request_id` and the repository it is about (`repo`)."""
+    button carries `request_id` and the repository it is about (`repo`). A task a parent
+    orchestrator handed this one arrives as a message of channel `parent` with its `delegation`."""
 
     channel: str
     sender: str
@@ -36,16 +38,19 @@ class MessageReceived(SessionEvent, frozen=True, kw_only=True, tag="message.rece
     action: Action | None = None
     permission_id: str | None = None
     repo: str | None = None
+    delegation: Delegation | None = None
 
 
 class RequestOpened(SessionEvent, frozen=True, kw_only=True, tag="request.opened"):
-    """A message became a new request (`request_id` is set), with the recent turns as context."""
+    """A message became a new request (`request_id` is set), with the recent turns as context;
+    `delegation` when it is a parent orchestrator's task (its approved plan authorises this one)."""
 
     text: str
     requester: str
     channel: str
     message_id: str
     history: list[Turn] = []
+    delegation: Delegation | None = None
 
 
 class MessageQueued(SessionEvent, frozen=True, kw_only=True, tag="message.queued"):

@@ -30,11 +30,13 @@ class WorkspaceTaskDispatched(RequestEvent, frozen=True, kw_only=True, tag="task
 
 
 class WorkspaceTaskStarted(RequestEvent, frozen=True, kw_only=True, tag="task.started"):
-    """A workspace actor started the agent session for the task (`agent` says where)."""
+    """A workspace actor started the agent session for the task (`agent` says where); a child
+    orchestrator that took the task names the request it opened for it (`child_request_id`)."""
 
     task_id: str
     workspace: str
     agent: str = ""
+    child_request_id: str = ""
 
 
 class WorkspaceProgress(RequestEvent, frozen=True, kw_only=True, tag="task.progress"):

@@ -77,6 +77,18 @@ def bounded_result(result: TaskResult) -> TaskResult:
     return result if bounded == result else bounded
 
 
+class Delegation(msgspec.Struct, frozen=True, kw_only=True):
+    """What authorised a child orchestrator's request: a task of its parent's approved plan.
+
+    `parent` is the name the child is known by at its parent (`project/name`); `request_id` and
+    `task_id` are the parent's; `approved_by` is who approved the parent's plan there."""
+
+    parent: str
+    request_id: str
+    task_id: str
+    approved_by: str = ""
+
+
 class FileDiff(msgspec.Struct, frozen=True, kw_only=True):
     """One file a task changed, as git (or the file manifest) says: lines added and removed, -1 when
     unknown (a binary file, or a workspace outside git)."""

@@ -66,7 +66,7 @@ from claude_tunnels.events.planning import (
     PlanRejected,
     RouteDecided,
 )
-from claude_tunnels.events.values import Plan, TaskFacts, TaskResult, Usage
+from claude_tunnels.events.values import Delegation, Plan, TaskFacts, TaskResult, Usage
 from claude_tunnels.projections.changes import RepoState, changes_after
 
 RequestStatus = Literal[
@@ -101,6 +101,8 @@ class TaskState(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     refused: int = 0
+    child_request_id: str = ""
+    """The request a child orchestrator opened for this task (its own `tunnels replay` id)."""
     """Actions of the agent that were refused (by the policy, the sandbox, a person or a deadline)."""
     refusals: list[str] = []
     """The first `MAX_REFUSALS` of them, one line each (`Bash curl …: not in the allowlist`)."""
@@ -148,6 +150,8 @@ class RequestState(msgspec.Struct, frozen=True, kw_only=True):
     usage: Usage = Usage()
     ended_at: datetime | None = None
     history: list[Turn] = []
+    delegation: Delegation | None = None
+    """The parent orchestrator's task this request runs (None: a person asked here)."""
     """The earlier turns recorded on `request.opened`: what the router, the planner and the direct
     answer are given (see `actors.history`). Dropped when the request ends (the stream keeps it)."""
     cancel_requested_by: str = ""
@@ -209,6 +213,7 @@ def open_request(event: RequestOpened) -> RequestState:
         channel=event.channel,
         opened_at=event.at,
         history=list(event.history),
+        delegation=event.delegation,
     )
 
 
@@ -254,10 +259,10 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:
             return replace(state, phase=event.phase)
         case WorkspaceTaskDispatched():
             return _task(state, event, task_id=event.task_id, status="dispatched", target=event.target, attempt=event.attempt,
-                error="", started_at=None, last_progress="",
+                error="", started_at=None, last_progress="", child_request_id="",
             )
         case WorkspaceTaskStarted():
-            return _task(state, event, status="running", started_at=event.at)
+            return _task(state, event, status="running", started_at=event.at, child_request_id=event.child_request_id)
         case WorkspaceProgress():
             return _task(state, event, last_progress=event.detail)
         case WorkspaceTaskSucceeded():

@@ -16,9 +16,10 @@ import os
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Coroutine
 from importlib import metadata
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from nats.aio.msg import Msg
@@ -309,7 +310,8 @@ class WorkspaceAgent:
             self._reports.send(Finished(task_id=task_id, outcome="cancelled", error="cancelled before it started"))
             return
         log.info("task %s started", task_id)
-        self._reports.send(Started(task_id=task_id, agent_id=self.agent_id))
+        if self.reports_start:
+            self._reports.send(Started(task_id=task_id, agent_id=self.agent_id))
         finished = await self._run(command)
         log.info("task %s %s", task_id, finished.outcome)
         self._reports.send(finished)
@@ -334,11 +336,7 @@ class WorkspaceAgent:
             reports.progress(command.task_id, progress.kind, progress.detail)
 
         questions = self._questions = TaskQuestions(reports, command.task_id, command.relay_timeout_s)
-        session = self.ports.sessions.run(
-            command, self.workspace, protected=self._private_paths(), on_progress=on_progress,
-            on_decision=questions.on_decision, ask=questions.ask if command.relay else None,
-        )
-        running = _Running(command.task_id, asyncio.create_task(session))
+        running = _Running(command.task_id, asyncio.create_task(self._session(command, on_progress, questions)))
         self._running = running
         try:
             await self._until_done_or_drain_timeout(running)
@@ -354,6 +352,16 @@ class WorkspaceAgent:
             log.error("task %s crashed the agent's runner", command.task_id, exc_info=error)
             return Finished(task_id=command.task_id, outcome="failed", error=f"the agent failed: {type(error).__name__}: {error}")
         return running.task.result()
+
+    reports_start = True
+    """Whether `Started` is sent as the task is taken (a subclass whose `_session` sends it later sets False)."""
+
+    def _session(self, command: TaskCommand, on_progress: Callable[[Progress], None], questions: TaskQuestions) -> Coroutine[Any, Any, Finished]:
+        """What runs the task: a Claude Code session in the workspace folder (cancelled to stop it)."""
+        return self.ports.sessions.run(
+            command, self.workspace, protected=self._private_paths(), on_progress=on_progress,
+            on_decision=questions.on_decision, ask=questions.ask if command.relay else None,
+        )
 
     async def _until_done_or_drain_timeout(self, running: _Running) -> None:
         drained = asyncio.ensure_future(self._draining.wait())

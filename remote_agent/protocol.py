@@ -113,6 +113,8 @@ class TaskCommand(msgspec.Struct, frozen=True, kw_only=True):
     relay: list[Literal["bash", "network"]] = []
     """Classes of action the agent asks the conversation about (`Asked`) instead of refusing."""
     relay_timeout_s: float = 300.0
+    approved_by: str = ""
+    """Who approved the plan this task belongs to (a child orchestrator records it as its authority)."""
 
 
 class CancelCommand(msgspec.Struct, frozen=True, kw_only=True):
@@ -144,13 +146,17 @@ class Presence(msgspec.Struct, frozen=True, kw_only=True):
     heartbeat_s: float = 5.0
     heartbeat_at: float
     draining: bool = False
+    kind: Literal["workspace", "orchestrator"] = "workspace"
+    """`orchestrator`: a child orchestrator, whose `claude_md` is its description and a bounded
+    summary of its projects; a task it takes becomes a request of its own."""
 
 
 class Started(msgspec.Struct, frozen=True, kw_only=True, tag="started"):
-    """The agent took the task and started its session."""
+    """The agent took the task and started its session (a child orchestrator: opened its request)."""
 
     task_id: str
     agent_id: str
+    child_request_id: str = ""
 
 
 class Progressed(msgspec.Struct, frozen=True, kw_only=True, tag="progress"):

@@ -42,6 +42,7 @@ from claude_tunnels.events.execution import (
     WorkspaceTaskDispatched,
     WorkspaceTaskFailed,
     WorkspaceTaskSkipped,
+    WorkspaceTaskStarted,
     WorkspaceTaskSucceeded,
     WorkspaceTaskTimedOut,
 )
@@ -59,6 +60,10 @@ def detail(event: Event) -> str:
     match event:
         case MessageReceived():
             return f"{event.sender}: {_short(event.text)}" + (f" [{event.action}]" if event.action else "")
+        case RequestOpened() if event.delegation is not None:
+            given = event.delegation
+            return (f"opened for parent request {given.request_id} (task {given.task_id} of {given.parent}, "
+                    f"approved by {given.approved_by or 'the parent'}): {_short(event.text)}")
         case RequestOpened():
             return f"opened by {event.requester}: {_short(event.text)}"
         case MessageQueued():
@@ -94,6 +99,8 @@ def detail(event: Event) -> str:
         case RequestResumed():
             ran = f"{event.finished} finished; rerun: {', '.join(event.rerun) or '-'}; interrupted: {', '.join(event.interrupted) or '-'}"
             return f"{event.stage}" + (f": {ran}" if event.stage == "execution" else ": again")
+        case WorkspaceTaskStarted() if event.child_request_id:
+            return f"{event.workspace}: child orchestrator's request {event.child_request_id} ({event.agent})"
         case WorkspaceProgress():
             return f"{event.workspace} {event.kind}: {_short(event.detail, 60)}"
         case PermissionRequested():

@@ -14,7 +14,7 @@ from claude_tunnels.events.base import Event
 from claude_tunnels.events.changes import Overlap, ProposedTask, RepoChanges
 from claude_tunnels.events.codec import REQUEST_EVENTS, SESSION_EVENTS
 from claude_tunnels.events.conversation import Turn
-from claude_tunnels.events.values import FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage
+from claude_tunnels.events.values import Delegation, FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
@@ -37,6 +37,7 @@ def sample_value(annotation: Any) -> Any:
         bool: True,
         datetime: AT,
         Usage: Usage(input_tokens=3, output_tokens=4, cost_usd=0.25, num_turns=2),
+        Delegation: Delegation(parent="ml/platform", request_id="01PARENT", task_id="01TASK", approved_by="terminal:alice"),
         TaskResult: TaskResult(summary="s", changed_files=["a"], test_result="fail", downstream_context="d"),
         Plan: Plan(label="l", tasks=[PlannedTask(workspace="p/w", task="t")], phases=[["p/w"]], warnings=["⚠ w"]),
         Turn: Turn(role="assistant", text="earlier"),

@@ -109,18 +109,20 @@ async def orchestrator_connection(url: str) -> tuple[Client, list[str]]:
 class AgentProcess:
     """`tunnels-agent` as a separate OS process (its own process group), its log collected."""
 
-    def __init__(self, args: Sequence[str], *, env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: Sequence[str], *, env: dict[str, str] | None = None, module: str = "claude_tunnels.tunnels.agent_main") -> None:
         self.args = list(args)
         self.env = env
+        self.module = module
+        """What runs: `tunnels-agent` by default, `claude_tunnels.tunnels.cli` for an orchestrator."""
         self.process: asyncio.subprocess.Process | None = None
         self.lines: list[str] = []
         self._changed = asyncio.Condition()
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> AgentProcess:
-        """Start the process (`python -m claude_tunnels.tunnels.agent_main ARGS`)."""
+        """Start the process (`python -m MODULE ARGS`)."""
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "claude_tunnels.tunnels.agent_main", *self.args,
+            sys.executable, "-m", self.module, *self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, **(self.env or {})}, start_new_session=True,
         )

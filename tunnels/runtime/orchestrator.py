@@ -38,6 +38,7 @@ from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import MessageReceived, ReplyPosted
 from claude_tunnels.events.ids import Clock, IdSource, SystemClock, UlidSource, derived_id
 from claude_tunnels.events.log import Appended, Stored
+from claude_tunnels.events.values import Delegation
 from claude_tunnels.projections import ProjectionRunner, RequestsView, SessionsView
 from claude_tunnels.tunnels.agents import ClaudeAdvisors, LocalExecutor, SessionSettings
 from claude_tunnels.tunnels.backbone import Backbone, open_backbone, standard_projections
@@ -47,6 +48,7 @@ from claude_tunnels.tunnels.git.integrate import GitIntegrator
 from claude_tunnels.tunnels.git.tasks import GitTasks
 from claude_tunnels.tunnels.runtime.housekeeping import Housekeeping
 from claude_tunnels.tunnels.runtime.outage import OutageNotice
+from claude_tunnels.tunnels.runtime.parent_link import ParentLink
 from claude_tunnels.tunnels.runtime.remote import RemoteWorkspaces
 from claude_tunnels.tunnels.runtime.timers import LoopTimers
 from claude_tunnels.tunnels.tree_source import DiskTree
@@ -106,6 +108,8 @@ class Orchestrator:
         self.dispatcher: Dispatcher | None = None
         self._channel_factory = channels
         self.channels: list[Any] = []
+        self.parent_link: ParentLink | None = None
+        """The link to a parent orchestrator (`parent:` in the settings), when there is one."""
 
     async def __aenter__(self) -> Orchestrator:
         self.background.attach(asyncio.get_running_loop())
@@ -193,9 +197,15 @@ class Orchestrator:
         )
         self.backbone.health.listen(self.outage.changed)
         self.directory.changes.tell(ResumeChanges())
+        if loaded.settings.parent.url is not None:
+            # Last: a parent's task becomes a message here, which the whole flow must be up to take.
+            self.parent_link = ParentLink(self, loaded, trees)
+            await self.parent_link.start()
 
     async def _stop(self) -> None:
         """Stop everything in order; what fails is kept in the task group (raised by the caller)."""
+        if self.parent_link is not None:
+            await self.parent_link.stop()  # first: a task it runs is cancelled while the flow still runs
         for channel in reversed(self.channels):
             try:
                 await channel.stop()
@@ -257,7 +267,7 @@ class Orchestrator:
     async def post_message(
         self, *, session_key: str, channel: str, sender: str, text: str, message_ref: str,
         sender_name: str = "", action: str | None = None, request_id: str | None = None, sent_at: datetime | None = None,
-        permission_id: str | None = None, repo: str | None = None,
+        permission_id: str | None = None, repo: str | None = None, delegation: Delegation | None = None,
     ) -> Appended:
         """Record what a person said. The same `message_ref` (a chat's own message id) is stored once."""
         assert self.ctx is not None
@@ -265,6 +275,6 @@ class Orchestrator:
         event = MessageReceived(
             id=derived_id(at, f"{channel}:{message_ref}"), at=at, session_key=session_key, request_id=request_id,
             channel=channel, sender=sender, sender_name=sender_name, text=text, message_ref=message_ref, action=action,  # type: ignore[arg-type]
-            permission_id=permission_id, repo=repo,
+            permission_id=permission_id, repo=repo, delegation=delegation,
         )
         return await self.ctx.recorder.append(event)

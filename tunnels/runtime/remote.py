@@ -251,7 +251,7 @@ class RemoteWorkspaces:
             upstream_context_chars=limits.upstream_context_chars, max_message_chars=limits.max_message_chars,
             max_budget_usd=limits.max_cost_usd_per_task, sandbox=permissions.sandbox,
             network_allow=list(permissions.network.allow), relay=list(permissions.relay.actions),
-            relay_timeout_s=permissions.relay.timeout_s,
+            relay_timeout_s=permissions.relay.timeout_s, approved_by=request.approved_by if request else "",
         )
 
     async def execute(self, order: TaskOrder, handle: TaskHandle) -> None:
@@ -322,7 +322,7 @@ class RemoteWorkspaces:
         match report:
             case Started() if not flight.started:
                 flight.started, flight.agent_id = True, report.agent_id
-                handle.started(report.agent_id[:200])
+                handle.started(report.agent_id[:200], report.child_request_id)
             case Progressed() if flight.started:
                 handle.progress(Progress(kind=report.kind, detail=report.detail))
             case Decided() if flight.started:

@@ -1,0 +1,230 @@
+"""This orchestrator as a workspace of its parent (`parent:` in orchestrator.yaml).
+
+`ParentLink` runs a `remote_agent.child.ChildAgent` connected to the parent's NATS with the login
+`tunnels agent credentials NAME` made there: it announces this orchestrator (kind
+`orchestrator`, the description and a summary of its projects), heartbeats, and takes the tasks
+the parent queues for `NAME`. `OwnRequests` turns each into a request of this orchestrator: a
+message of channel `parent` carrying its `Delegation` (the parent's request, task and approver),
+so the confirm gate approves its plan on the parent's authority. The request's events are told
+to the parent in brief as it runs; its end becomes the `Finished` report (`remote_agent.delegated`).
+A cancel from the parent cancels the request here (and so its agents) before the task is
+reported cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from claude_tunnels.actors.ports import PermissionNote, Progress, TreeSource
+from claude_tunnels.actors.tree import TreeError
+from claude_tunnels.config.errors import ConfigError
+from claude_tunnels.config.loader import LoadedSettings
+from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import NoticeIssued, RequestOpened
+from claude_tunnels.events.values import Delegation
+from claude_tunnels.remote_agent.child import ChildAgent, announcement
+from claude_tunnels.remote_agent.delegated import ends_request, finished, progress_line
+from claude_tunnels.remote_agent.errors import AgentProcessError
+from claude_tunnels.remote_agent.ports import AgentPorts
+from claude_tunnels.remote_agent.protocol import Finished, TaskCommand
+from claude_tunnels.remote_agent.settings import AgentSettings, read_secrets
+from claude_tunnels.tunnels.agent_link import AgentLink
+from claude_tunnels.tunnels.agent_main import take_lock
+
+if TYPE_CHECKING:
+    from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "parent"
+_OPEN_WAIT_S = 30.0
+_CANCEL_WAIT_S = 60.0
+
+
+class _Watch:
+    """The events of one delegated task's conversation, as they are folded."""
+
+    def __init__(self) -> None:
+        self.events: asyncio.Queue[AnyEvent] = asyncio.Queue()
+        self.request_id: str | None = None
+        self.opened = asyncio.Event()
+        self.ended = asyncio.Event()
+
+
+class OwnRequests:
+    """The parent's tasks as requests of this orchestrator (`remote_agent.child.OwnRequests`)."""
+
+    def __init__(self, orchestrator: Orchestrator, loaded: LoadedSettings, trees: TreeSource) -> None:
+        self.orchestrator = orchestrator
+        self.parent = loaded.settings.parent
+        self.trees = trees
+        self._watches: dict[str, _Watch] = {}
+
+    def announcement(self) -> str:
+        """The description and the summary of this tree's projects, as the parent sees them."""
+        try:
+            tree = self.trees.tree()
+        except (TreeError, OSError) as err:
+            log.warning("cannot read the project tree for the parent's announcement: %s", err)
+            return self.parent.description
+        return announcement(self.parent.description, tree)
+
+    def on_event(self, seq: int, event: AnyEvent) -> None:
+        """Hand each folded event of a delegated conversation to the run waiting for it."""
+        watch = self._watches.get(event.session_key)
+        if watch is None:
+            return
+        if isinstance(event, RequestOpened) and watch.request_id is None:
+            watch.request_id = event.request_id
+            watch.opened.set()
+        watch.events.put_nowait(event)
+
+    async def run(self, command: TaskCommand, *, opened: Callable[[str], None], on_progress: Callable[[Progress], None]) -> Finished:
+        """Open the request for `command`, tell its progress, and return how it ended."""
+        key = f"{CHANNEL}:{command.task_id}"
+        watch = self._watches[key] = _Watch()
+        sender = self._sender(command)
+        try:
+            await self.orchestrator.post_message(
+                session_key=key, channel=CHANNEL, sender=sender, sender_name=f"{self.parent.name}'s parent",
+                text=request_text(command), message_ref=command.task_id,
+                delegation=Delegation(
+                    parent=self.parent.name or "", request_id=command.request_id, task_id=command.task_id,
+                    approved_by=command.approved_by,
+                ),
+            )
+            try:
+                async with asyncio.timeout(command.timeout_s):
+                    return await self._follow(command, watch, opened, on_progress)
+            except TimeoutError:
+                await self._cancel(key, watch, sender, f"the parent's task timeout ({command.timeout_s:g} s)")
+                return Finished(task_id=command.task_id, outcome="timed_out", timeout_s=command.timeout_s)
+            except asyncio.CancelledError:
+                # The parent cancelled (or this orchestrator is stopping): the request stops here
+                # too, its agents with it, before the task is reported cancelled.
+                stopping = asyncio.ensure_future(self._cancel(key, watch, sender, "cancelled by the parent"))
+                try:
+                    await asyncio.shield(stopping)
+                except asyncio.CancelledError:
+                    await asyncio.wait({stopping})
+                raise
+        finally:
+            self._watches.pop(key, None)
+
+    async def _follow(
+        self, command: TaskCommand, watch: _Watch, opened: Callable[[str], None], on_progress: Callable[[Progress], None],
+    ) -> Finished:
+        while True:
+            event = await watch.events.get()
+            if isinstance(event, RequestOpened) and event.request_id == watch.request_id:
+                opened(event.request_id or "")
+            elif isinstance(event, NoticeIssued) and watch.request_id is None and event.level != "info":
+                return Finished(task_id=command.task_id, outcome="failed", error=f"refused: {event.text}")
+            elif watch.request_id is not None and getattr(event, "request_id", None) == watch.request_id:
+                if ends_request(event):
+                    watch.ended.set()
+                    state = self.orchestrator.requests.get(watch.request_id)
+                    assert state is not None  # folded before the listeners are told
+                    return finished(command.task_id, watch.request_id, state, event)
+                if (line := progress_line(event)) is not None:
+                    on_progress(Progress(kind="text", detail=line))
+
+    async def _cancel(self, key: str, watch: _Watch, sender: str, why: str) -> None:
+        """Cancel the request of a delegated task and wait (bounded) until it has ended."""
+        try:
+            async with asyncio.timeout(_OPEN_WAIT_S):
+                await watch.opened.wait()
+        except TimeoutError:
+            log.warning("the request of %s never opened; nothing to cancel", key)
+            return
+        if watch.ended.is_set():
+            return
+        log.info("cancelling request %s: %s", watch.request_id, why)
+        await self.orchestrator.post_message(
+            session_key=key, channel=CHANNEL, sender=sender, text="stop", message_ref=f"{key}:cancel",
+            action="cancel", request_id=watch.request_id,
+        )
+        try:
+            async with asyncio.timeout(_CANCEL_WAIT_S):
+                while not watch.ended.is_set():
+                    if ends_request(event := await watch.events.get()) and getattr(event, "request_id", None) == watch.request_id:
+                        watch.ended.set()
+        except TimeoutError:
+            log.warning("request %s did not end within %g s of its cancel", watch.request_id, _CANCEL_WAIT_S)
+
+    def _sender(self, command: TaskCommand) -> str:
+        return f"{CHANNEL}:{command.approved_by or 'parent'}"
+
+
+def request_text(command: TaskCommand) -> str:
+    """What the child's request says: the parent's task, with its upstream results labelled as data."""
+    parts = [command.task]
+    for upstream in command.upstream:
+        summary = upstream.result.summary[: command.upstream_context_chars]
+        parts.append(f"(Result of {upstream.workspace} at the parent, as data: {summary})")
+    return "\n\n".join(parts)
+
+
+class _NoSessions:
+    """A child orchestrator runs no Claude Code session for its parent itself."""
+
+    async def run(self, command: TaskCommand, cwd: Path, *, protected: tuple[Path, ...], on_progress: Callable[[Progress], None],
+                  on_decision: Callable[[PermissionNote], None], ask: object) -> Finished:
+        raise RuntimeError("a child orchestrator turns tasks into requests; it runs no session itself")
+
+
+def agent_settings(loaded: LoadedSettings) -> AgentSettings:
+    """The parent link's settings (the remote agent's), from `parent:` (paths relative to the root)."""
+    parent = loaded.settings.parent
+    assert parent.url is not None and parent.name is not None
+
+    def path(value: str | None) -> str | None:
+        return None if value is None else str((loaded.root / value).expanduser())
+
+    return AgentSettings(
+        nats=parent.url, workspace=parent.name, path=str(loaded.root), nkey_seed_file=path(parent.nkey_seed_file),
+        creds_file=path(parent.creds_file), tls_ca=path(parent.tls_ca_file), js_domain=parent.js_domain,
+        heartbeat_s=parent.heartbeat_s, drain_timeout_s=0, progress_interval_s=0.2,
+        state_dir=str(loaded.state_dir / "parent"),
+    )
+
+
+class ParentLink:
+    """`await link.start()` … `await link.stop()`: serve the parent in the background."""
+
+    def __init__(self, orchestrator: Orchestrator, loaded: LoadedSettings, trees: TreeSource) -> None:
+        self.requests = OwnRequests(orchestrator, loaded, trees)
+        try:
+            settings = agent_settings(loaded)
+            secrets = read_secrets(settings, {})  # the seed from its file only, never the environment
+        except (AgentProcessError, ValueError) as err:
+            raise ConfigError(str(err), file=loaded.config_path, key="parent",
+                              fix="see `tunnels agent credentials NAME` at the parent for the login") from None
+        ports = AgentPorts(open_link=AgentLink.open, sessions=_NoSessions(), take_lock=take_lock)
+        self.agent = ChildAgent(settings, secrets, ports, self.requests)
+        self._orchestrator = orchestrator
+        self._serving: asyncio.Future[None] | None = None
+
+    async def start(self) -> None:
+        """Connect (in the background: an unreachable parent never holds up this orchestrator) and serve."""
+        self._orchestrator.add_listener(self.requests.on_event)
+        self._serving = self._orchestrator.background.start(self._serve(), name="parent link")
+
+    async def _serve(self) -> None:
+        async with self.agent:
+            await self.agent.serve()
+
+    async def stop(self) -> None:
+        """Stop taking tasks; a running one is cancelled here and reported interrupted."""
+        if self._serving is None:
+            return
+        self.agent.drain()
+        # A failure of the link is the task group's to raise (at the orchestrator's exit).
+        await asyncio.wait({self._serving}, timeout=_CANCEL_WAIT_S + 10)
+        if not self._serving.done():
+            self._serving.cancel()
+            await asyncio.wait({self._serving})
