@@ -37,7 +37,9 @@ GOLDEN = Path(__file__).parent / "golden"
 FOLDERS = sorted(stream.parent for stream in GOLDEN.glob("*/stream.jsonl"))
 
 ADDED_FIELDS: dict[str, frozenset[str]] = {
-    "message.received": frozenset({"permission_id", "repo"}),  # repo: a Merge / Open PR / Discard button's repository
+    "message.received": frozenset({"permission_id", "repo", "delegation"}),  # repo: a Merge / Open PR / Discard button's repository
+    "request.opened": frozenset({"delegation"}),  # a parent orchestrator's task (delegated_request)
+    "task.started": frozenset({"child_request_id"}),  # the request a child orchestrator opened for the task
     "permission.requested": frozenset({"permission_id", "reason", "rule", "expires_at", "approvers"}),
     "permission.decided": frozenset({"detail", "rule", "permission_id"}),
     "task.skipped": frozenset({"reason"}),  # cost budgets: why a task was not run

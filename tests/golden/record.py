@@ -88,7 +88,7 @@ from claude_tunnels.events.planning import (  # noqa: E402
 )
 from claude_tunnels.events.subjects import Subjects  # noqa: E402
 from claude_tunnels.events.upcasting import SCHEMA_VERSION  # noqa: E402
-from claude_tunnels.events.values import FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage  # noqa: E402
+from claude_tunnels.events.values import Delegation, FileDiff, Plan, PlannedTask, TaskFacts, TaskResult, TestRun, Usage  # noqa: E402
 from tests.factories import T0, Events  # noqa: E402
 from tests.golden.replay import (  # noqa: E402
     REQUESTS,
@@ -787,6 +787,47 @@ def two_tasks_one_workspace() -> list[Event]:
     return s.events
 
 
+def delegated_request() -> list[Event]:
+    """Orchestrators of orchestrators, both ends. At the parent: a plan whose task is taken by the
+    child orchestrator `ml/platform` (its `task.started` names the child's request). At the child:
+    the parent's task arrives as a message of channel `parent` with its delegation, becomes a
+    request authorised by the parent's approved plan (no second approval), and runs."""
+    s = Story("telegram:-100300", start_hours=11)
+    me = "telegram:4242"
+    parent, child = s.new_id(), s.new_id()
+    plan = Plan(label="Retrain", tasks=[PlannedTask(workspace="ml/platform", task="Retrain the model")], phases=[["ml/platform"]])
+    s.opened(parent, s.message("retrain the recommendation model on the ML platform", me), [])
+    s.add(RouteDecided, request_id=parent, projects=["ml"], method="explicit")
+    s.add(PlanProposed, request_id=parent, plan=plan, usage=PLANNER)
+    s.add(PlanApproved, request_id=parent, by=me)
+    s.add(PhaseStarted, request_id=parent, phase=1, workspaces=["ml/platform"])
+    s.dispatched(parent, plan, "ml/platform", 1)
+    s.add(WorkspaceTaskStarted, request_id=parent, task_id=s.task(parent, "ml/platform"), workspace="ml/platform",
+          agent="orchestrator ml/platform", child_request_id=child)
+    s.succeeded(parent, "ml/platform", TaskResult(summary="retrained: 1 of 1 workspace tasks succeeded", test_result="pass"), turns=1)
+    s.add(PhaseCompleted, request_id=parent, phase=1, succeeded=["ml/platform"])
+    s.add(RequestCompleted, request_id=parent, summary="1 of 1 workspace tasks succeeded.", succeeded=1, usage=PLANNER + agent_usage(1))
+
+    c = Story("parent:ml/platform", start_hours=12)
+    delegation = Delegation(parent="ml/platform", request_id=parent, task_id=s.task(parent, "ml/platform"), approved_by=me)
+    local = Plan(label="Retrain", tasks=[PlannedTask(workspace="trainer", task="Run the training job")], phases=[["trainer"]])
+    ask = c.message("Retrain the model", f"parent:{parent}", delegation=delegation)
+    c.add(RequestOpened, request_id=child, text=ask.text, requester=ask.sender, channel="parent", message_id=ask.id,
+          causation_id=ask.id, delegation=delegation)
+    c.add(RouteDecided, request_id=child, projects=["trainer"], method="single_project")
+    c.add(PlanProposed, request_id=child, plan=local, usage=PLANNER)
+    by = f"{me} (parent request {parent})"
+    c.add(ConfirmationGiven, request_id=child, by=by, auto=True)
+    c.add(PlanApproved, request_id=child, by=by, auto=True)
+    c.add(PhaseStarted, request_id=child, phase=1, workspaces=["trainer"])
+    c.dispatched(child, local, "trainer", 1)
+    c.started(child, "trainer")
+    c.succeeded(child, "trainer", TaskResult(summary="model retrained", test_result="pass"), turns=1)
+    c.add(PhaseCompleted, request_id=child, phase=1, succeeded=["trainer"])
+    c.add(RequestCompleted, request_id=child, summary="1 of 1 workspace tasks succeeded.", succeeded=1, usage=PLANNER + agent_usage(1))
+    return s.events + c.events
+
+
 STORIES: dict[str, Callable[[], list[Event]]] = {
     "three_phase_request": three_phase_request,
     "conversation": conversation,
@@ -798,6 +839,7 @@ STORIES: dict[str, Callable[[], list[Event]]] = {
     "resumed_after_restart": resumed_after_restart,
     "request_branches": request_branches,
     "routing_and_retries": routing_and_retries,
+    "delegated_request": delegated_request,
     "two_tasks_one_workspace": two_tasks_one_workspace,
 }
 
