@@ -17,22 +17,32 @@ class Boom(Exception):
     pass
 
 
-async def _fail(after_s: float = 0.0) -> None:
-    await asyncio.sleep(after_s)
+async def _fail() -> None:
     raise Boom("the work failed")
 
 
+async def _a_moment() -> None:
+    """Cleanup or work that really awaits something (a round trip to a worker thread), never a timer."""
+    await asyncio.to_thread(lambda: None)
+
+
 async def test_a_failure_surfaces_at_the_exit_and_the_other_tasks_go_on() -> None:
-    finished = asyncio.Event()
+    finished, failed = asyncio.Event(), asyncio.Event()
+
+    async def failing_work() -> None:
+        try:
+            await _fail()
+        finally:
+            failed.set()
 
     async def steady() -> str:
-        await asyncio.sleep(0.05)
+        await failed.wait()  # still running when its neighbour fails
         finished.set()
         return "done"
 
     with pytest.raises(ExceptionGroup) as raised:
         async with Background("test") as group:
-            failing = group.start(_fail(), name="failing")
+            failing = group.start(failing_work(), name="failing")
             other = group.start(steady(), name="steady")
             await asyncio.wait([failing, other])
             assert finished.is_set() and other.result() == "done"  # not cancelled by its neighbour's failure
@@ -45,17 +55,19 @@ async def test_a_failure_surfaces_at_the_exit_and_the_other_tasks_go_on() -> Non
 async def test_the_exit_cancels_and_awaits_the_running_work_and_leaves_nothing_running() -> None:
     before = asyncio.all_tasks()
     ended: list[str] = []
+    waiting: list[asyncio.Event] = [asyncio.Event() for _ in range(3)]
 
-    async def forever(name: str) -> None:
+    async def forever(n: int) -> None:
         try:
+            waiting[n].set()
             await asyncio.Event().wait()
         finally:
-            await asyncio.sleep(0.01)  # cleanup that takes a moment is awaited too
-            ended.append(name)
+            await _a_moment()  # cleanup that takes a moment is awaited too
+            ended.append(f"t{n}")
 
     async with Background("test") as group:
-        tasks = [group.start(forever(f"t{n}"), name=f"t{n}") for n in range(3)]
-        await asyncio.sleep(0)
+        tasks = [group.start(forever(n), name=f"t{n}") for n in range(3)]
+        await asyncio.gather(*(event.wait() for event in waiting))
         assert group.running == set(tasks)
     assert sorted(ended) == ["t0", "t1", "t2"]
     assert all(task.cancelled() for task in tasks)
@@ -66,12 +78,15 @@ async def test_the_exit_cancels_and_awaits_the_running_work_and_leaves_nothing_r
 async def test_drained_work_is_let_finish_and_new_work_is_refused_once_closing() -> None:
     recorded: list[str] = []
 
+    waiting = asyncio.Event()
+
     async def record(fact: str) -> None:
-        await asyncio.sleep(0.02)
+        await _a_moment()
         recorded.append(fact)
 
     async def cancelled_then_records(group: Background) -> None:
         try:
+            waiting.set()
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             # A task being cancelled records how it ended: drained work is still accepted.
@@ -82,7 +97,7 @@ async def test_drained_work_is_let_finish_and_new_work_is_refused_once_closing()
     async with group:
         group.start(record("progress"), name="record progress", drain=True)
         group.start(cancelled_then_records(group), name="agent")
-        await asyncio.sleep(0)
+        await waiting.wait()
     assert sorted(recorded) == ["ended", "progress"]
 
     with warnings.catch_warnings(record=True) as warned:
@@ -91,7 +106,7 @@ async def test_drained_work_is_let_finish_and_new_work_is_refused_once_closing()
         gc.collect()
     assert refused.cancelled()
     assert not [w for w in warned if "never awaited" in str(w.message)]  # the refused coroutine was closed
-    await asyncio.sleep(0.05)
+    await _a_moment()
     assert sorted(recorded) == ["ended", "progress"]
     assert group.closed and group.running == set()
 
@@ -101,8 +116,11 @@ async def test_work_started_from_an_actor_thread_is_tracked_and_its_failure_surf
         async with Background("test") as group:
             results = []
 
+            async def seven() -> int:
+                return 7
+
             def actor() -> None:  # what an actor's thread does through ActorContext.start
-                results.append(group.start_threadsafe(asyncio.sleep(0, result=7), name="fine"))
+                results.append(group.start_threadsafe(seven(), name="fine"))
                 results.append(group.start_threadsafe(_fail(), name="failing"))
 
             thread = threading.Thread(target=actor)
@@ -133,16 +151,19 @@ async def test_the_block_s_own_error_comes_first_and_an_interrupt_goes_on_as_it_
 
 
 async def test_a_task_that_ignores_its_cancellation_is_reported_and_cancelled_again() -> None:
+    waiting = asyncio.Event()
+
     async def stubborn() -> None:
         try:
+            waiting.set()
             await asyncio.Event().wait()
         except asyncio.CancelledError:
-            await asyncio.sleep(10)  # ignores the first cancel
+            await asyncio.Event().wait()  # ignores the first cancel
 
     with pytest.raises(ExceptionGroup) as raised:
         async with Background("test", stop_timeout_s=0.05) as group:
             task = group.start(stubborn(), name="stubborn")
-            await asyncio.sleep(0)
+            await waiting.wait()
     [error] = raised.value.exceptions
     assert isinstance(error, TimeoutError) and "'stubborn'" in str(error)
     assert task.cancelled() and group.running == set()

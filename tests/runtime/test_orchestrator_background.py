@@ -47,7 +47,7 @@ class Advisors:
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
-            await asyncio.sleep(0.01)  # its cleanup takes a moment, and is awaited
+            await asyncio.to_thread(lambda: None)  # its cleanup really awaits something, and is awaited
             self.cancelled = True
             raise
         raise AssertionError("unreachable")
