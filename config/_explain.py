@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import types
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -12,6 +11,7 @@ from typing import Any, Literal
 import msgspec
 
 from claude_tunnels.config.errors import ConfigError
+from claude_tunnels.config.typing_help import is_struct, unwrap_optional
 
 _AT = re.compile(r"^(?P<message>.*?) - at `(?P<path>[^`]*)`(?: in `(?P<within>[^`]*)`)?$", re.S)
 _SEGMENT = re.compile(r"\.([^.\[]+)|\[([^\]]*)\]")
@@ -66,7 +66,7 @@ def explain(error: msgspec.ValidationError, schema: type, file: Path | None) -> 
 
 
 def _unknown_key(name: str, key: str, target: Any, file: Path | None) -> ConfigError:
-    valid = [field.name for field in msgspec.structs.fields(target)] if _is_struct(target) else []
+    valid = [field.name for field in msgspec.structs.fields(target)] if is_struct(target) else []
     where = f"under `{key}`" if key else "at the top level"
     fix = f"valid keys {where}: {', '.join(valid)}" if valid else None
     close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
@@ -109,27 +109,19 @@ def _type_at(schema: Any, path: str) -> Any:
     """The declared type at ``path`` inside ``schema``, or ``None`` when it cannot be told."""
     current: Any = schema
     for name, _index in _SEGMENT.findall(path.removeprefix("$")):
-        current = _unwrap_optional(current)
-        if name and _is_struct(current):
+        current = unwrap_optional(current)
+        if name and is_struct(current):
             fields = {field.name: field.type for field in msgspec.structs.fields(current)}
             current = fields.get(name)
         elif not name and typing.get_origin(current) in (list, dict):
             current = typing.get_args(current)[-1]
         else:
             return None
-    return _unwrap_optional(current)
+    return unwrap_optional(current)
 
 
-def _unwrap_optional(tp: Any) -> Any:
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        members = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-        if len(members) == 1:
-            return members[0]
-    return tp
 
 
-def _is_struct(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
 
 
 def _literal_options(tp: Any) -> list[str]:

@@ -23,6 +23,7 @@ import msgspec
 from claude_tunnels.config import settings as schema
 from claude_tunnels.config.errors import ConfigError
 from claude_tunnels.config.example import dump_default_settings
+from claude_tunnels.config.typing_help import is_struct, unwrap_optional
 
 _KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[a-z_]+):(?P<rest>.*)$")
 
@@ -66,8 +67,8 @@ def explain(key: str) -> KeyInfo:
         raise ConfigError("no such settings key", key=key, fix=f"{hint}`tunnels config explain` lists every key")
     owner, field = found[key]
     default = _default(field)
-    tp = _unwrap(field.type)
-    is_section = _is_struct(tp)
+    tp = unwrap_optional(field.type)
+    is_section = is_struct(tp)
     children = tuple(k for k in found if k.startswith(key + ".") and "." not in k[len(key) + 1:]) if is_section else ()
     doc = "\n".join(part for part in (_field_docs().get((owner.__name__, field.name), ""), _example_comments().get(key, "")) if part)
     return KeyInfo(
@@ -100,8 +101,8 @@ def _walk(struct: type, prefix: str) -> list[tuple[str, tuple[type, msgspec.stru
     for field in msgspec.structs.fields(struct):
         key = f"{prefix}{field.name}"
         out.append((key, (struct, field)))
-        tp = _unwrap(field.type)
-        if _is_struct(tp):
+        tp = unwrap_optional(field.type)
+        if is_struct(tp):
             out += _walk(tp, key + ".")
     return out
 
@@ -114,16 +115,8 @@ def _default(field: msgspec.structs.FieldInfo) -> Any:
     return None
 
 
-def _unwrap(tp: Any) -> Any:
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        members = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-        if len(members) == 1:
-            return members[0]
-    return tp
 
 
-def _is_struct(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
 
 
 _WORDS = {float: "a number", int: "an integer", str: "a string", bool: "true or false"}
@@ -144,7 +137,7 @@ def _describe(tp: Any) -> str:
         return f"a list of {_plural(inner)}"
     if origin is dict:
         return f"a mapping of {_plural(args[0])} to {_plural(args[1])}"
-    if _is_struct(tp):
+    if is_struct(tp):
         return "a section"
     return _WORDS.get(tp, getattr(tp, "__name__", str(tp)))
 
@@ -155,7 +148,7 @@ def _plural(tp: Any) -> str:
 
 def _valid(owner: type, field: msgspec.structs.FieldInfo) -> str:
     """The values the section's checks accept, found by trying them (the checks are the truth)."""
-    tp = _unwrap(field.type)
+    tp = unwrap_optional(field.type)
     if typing.get_origin(tp) is Literal:
         return ", ".join(str(arg) for arg in typing.get_args(tp))
     if tp not in (int, float) or _refused(owner, field.name, _default(field) or 1):
