@@ -161,6 +161,16 @@ parent:
   heartbeat_s: 5       # the parent's remote.lost_after_s should be several of these
   tls_ca_file: null    # the CA that signed the parent server's certificate (tls:// URLs)
 
+# The web dashboard, its JSON API and /metrics (README: "Dashboard and HTTP API"). `tunnels serve`
+# starts it when enabled; `tunnels dashboard` runs it alone on the same stream.
+dashboard:
+  enabled: false
+  bind: 127.0.0.1:8470 # host:port; anything but loopback is refused while users is empty
+  # Web users: a chat identity and the SHA-256 of its token (never the token itself). A user acts
+  # as that identity: approves or cancels under the same rules as in the chat.
+  # `tunnels dashboard token slack:U012ABCDEF` makes a token and prints the line to add here.
+  users: {}            # e.g. {"slack:U012ABCDEF": "sha256:9f86d081884c7d65..."}
+
 # Who may approve anyone's request (the requester always may): <channel>:<user id>,
 # e.g. [terminal:alice, slack:U012ABCDEF, telegram:123456789].
 approvers: []

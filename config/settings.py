@@ -15,7 +15,7 @@ from typing import Literal
 import msgspec
 
 BashMode = Literal["allowlist", "denylist", "allow_all", "deny_all"]
-CHANNEL_KINDS = ("terminal", "slack", "telegram")
+CHANNEL_KINDS = ("terminal", "slack", "telegram", "api")
 _STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -303,16 +303,17 @@ class ChannelSettings(_Section, frozen=True, kw_only=True):
     telegram: TelegramChannelSettings = msgspec.field(default_factory=TelegramChannelSettings)
 
 
-def _check_approver(index: int, qualified: str) -> None:
+def _check_approver(index: int, qualified: str, *, key: str = "") -> None:
+    key = key or f"approvers[{index}]"
     kind, sep, user = qualified.partition(":")
     if not sep or kind not in CHANNEL_KINDS or not user.strip():
         raise ValueError(
-            f"`approvers[{index}]` must be `<channel>:<user id>` with channel one of "
+            f"`{key}` must be `<channel>:<user id>` with channel one of "
             f"{', '.join(CHANNEL_KINDS)}, e.g. `slack:U123` or `telegram:42`"
         )
     if kind == "telegram" and not re.fullmatch(r"-?[0-9]+", user):
         raise ValueError(
-            f"`approvers[{index}]` is not a number after `telegram:`; Telegram user ids are "
+            f"`{key}` is not a number after `telegram:`; Telegram user ids are "
             "numeric, e.g. `telegram:42`"
         )
 
@@ -409,6 +410,36 @@ class ParentSettings(_Section, frozen=True, kw_only=True):
             raise ValueError("set one of `nkey_seed_file` or `creds_file`: the login `tunnels agent credentials` made at the parent")
 
 
+_TOKEN_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+class DashboardSettings(_Section, frozen=True, kw_only=True):
+    """The web dashboard, its JSON API and ``/metrics`` (``tunnels serve`` starts it when enabled;
+    ``tunnels dashboard`` runs it alone).
+
+    ``users`` maps a qualified chat identity (``slack:U123``) to the SHA-256 of its token
+    (``sha256:<hex>``, made by ``tunnels dashboard token IDENTITY``): a web user acts as that
+    identity, under the same approval rules as in the chat. A bind address other than loopback
+    is refused while ``users`` is empty."""
+
+    enabled: bool = False
+    bind: str = "127.0.0.1:8470"
+    """``host:port`` to listen on (port 0: any free port)."""
+    users: dict[str, str] = {}
+
+    def __post_init__(self) -> None:
+        host, sep, port = self.bind.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"`bind` must be host:port, e.g. 127.0.0.1:8470, got {self.bind!r}")
+        for identity, token_hash in self.users.items():
+            _check_approver(0, identity, key=f"users.{identity}")
+            if not _TOKEN_HASH.fullmatch(token_hash):
+                raise ValueError(
+                    f"`users.{identity}` must be sha256:<64 hex digits> (the hash of the token, never the token); "
+                    f"`tunnels dashboard token {identity}` makes a token and prints its line"
+                )
+
+
 class Settings(_Section, frozen=True, kw_only=True):
     """The whole of ``orchestrator.yaml``.
 
@@ -430,6 +461,7 @@ class Settings(_Section, frozen=True, kw_only=True):
     remote: RemoteSettings = msgspec.field(default_factory=RemoteSettings)
     parent: ParentSettings = msgspec.field(default_factory=ParentSettings)
     git: GitSettings = msgspec.field(default_factory=GitSettings)
+    dashboard: DashboardSettings = msgspec.field(default_factory=DashboardSettings)
     approvers: list[str] = []
 
     def __post_init__(self) -> None:

@@ -68,11 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     rebuild = projections.add_parser("rebuild", help="drop every projection and rebuild it from the stream")
     rebuild.add_argument("--json", action="store_true", help="print what was rebuilt as one JSON object")
 
+    from claude_tunnels.tunnels.commands.dashboard import add_parser as add_dashboard
     from claude_tunnels.tunnels.commands.deploy import add_parsers  # `agent credentials`, `deploy ssh|k8s`
     from claude_tunnels.tunnels.commands.graph import add_parser as add_graph
 
     add_parsers(commands)
     add_graph(commands)
+    add_dashboard(commands)
     add_setup_parsers(commands)  # `config`, `nats`, `slack manifest`
     return finish(parser)
 
@@ -115,6 +117,10 @@ def _command(args: argparse.Namespace) -> Command:
             return events.replay
         case "projections":
             return events.rebuild_projections
+        case "dashboard":
+            from claude_tunnels.tunnels.commands.dashboard import dashboard
+
+            return dashboard
         case "graph":
             from claude_tunnels.tunnels.commands.graph import graph
 

@@ -15,6 +15,8 @@ from typing import Any
 from claude_tunnels.channels.registry import build_channels, enabled_channels
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.tunnels.commands.run import scripted_model_env
+from claude_tunnels.tunnels.dashboard.auth import Auth
+from claude_tunnels.tunnels.dashboard.server import Dashboard
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.serving.patient import FIRST_PAUSE_S, Patient
 from claude_tunnels.tunnels.serving.preflight import CHECKS, check_channels
@@ -63,6 +65,8 @@ async def _serve(loaded: LoadedSettings, stop: asyncio.Event, serving: asyncio.E
 
 
 async def _serve_with(loaded: LoadedSettings, stop: asyncio.Event, serving: asyncio.Event, agent_env: dict[str, str]) -> None:
+    if loaded.settings.dashboard.enabled:
+        Auth(loaded.settings.dashboard)  # an open, non-loopback bind is refused before anything starts
     names = enabled_channels(loaded)
     checks = {check.name: check for check in await check_channels(loaded, names)}
     for check in checks.values():
@@ -84,8 +88,14 @@ async def _serve_with(loaded: LoadedSettings, stop: asyncio.Event, serving: asyn
         on = ", ".join(up) or "no chat channel" + ("" if waiting else " (enable one in orchestrator.yaml)")
         later = f" ({', '.join(waiting)} not reachable yet: trying again)" if waiting else ""
         where = orchestrator.backbone.url if orchestrator.backbone else "?"
-        print(f"tunnels: serving {loaded.root} on {on}{later}; events on {where}", file=sys.stderr, flush=True)
-        await stop.wait()
+        async with AsyncExitStack() as web:
+            if loaded.settings.dashboard.enabled:
+                board = await web.enter_async_context(Dashboard(
+                    loaded.settings.dashboard, orchestrator.store, orchestrator, orchestrator.clock, presence=orchestrator.remote.live,
+                ))
+                on += f"; dashboard on {board.url}"
+            print(f"tunnels: serving {loaded.root} on {on}{later}; events on {where}", file=sys.stderr, flush=True)
+            await stop.wait()
 
 
 SYSTEMD_UNIT = """\
