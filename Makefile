@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # `make demo` needs the project alone, not the test extras (pytest, mypy, kubernetes-validate...).
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: test demo install bench clean lint ssh-server sandbox-tools
+.PHONY: test demo install bench clean lint ssh-server sandbox-tools browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(DEMO_STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP) lint ssh-server sandbox-tools
+test: $(STAMP) lint ssh-server sandbox-tools browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # ruff (style, imports, no wall clock in actors/ events/ projections/) and mypy over the installed
@@ -56,6 +56,18 @@ ssh-server:
 	  timeout 300 apt-get install -y -q openssh-server >/dev/null 2>&1 \
 	  || { timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 300 apt-get install -y -q openssh-server >/dev/null 2>&1; } \
 	  || echo "note: could not install openssh-server; the live ssh deploy test will be skipped"; \
+	fi
+
+# The dashboard's browser tests drive Debian's chromium through its chromedriver (selenium).
+# Installed from Debian's packages when we are root; elsewhere those tests are skipped.
+browser:
+	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } \
+	    && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver for the dashboard's browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  timeout 600 apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
+	  || { timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 600 apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } \
+	  || echo "note: could not install chromium and chromium-driver; the dashboard's browser tests will be skipped"; \
 	fi
 
 demo: $(DEMO_STAMP) sandbox-tools

@@ -19,13 +19,9 @@ TOKENS = {"terminal:alice": "alice-token-0123456789", "slack:UCAROL": "carol-tok
 """alice opens requests in the terminal; carol is a known web user but no approver; ci is a script."""
 
 
-def two_task_plan(label: str, *, delay_s: float = 0) -> list[dict[str, object]]:
-    """Scripts for `shared-lib: <label>`: the library's core, then its docs (router skipped: one project named first)."""
-    return [
-        plan(label, ("shared-lib/core", f"core {label}", []), ("shared-lib/docs", f"docs {label}", ["shared-lib/core"]), match=label),
-        succeeds("shared-lib/core", "core done", delay_s=delay_s),
-        succeeds("shared-lib/docs", "docs done"),
-    ]
+def two_task_plan(label: str) -> dict[str, object]:
+    """The plan of `shared-lib: <label>`: the library's core, then its docs (router skipped: one project named first)."""
+    return plan(label, ("shared-lib/core", f"core {label}", []), ("shared-lib/docs", f"docs {label}", ["shared-lib/core"]), match=label)
 
 
 @dataclass
@@ -45,7 +41,7 @@ class Board:
 @asynccontextmanager
 async def board(tmp_path: Path, *labels: str, delay_s: float = 0, users: bool = True) -> AsyncIterator[Board]:
     """An orchestrator scripted for a two-task plan per label, and the dashboard on a free loopback port."""
-    scripts = [script for label in labels for script in two_task_plan(label, delay_s=delay_s)]
+    scripts = [*map(two_task_plan, labels), succeeds("shared-lib/core", "core done", delay_s=delay_s), succeeds("shared-lib/docs", "docs done")]
     async with world(tmp_path, scenario(*scripts), limits={"max_warm_agents": 0}) as w:
         settings = DashboardSettings(bind="127.0.0.1:0", users={i: token_hash(t) for i, t in TOKENS.items()} if users else {})
         o = w.orchestrator

@@ -8,7 +8,7 @@ let timer = null;
 
 function taskNode(key, task, lines) {
   const facts = task.facts || {};
-  const bits = [task.workspace, badge(task.status)];
+  const bits = [key === task.workspace ? "" : task.workspace, badge(task.status)];
   const meta = [task.target !== "local" ? `on ${task.target}` : "", facts.branch ? `branch ${facts.branch}` : "",
     facts.commit ? `commit ${facts.commit.slice(0, 10)}` : "", task.child_request_id ? "child request " : "",
     task.usage && task.usage.cost_usd ? money(task.usage.cost_usd) : ""].filter(Boolean).join(" · ");
@@ -66,4 +66,11 @@ document.getElementById("approve").addEventListener("click", () => act("approve"
 document.getElementById("cancel").addEventListener("click", () => act("cancel"));
 load();
 // `plain=1`: every event arrives as a "message" (no event names), and each one reloads the view.
-follow(`/api/requests/${encodeURIComponent(requestId)}/events?history=0&plain=1`, soon);
+const source = follow(`/api/requests/${encodeURIComponent(requestId)}/events?history=0&plain=1`, soon);
+source.addEventListener("end", () => {
+  source.close();  // the request ended: nothing more will come
+  const live = document.getElementById("live");
+  live.textContent = "ended";
+  live.classList.remove("on");
+  soon();
+});
