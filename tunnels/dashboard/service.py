@@ -143,6 +143,8 @@ class DashboardService:
         self._poster = poster
         self._clock = clock
         self._chains: list[_Chain] = []
+        self.outcome_wait_s = OUTCOME_WAIT_S
+        """How long an action waits for its outcome before answering `pending` (202)."""
         self.runner = ProjectionRunner(store, [self.view], checkpoint_interval_s=3600.0)
 
     async def __aenter__(self) -> DashboardService:
@@ -197,7 +199,7 @@ class DashboardService:
 
     async def say(
         self, *, session_key: str, identity: str, text: str, action: str | None = None, request_id: str | None = None,
-        wait_s: float = OUTCOME_WAIT_S,
+        wait_s: float | None = None,
     ) -> Outcome:
         """Record what `identity` said (or pressed) in the conversation and wait for its outcome."""
         at = self._clock.now()
@@ -210,7 +212,7 @@ class DashboardService:
                 request_id=request_id, sent_at=at,
             )
             try:
-                event = await asyncio.wait_for(asyncio.shield(chain.done), wait_s)
+                event = await asyncio.wait_for(asyncio.shield(chain.done), self.outcome_wait_s if wait_s is None else wait_s)
             except TimeoutError:
                 return Outcome(kind="pending", text="recorded; nothing came of it yet", request_id=request_id, session_key=session_key)
         finally:
