@@ -161,9 +161,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json() if request.can_read_body else {}
     except json.JSONDecodeError as err:
-        raise web.HTTPBadRequest(text=f"the body is not JSON: {err}") from None
+        raise web.HTTPBadRequest(text=json.dumps({"error": f"the body is not JSON: {err}"}), content_type="application/json") from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="the body must be a JSON object")
+        raise web.HTTPBadRequest(text=json.dumps({"error": "the body must be a JSON object"}), content_type="application/json")
     return body
 
 
