@@ -39,9 +39,11 @@ class Board:
 
 
 @asynccontextmanager
-async def board(tmp_path: Path, *labels: str, delay_s: float = 0, users: bool = True) -> AsyncIterator[Board]:
-    """An orchestrator scripted for a two-task plan per label, and the dashboard on a free loopback port."""
-    scripts = [*map(two_task_plan, labels), succeeds("shared-lib/core", "core done", delay_s=delay_s), succeeds("shared-lib/docs", "docs done")]
+async def board(tmp_path: Path, *labels: str, delay_s: float = 0, users: bool = True, writes: str | None = None) -> AsyncIterator[Board]:
+    """An orchestrator scripted for a two-task plan per label, and the dashboard on a free loopback port
+    (`writes`: the core task writes that file)."""
+    core = succeeds("shared-lib/core", "core done", delay_s=delay_s, writes=writes)
+    scripts = [*map(two_task_plan, labels), core, succeeds("shared-lib/docs", "docs done")]
     async with world(tmp_path, scenario(*scripts), limits={"max_warm_agents": 0}) as w:
         settings = DashboardSettings(bind="127.0.0.1:0", users={i: token_hash(t) for i, t in TOKENS.items()} if users else {})
         o = w.orchestrator

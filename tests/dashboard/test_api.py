@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from claude_tunnels.events.changes import ChangesDiscarded, ChangesProposed
 from claude_tunnels.events.conversation import ConfirmationRequested
 from tests.dashboard.board import Board, board
+from tests.e2e.test_request_branches import until
+from tests.e2e.test_worktrees import git_init
 
 
 async def _call(b: Board, method: str, path: str, identity: str | None, body: Any = None) -> tuple[int, Any]:
@@ -86,10 +89,34 @@ async def test_cancel_by_the_requester_and_refusals_of_unknown_callers(tmp_path:
         status, refused = await _call(b, "POST", path + "/cancel", "slack:UCAROL")
         assert status == 403 and refused["outcome"] == "confirmation.refused", refused
         status, cancelled = await _call(b, "POST", path + "/cancel", "terminal:alice")
-        assert status == 200 and cancelled["outcome"] in ("confirmation.cancelled", "request.cancelled"), cancelled
+        assert status == 200 and cancelled["outcome"] == "request.cancelled", cancelled
         status, detail = await _call(b, "GET", path, "terminal:alice")
         assert detail["request"]["status"] == "cancelled" and "terminal:alice" in detail["request"]["reason"]
         status, missing = await _call(b, "GET", "/api/requests/NOPE", "terminal:alice")
         assert status == 404
         status, bad = await _call(b, "POST", "/api/requests", "terminal:alice", {"text": "x", "conversation": "../up"})
         assert status == 400 and "conversation" in bad["error"]
+
+
+async def test_the_changes_are_decided_by_the_requester_not_by_anyone(tmp_path: Path) -> None:
+    async with board(tmp_path, "branch", writes="NOTE.txt") as b:
+        git_init(b.w.root / "shared-lib")
+        await b.w.ask("shared-lib: branch", lambda e: isinstance(e, ConfirmationRequested))
+        await b.w.run_to_end("yes")
+        await until(b.w, lambda e: isinstance(e, ChangesProposed))  # seen already, or to come
+        [row] = b.dashboard.service.view.rows.values()
+        path = f"/api/requests/{row.request_id}"
+        status, detail = await _call(b, "GET", path, "terminal:alice")
+        [(repo, state)] = detail["request"]["changes"].items()
+        assert state["status"] == "open" and state["proposal"]["branch"].startswith("tunnels/")
+        status, bad = await _call(b, "POST", path + "/changes", "terminal:alice", {"decision": "ship-it", "repo": repo})
+        assert status == 400
+        status, refused = await _call(b, "POST", path + "/changes", "slack:UCAROL", {"decision": "merge", "repo": repo})
+        assert status == 403 and "Only terminal:alice or an approver" in refused["text"], refused
+        status, decided = await _call(b, "POST", path + "/changes", "terminal:alice", {"decision": "discard", "repo": repo})
+        assert status == 200 and decided["outcome"] == "changes.decided", decided
+        await until(b.w, lambda e: isinstance(e, ChangesDiscarded))
+        status, timeline = await _call(b, "GET", path + "/timeline", "terminal:alice")
+        assert any("changes.discarded" in line for line in timeline["lines"]) and timeline["lines"][0].startswith("#")
+        status, overview = await _call(b, "GET", "/api/overview", "terminal:alice")
+        assert [c["project"] for c in overview["cost"]] == ["shared-lib"] and overview["agents"] == []

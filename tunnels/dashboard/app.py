@@ -9,7 +9,10 @@ Routes (README "Dashboard and HTTP API"):
     GET  /api/requests/{id}             the request in full
     POST /api/requests/{id}/approve     approve its plan     POST /api/requests/{id}/cancel   cancel it
     POST /api/requests/{id}/answer      {"text"}: say something in its conversation
+    POST /api/requests/{id}/changes     {"decision": merge|pr|discard, "repo"}: decide its changes
     GET  /api/requests/{id}/events      its events as SSE: the stored ones, then live, until it ends
+    GET  /api/requests/{id}/timeline    its timeline, one line per event, as `tunnels replay` prints it
+    GET  /api/overview                  cost by project and day; remote agents and child orchestrators
     GET  /api/conversations/{name}/replies?after=SEQ   what the orchestrator said in an api conversation
     GET  /api/stream                    every row that changes, as SSE (the requests page)
     GET  /metrics                       Prometheus text
@@ -27,11 +30,13 @@ from aiohttp import web
 
 from claude_tunnels.channels import api as api_channel
 from claude_tunnels.events.catalogue import REQUEST_ENDED, AnyEvent
+from claude_tunnels.events.changes import DECISIONS
 from claude_tunnels.events.codec import encode
 from claude_tunnels.events.planning import ClarificationNeeded
 from claude_tunnels.tunnels.dashboard.auth import COOKIE, Auth
 from claude_tunnels.tunnels.dashboard.metrics import CONTENT_TYPE, render_metrics
 from claude_tunnels.tunnels.dashboard.service import DashboardService, Outcome
+from claude_tunnels.tunnels.timeline import line
 
 SERVICE = web.AppKey("service", DashboardService)
 AUTH = web.AppKey("auth", Auth)
@@ -82,7 +87,10 @@ def build_app(service: DashboardService, auth: Auth) -> web.Application:
     app.router.add_post("/api/requests/{id}/approve", _action("approve"))
     app.router.add_post("/api/requests/{id}/cancel", _action("cancel"))
     app.router.add_post("/api/requests/{id}/answer", _answer)
+    app.router.add_post("/api/requests/{id}/changes", _changes)
     app.router.add_get("/api/requests/{id}/events", _request_events)
+    app.router.add_get("/api/requests/{id}/timeline", _timeline)
+    app.router.add_get("/api/overview", _overview)
     app.router.add_get("/api/conversations/{name}/replies", _replies)
     app.router.add_get("/api/stream", _rows_stream)
     app.router.add_get("/metrics", _metrics)
@@ -157,6 +165,25 @@ async def _detail(request: web.Request) -> web.StreamResponse:
     return _json(detail)
 
 
+async def _timeline(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    if service.row(request.match_info["id"]) is None:
+        return _error(404, f"no request {request.match_info['id'][:80]}")
+    return _json({"lines": [line(s.seq, s.event) for s in await service.timeline(request.match_info["id"])]})
+
+
+async def _overview(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    cost = [{"project": p, "day": d, "cost_usd": round(usd, 6)} for (p, d), usd in sorted(service.view.cost_by_project_day.items())]
+    agents = None
+    if service.presence is not None:
+        agents = [
+            {"workspace": w, "kind": p.kind, "host": p.host, "version": p.version, "draining": p.draining}
+            for w, p in sorted(service.presence().items())
+        ]
+    return _json({"cost": cost, "agents": agents})
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json() if request.can_read_body else {}
@@ -207,6 +234,21 @@ async def _answer(request: web.Request) -> web.StreamResponse:
     if not isinstance(text, str) or not text.strip():
         return _error(400, 'give "text": the answer')
     return _outcome(await service.say(session_key=row.session_key, identity=_identity(request), text=text))
+
+
+async def _changes(request: web.Request) -> web.StreamResponse:
+    """A Merge / Open PR / Discard button: the changes gate checks who, as for a chat's button."""
+    service = request.app[SERVICE]
+    row = service.row(request.match_info["id"])
+    if row is None:
+        return _error(404, f"no request {request.match_info['id'][:80]}")
+    body = await _body(request)
+    decision, repo = body.get("decision"), body.get("repo", "")
+    if decision not in DECISIONS or not isinstance(repo, str):
+        return _error(400, f'give "decision": one of {", ".join(DECISIONS)}, and "repo": the repository (as the request lists it)')
+    return _outcome(await service.say(
+        session_key=row.session_key, identity=_identity(request), text=decision, action=decision, request_id=row.request_id, repo=repo,
+    ))
 
 
 async def _replies(request: web.Request) -> web.StreamResponse:

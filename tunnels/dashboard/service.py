@@ -20,9 +20,9 @@ from typing import Any, Protocol
 from claude_tunnels.channels import api as api_channel
 from claude_tunnels.channels.render import render
 from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.changes import ChangesDecided
 from claude_tunnels.events.conversation import (
     CancelRequested,
-    ConfirmationCancelled,
     ConfirmationGiven,
     ConfirmationRefused,
     MessageQueued,
@@ -40,10 +40,11 @@ from claude_tunnels.tunnels.bus.store import EventStore
 from claude_tunnels.tunnels.commands.events import request_timeline
 
 OUTCOMES: tuple[type, ...] = (
-    ConfirmationGiven, ConfirmationRefused, ConfirmationCancelled, CancelRequested, RequestCancelled, NoticeIssued,
-    RequestOpened, MessageQueued, PlanRevised, PermissionDecided,
+    ConfirmationGiven, ConfirmationRefused, CancelRequested, RequestCancelled, NoticeIssued,
+    RequestOpened, MessageQueued, PlanRevised, PermissionDecided, ChangesDecided,
 )
-"""The first of these caused (directly or not) by an action's message is its outcome."""
+"""The first of these caused (directly or not) by an action's message is its outcome. A plan's
+cancel answers with `request.cancelled` (its `confirmation.cancelled` comes first and is passed over)."""
 OUTCOME_WAIT_S = 20.0
 
 
@@ -52,7 +53,7 @@ class Poster(Protocol):
 
     async def post_message(
         self, *, session_key: str, channel: str, sender: str, text: str, message_ref: str, action: str | None = None,
-        request_id: str | None = None, sent_at: Any = None,
+        request_id: str | None = None, sent_at: Any = None, repo: str | None = None,
     ) -> Appended: ...
 
 
@@ -65,13 +66,13 @@ class StorePoster:
 
     async def post_message(
         self, *, session_key: str, channel: str, sender: str, text: str, message_ref: str, action: str | None = None,
-        request_id: str | None = None, sent_at: Any = None,
+        request_id: str | None = None, sent_at: Any = None, repo: str | None = None,
     ) -> Appended:
         """Append `message.received` (the same `message_ref` is stored once)."""
         at = sent_at or self._clock.now()
         event = MessageReceived(
             id=derived_id(at, f"{channel}:{message_ref}"), at=at, session_key=session_key, request_id=request_id,
-            channel=channel, sender=sender, text=text, message_ref=message_ref, action=action,  # type: ignore[arg-type]
+            channel=channel, sender=sender, text=text, message_ref=message_ref, action=action, repo=repo,  # type: ignore[arg-type]
         )
         return await self._store.append(event)
 
@@ -199,7 +200,7 @@ class DashboardService:
 
     async def say(
         self, *, session_key: str, identity: str, text: str, action: str | None = None, request_id: str | None = None,
-        wait_s: float | None = None,
+        repo: str | None = None, wait_s: float | None = None,
     ) -> Outcome:
         """Record what `identity` said (or pressed) in the conversation and wait for its outcome."""
         at = self._clock.now()
@@ -209,7 +210,7 @@ class DashboardService:
         try:
             await self._poster.post_message(
                 session_key=session_key, channel=api_channel.NAME, sender=identity, text=text, message_ref=ref, action=action,
-                request_id=request_id, sent_at=at,
+                request_id=request_id, sent_at=at, repo=repo,
             )
             try:
                 event = await asyncio.wait_for(asyncio.shield(chain.done), self.outcome_wait_s if wait_s is None else wait_s)

@@ -42,17 +42,34 @@ async function load() {
   document.getElementById("tasks").replaceChildren(...Object.entries(r.tasks).map(([k, t]) => taskNode(k, t, data.progress[k])));
   document.getElementById("answer").textContent = r.answer || r.reason || "";
   const changes = Object.entries(r.changes || {});
-  if (changes.length) {
-    document.getElementById("changes").replaceChildren(...changes.map(([repo, c]) =>
-      el("div", { class: "task" }, el("strong", {}, repo), ` ${c.status} `, el("code", {}, c.branch || ""))));
-  }
+  if (changes.length) document.getElementById("changes").replaceChildren(...changes.map(([repo, c]) => changesNode(repo, c)));
+  const timeline = await getJSON(`/api/requests/${encodeURIComponent(requestId)}/timeline`);
+  document.getElementById("timeline").textContent = timeline.lines.join("\n");
   document.body.dataset.loaded = "1";
 }
 
-async function act(action) {
+function changesNode(repo, c) {
+  const p = c.proposal || {};
+  const files = (p.files || []).map((f) => `${f.path} +${f.added} -${f.removed}`).join(", ");
+  const node = el("div", { class: "task", "data-repo": repo, "data-status": c.status },
+    el("strong", {}, repo), " ", badge(c.status), " ", el("code", {}, p.branch || ""),
+    el("div", { class: "muted" }, [c.decision && `${c.decision} by ${c.by}`, c.outcome, files].filter(Boolean).join(" · ")));
+  if (c.status === "open") {
+    for (const [decision, label] of [["merge", "Merge"], ["pr", "Open PR"], ["discard", "Discard"]]) {
+      const button = el("button", { type: "button", "data-decision": decision }, label);
+      button.addEventListener("click", () => act("changes", { decision, repo }));
+      node.append(" ", button);
+    }
+  }
+  return node;
+}
+
+async function act(action, body) {
   const outcome = document.getElementById("outcome");
   outcome.textContent = "…";
-  const response = await fetch(`/api/requests/${encodeURIComponent(requestId)}/${action}`, { method: "POST", credentials: "same-origin" });
+  const init = { method: "POST", credentials: "same-origin" };
+  if (body) Object.assign(init, { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+  const response = await fetch(`/api/requests/${encodeURIComponent(requestId)}/${action}`, init);
   const data = await response.json();
   outcome.textContent = data.text || data.error || data.outcome;
   outcome.className = response.ok ? "" : "refused";

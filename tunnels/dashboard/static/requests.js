@@ -22,6 +22,7 @@ async function load() {
   const parts = Object.entries(data.by_status).map(([s, n]) => `${n} ${s.replace("_", " ")}`);
   document.getElementById("counts").textContent = `${data.total} requests: ${parts.join(", ")}`;
   document.body.dataset.loaded = "1";
+  loadOverview();
 }
 
 function soon() { clearTimeout(timer); timer = setTimeout(load, 250); }
