@@ -5,7 +5,9 @@ The stream gets about 300,000 realistic events (`_stories.realistic_events`: abo
 requests, interleaved conversations), appended directly, as `cold_start.py` does. The dashboard
 then starts on it (its projection folded from the whole stream) and each page is fetched over
 HTTP on loopback, `ROUNDS` times: the requests page (its HTML, then the JSON it loads), a search,
-one ended request (folded again from its own events) and `/metrics`.
+one ended request (folded again from its own events) and `/metrics`. Where Debian's chromium and
+its driver are installed, the two pages are also loaded in headless Chromium, timed from the
+navigation to the page showing its data (`BROWSER_ROUNDS` each).
 
 Run: `.venv/bin/python bench/dashboard.py` (a few minutes on 2 cores). Prints medians, never asserts.
 """
@@ -37,6 +39,34 @@ from claude_tunnels.tunnels.dashboard.service import StorePoster
 
 EVENTS_COUNT = 300_000
 ROUNDS = 21
+BROWSER_ROUNDS = 7
+CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def browser_times(url: str, paths: dict[str, str], profile: Path) -> dict[str, list[float]]:
+    """Seconds from `get` to `body[data-loaded]` for each page, in headless Chromium (blocking: run in a thread)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
+    times: dict[str, list[float]] = {}
+    try:
+        for _ in range(BROWSER_ROUNDS):
+            for name, path in paths.items():
+                start = time.perf_counter()
+                driver.get(url + path)
+                WebDriverWait(driver, 60, poll_frequency=0.005).until(
+                    lambda d: d.execute_script("return document.body.dataset.loaded") == "1")
+                times.setdefault(name, []).append(time.perf_counter() - start)
+    finally:
+        driver.quit()
+    return times
 
 
 def held(make: Callable[[], Projection], encoded: list[bytes]) -> tuple[float, Projection]:
@@ -107,11 +137,17 @@ async def main() -> None:
                             elapsed, size = await fetch(http, web.url + path)
                             timings.setdefault(name, []).append(elapsed)
                             sizes[name] = size
+                if CHROMIUM.exists() and DRIVER.exists():
+                    browser = await asyncio.to_thread(browser_times, web.url, {
+                        "requests page in Chromium (200 rows drawn)": "/",
+                        "one ended request's page in Chromium (graph, tasks, timeline)": f"/requests/{ended.request_id}",
+                    }, Path(tmp) / "chromium")
+                    timings.update(browser)
             await nc.close()
     print(f"dashboard start (projection folded from the whole stream, site up): {started:.1f} s")
     print(f"pages over loopback HTTP, {ROUNDS} rounds, medians (min-max):")
     for name, values in timings.items():
-        print(f"  {name}: {ms(values)}, {sizes[name]:,} bytes")
+        print(f"  {name}: {ms(values)}" + (f", {sizes[name]:,} bytes" if name in sizes else ""))
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; wall time {time.perf_counter() - began:.0f} s")
     print(
         f"SUMMARY dashboard: {requests:,} requests, list {statistics.median(timings['requests page data (200 newest rows)']) * 1000:.0f} ms, "
