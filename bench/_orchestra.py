@@ -25,14 +25,17 @@ from typing import Any
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 
+from claude_tunnels.actors.ports import Consultation, Consulted
 from claude_tunnels.channels.terminal import TerminalChannel
 from claude_tunnels.config.loader import load_settings
 from claude_tunnels.events.catalogue import REQUEST_ENDED, AnyEvent
 from claude_tunnels.events.conversation import ConfirmationRequested
+from claude_tunnels.events.values import Usage
 from claude_tunnels.tunnels.claude import runner as claude_runner
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
-from claude_tunnels.tunnels.scripted_model.server import RecordedRequest
+from claude_tunnels.tunnels.scripted_model.scenario import Scenario
+from claude_tunnels.tunnels.scripted_model.server import RecordedRequest, choose_script
 
 
 def lay_out_tree(root: Path, projects: dict[str, list[str]]) -> Path:
@@ -67,6 +70,22 @@ def workspace_script(workspace: str, delay_s: float = 0.0) -> dict[str, Any]:
     if delay_s:
         turn["delay_s"] = delay_s
     return {"name": workspace, "match": [f"Workspace: {workspace}\n"], "turns": [turn]}
+
+
+class ScriptedAdvisors:
+    """The `Advisors` port answered in this process from a scripted-model scenario: the script
+    whose `match` strings all occur in the prompt plays its first turn (no CLI, no HTTP)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+
+    async def consult(self, consultation: Consultation) -> Consulted:
+        script = choose_script(self.scenario, consultation.prompt)
+        if script is None or not script.turns:
+            raise RuntimeError(f"no script answers this {consultation.role} prompt")
+        turn = script.turns[0]
+        return Consulted(output=turn.structured_output, text=turn.text or "", usage=Usage())
+
 
 
 @dataclass
