@@ -182,16 +182,18 @@ def _time_session_closes(bench: Bench) -> Iterator[None]:
 @asynccontextmanager
 async def running(
     tmp: Path, projects: dict[str, list[str]], scripts: list[dict[str, Any]], limits: dict[str, Any],
-    **settings: Any,
+    *, keep_requests: int | None = None, agent_env: dict[str, str] | None = None, **settings: Any,
 ) -> AsyncIterator[Bench]:
     """Lay out the tree under `tmp/tree`, start the scripted model and an orchestrator on it
-    (`settings`: more sections of orchestrator.yaml, e.g. `remote={...}`)."""
+    (`settings`: more sections of orchestrator.yaml, e.g. `remote={...}`; `keep_requests`: how
+    many requests the model server keeps recorded; `agent_env`: point the CLIs at another model
+    server instead)."""
     root = lay_out_tree(tmp / "tree", projects)
     document = {"claude": {"isolate_home": True}, "limits": {"progress_interval_s": 0.1, "task_timeout_s": 120, **limits}, **settings}
     (root / "orchestrator.yaml").write_text(json.dumps(document), encoding="utf-8")
     loaded = load_settings(root / "orchestrator.yaml")
-    async with ScriptedModelServer(parse_scenario(json.dumps({"scripts": scripts}))) as model:
-        async with Orchestrator(loaded, agent_env=model.env()) as orchestrator:
+    async with ScriptedModelServer(parse_scenario(json.dumps({"scripts": scripts})), keep_requests=keep_requests) as model:
+        async with Orchestrator(loaded, agent_env=agent_env or model.env()) as orchestrator:
             bench = Bench(root, orchestrator, model)
             orchestrator.add_listener(bench._listen)
             _time_model_calls(bench)

@@ -55,6 +55,7 @@ from claude_tunnels.tunnels.claude.spec import AgentOutcome
 from claude_tunnels.tunnels.runtime import orchestrator as composition
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import parse_scenario
+from claude_tunnels.tunnels.scripted_model.server import KEEP_REQUESTS
 
 PROJECTS = {"alpha": ["core"], "beta": ["core"]}
 SCRIPTS = [router_script(["alpha"]), planner_script("Tidy up alpha", [("alpha/core", [])]), workspace_script("alpha/core")]
@@ -116,13 +117,12 @@ async def one_variant(keep_finished: str | None, requests: int, model: str) -> d
             env: dict[str, str] = {}
             if model == "outside":
                 env = await stack.enter_async_context(_model_process(Path(tmp)))
-            async with running(Path(tmp), PROJECTS, SCRIPTS, limits) as bench:
+            keep = KEEP_REQUESTS if model == "inside" else None
+            async with running(Path(tmp), PROJECTS, SCRIPTS, limits, keep_requests=keep, agent_env=env or None) as bench:
                 orchestrator = bench.orchestrator
                 assert orchestrator.ctx is not None
                 if model == "instant":
                     orchestrator.ctx.advisors = ScriptedAdvisors(parse_scenario(json.dumps({"scripts": SCRIPTS})))
-                if model == "outside":
-                    orchestrator.agent_env.update(env)
                 bench.seen.clear()
                 driver, began = Sequential(orchestrator), time.perf_counter()
                 for n in range(1, requests + 1):
@@ -150,7 +150,7 @@ class _model_process:
         code = ("import asyncio, sys, json\n"
                 "from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario\n"
                 "async def main():\n"
-                "    async with ScriptedModelServer(parse_scenario(open(sys.argv[1]).read()), keep_requests=0) as server:\n"
+                "    async with ScriptedModelServer(parse_scenario(open(sys.argv[1]).read()), keep_requests=100) as server:\n"
                 "        print(json.dumps(server.env()), flush=True)\n"
                 "        await asyncio.Event().wait()\n"
                 "asyncio.run(main())\n")
