@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import pykka
 
 from claude_tunnels.actors.context import ActorContext
+from claude_tunnels.actors.ports import Cancellable
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.log import AppendConflict
 
@@ -69,9 +70,10 @@ class EventActor(pykka.ThreadingActor):
         """React to a direct message (timers, internal commands)."""
         raise TypeError(f"{type(self).__name__} got an unexpected message {message!r}")
 
-    def remind_at(self, when: datetime, message: Any) -> None:
+    def remind_at(self, when: datetime, message: Any) -> Cancellable:
         """Have `message` told to this actor once the clock reads `when` (the injected timers, so a
-        manual clock decides when); nothing happens if the actor has stopped by then."""
+        manual clock decides when); nothing happens if the actor has stopped by then. The timer
+        returned calls it off (a reminder nobody needs holds memory until it is due)."""
         ref = self.actor_ref
 
         def remind() -> None:
@@ -80,4 +82,4 @@ class EventActor(pykka.ThreadingActor):
             except pykka.ActorDeadError:
                 pass  # stopped with its orchestrator: the next one re-arms what is still pending
 
-        self.ctx.timers.call_at(when, remind)
+        return self.ctx.timers.call_at(when, remind)

@@ -8,13 +8,15 @@ already stored is not refused as if nothing waited for it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from claude_tunnels.actors.base import EventActor
 from claude_tunnels.actors.confirm_policy import approvers_for, may_approve
+from claude_tunnels.actors.context import ActorContext
 from claude_tunnels.actors.once import reaction_id, request_end_id
-from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.actors.ports import Cancellable
+from claude_tunnels.events.catalogue import REQUEST_ENDED, AnyEvent
 from claude_tunnels.events.conversation import (
     ConfirmationAnswered,
     ConfirmationCancelled,
@@ -49,11 +51,28 @@ class ConfirmGate(EventActor):
         settings = getattr(channels, channel, None)
         return bool(getattr(settings, "auto_approve", False))
 
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        self._expiries: dict[str, Cancellable] = {}
+        """The expiry timer of each request waiting for approval (called off once it waits no more)."""
+
     def _schedule(self, request: RequestState) -> None:
         if request.approval_expires_at is not None:
-            self.remind_at(request.approval_expires_at, Expire(request.request_id, request.revision))
+            self._arm(request.request_id, request.approval_expires_at, request.revision)
+
+    def _arm(self, request_id: str, when: datetime, revision: int) -> None:
+        self._disarm(request_id)
+        self._expiries[request_id] = self.remind_at(when, Expire(request_id, revision))
+
+    def _disarm(self, request_id: str) -> None:
+        timer = self._expiries.pop(request_id, None)
+        if timer is not None:
+            timer.cancel()
 
     def handle(self, event: AnyEvent, seq: int) -> None:
+        if isinstance(event, REQUEST_ENDED):
+            self._disarm(event.request_id or "")
+            return
         request = self.ctx.requests.get(getattr(event, "request_id", None) or "")
         if request is None:
             return
@@ -84,7 +103,7 @@ class ConfirmGate(EventActor):
             expires_at=envelope["at"] + ttl,
         )
         self.ctx.emit(asked)
-        self.remind_at(asked.expires_at, Expire(request.request_id, proposed.revision))
+        self._arm(request.request_id, asked.expires_at, proposed.revision)
 
     def _once(self, cause: AnyEvent, what: str) -> dict[str, Any]:
         """The envelope of the one `what` that `cause` leads to (its id derived from `cause`)."""
@@ -102,6 +121,7 @@ class ConfirmGate(EventActor):
         elif answer.answer == "approve":
             ctx.emit(ConfirmationGiven(**self._once(answer, "confirmation.given"), by=answer.by))
             ctx.emit(PlanApproved(**self._once(answer, "plan.approved"), by=answer.by))
+            self._disarm(rid)
         else:
             ctx.emit(ConfirmationCancelled(**self._once(answer, "confirmation.cancelled"), by=answer.by))
             ended = {**ctx.envelope(answer, request_id=rid), "id": request_end_id(rid, request.opened_at)}
@@ -118,6 +138,7 @@ class ConfirmGate(EventActor):
             super().on_message(message)
 
     def _expire(self, message: Expire) -> None:
+        self._expiries.pop(message.request_id, None)
         request = self.ctx.requests.get(message.request_id)
         if request is None or request.status != "awaiting_approval" or request.revision != message.revision:
             return

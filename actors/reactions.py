@@ -121,10 +121,11 @@ class Directory:
                 return [self.changes]
             case RequestCompleted():
                 self._retire(request_id or "")
-                return [self.session(event.session_key), self.changes]  # the changes gate proposes its branches
+                # The changes gate proposes its branches; the confirm gate calls off a pending expiry.
+                return [self.session(event.session_key), self.changes, self.gate]
             case _ if isinstance(event, REQUEST_ENDED):
                 self._retire(request_id or "")
-                return [self.session(event.session_key)]
+                return [self.session(event.session_key), self.gate]
         return []
 
     def _retire(self, request_id: str) -> None:

@@ -25,14 +25,17 @@ from typing import Any
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 
+from claude_tunnels.actors.ports import Consultation, Consulted
 from claude_tunnels.channels.terminal import TerminalChannel
 from claude_tunnels.config.loader import load_settings
 from claude_tunnels.events.catalogue import REQUEST_ENDED, AnyEvent
 from claude_tunnels.events.conversation import ConfirmationRequested
+from claude_tunnels.events.values import Usage
 from claude_tunnels.tunnels.claude import runner as claude_runner
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
-from claude_tunnels.tunnels.scripted_model.server import RecordedRequest
+from claude_tunnels.tunnels.scripted_model.scenario import Scenario
+from claude_tunnels.tunnels.scripted_model.server import RecordedRequest, choose_script
 
 
 def lay_out_tree(root: Path, projects: dict[str, list[str]]) -> Path:
@@ -67,6 +70,22 @@ def workspace_script(workspace: str, delay_s: float = 0.0) -> dict[str, Any]:
     if delay_s:
         turn["delay_s"] = delay_s
     return {"name": workspace, "match": [f"Workspace: {workspace}\n"], "turns": [turn]}
+
+
+class ScriptedAdvisors:
+    """The `Advisors` port answered in this process from a scripted-model scenario: the script
+    whose `match` strings all occur in the prompt plays its first turn (no CLI, no HTTP)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+
+    async def consult(self, consultation: Consultation) -> Consulted:
+        script = choose_script(self.scenario, consultation.prompt)
+        if script is None or not script.turns:
+            raise RuntimeError(f"no script answers this {consultation.role} prompt")
+        turn = script.turns[0]
+        return Consulted(output=turn.structured_output, text=turn.text or "", usage=Usage())
+
 
 
 @dataclass
@@ -163,16 +182,18 @@ def _time_session_closes(bench: Bench) -> Iterator[None]:
 @asynccontextmanager
 async def running(
     tmp: Path, projects: dict[str, list[str]], scripts: list[dict[str, Any]], limits: dict[str, Any],
-    **settings: Any,
+    *, keep_requests: int | None = None, agent_env: dict[str, str] | None = None, **settings: Any,
 ) -> AsyncIterator[Bench]:
     """Lay out the tree under `tmp/tree`, start the scripted model and an orchestrator on it
-    (`settings`: more sections of orchestrator.yaml, e.g. `remote={...}`)."""
+    (`settings`: more sections of orchestrator.yaml, e.g. `remote={...}`; `keep_requests`: how
+    many requests the model server keeps recorded; `agent_env`: point the CLIs at another model
+    server instead)."""
     root = lay_out_tree(tmp / "tree", projects)
     document = {"claude": {"isolate_home": True}, "limits": {"progress_interval_s": 0.1, "task_timeout_s": 120, **limits}, **settings}
     (root / "orchestrator.yaml").write_text(json.dumps(document), encoding="utf-8")
     loaded = load_settings(root / "orchestrator.yaml")
-    async with ScriptedModelServer(parse_scenario(json.dumps({"scripts": scripts}))) as model:
-        async with Orchestrator(loaded, agent_env=model.env()) as orchestrator:
+    async with ScriptedModelServer(parse_scenario(json.dumps({"scripts": scripts})), keep_requests=keep_requests) as model:
+        async with Orchestrator(loaded, agent_env=agent_env or model.env()) as orchestrator:
             bench = Bench(root, orchestrator, model)
             orchestrator.add_listener(bench._listen)
             _time_model_calls(bench)

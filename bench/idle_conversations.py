@@ -45,19 +45,15 @@ from typing import Any
 
 import _common  # noqa: F401  (puts the checkout on sys.path)
 import psutil
-from _orchestra import machine, planner_script, router_script, running, spread
+from _orchestra import ScriptedAdvisors, machine, planner_script, router_script, running, spread
 
-from claude_tunnels.actors.ports import Consultation, Consulted
 from claude_tunnels.actors.reactions import Directory
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import ConfirmationRequested, NoticeIssued
 from claude_tunnels.events.execution import RequestFailed
-from claude_tunnels.events.values import Usage
 from claude_tunnels.tunnels.runtime import orchestrator as composition
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import parse_scenario
-from claude_tunnels.tunnels.scripted_model.scenario import Scenario
-from claude_tunnels.tunnels.scripted_model.server import choose_script
 
 PROJECTS = {"alpha": ["core"], "beta": ["core"]}
 SCRIPTS = [router_script(["alpha"]), planner_script("Tidy up alpha", [("alpha/core", [])])]
@@ -65,21 +61,6 @@ WINDOW = 100
 CLI_WINDOW = 4  # planner CLIs at once with --cli: each is a Node process
 WAIT_S = 300.0
 VARIANTS = {"kept": False, "retired": True}  # name -> retire_idle
-
-
-class ScriptedAdvisors:
-    """The `Advisors` port answered in this process from a scripted-model scenario: the script
-    whose `match` strings all occur in the prompt plays its first turn (no CLI, no HTTP)."""
-
-    def __init__(self, scenario: Scenario) -> None:
-        self.scenario = scenario
-
-    async def consult(self, consultation: Consultation) -> Consulted:
-        script = choose_script(self.scenario, consultation.prompt)
-        if script is None or not script.turns:
-            raise RuntimeError(f"no script answers this {consultation.role} prompt")
-        turn = script.turns[0]
-        return Consulted(output=turn.structured_output, text=turn.text or "", usage=Usage())
 
 
 class Crowd:

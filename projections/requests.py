@@ -169,6 +169,20 @@ class RequestState(msgspec.Struct, frozen=True, kw_only=True):
         return sorted((q for q in self.questions.values() if not q.decided), key=lambda q: q.asked_at)
 
 
+SETTLED_CHANGES: frozenset[str] = frozenset({"merged", "pushed", "discarded"})
+
+
+def settled(state: RequestState) -> bool:
+    """Whether nothing more is expected of the request: it ended, no question of it waits for an
+    answer and each repository's changes were merged, pushed or discarded. (An event may still
+    come for it, a late report or a decision taken elsewhere: the projection takes it back then.)"""
+    return (
+        state.ended_at is not None and state.status not in REQUEST_OPEN
+        and all(change.status in SETTLED_CHANGES for change in state.changes.values())
+        and all(question.decided for question in state.questions.values())
+    )
+
+
 def task_key(state: RequestState, task_id: str, workspace: str) -> str:
     """The key in `state.tasks` of the task an event names (by its `task_id`, else its workspace)."""
     for key, task in state.tasks.items():

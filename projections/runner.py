@@ -146,15 +146,23 @@ class ProjectionRunner:
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         writing = asyncio.get_running_loop().run_in_executor(self._writer, _write_all, writes)
-        self._writing = asyncio.ensure_future(self._written(writing))
+        self._writing = asyncio.ensure_future(self._written(writing, [projection for projection, _ in writes]))
 
-    async def _written(self, writing: asyncio.Future[list[Projection]]) -> None:
+    async def _written(self, writing: asyncio.Future[list[Projection]], written: list[Projection]) -> None:
         try:
             failed = await writing
+        except BaseException:
+            failed = written
+            raise
         finally:
             self._writing = None
-        for projection in failed:
-            projection.checkpoint_failed()
+            # Back on the loop: each projection hears how its write went (a keyed one then lets
+            # settled records go, or writes the failed ones again next time).
+            for projection in written:
+                if projection in failed:
+                    projection.checkpoint_failed()
+                else:
+                    projection.checkpoint_written()
 
     async def wait(self, position: int, timeout: float | None = 30.0) -> None:
         """Return once every event up to `position` is folded and its outputs are written."""

@@ -71,25 +71,27 @@ class TaskLog(Projection):
             return
         if not self._shared:
             self.view.apply(seq, event)
-        if request_id in self.view.requests:
+        if request_id in self.view.requests:  # folded just now (a request out of memory is brought back first)
             self._dirty.add(request_id)
 
     def path_of(self, request_id: str) -> Path | None:
         """Where the request's file is (or will be once it has a route), under the first project
         it touches."""
-        state = self.requests.get(request_id)
+        state = self.view.get(request_id)
         return self.directory / relative_path(state) if state else None
 
     def paths_of(self, request_id: str) -> list[Path]:
         """Every copy of the request's file: one under each project it touches."""
-        state = self.requests.get(request_id)
+        state = self.view.get(request_id)
         return [self.directory / path for path in relative_paths(state)] if state else []
 
     def write_outputs(self) -> None:
         """Render every request that changed since the last call."""
         still_dirty: set[str] = set()
         for request_id in sorted(self._dirty):
-            state = self.requests[request_id]
+            state = self.view.get(request_id)
+            if state is None:
+                continue
             if not state.projects and state.status in ("routing",):
                 still_dirty.add(request_id)  # its folder (the project) is not known yet
                 continue

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from msgspec.structs import replace
 
 from claude_tunnels.events.catalogue import AnyEvent
+from claude_tunnels.events.conversation import RequestOpened
 from claude_tunnels.projections import requests as request_fold
 from claude_tunnels.projections import sessions as session_fold
 from claude_tunnels.projections.base import KeyedProjection
 from claude_tunnels.projections.requests import RequestState
 from claude_tunnels.projections.sessions import SessionState
+
+KEEP_FINISHED = 100
+"""Finished requests kept in memory besides the open ones (the most recently changed)."""
 
 
 class SessionsView(KeyedProjection[SessionState]):
@@ -36,14 +42,24 @@ class SessionsView(KeyedProjection[SessionState]):
 
 
 class RequestsView(KeyedProjection[RequestState]):
-    """Every request's state, by request id (checkpointed by request: `KeyedProjection`)."""
+    """Every request's state, by request id (checkpointed by request: `KeyedProjection`).
+
+    With a checkpoint file, a settled request (ended, nothing waiting on anyone: `settled`) leaves
+    memory once it is stored, but for the `keep_finished` most recently changed: `get` answers for
+    it from the file, and an event for it brings it back. So memory holds the open requests and a
+    few recent ones, not every request ever made."""
 
     name = "requests"
     record_type = RequestState
 
+    def __init__(self, checkpoint_path: Path | None = None, *, keep_finished: int | None = KEEP_FINISHED) -> None:
+        super().__init__(checkpoint_path)
+        self.keep_settled = keep_finished
+
     @property
     def requests(self) -> dict[str, RequestState]:
-        """Every request's state, by id."""
+        """The requests in memory, by id: every open one and the most recently finished (all of
+        them without a checkpoint file). `get` finds the others; `every` lists them all."""
         return self.records
 
     @requests.setter
@@ -51,11 +67,16 @@ class RequestsView(KeyedProjection[RequestState]):
         self.records = value
 
     def get(self, request_id: str) -> RequestState | None:
-        """The request's state, if the request exists."""
-        return self.records.get(request_id)
+        """The request's state, if the request exists (from the file when it left memory)."""
+        return self.lookup(request_id) if request_id else None
+
+    def _settled(self, record: RequestState) -> bool:
+        return request_fold.settled(record)
 
     def _apply(self, seq: int, event: AnyEvent) -> None:
-        request_fold.fold(self.records, event)
         request_id = getattr(event, "request_id", None)
+        if request_id and not isinstance(event, RequestOpened):
+            self.record(request_id)  # a request that left memory comes back for the fold
+        request_fold.fold(self.records, event)
         if request_id:
             self.changed(request_id)

@@ -115,12 +115,13 @@ async def rebuild_projections(loaded: LoadedSettings, args: argparse.Namespace) 
         views = standard_projections(loaded)
         last = await rebuild(backbone.store, views)
         sessions, requests, _ = views
+        count = sum(1 for _ in requests.every())  # the finished ones out of memory too
         if args.json:
             print(json.dumps({"projections": len(views), "last_seq": last, "sessions": len(sessions.sessions),
-                              "requests": len(requests.requests), "task_log": str(loaded.task_log_dir)}))
+                              "requests": count, "task_log": str(loaded.task_log_dir)}))
         else:
             print(
                 f"rebuilt {len(views)} projections up to event #{last}: "
-                f"{len(sessions.sessions)} sessions, {len(requests.requests)} requests; task log in {loaded.task_log_dir}"
+                f"{len(sessions.sessions)} sessions, {count} requests; task log in {loaded.task_log_dir}"
             )
     return 0

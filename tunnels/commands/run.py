@@ -12,6 +12,7 @@ from claude_tunnels.tunnels.errors import UserError
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScenarioError, ScriptedModelServer
 from claude_tunnels.tunnels.scripted_model.bundled import find_scenario
+from claude_tunnels.tunnels.scripted_model.server import KEEP_REQUESTS
 from claude_tunnels.tunnels.terminal.converse import converse, terminal_output
 
 
@@ -42,7 +43,7 @@ async def scripted_model_env(stack: AsyncExitStack, scenario: str) -> dict[str, 
         found = find_scenario(scenario)
     except ScenarioError as err:
         raise UserError(str(err)) from None
-    model = await stack.enter_async_context(ScriptedModelServer(found))
+    model = await stack.enter_async_context(ScriptedModelServer(found, keep_requests=KEEP_REQUESTS))
     return model.env()
 
 

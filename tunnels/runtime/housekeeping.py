@@ -10,6 +10,7 @@ sweep that fails is logged and tried again at the next one: it never stops the o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from types import TracebackType
@@ -70,12 +71,14 @@ class Housekeeping:
                 workspaces = [w.path for w in self.trees.tree().workspaces() if w.path is not None]
             except TreeError:
                 workspaces = []
-            repos = await our_repositories(self.loaded.root, workspaces, list(self.requests.requests.values()))
+            # Every request, the finished ones out of memory included (read from the file, off the loop).
+            every = await asyncio.to_thread(lambda: dict(self.requests.every()))
+            repos = await our_repositories(self.loaded.root, workspaces, list(every.values()))
             policy = Policy(
                 now=self.clock.now(), keep_failed_days=settings.keep_failed_days, prefix=settings.branch_prefix,
                 folder=folder, nothing_runs=at_start, running=frozenset(self.running()),
             )
-            found = await survey(repos, self.requests.requests, policy)
+            found = await survey(repos, every, policy)
             removed = await prune(found, folder)
         except Exception:  # never stops the orchestrator: said, and tried again at the next sweep
             log.warning("git housekeeping failed; it runs again in %g s", INTERVAL_S, exc_info=True)

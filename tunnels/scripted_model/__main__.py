@@ -8,7 +8,7 @@ import signal
 import sys
 
 from claude_tunnels.tunnels.scripted_model.scenario import ScenarioError, load_scenario
-from claude_tunnels.tunnels.scripted_model.server import ScriptedModelServer
+from claude_tunnels.tunnels.scripted_model.server import KEEP_REQUESTS, ScriptedModelServer
 
 
 async def _serve(scenario_path: str, host: str, port: int) -> None:
@@ -17,7 +17,7 @@ async def _serve(scenario_path: str, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with ScriptedModelServer(scenario, host=host, port=port) as server:
+    async with ScriptedModelServer(scenario, host=host, port=port, keep_requests=KEEP_REQUESTS) as server:
         print(f"scripted-model listening on {server.url}", flush=True)
         await stop.wait()
 

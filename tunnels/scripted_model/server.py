@@ -57,17 +57,25 @@ def choose_script(scenario: Scenario, text: str) -> Script | None:
     return best
 
 
+KEEP_REQUESTS = 100
+"""Requests a long-running server keeps recorded (`tunnels chat --scripted-model`: nobody reads them back)."""
+
+
 class ScriptedModelServer:
     """A Messages API on 127.0.0.1 that answers from a `Scenario`.
 
     Use as ``async with ScriptedModelServer(scenario) as srv:`` and give the CLI ``srv.env()``.
-    Every request is recorded in `requests`. `load` swaps the scenario, so one server can serve
+    Every request is recorded in `requests` (the last `keep_requests` of them, when given: a server
+    that runs for long, as `tunnels chat --scripted-model` runs it, must not grow with every call). `load` swaps the scenario, so one server can serve
     many tests. Requests are answered statelessly (the turn is the number of assistant messages
     already in the request), so any number of sessions can share one server.
     """
 
-    def __init__(self, scenario: Scenario | None = None, *, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self, scenario: Scenario | None = None, *, host: str = "127.0.0.1", port: int = 0, keep_requests: int | None = None,
+    ):
         self._scenario = scenario or Scenario()
+        self._keep = keep_requests
         self._host = host
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -149,6 +157,8 @@ class ScriptedModelServer:
     async def _record(self, recorded: RecordedRequest) -> None:
         async with self._arrived:
             self.requests.append(recorded)
+            if self._keep is not None and len(self.requests) > self._keep:
+                del self.requests[: len(self.requests) - self._keep]
             self._arrived.notify_all()
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
