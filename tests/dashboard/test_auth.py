@@ -62,6 +62,13 @@ async def test_alone_on_loopback_reads_are_open_and_actions_need_a_user(store: E
             assert response.status == 403 and "dashboard.users" in (await response.json())["error"]
         async with http.get(web.url + "/static/../auth.py") as response:
             assert response.status == 404
+        # A page elsewhere whose name was re-pointed at 127.0.0.1 (DNS rebinding) reads nothing.
+        for host in ("evil.example", "evil.example:8470", "127.0.0.1.evil.example"):
+            async with http.get(web.url + "/api/requests", headers={"Host": host}) as response:
+                assert response.status == 403 and "localhost" in (await response.json())["error"]
+        for host in ("localhost:8470", "127.0.0.1", "[::1]:8470"):
+            async with http.get(web.url + "/api/requests", headers={"Host": host}) as response:
+                assert response.status == 200
     assert await store.read() == []  # nothing recorded
 
 

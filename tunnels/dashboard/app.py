@@ -57,6 +57,8 @@ async def _authenticate(request: web.Request, handler: Handler) -> web.StreamRes
     """Every call but the login and the static files needs a known token when users are configured;
     without users (loopback only) reads are open and actions refused."""
     auth = request.app[AUTH]
+    if not auth.host_allowed(request.headers.get("Host")):
+        return _error(403, "without dashboard.users the dashboard answers only calls to localhost or 127.0.0.1")
     identity = auth.identity(request)
     if identity is None and auth.required and not request.path.startswith(_OPEN_PATHS):
         if request.path.startswith(("/api/", "/metrics")):

@@ -67,6 +67,23 @@ class Auth:
         pages and reads are open and every action is refused."""
         return bool(self._identities)
 
+    def host_allowed(self, host_header: str | None) -> bool:
+        """Whether a call naming `host_header` (its Host) may be answered. Without users the
+        dashboard answers only calls addressed to a loopback name or address: a web page
+        elsewhere that re-points its own name at 127.0.0.1 (DNS rebinding) gets nothing."""
+        if self.required:
+            return True
+        if not host_header:
+            return False
+        host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
+        host = host.strip("[]").lower()
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
     def identity_of(self, token: str) -> str | None:
         """The chat identity `token` acts as, or None for an unknown token."""
         return self._identities.get(token_hash(token)) if token else None
