@@ -34,7 +34,7 @@ from claude_tunnels.events.subjects import Subjects
 from claude_tunnels.events.upcasting import SCHEMA_VERSION
 from claude_tunnels.tunnels.bus.connection import BusHealth
 from claude_tunnels.tunnels.bus.errors import AppendConflict, BusError, BusTimeout
-from claude_tunnels.tunnels.bus.streams import Layout, consumer_config, ensure_streams
+from claude_tunnels.tunnels.bus.streams import Layout, consumer_config, ensure_consumer, ensure_streams
 
 SCHEMA_HEADER = "Tunnels-Schema"
 _WRONG_LAST_SEQUENCE = 10071
@@ -324,6 +324,7 @@ class EventStore:
             await msg.ack()
 
         try:
+            await ensure_consumer(self.js, self.layout.stream, config, create=False)
             return await self.js.subscribe(
                 config.filter_subject or self.subjects.events, stream=self.layout.stream,
                 durable=config.durable_name, cb=on_msg, manual_ack=True, config=config,

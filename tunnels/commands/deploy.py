@@ -26,7 +26,7 @@ _DOMAIN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _nats_url(loaded: LoadedSettings, given: str | None) -> str:
-    url = given or loaded.settings.nats.url
+    url = given or loaded.settings.nats.seeds
     if not url:
         raise UserError("give --nats URL: the address at which the agent's host reaches your NATS server")
     if "@" in url.partition("://")[2]:
