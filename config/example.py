@@ -36,6 +36,7 @@ nats:
   # how long connecting may take before the server counts as unreachable (readers give up after it)
   connect_timeout_s: 5
   outage_notice_s: 30    # tell people with a request open when the event store is unreachable this long
+  lease_ttl_s: 15        # with url set: a standby orchestrator takes over once the active one's lease is this stale
   replicas: 1            # copies of the stream, consumers and buckets: 1 embedded, 3 on a 3-node cluster
 
 # The model of each agent role; null keeps the Claude Code CLI's default model.

@@ -81,12 +81,16 @@ class NatsSettings(_Section, frozen=True, kw_only=True):
     outage_notice_s: float = 30
     """When the event store has been unreachable this long, people with a request open are told
     (and told again once it is back); work waits for it meanwhile."""
+    lease_ttl_s: float = 15
+    """With `url` set, orchestrators of one stream share a lease: the active one renews it every
+    third of this; a standby takes over once it went unrenewed this long (and so a killed active
+    one is replaced within about this time)."""
     replicas: int = 1
     """Copies of the stream, its consumers and key-value buckets kept by a cluster (1-5; 3 on a
     three-node cluster survives the loss of a node). The embedded server has one node: 1."""
 
     def __post_init__(self) -> None:
-        _require_positive(self, "retention_days", "duplicate_window_s", "connect_timeout_s", "outage_notice_s")
+        _require_positive(self, "retention_days", "duplicate_window_s", "connect_timeout_s", "outage_notice_s", "lease_ttl_s")
         urls = split_urls(self.url)
         if self.url is not None and not urls:
             raise ValueError("`url` is an empty list; give at least one nats://host:port, or null for the embedded server")

@@ -107,9 +107,10 @@ async def _close(nc: Client) -> None:
     await nc.drain() if nc.is_connected else await nc.close()
 
 
-def standard_projections(loaded: LoadedSettings) -> tuple[SessionsView, RequestsView, TaskLog]:
-    """The projections every orchestrator keeps, with their checkpoints under the state folder."""
-    checkpoints = loaded.state_dir / "projections"
+def standard_projections(loaded: LoadedSettings, checkpoints: Path | None = None) -> tuple[SessionsView, RequestsView, TaskLog]:
+    """The projections every orchestrator keeps, with their checkpoints under the state folder
+    (or in `checkpoints`)."""
+    checkpoints = checkpoints or loaded.state_dir / "projections"
     requests = RequestsView(checkpoints / "requests.sqlite")
     return (
         SessionsView(checkpoints / "sessions.sqlite"),

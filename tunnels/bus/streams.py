@@ -132,7 +132,8 @@ async def ensure_streams(js: JetStreamContext, layout: Layout) -> dict[str, Any]
         except NotFoundError:
             await js.add_stream(config)
             continue
-        if sorted(info.config.subjects or []) != sorted(config.subjects or []):
+        # A stream made before a subject was added (the term markers) gets it; others are refused.
+        if not set(info.config.subjects or []) <= set(config.subjects or []):
             raise StreamMisconfigured(
                 f"stream {config.name} exists with subjects {info.config.subjects}, expected "
                 f"{config.subjects}; use another nats.stream name or remove the old stream"

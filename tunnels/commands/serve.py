@@ -15,6 +15,7 @@ from typing import Any
 from claude_tunnels.channels.registry import build_channels, enabled_channels
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.tunnels.commands.run import scripted_model_env
+from claude_tunnels.tunnels.errors import UserError
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.serving.patient import FIRST_PAUSE_S, Patient
 from claude_tunnels.tunnels.serving.preflight import CHECKS, check_channels
@@ -85,7 +86,17 @@ async def _serve_with(loaded: LoadedSettings, stop: asyncio.Event, serving: asyn
         later = f" ({', '.join(waiting)} not reachable yet: trying again)" if waiting else ""
         where = orchestrator.backbone.url if orchestrator.backbone else "?"
         print(f"tunnels: serving {loaded.root} on {on}{later}; events on {where}", file=sys.stderr, flush=True)
-        await stop.wait()
+        stopped, lost = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(orchestrator.lease_lost())
+        try:
+            await asyncio.wait({stopped, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            lost.cancel()
+        if not stop.is_set() and orchestrator.lease is not None:
+            raise UserError(
+                f"this orchestrator lost its lease (term {orchestrator.lease.term}) to another one, which goes on; "
+                "it stops here (start it again to stand by)"
+            )
 
 
 SYSTEMD_UNIT = """\
