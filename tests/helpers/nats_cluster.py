@@ -18,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from nats.js.api import StreamConfig
 
 import nats
 from claude_tunnels.tunnels.bus.server import find_nats_server
@@ -76,6 +78,7 @@ class NatsCluster:
                 self._launch(name)
             await self.wait_for(lambda: all(_READY in "".join(n.lines) for n in self.nodes.values()))
             await self.wait_for(lambda: any(m in line for n in self.nodes.values() for line in n.lines for m in _META_LEADER))
+            await self._wait_replicated_streams()
         except BaseException:
             await self.__aexit__(None, None, None)
             raise
@@ -87,6 +90,23 @@ class NatsCluster:
         for node in self.nodes.values():
             if node.reader is not None:
                 await asyncio.gather(node.reader, return_exceptions=True)
+
+    async def _wait_replicated_streams(self) -> None:
+        """Return once a stream of three replicas can be made (every peer has joined the meta group)."""
+        nc = await self.client()
+        js = nc.jetstream(timeout=5)
+
+        async def made() -> bool:
+            try:
+                await js.add_stream(StreamConfig(name="CLUSTER_READY", subjects=["cluster.ready"], num_replicas=len(self.nodes)))
+            except (TimeoutError, NatsError):
+                return False
+            await js.delete_stream("CLUSTER_READY")
+            return True
+        try:
+            await self.until(made, timeout=60)
+        finally:
+            await nc.close()
 
     def _env(self, node: _Node) -> dict[str, str]:
         routes = {
