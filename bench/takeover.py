@@ -4,7 +4,7 @@
 
 (a) takeover: on a three-node cluster (`nats/cluster.example.conf` on loopback, replicas 3), a
     separate process takes the lease (`tunnels/bus/lease.py`) and renews it; a standby in this
-    process waits for it. The holder is SIGKILLed; timed from the kill to the standby holding the
+    process waits for it. The holder is SIGKILLed at a random moment of its renewal cycle; timed from the kill to the standby holding the
     lease with its term marker stored (the moment its orchestrator starts: its projections
     rebuild and reconciliation then take what the rebuild row and `bench/resume_kills.py` show).
     For lease TTLs of 1 and 2 s, `--rounds` kills each: median and max, and their ratio to the TTL.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -67,6 +68,7 @@ async def takeover_round(cluster: NatsCluster, ttl_s: float) -> float:
     seen = asyncio.get_running_loop().create_future()
     taking = asyncio.ensure_future(standby.acquire(lambda h: seen.set_result(h)))
     await seen
+    await asyncio.sleep(random.uniform(0, ttl_s))  # a kill at any moment of the renewal cycle
     killed = time.perf_counter()
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
@@ -117,13 +119,13 @@ async def main() -> None:
                       f"({median / ttl_s:.2f}x TTL), max {worst:.2f} s ({worst / ttl_s:.2f}x TTL); all {sorted(round(t, 2) for t in times)}")
             health = BusHealth()
             nc = await connect(ConnectOptions(url=",".join(cluster.urls)), health)
-            on_cluster = EventStore(nc, Layout(stream="BENCH_R3", replicas=3), health=health)
+            on_cluster = EventStore(nc, Layout(prefix="bench", stream="BENCH_R3", replicas=3), health=health)
             await on_cluster.ensure()
             clustered = await throughput(on_cluster, args.events)
             await nc.close()
         async with EmbeddedNatsServer(Path(tmp) / "single") as server:
             nc = await connect(server.connect_options("bench"))
-            single_store = EventStore(nc, Layout(stream="BENCH_R1"))
+            single_store = EventStore(nc, Layout(prefix="bench", stream="BENCH_R1"))
             await single_store.ensure()
             single = await throughput(single_store, args.events)
             await nc.close()
