@@ -66,8 +66,10 @@ async def test_a_holder_that_misses_its_renewal_loses_the_lease(nats_server: Emb
     lease = Lease(store, ttl_s=0.3, holder="a", monotonic=lambda: now[0])
     await lease.acquire()
     assert lease.valid()
-    now[0] = 1.0  # paused past its lease: at the next renewal it gives up, before anyone asks
-    await asyncio.wait_for(lease.renew_forever(), 5)
+    now[0] = 1.0  # paused past its lease: refused before sending, even before the renewal notices
+    with pytest.raises(Fenced, match="lease ran out or was taken over"):
+        await store.append(Events().message("terminal:alice", "after the lease, guarded"), expected_session_seq=0)
+    await asyncio.wait_for(lease.renew_forever(), 5)  # at its next renewal it gives up
     assert lease.lost.is_set() and store.fenced and not lease.valid()
     with pytest.raises(Fenced):
         await store.append(Events().message("terminal:alice", "after the lease"))
