@@ -29,6 +29,7 @@ import msgspec
 from nats.errors import Error as NatsError
 from nats.js.api import KeyValueConfig
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
 
 from claude_tunnels.tunnels.bus.errors import BusError
 from claude_tunnels.tunnels.bus.store import EventStore
@@ -89,9 +90,9 @@ class Lease:
         self.lost = asyncio.Event()
         """Set when this holder lost the lease (its appends are refused from then on)."""
         self._valid_until = 0.0
-        self._kv: object = None
+        self._kv: KeyValue | None = None
 
-    async def _bucket(self) -> object:
+    async def _bucket(self) -> KeyValue:
         if self._kv is None:
             config = KeyValueConfig(bucket=bucket_name(self.store.layout.prefix), history=1, replicas=self.store.layout.replicas)
             try:
@@ -102,9 +103,9 @@ class Lease:
 
     async def read(self) -> LeaseState:
         """Who holds the lease now."""
-        kv: object = await self._bucket()
+        kv = await self._bucket()
         try:
-            entry = await kv.get(self.key)  # type: ignore[attr-defined]
+            entry = await kv.get(self.key)
         except KeyNotFoundError:
             return LeaseState(None, 0)
         except (TimeoutError, NatsError) as err:
@@ -117,7 +118,7 @@ class Lease:
     async def acquire(self, on_standby: Callable[[Holder], None] | None = None) -> int:
         """Wait until this process holds the lease, then fence the store with the new term;
         return the term. `on_standby(holder)` is called once while another holds it."""
-        kv: object = await self._bucket()
+        kv = await self._bucket()
         seen: tuple[int, float] | None = None  # (revision, when it was first seen here)
         told = False
         while True:
@@ -126,13 +127,13 @@ class Lease:
             started = self.monotonic()
             try:
                 if state.holder is None:
-                    revision = await kv.create(self.key, self._value(1))  # type: ignore[attr-defined]
+                    revision = await kv.create(self.key, self._value(1))
                     return await self._became(1, revision, started)
                 if seen is None or seen[0] != state.revision:
                     seen = (state.revision, now)
                 if not state.holder.holder or now - seen[1] >= self.ttl_s:
                     term = state.holder.term + 1
-                    revision = await kv.update(self.key, self._value(term), last=state.revision)  # type: ignore[attr-defined]
+                    revision = await kv.update(self.key, self._value(term), last=state.revision)
                     log.warning("took over from %s (term %d)", state.holder.holder or "a stopped orchestrator", term)
                     return await self._became(term, revision, started)
             except KeyWrongLastSequenceError:
@@ -158,7 +159,7 @@ class Lease:
 
     async def renew_forever(self) -> None:
         """Renew every third of the TTL until the lease is lost (then fence and return)."""
-        kv: object = await self._bucket()
+        kv = await self._bucket()
         while not self.lost.is_set():
             await asyncio.sleep(self.ttl_s / 3)
             started = self.monotonic()
@@ -166,7 +167,7 @@ class Lease:
                 self._lose("its time ran out before it could be renewed (paused, or the server was away)")
                 return
             try:
-                self.revision = await kv.update(self.key, self._value(self.term), last=self.revision)  # type: ignore[attr-defined]
+                self.revision = await kv.update(self.key, self._value(self.term), last=self.revision)
                 self._valid_until = started + self.ttl_s
             except KeyWrongLastSequenceError:
                 self._lose("another orchestrator took it over")
@@ -183,9 +184,9 @@ class Lease:
         """Give the lease up at a clean stop, so a standby takes over at once."""
         if self.lost.is_set() or not self.term:
             return
-        kv: object = await self._bucket()
+        kv = await self._bucket()
         released = msgspec.json.encode(Holder("", self.term))  # the term stays: the next one is greater
         try:
-            await kv.update(self.key, released, last=self.revision)  # type: ignore[attr-defined]
+            await kv.update(self.key, released, last=self.revision)
         except (TimeoutError, NatsError, KeyWrongLastSequenceError) as err:
             log.warning("could not release the lease (a standby waits for it to expire): %s", err)

@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionReconnectingError, OutboundBufferLimitError
@@ -111,7 +112,7 @@ class EventStore:
 
     async def write_term_marker(self, term: int, holder: str) -> int:
         """Store the marker of a new term on the term subject; return its sequence (the fence)."""
-        body = f'{{"term": {term}, "holder": "{holder}"}}'.encode()
+        body = msgspec.json.encode({"term": term, "holder": holder})
         try:
             ack = await self.js.publish(self.subjects.term, body, headers={"Nats-Msg-Id": f"term:{term}"}, timeout=self._timeout_s)
         except (TimeoutError, NatsError) as err:
