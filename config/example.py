@@ -21,7 +21,8 @@ archive_dir: ARCHIVE
 
 nats:
   # null starts an embedded nats-server on loopback; set e.g. nats://nats.example:4222 to use a
-  # server or cluster (this is how remote workspace agents join).
+  # server, or a cluster's seed URLs as a list or comma-separated: [nats://n1:4222, nats://n2:4222]
+  # (this is how remote workspace agents join).
   url: null
   token: null            # or user + password, or creds_file (a JWT .creds file), or nkey_seed_file
   user: null             # with password: a user of the server's authorization block
@@ -35,6 +36,8 @@ nats:
   # how long connecting may take before the server counts as unreachable (readers give up after it)
   connect_timeout_s: 5
   outage_notice_s: 30    # tell people with a request open when the event store is unreachable this long
+  lease_ttl_s: 15        # with url set: a standby orchestrator takes over once the active one's lease is this stale
+  replicas: 1            # copies of the stream, consumers and buckets: 1 embedded, 3 on a 3-node cluster
 
 # The model of each agent role; null keeps the Claude Code CLI's default model.
 models:

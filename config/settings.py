@@ -17,6 +17,17 @@ import msgspec
 BashMode = Literal["allowlist", "denylist", "allow_all", "deny_all"]
 CHANNEL_KINDS = ("terminal", "slack", "telegram", "api")
 _STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NATS_URL = re.compile(r"(nats|tls|ws|wss)://([^\s/@,]+@)?[A-Za-z0-9.\[\]:_-]+(:[0-9]{1,5})?/?")
+MAX_REPLICAS = 5
+"""JetStream keeps at most five copies of a stream."""
+
+
+def split_urls(value: str | list[str] | None) -> list[str]:
+    """The seed URLs of `nats.url`: a list, or one string with commas between URLs."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else value
+    return [item.strip() for item in items]
 
 
 class _Section(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -54,7 +65,8 @@ class NatsTLS(_Section, frozen=True, kw_only=True):
 class NatsSettings(_Section, frozen=True, kw_only=True):
     """Where the event log lives. ``url: None`` starts an embedded ``nats-server``."""
 
-    url: str | None = None
+    url: str | list[str] | None = None
+    """The server, or a cluster's seed URLs (a list, or comma-separated); None: embedded."""
     token: str | None = None
     user: str | None = None
     password: str | None = None
@@ -69,9 +81,33 @@ class NatsSettings(_Section, frozen=True, kw_only=True):
     outage_notice_s: float = 30
     """When the event store has been unreachable this long, people with a request open are told
     (and told again once it is back); work waits for it meanwhile."""
+    lease_ttl_s: float = 15
+    """With `url` set, orchestrators of one stream share a lease: the active one renews it every
+    third of this; a standby takes over once it went unrenewed this long (and so a killed active
+    one is replaced within about this time)."""
+    replicas: int = 1
+    """Copies of the stream, its consumers and key-value buckets kept by a cluster (1-5; 3 on a
+    three-node cluster survives the loss of a node). The embedded server has one node: 1."""
 
     def __post_init__(self) -> None:
-        _require_positive(self, "retention_days", "duplicate_window_s", "connect_timeout_s", "outage_notice_s")
+        _require_positive(self, "retention_days", "duplicate_window_s", "connect_timeout_s", "outage_notice_s", "lease_ttl_s")
+        urls = split_urls(self.url)
+        if self.url is not None and not urls:
+            raise ValueError("`url` is an empty list; give at least one nats://host:port, or null for the embedded server")
+        for url in urls:
+            if not _NATS_URL.fullmatch(url):
+                raise ValueError(
+                    f"`url` holds {url!r}, which is not a NATS URL; write nats://host:4222 (or tls://, ws://, "
+                    "wss://), several as a list or separated by commas"
+                )
+        if not 1 <= self.replicas <= MAX_REPLICAS:
+            raise ValueError(
+                f"`replicas` must be 1 to {MAX_REPLICAS}, got {self.replicas}; use 1 for one server, 3 for a three-node cluster"
+            )
+        if self.url is None and self.replicas != 1:
+            raise ValueError(
+                f"`replicas` is {self.replicas} but the embedded server (url: null) is one node; set url to a cluster, or replicas: 1"
+            )
         if not _STREAM_NAME.fullmatch(self.stream):
             raise ValueError(
                 "`stream` must be 1-64 letters, digits, `_` or `-` (a JetStream stream name)"
@@ -80,6 +116,11 @@ class NatsSettings(_Section, frozen=True, kw_only=True):
         methods = [m for m in ("token", "user", "creds_file", "nkey_seed_file") if getattr(self, m) is not None]
         if len(methods) > 1:
             raise ValueError(f"`{methods[0]}` is set together with `{methods[1]}`; choose one way to log in")
+
+    @property
+    def seeds(self) -> str | None:
+        """`url` as one comma-separated string (what connection options carry), None: embedded."""
+        return None if self.url is None else ",".join(split_urls(self.url))
 
     def __repr__(self) -> str:
         # Settings get logged; the token and password must not be.

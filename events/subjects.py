@@ -68,6 +68,11 @@ class Subjects:
             return f"{self.prefix}.evt.session.{token(event.session_key)}.{kind}"
         return f"{self.prefix}.evt.req.{event.request_id}.{kind}"  # type: ignore[attr-defined]
 
+    @property
+    def term(self) -> str:
+        """The term markers of the active orchestrator (in the event stream, not events)."""
+        return f"{self.prefix}.term"
+
     def session(self, session_key: str) -> str:
         """Filter for every conversation fact of one session."""
         return f"{self.prefix}.evt.session.{token(session_key)}.>"

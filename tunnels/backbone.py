@@ -37,7 +37,8 @@ class Backbone:
 def layout_of(loaded: LoadedSettings, prefix: str = "tunnels") -> Layout:
     """The stream layout named by the settings."""
     nats = loaded.settings.nats
-    return Layout(prefix=prefix, stream=nats.stream, retention_days=nats.retention_days, duplicate_window_s=nats.duplicate_window_s)
+    return Layout(prefix=prefix, stream=nats.stream, retention_days=nats.retention_days, duplicate_window_s=nats.duplicate_window_s,
+                  replicas=nats.replicas)
 
 
 def connect_options(loaded: LoadedSettings, url: str, name: str) -> ConnectOptions:
@@ -85,8 +86,8 @@ async def open_backbone(loaded: LoadedSettings, *, role: Role, name: str = "tunn
     nats = loaded.settings.nats
     async with AsyncExitStack() as stack:
         server: EmbeddedNatsServer | None = None
-        if nats.url is not None:
-            options = connect_options(loaded, nats.url, name)
+        if nats.seeds is not None:
+            options = connect_options(loaded, nats.seeds, name)
         else:
             joined = running_server(loaded.state_dir, name=name) if role == "reader" else None
             if joined is None:
@@ -106,9 +107,10 @@ async def _close(nc: Client) -> None:
     await nc.drain() if nc.is_connected else await nc.close()
 
 
-def standard_projections(loaded: LoadedSettings) -> tuple[SessionsView, RequestsView, TaskLog]:
-    """The projections every orchestrator keeps, with their checkpoints under the state folder."""
-    checkpoints = loaded.state_dir / "projections"
+def standard_projections(loaded: LoadedSettings, checkpoints: Path | None = None) -> tuple[SessionsView, RequestsView, TaskLog]:
+    """The projections every orchestrator keeps, with their checkpoints under the state folder
+    (or in `checkpoints`)."""
+    checkpoints = checkpoints or loaded.state_dir / "projections"
     requests = RequestsView(checkpoints / "requests.sqlite")
     return (
         SessionsView(checkpoints / "sessions.sqlite"),

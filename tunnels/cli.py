@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check everything a running orchestrator needs and say what to fix")
     doctor.add_argument("--json", action="store_true", help="one JSON object: each check, ok or not, and its detail")
 
+    status = commands.add_parser("status", help="which orchestrator is active on a shared NATS cluster, and its term")
+    status.add_argument("--json", action="store_true", help="one JSON object: active holder, term, host, pid")
     demo = commands.add_parser("demo", help="run the main job end to end, offline, on a sample tree")
     demo.add_argument("--dir", default=".tunnels/demo", help="where to lay out the sample tree (replaced)")
 
@@ -107,6 +109,10 @@ def _command(args: argparse.Namespace) -> Command:
             from claude_tunnels.tunnels.commands import doctor
 
             return doctor.doctor
+        case "status":
+            from claude_tunnels.tunnels.commands import status
+
+            return status.status
         case "serve":
             from claude_tunnels.tunnels.commands import serve
 

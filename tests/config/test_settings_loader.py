@@ -135,7 +135,18 @@ CASES = [
     ("nats: {user: me}\n", "nats.password", ["is missing while `user` is set"]),
     ("nats: {stream: 'my stream'}\n", "nats.stream", ["JetStream stream name"]),
     ("nats: {tls: {cert_file: c.pem}}\n", "nats.tls.key_file", ["set both or neither"]),
+    ("nats: {url: 'nats://a:4222,http://b'}\n", "nats.url", ["'http://b'", "not a NATS URL", "separated by commas"]),
+    ("nats: {url: [nats://a:4222, 'b c']}\n", "nats.url", ["'b c'", "nats://host:4222"]),
+    ("nats: {url: []}\n", "nats.url", ["empty list"]),
+    ("nats: {url: nats://a:4222, replicas: 7}\n", "nats.replicas", ["1 to 5", "three-node cluster"]),
+    ("nats: {replicas: 3}\n", "nats.replicas", ["embedded server", "set url to a cluster"]),
 ]
+
+
+@pytest.mark.parametrize("url", ["nats://a:4222, nats://b:4222,nats://c:4222", ["nats://a:4222", "nats://b:4222", "nats://c:4222"]])
+def test_nats_url_takes_several_seeds(url: object) -> None:
+    nats = NatsSettings(url=url, replicas=3)  # type: ignore[arg-type]
+    assert nats.seeds == "nats://a:4222,nats://b:4222,nats://c:4222"
 
 
 @pytest.mark.parametrize(("text", "key", "parts"), CASES)

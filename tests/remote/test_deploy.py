@@ -173,3 +173,26 @@ def test_deploy_k8s_manifest_is_valid_for_the_kubernetes_api(
     assert code == 0, err
     for document in yaml.safe_load_all(out):
         kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_deploy_k8s_orchestrator_manifest_is_two_replicas_on_the_shared_root(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two orchestrator replicas against an existing cluster, valid for the Kubernetes API (strict)."""
+    code, out, err = run(capsys, "deploy", "k8s", "--orchestrator")
+    assert code != 0 and "set nats.url" in err  # the embedded server cannot be shared
+    (in_tmp / "orchestrator.yaml").write_text("nats: {url: [nats://nats-0.nats:4222, nats://nats-1.nats:4222], replicas: 3}\n")
+    code, out, err = run(capsys, "--root", str(in_tmp), "deploy", "k8s", "--orchestrator", "--env-file", "agent.env",
+                         "--namespace", "tunnels", "--pvc", "shared-root")
+    assert code == 0, err
+    documents = list(yaml.safe_load_all(out))
+    for document in documents:
+        kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+    secret, deployment = documents
+    assert secret["kind"] == "Secret" and set(secret["data"]) == {"ANTHROPIC_API_KEY"}
+    assert "sk-test-only" not in out  # base64 in the Secret, never plain in the manifest
+    spec = deployment["spec"]
+    assert spec["replicas"] == 2
+    [container] = spec["template"]["spec"]["containers"]
+    assert container["args"] == ["--root", "/srv/tunnels", "serve"]
+    assert spec["template"]["spec"]["volumes"] == [{"name": "root", "persistentVolumeClaim": {"claimName": "shared-root"}}]

@@ -15,7 +15,8 @@ from tests.remote.test_deploy import SEED
 
 NATS_DIR = Path(__file__).resolve().parents[2] / "nats"
 ENV = {"TUNNELS_ORCHESTRATOR_PASSWORD": "x", "TUNNELS_NODE": "n1", "TUNNELS_ROUTE_PASSWORD": "y",
-       "TUNNELS_LEAF_SEED": SEED.reveal()}
+       "TUNNELS_LEAF_SEED": SEED.reveal(), "TUNNELS_LISTEN": "127.0.0.1:4222", "TUNNELS_CLUSTER_LISTEN": "127.0.0.1:6222",
+       "TUNNELS_STORE_DIR": "/tmp/unused", **{f"TUNNELS_ROUTE_{i}": f"nats-route://route:y@n{i}:6222" for i in (1, 2, 3)}}
 
 
 @pytest.mark.parametrize("name", ["permissions.example.conf", "leafnode.example.conf", "cluster.example.conf"])

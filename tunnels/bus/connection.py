@@ -95,6 +95,7 @@ class ConnectOptions:
     """How to reach a server. Secrets here never go into an event or a log line."""
 
     url: str
+    """One server, or a cluster's seed URLs separated by commas."""
     token: str | None = field(default=None, repr=False)
     user: str | None = None
     password: str | None = field(default=None, repr=False)
@@ -108,9 +109,14 @@ class ConnectOptions:
     name: str = "tunnels"
     errors: list[str] = field(default_factory=list, compare=False)
 
+    @property
+    def servers(self) -> list[str]:
+        """The seed URLs (nats-py tries them in turn and learns the rest of the cluster)."""
+        return [url.strip() for url in self.url.split(",") if url.strip()]
+
     def tls_context(self) -> ssl.SSLContext | None:
         """An SSL context when TLS files are configured (or the URL is tls://)."""
-        if not (self.tls_ca_file or self.tls_cert_file or self.url.startswith("tls://")):
+        if not (self.tls_ca_file or self.tls_cert_file or any(url.startswith("tls://") for url in self.servers)):
             return None
         context = ssl.create_default_context(cafile=str(self.tls_ca_file) if self.tls_ca_file else None)
         if self.tls_cert_file and self.tls_key_file:
@@ -118,7 +124,11 @@ class ConnectOptions:
         return context
 
 
-def _redact(url: str) -> str:
+def _redact(urls: str) -> str:
+    return ",".join(_redact_one(url.strip()) for url in urls.split(","))
+
+
+def _redact_one(url: str) -> str:
     # nats://user:secret@host -> nats://user:***@host
     if "@" not in url:
         return url
@@ -153,7 +163,7 @@ async def connect(options: ConnectOptions, health: BusHealth | None = None) -> C
             health._changed(True)
 
     kwargs: dict[str, object] = {
-        "servers": [options.url],
+        "servers": options.servers,
         "name": options.name,
         "max_reconnect_attempts": -1,
         "reconnect_time_wait": _RECONNECT_WAIT_S,

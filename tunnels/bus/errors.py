@@ -42,3 +42,8 @@ class BusTimeout(BusError):
 
 class StreamMisconfigured(BusError):
     """The JetStream stream exists with settings this version cannot use."""
+
+
+class Fenced(BusError):
+    """This orchestrator is no longer the active one: another took the lease over (a higher term
+    is on the stream), so its appends are refused. Not retryable: the process must stop."""

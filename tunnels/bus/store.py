@@ -15,9 +15,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import ConnectionReconnectingError, OutboundBufferLimitError
@@ -33,11 +35,15 @@ from claude_tunnels.events.log import Appended, Stored
 from claude_tunnels.events.subjects import Subjects
 from claude_tunnels.events.upcasting import SCHEMA_VERSION
 from claude_tunnels.tunnels.bus.connection import BusHealth
-from claude_tunnels.tunnels.bus.errors import AppendConflict, BusError, BusTimeout
-from claude_tunnels.tunnels.bus.streams import Layout, consumer_config, ensure_streams
+from claude_tunnels.tunnels.bus.errors import AppendConflict, BusError, BusTimeout, Fenced
+from claude_tunnels.tunnels.bus.streams import Layout, consumer_config, ensure_consumer, ensure_streams
 
 SCHEMA_HEADER = "Tunnels-Schema"
 _WRONG_LAST_SEQUENCE = 10071
+_IN_FLIGHT = 10164
+"""A clustered stream refuses an expected-sequence append while another one with the same check
+is still being replicated ("wrong last sequence", no number): it is tried again."""
+_IN_FLIGHT_TRIES = 50
 _SCHEMA = str(SCHEMA_VERSION)
 ORDERED_HEARTBEAT_S = 0.5
 """Idle heartbeat of the ordered consumers: nats-py makes one again after two missed (a restarted
@@ -79,6 +85,14 @@ class EventStore:
         self.subjects = Subjects(layout.prefix)
         self._timeout_s = timeout_s
         self.declarations: dict[str, Any] = {}
+        self.fence: int | None = None
+        """The stream sequence of this writer's term marker (`bus/lease.py`): unguarded appends are
+        stored only while it is still the last message on the term subject. None: no lease."""
+        self.fenced = False
+        """This writer lost its lease: every append is refused here, before it is sent."""
+        self.lease_valid: Callable[[], bool] | None = None
+        """Whether this writer's lease surely still holds (its own clock): checked before each
+        append, the fence of the session-guarded ones (which cannot carry the term check)."""
 
     async def ensure(self) -> None:
         """Create or update the declared streams (idempotent)."""
@@ -90,7 +104,21 @@ class EventStore:
     # -- appending -------------------------------------------------------------------------
 
     def _headers(self, event: Event) -> dict[str, str]:
-        return {"Nats-Msg-Id": event.id, SCHEMA_HEADER: _SCHEMA}
+        headers = {"Nats-Msg-Id": event.id, SCHEMA_HEADER: _SCHEMA}
+        if self.fence is not None:
+            headers["Nats-Expected-Last-Subject-Sequence"] = str(self.fence)
+            headers["Nats-Expected-Last-Subject-Sequence-Subject"] = self.subjects.term
+        return headers
+
+    async def write_term_marker(self, term: int, holder: str) -> int:
+        """Store the marker of a new term on the term subject; return its sequence (the fence)."""
+        body = msgspec.json.encode({"term": term, "holder": holder})
+        try:
+            ack = await self.js.publish(self.subjects.term, body, headers={"Nats-Msg-Id": f"term:{term}"}, timeout=self._timeout_s)
+        except (TimeoutError, NatsError) as err:
+            raise BusError(f"could not write the marker of term {term}: {err}") from err
+        self.fenced = False
+        return int(ack.seq)
 
     async def append(self, event: Event, *, expected_session_seq: int | None = None) -> Appended:
         """Store one event and wait for the server's acknowledgement.
@@ -135,6 +163,16 @@ class EventStore:
         raise _Unavailable(BusTimeout(f"append of {event.type} interrupted by a reconnect"), reconnected=True)
 
     async def _append_once(self, event: Event, expected_session_seq: int | None) -> Appended:
+        for attempt in range(_IN_FLIGHT_TRIES):
+            try:
+                return await self._append_checked(event, expected_session_seq)
+            except _InFlight:
+                await asyncio.sleep(0.005 * (attempt + 1))  # the other append is being replicated
+        raise BusError(f"append of {event.type} refused: the server kept it waiting behind other appends")
+
+    async def _append_checked(self, event: Event, expected_session_seq: int | None) -> Appended:
+        if self.fenced or (self.lease_valid is not None and not self.lease_valid()):
+            raise Fenced(f"append of {event.type} refused: this orchestrator's lease ran out or was taken over")
         subject = self.subjects.for_event(event)
         headers = self._headers(event)
         if expected_session_seq is not None:
@@ -143,8 +181,16 @@ class EventStore:
         try:
             ack = await self.js.publish(subject, encode(event), headers=headers, timeout=self._timeout_s)
         except APIError as err:
+            if err.err_code == _IN_FLIGHT:
+                raise _InFlight from err
             if err.err_code == _WRONG_LAST_SEQUENCE and expected_session_seq is not None:
                 return await self._resolve_conflict(event, expected_session_seq, err)
+            if err.err_code == _WRONG_LAST_SEQUENCE and self.fence is not None:
+                self.fenced = True
+                raise Fenced(
+                    f"append of {event.type} refused by the server: another orchestrator took the lease over "
+                    f"(a newer term marker follows ours at {self.fence})"
+                ) from err
             raise BusError(f"append of {event.type} refused: {err.description}") from err
         except _UNAVAILABLE as err:
             timeout = BusTimeout(f"append of {event.type} not acknowledged within {self._timeout_s:.0f} s")
@@ -225,7 +271,9 @@ class EventStore:
                 info = await self.js.stream_info(self.layout.stream)
             except (TimeoutError, NatsError) as err:
                 raise BusError(f"could not read stream {self.layout.stream}: {err}") from err
-            return int(info.state.last_seq)
+            if int(info.state.last_seq) != await self.last_seq(self.subjects.term):
+                return int(info.state.last_seq)
+            subject = self.subjects.events  # the last message is a term marker, not an event
         last = await self._last_msg(subject)
         return int(last.seq) if last is not None and last.seq else 0
 
@@ -324,12 +372,40 @@ class EventStore:
             await msg.ack()
 
         try:
+            await ensure_consumer(self.js, self.layout.stream, config, create=False)
+            if self.fence is not None:
+                await self._take_consumer_over(config)
             return await self.js.subscribe(
                 config.filter_subject or self.subjects.events, stream=self.layout.stream,
                 durable=config.durable_name, cb=on_msg, manual_ack=True, config=config,
             )
         except (TimeoutError, NatsError) as err:
             raise BusError(f"could not attach consumer {name}: {err}") from err
+
+
+    async def _take_consumer_over(self, config: ConsumerConfig) -> None:
+        """A lease holder moves the durable consumer to a deliver subject of its own: a paused
+        ex-holder may still be subscribed to the old one (its connection not yet timed out), which
+        keeps the consumer bound (its late acks are harmless: it acknowledges only after an
+        append, which its fence refuses)."""
+        assert config.durable_name is not None
+        try:
+            info = await self.js.consumer_info(self.layout.stream, config.durable_name)
+        except NotFoundError:
+            return
+        if info.push_bound:
+            # The server keeps a bound consumer's deliver subject; made again from its ack floor,
+            # what was delivered but not acknowledged comes again (handlers are idempotent).
+            floor = info.ack_floor.stream_seq if info.ack_floor is not None else 0
+            await self.js.delete_consumer(self.layout.stream, config.durable_name)
+            await self.js.add_consumer(self.layout.stream, dataclasses.replace(
+                info.config, deliver_subject=self.nc.new_inbox(), deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=(floor or 0) + 1,
+            ))
+
+
+class _InFlight(Exception):
+    """The server asked to try an expected-sequence append again (see `_IN_FLIGHT`)."""
 
 
 class _Unavailable(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -13,11 +13,12 @@ from nats.js.api import (
     ConsumerConfig,
     DeliverPolicy,
     DiscardPolicy,
+    KeyValueConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
+from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from claude_tunnels.tunnels.bus.errors import StreamMisconfigured
 from claude_tunnels.tunnels.natsconf import nats_config_file
@@ -31,12 +32,15 @@ class Layout:
     stream: str = "TUNNELS_EVENTS"
     retention_days: float = 30
     duplicate_window_s: float = 86400
+    replicas: int = 1
+    """Copies kept of each stream, consumer and key-value bucket (`nats.replicas`)."""
 
     def values(self) -> dict[str, str]:
         """The placeholder values of `nats/jetstream.yaml`."""
         return {
             "prefix": self.prefix,
             "stream": self.stream,
+            "replicas": str(self.replicas),
             "retention_s": str(int(self.retention_days * 86400)),
             # JetStream refuses a duplicate window longer than the stream's max age.
             "duplicate_window_s": str(int(min(self.duplicate_window_s, self.retention_days * 86400))),
@@ -85,7 +89,36 @@ def consumer_config(spec: dict[str, Any]) -> ConsumerConfig:
         deliver_policy=DeliverPolicy.NEW,
         ack_wait=float(spec.get("ack_wait_s", 30)),
         max_ack_pending=int(spec.get("max_ack_pending", 1000)),
+        num_replicas=int(spec.get("replicas", 1)),
     )
+
+
+async def ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig, *, create: bool = True) -> None:
+    """Create a durable consumer (unless `create` is False: a push subscription makes its own, with
+    its deliver subject), or bring an existing one to `config`'s replicas (idempotent)."""
+    assert config.durable_name is not None
+    try:
+        info = await js.consumer_info(stream, config.durable_name)
+    except NotFoundError:
+        if create:
+            await js.add_consumer(stream, config)
+        return
+    if (info.config.num_replicas or 1) != (config.num_replicas or 1):
+        # A consumer's replicas may change in place; its position and pending acks are kept.
+        await js.add_consumer(stream, replace(info.config, num_replicas=config.num_replicas))
+
+
+async def ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> Any:
+    """The key-value bucket `config.bucket`, created, or brought to `config.replicas` (idempotent)."""
+    try:
+        kv = await js.key_value(config.bucket)
+    except BucketNotFoundError:
+        return await js.create_key_value(config)
+    stream = f"KV_{config.bucket}"
+    info = await js.stream_info(stream)
+    if (info.config.num_replicas or 1) != config.replicas:
+        await js.update_stream(replace(info.config, num_replicas=config.replicas))
+    return kv
 
 
 async def ensure_streams(js: JetStreamContext, layout: Layout) -> dict[str, Any]:
@@ -99,7 +132,8 @@ async def ensure_streams(js: JetStreamContext, layout: Layout) -> dict[str, Any]
         except NotFoundError:
             await js.add_stream(config)
             continue
-        if sorted(info.config.subjects or []) != sorted(config.subjects or []):
+        # A stream made before a subject was added (the term markers) gets it; others are refused.
+        if not set(info.config.subjects or []) <= set(config.subjects or []):
             raise StreamMisconfigured(
                 f"stream {config.name} exists with subjects {info.config.subjects}, expected "
                 f"{config.subjects}; use another nats.stream name or remove the old stream"

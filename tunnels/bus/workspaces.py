@@ -12,13 +12,14 @@ import msgspec
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import BucketNotFoundError
 
 from claude_tunnels.actors.background import Background
 from claude_tunnels.events.subjects import untoken
 from claude_tunnels.remote_agent.protocol import ENCODER, PRESENCE_BUCKET, Presence, consumer_name
 from claude_tunnels.tunnels.bus.errors import BusError
 from claude_tunnels.tunnels.bus.store import EventStore
+from claude_tunnels.tunnels.bus.streams import ensure_bucket, ensure_consumer
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,8 @@ class WorkspaceBus:
     ) -> None:
         """Create the presence bucket, watch it, and answer agents' reports."""
         try:
-            try:
-                self._kv = await self.js.key_value(PRESENCE_BUCKET)
-            except BucketNotFoundError:
-                self._kv = await self.js.create_key_value(KeyValueConfig(bucket=PRESENCE_BUCKET, history=1))
+            self._kv = await ensure_bucket(
+                self.js, KeyValueConfig(bucket=PRESENCE_BUCKET, history=1, replicas=self.store.layout.replicas))
             watcher = self._watcher = await self._kv.watchall()
             self._on_presence = on_presence
 
@@ -114,12 +113,10 @@ class WorkspaceBus:
         config = ConsumerConfig(
             durable_name=durable, filter_subject=self.subjects.workspace_tasks(workspace),
             ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, max_deliver=5, ack_wait=60,
+            num_replicas=self.store.layout.replicas,
         )
         try:
-            try:
-                await self.js.consumer_info(self.tasks_stream, durable)
-            except NotFoundError:
-                await self.js.add_consumer(self.tasks_stream, config)
+            await ensure_consumer(self.js, self.tasks_stream, config)
         except (TimeoutError, NatsError) as err:
             raise BusError(f"could not create the task consumer of {workspace}: {err}") from err
 

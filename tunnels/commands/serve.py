@@ -17,6 +17,7 @@ from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.tunnels.commands.run import scripted_model_env
 from claude_tunnels.tunnels.dashboard.auth import Auth
 from claude_tunnels.tunnels.dashboard.server import Dashboard
+from claude_tunnels.tunnels.errors import UserError
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.serving.patient import FIRST_PAUSE_S, Patient
 from claude_tunnels.tunnels.serving.preflight import CHECKS, check_channels
@@ -95,7 +96,17 @@ async def _serve_with(loaded: LoadedSettings, stop: asyncio.Event, serving: asyn
                 ))
                 on += f"; dashboard on {board.url}"
             print(f"tunnels: serving {loaded.root} on {on}{later}; events on {where}", file=sys.stderr, flush=True)
-            await stop.wait()
+            stopped, lost = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(orchestrator.lease_lost())
+            try:
+                await asyncio.wait({stopped, lost}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopped.cancel()
+                lost.cancel()
+        if not stop.is_set() and orchestrator.lease is not None:
+            raise UserError(
+                f"this orchestrator lost its lease (term {orchestrator.lease.term}) to another one, which goes on; "
+                "it stops here (start it again to stand by)"
+            )
 
 
 SYSTEMD_UNIT = """\

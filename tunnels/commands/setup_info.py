@@ -43,7 +43,7 @@ def nats_info(loaded: LoadedSettings) -> dict[str, Any]:
     layout = layout_of(loaded)
     subjects = Subjects(layout.prefix)
     info: dict[str, Any] = {
-        "url": nats.url, "embedded": nats.url is None, "running": None, "credentials": _credentials(loaded),
+        "url": nats.seeds, "embedded": nats.url is None, "running": None, "credentials": _credentials(loaded),
         "stream": layout.stream, "prefix": layout.prefix,
         "subjects": {
             "events": subjects.events,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
@@ -42,6 +43,7 @@ from claude_tunnels.events.values import Delegation
 from claude_tunnels.projections import ProjectionRunner, RequestsView, SessionsView
 from claude_tunnels.tunnels.agents import ClaudeAdvisors, LocalExecutor, SessionSettings
 from claude_tunnels.tunnels.backbone import Backbone, open_backbone, standard_projections
+from claude_tunnels.tunnels.bus.lease import Lease
 from claude_tunnels.tunnels.bus.workspaces import WorkspaceBus
 from claude_tunnels.tunnels.claude.sandbox import check_sandbox
 from claude_tunnels.tunnels.git.integrate import GitIntegrator
@@ -50,6 +52,7 @@ from claude_tunnels.tunnels.runtime.housekeeping import Housekeeping
 from claude_tunnels.tunnels.runtime.outage import OutageNotice
 from claude_tunnels.tunnels.runtime.parent_link import ParentLink
 from claude_tunnels.tunnels.runtime.remote import RemoteWorkspaces
+from claude_tunnels.tunnels.runtime.standby import become_active, own_checkpoints
 from claude_tunnels.tunnels.runtime.timers import LoopTimers
 from claude_tunnels.tunnels.tree_source import DiskTree
 
@@ -110,6 +113,8 @@ class Orchestrator:
         self.channels: list[Any] = []
         self.parent_link: ParentLink | None = None
         """The link to a parent orchestrator (`parent:` in the settings), when there is one."""
+        self.lease: Lease | None = None
+        """The lease that makes this the active orchestrator of a shared log (`nats.url` set)."""
 
     async def __aenter__(self) -> Orchestrator:
         self.background.attach(asyncio.get_running_loop())
@@ -129,7 +134,17 @@ class Orchestrator:
         loaded = self.loaded
         self.backbone = await self._stack.enter_async_context(open_backbone(loaded, role="owner", name="tunnels-orchestrator"))
         store = self.backbone.store
-        sessions, requests, task_log = views = standard_projections(loaded)
+        if loaded.settings.nats.url is not None:
+            # A shared log: stand by until this one holds the lease; nothing below runs before.
+            self.lease = await become_active(loaded, store, self.background)
+            self._stack.push_async_callback(self.lease.release)  # at a clean stop: a standby takes over at once
+        checkpoints = None
+        if self.lease is not None:
+            # Orchestrators sharing a tree must not share checkpoint files (a paused ex-holder may
+            # hold their locks): the active one rebuilds its own from the stream.
+            checkpoints = await asyncio.to_thread(own_checkpoints, loaded, self.lease.name)
+            self._stack.callback(shutil.rmtree, checkpoints, True)
+        sessions, requests, task_log = views = standard_projections(loaded, checkpoints)
         self.task_log = task_log
         # As a block: a listener's failure (kept by the runner) is raised when it stops.
         self.runner = await self._stack.enter_async_context(ProjectionRunner(store, views))
@@ -226,6 +241,13 @@ class Orchestrator:
             await self._stack.aclose()
         except Exception as err:
             self.background.collect(err)
+
+    async def lease_lost(self) -> None:
+        """Return if this orchestrator loses its lease (never without one): it must then stop."""
+        if self.lease is None:
+            await asyncio.Event().wait()
+        else:
+            await self.lease.lost.wait()
 
     @property
     def store(self) -> Any:
