@@ -142,7 +142,8 @@ async def main() -> None:
     view = loaded["after"][1]
     assert isinstance(view, RequestsView)
     requests, held = sum(1 for _ in view.every()), len(view.requests)
-    print(f"cold start: {EVENTS_COUNT:,} events ({requests:,} requests; after a start, {held:,} of them in memory), checkpoint {BEHIND:,} events behind; {ROUNDS} rounds, medians (min-max)")
+    print(f"cold start: {EVENTS_COUNT:,} events ({requests:,} requests; after a start, {held:,} of them in memory), "
+          f"checkpoint {BEHIND:,} events behind; {ROUNDS} rounds, medians (min-max)")
     print(f"(a) start from the checkpoint, caught up:  before (whole JSON) {ms(starts['before'])}   after (SQLite by record) {ms(starts['after'])}")
     print(f"(b) start with no checkpoint (whole stream): {ms(starts['none'])}")
     print(
