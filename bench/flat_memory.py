@@ -22,6 +22,9 @@ With the CLI a request costs about two CLI start-ups (some 1.5 CPU-seconds): use
 The baseline keeps every finished request in the requests projection (`RequestsView(...,
 keep_finished=None)`), as before finished requests were let go.
 
+`--traced` also follows the Python heap (tracemalloc's current size, about twice as slow): the
+resident figure moves by whole allocator arenas, the heap by the byte.
+
 Figures are printed, never asserted: medians over the rounds, (min-max) when rounds > 1.
 """
 
@@ -36,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
@@ -50,9 +54,8 @@ from claude_tunnels.events.conversation import ConfirmationRequested
 from claude_tunnels.events.execution import RequestFailed
 from claude_tunnels.events.values import TaskResult, Usage
 from claude_tunnels.projections.views import RequestsView
-from claude_tunnels.tunnels import agents
+from claude_tunnels.tunnels import agents, backbone
 from claude_tunnels.tunnels.claude.spec import AgentOutcome
-from claude_tunnels.tunnels.runtime import orchestrator as composition
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import parse_scenario
 from claude_tunnels.tunnels.scripted_model.server import KEEP_REQUESTS
@@ -104,14 +107,20 @@ def resident_mib() -> float:
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
+def python_heap_mib() -> float:
+    """What Python objects take now (tracemalloc, when `--traced`), NaN otherwise: resident memory
+    moves by whole allocator arenas and is slow to show a leak of a few kB a request."""
+    return tracemalloc.get_traced_memory()[0] / 2**20 if tracemalloc.is_tracing() else float("nan")
+
+
 async def one_variant(keep_finished: str | None, requests: int, model: str) -> dict[str, Any]:
     """Run the requests in this process; the resident memory every `EVERY` requests."""
     if keep_finished is None:
-        composition.RequestsView = partial(RequestsView, keep_finished=None)  # type: ignore[misc]
+        backbone.RequestsView = partial(RequestsView, keep_finished=None)  # type: ignore[misc]
     if model == "instant":
         agents.run_workspace_task = instant_task  # type: ignore[assignment]
     limits = {"max_warm_agents": 0}
-    figures: dict[str, Any] = {"rss": {}, "seconds": 0.0}
+    figures: dict[str, Any] = {"rss": {}, "heap": {}, "seconds": 0.0}
     with tempfile.TemporaryDirectory(prefix="bench-flat-") as tmp:
         async with AsyncExitStack() as stack:
             env: dict[str, str] = {}
@@ -131,7 +140,9 @@ async def one_variant(keep_finished: str | None, requests: int, model: str) -> d
                     bench.calls.clear()
                     if n % EVERY == 0 or n == requests:
                         figures["rss"][n] = resident_mib()
-                        print(f"  {n} requests: {figures['rss'][n]:.1f} MiB", file=sys.stderr, flush=True)
+                        figures["heap"][n] = python_heap_mib()
+                        print(f"  {n} requests: {figures['rss'][n]:.1f} MiB resident, {figures['heap'][n]:.2f} MiB Python heap",
+                              file=sys.stderr, flush=True)
                 figures["seconds"] = time.perf_counter() - began
                 figures["in_memory"] = len(orchestrator.ctx.requests.requests)
     return figures
@@ -165,12 +176,13 @@ class _model_process:
             self.process.wait(10)
 
 
-def run_child(variant: str, requests: int, model: str) -> dict[str, Any]:
-    command = [sys.executable, __file__, str(requests), "--variant", variant, "--model", model]
+def run_child(variant: str, requests: int, model: str, traced: bool) -> dict[str, Any]:
+    command = [sys.executable, __file__, str(requests), "--variant", variant, "--model", model, *(["--traced"] if traced else [])]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True, env={**os.environ})
     [line] = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     figures: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
     figures["rss"] = {int(k): v for k, v in figures["rss"].items()}
+    figures["heap"] = {int(k): v for k, v in figures["heap"].items()}
     return figures
 
 
@@ -179,9 +191,12 @@ def main() -> None:
     parser.add_argument("requests", nargs="?", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--model", choices=["instant", "inside", "outside"], default="instant")
+    parser.add_argument("--traced", action="store_true", help="also the Python heap (tracemalloc: about twice as slow)")
     parser.add_argument("--variant", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:  # a child: one orchestrator, its figures on one line
+        if args.traced:
+            tracemalloc.start(1)
         figures = asyncio.run(one_variant(VARIANTS[args.variant], args.requests, args.model))
         print("RESULT " + json.dumps(figures), flush=True)
         return
@@ -189,7 +204,7 @@ def main() -> None:
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
     for n in range(1, args.rounds + 1):
         for name in VARIANTS:
-            figures = run_child(name, args.requests, args.model)
+            figures = run_child(name, args.requests, args.model, args.traced)
             results[name].append(figures)
             print(f"round {n}/{args.rounds}, {name}: {figures['rss'][max(figures['rss'])]:.1f} MiB after "
                   f"{args.requests} requests ({figures['seconds']:.0f} s)", flush=True)
@@ -200,12 +215,15 @@ def main() -> None:
     header = f"{'after request':<16}" + "".join(f"{name:>22}" for name in VARIANTS)
     print(header)
     print("-" * len(header))
-    for mark in sorted(results["kept"][0]["rss"]):
-        print(f"{mark:<16}" + "".join(f"{spread([r['rss'][mark] for r in results[name]], 1.0, 1):>22}" for name in VARIANTS))
-    growth = {name: [r["rss"][max(r["rss"])] - r["rss"][first] for r in results[name]] for name in VARIANTS}
+    measures = ["rss", "heap"] if args.traced else ["rss"]
+    for measure in measures:
+        print(f"{'resident' if measure == 'rss' else 'Python heap':<16}")
+        for mark in sorted(results["kept"][0][measure]):
+            print(f"{mark:<16}" + "".join(f"{spread([r[measure][mark] for r in results[name]], 1.0, 2):>22}" for name in VARIANTS))
+        growth = {name: [r[measure][max(r[measure])] - r[measure][first] for r in results[name]] for name in VARIANTS}
+        print(f"{'growth after ' + str(first):<16}" + "".join(f"{spread(growth[name], 1.0, 2):>22}" for name in VARIANTS))
+        print("-" * len(header))
     kept_in = {name: [r["in_memory"] for r in results[name]] for name in VARIANTS}
-    print("-" * len(header))
-    print(f"{'growth after ' + str(first):<16}" + "".join(f"{spread(growth[name], 1.0, 1):>22}" for name in VARIANTS))
     print(f"{'requests held':<16}" + "".join(f"{spread(kept_in[name]):>22}" for name in VARIANTS))
 
 
