@@ -167,7 +167,7 @@ parent:
 # The web dashboard, its JSON API and /metrics (README: "Dashboard and HTTP API"). `tunnels serve`
 # starts it when enabled; `tunnels dashboard` runs it alone on the same stream.
 dashboard:
-  enabled: false
+  enabled: false       # true: `tunnels serve` serves the dashboard too (off: nothing listens)
   bind: 127.0.0.1:8470 # host:port; anything but loopback is refused while users is empty
   # Web users: a chat identity and the SHA-256 of its token (never the token itself). A user acts
   # as that identity: approves or cancels under the same rules as in the chat.
