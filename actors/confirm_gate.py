@@ -27,6 +27,9 @@ from claude_tunnels.events.execution import RequestCancelled, RequestFailed
 from claude_tunnels.events.planning import PlanApproved, PlanProposed
 from claude_tunnels.projections.requests import RequestState
 
+PARENT_CHANNEL = "parent"
+"""The channel a parent orchestrator's tasks (and answers) arrive on."""
+
 
 @dataclass(frozen=True)
 class Expire:
@@ -67,7 +70,7 @@ class ConfirmGate(EventActor):
         if request.status != "awaiting_approval" or request.revision != proposed.revision or request.approval_expires_at:
             return
         envelope = self.ctx.envelope(proposed, request_id=request.request_id)
-        if request.delegation is not None:
+        if request.delegation is not None and self.ctx.settings.settings.parent.approval == "parent":
             # A parent orchestrator's task: its approved plan authorises this one (no second approval).
             by = f"{request.delegation.approved_by or 'the parent'} (parent request {request.delegation.request_id})"
             self.ctx.emit(ConfirmationGiven(**self._once(proposed, "confirmation.given"), by=by, auto=True))
@@ -96,7 +99,7 @@ class ConfirmGate(EventActor):
             return  # handled before a restart (this is its redelivery): its outcome is stored
         if request.status != "awaiting_approval":
             ctx.emit(ConfirmationRefused(**self._once(answer, "confirmation.refused"), by=answer.by, reason="nothing is waiting for approval"))
-        elif not may_approve(answer.by, request.requester, ctx.settings.settings.approvers):
+        elif not _relayed_from_parent(answer, request) and not may_approve(answer.by, request.requester, ctx.settings.settings.approvers):
             reason = f"{answer.by} may not answer for {request.requester}'s request; ask them or an approver"
             ctx.emit(ConfirmationRefused(**self._once(answer, "confirmation.refused"), by=answer.by, reason=reason))
         elif answer.answer == "approve":
@@ -133,3 +136,10 @@ class ConfirmGate(EventActor):
             request_id=request.request_id, stage="approval",
             reason=f"nobody approved the plan within {minutes:g} minutes; send the request again to re-plan",
         ))
+
+
+def _relayed_from_parent(answer: ConfirmationAnswered, request: RequestState) -> bool:
+    """An answer to a delegated request's plan, put to the parent's conversation and answered
+    there (`parent.approval: own`): the parent's gate checked who may answer it. Only the parent
+    link speaks on channel `parent`."""
+    return request.delegation is not None and answer.by.startswith(f"{PARENT_CHANNEL}:")

@@ -160,6 +160,7 @@ parent:
   js_domain: null      # the parent's JetStream domain, when reached through a leaf node
   heartbeat_s: 5       # the parent's remote.lost_after_s should be several of these
   tls_ca_file: null    # the CA that signed the parent server's certificate (tls:// URLs)
+  approval: parent     # own: put each plan to the parent's conversation as a question first
 
 # Who may approve anyone's request (the requester always may): <channel>:<user id>,
 # e.g. [terminal:alice, slack:U012ABCDEF, telegram:123456789].

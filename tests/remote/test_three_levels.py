@@ -5,7 +5,8 @@ listener. Division `us/ml` is a `tunnels serve --parent … --parent-name … --
 process joined to the hub directly; its own events and its remote agent (`recsys/serving`, a
 `tunnels-agent` process) are on a nats-server of its own. Division `kr/product` is a `tunnels
 serve` process reaching the hub through a leaf server on its host (`parent.js_domain: hub`), its
-own events on its embedded nats-server. Each level has its own scripted model; every agent is
+own events on its embedded nats-server, and it requires its own approval of its plans
+(`parent.approval: own`): they are put to the top's conversation as questions. Each level has its own scripted model; every agent is
 the real Claude Code CLI.
 """
 
@@ -23,6 +24,7 @@ import pytest
 
 from claude_tunnels.events.conversation import ConfirmationRequested, RequestOpened
 from claude_tunnels.events.execution import (
+    PermissionRequested,
     RequestCancelled,
     RequestCompleted,
     WorkspaceTaskCancelled,
@@ -32,6 +34,7 @@ from claude_tunnels.events.execution import (
     WorkspaceTaskSucceeded,
 )
 from claude_tunnels.events.planning import PlanApproved
+from claude_tunnels.events.values import CHILD_PLAN_TOOL
 from claude_tunnels.remote_agent.credentials import permission_block
 from claude_tunnels.tunnels.bus import EmbeddedNatsServer
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
@@ -141,7 +144,7 @@ async def three_levels(tmp_path: Path) -> AsyncIterator[Levels]:
         kr_root = division_root(
             tmp_path / "kr", "backend", "api", kr_model.env(),
             parent={"url": leaf.url, "nkey_seed_file": str(kr_login.seed_file), "name": KR, "js_domain": "hub",
-                    "description": "The Korean product backend.", "heartbeat_s": 0.5},
+                    "description": "The Korean product backend.", "heartbeat_s": 0.5, "approval": "own"},
         )
         kr = await AgentProcess(["--root", str(kr_root), "serve"], module="claude_tunnels.tunnels.cli").start()
         stack.push_async_callback(kr.stop)
@@ -153,7 +156,7 @@ async def three_levels(tmp_path: Path) -> AsyncIterator[Levels]:
         yield Levels(top, us, us_root, us_model, serving_dir, kr_root, kr_model)
 
 
-async def test_one_message_at_the_top_runs_two_divisions_and_a_cancel_or_a_lost_division_goes_down_and_up(tmp_path: Path) -> None:
+async def test_one_message_at_the_top_runs_two_divisions_and_approvals_cancels_and_a_lost_division_go_up_and_down(tmp_path: Path) -> None:
     async with three_levels(tmp_path) as levels:
         w = levels.top
         assert "The Korean product backend." in w.orchestrator.remote.presences[KR][0].claude_md
@@ -166,6 +169,11 @@ async def test_one_message_at_the_top_runs_two_divisions_and_a_cancel_or_a_lost_
         # 1. One message: the top's phases (us/ml, then kr/product), us/ml's (trainer, then its
         #    remote serving agent), kr/product's one task; files only where they belong.
         asked = await w.ask(TEXT, lambda e: isinstance(e, ConfirmationRequested))
+        # kr/product's plan comes up as a question nested under its task; alice approves it at the top.
+        question = await w.ask("yes", lambda e: isinstance(e, PermissionRequested) and e.request_id == asked.request_id, 120)
+        assert question.workspace == KR and question.tool == CHILD_PLAN_TOOL
+        assert "1 task(s) in 1 phase(s): backend/api (consume the new API)" in question.detail
+        assert "kr/product (a child orchestrator) asks to approve its plan" in w.out.getvalue()
         final = await w.ask("yes", lambda e: isinstance(e, RequestCompleted) and e.request_id == asked.request_id, 120)
         assert (final.succeeded, final.failed) == (2, 0), final
         for words in ("model retrained", "serving the new model", "api consumes the new model",
@@ -193,6 +201,8 @@ async def test_one_message_at_the_top_runs_two_divisions_and_a_cancel_or_a_lost_
         kr_events = child_replay(levels.kr_root, kr_request)
         opened = next(e for e in kr_events if isinstance(e, RequestOpened))
         assert opened.delegation is not None and opened.delegation.request_id == asked.request_id
+        kr_approved = next(e for e in kr_events if isinstance(e, PlanApproved))
+        assert not kr_approved.auto and kr_approved.by == "parent:terminal:alice"  # its own approval, given at the top
         # Costs roll up through both levels.
         us_cost = next(e for e in us_events if isinstance(e, RequestCompleted)).usage.cost_usd
         kr_cost = next(e for e in kr_events if isinstance(e, RequestCompleted)).usage.cost_usd
@@ -214,7 +224,20 @@ async def test_one_message_at_the_top_runs_two_divisions_and_a_cancel_or_a_lost_
         assert [e.workspace for e in us_events if isinstance(e, WorkspaceTaskCancelled)] == [SERVING]
         assert any(isinstance(e, RequestCancelled) for e in us_events)
 
-        # 3. us/ml's host goes away mid-task: the top reports it lost and skips kr/product, which depended on it.
+        # 3. kr/product's plan refused at the top: its request stops before its agent runs; the top's task fails saying so.
+        levels.us_model.load(parse_scenario(us_script(plan("us-quick", (TRAINER, "retrain", [])), succeeds(TRAINER, "retrained"))))
+        api_calls = len(levels.kr_model.requests_for(API))
+        asked = await w.ask(TEXT, lambda e: isinstance(e, ConfirmationRequested))
+        await w.ask("yes", lambda e: isinstance(e, PermissionRequested) and e.request_id == asked.request_id, 120)
+        final = await w.ask("no", lambda e: isinstance(e, RequestCompleted) and e.request_id == asked.request_id, 120)
+        assert (final.succeeded, final.failed) == (1, 1), final
+        refused = next(e for e in events_of(w, asked.request_id) if isinstance(e, WorkspaceTaskFailed))
+        assert refused.workspace == KR and "kr/product's plan was refused by terminal:alice" in refused.error
+        assert len(levels.kr_model.requests_for(API)) == api_calls
+        kr_request = next(e.child_request_id for e in events_of(w, asked.request_id) if isinstance(e, WorkspaceTaskStarted) and e.workspace == KR)
+        assert any(isinstance(e, RequestCancelled) for e in child_replay(levels.kr_root, kr_request))
+
+        # 4. us/ml's host goes away mid-task: the top reports it lost and skips kr/product, which depended on it.
         levels.us_model.load(parse_scenario(us_script(plan("us-train", (TRAINER, "retrain", [])), hangs(TRAINER))))
         trainer_calls = len(levels.us_model.requests_for(TRAINER))
         asked = await w.ask(TEXT, lambda e: isinstance(e, ConfirmationRequested))
@@ -225,5 +248,5 @@ async def test_one_message_at_the_top_runs_two_divisions_and_a_cancel_or_a_lost_
         levels.us.kill_group()
         await levels.us.wait()
         failure = await asyncio.wait_for(lost, 60)
-        assert failure.workspace == US and "agent lost" in failure.error
+        assert failure.workspace == US and "agent lost" in failure.error and "for 5 s" in failure.error  # remote.lost_after_s
         assert (await asyncio.wait_for(skipped, 30)).workspace == KR

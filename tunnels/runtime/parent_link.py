@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from claude_tunnels.actors.ports import PermissionNote, Progress, TreeSource
+from claude_tunnels.actors.confirm_gate import PARENT_CHANNEL
+from claude_tunnels.actors.ports import Answer, PermissionNote, Progress, Question, TreeSource
 from claude_tunnels.actors.tree import TreeError
 from claude_tunnels.config.errors import ConfigError
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.catalogue import AnyEvent
-from claude_tunnels.events.conversation import NoticeIssued, RequestOpened
-from claude_tunnels.events.values import Delegation
+from claude_tunnels.events.conversation import ConfirmationRequested, NoticeIssued, RequestOpened
+from claude_tunnels.events.values import CHILD_PLAN_TOOL, Delegation, Plan
 from claude_tunnels.remote_agent.child import ChildAgent, announcement
 from claude_tunnels.remote_agent.delegated import ends_request, finished, progress_line
 from claude_tunnels.remote_agent.errors import AgentProcessError
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "parent"
+CHANNEL = PARENT_CHANNEL
 _OPEN_WAIT_S = 30.0
 _CANCEL_WAIT_S = 60.0
 
@@ -83,8 +84,12 @@ class OwnRequests:
             watch.opened.set()
         watch.events.put_nowait(event)
 
-    async def run(self, command: TaskCommand, *, opened: Callable[[str], None], on_progress: Callable[[Progress], None]) -> Finished:
-        """Open the request for `command`, tell its progress, and return how it ended."""
+    async def run(
+        self, command: TaskCommand, *, opened: Callable[[str], None], on_progress: Callable[[Progress], None],
+        ask: Callable[[Question], Awaitable[Answer]],
+    ) -> Finished:
+        """Open the request for `command`, tell its progress, and return how it ended (its plan put
+        to the parent's conversation through `ask` first, with `parent.approval: own`)."""
         key = f"{CHANNEL}:{command.task_id}"
         watch = self._watches[key] = _Watch()
         sender = self._sender(command)
@@ -99,7 +104,7 @@ class OwnRequests:
             )
             try:
                 async with asyncio.timeout(command.timeout_s):
-                    return await self._follow(command, watch, opened, on_progress)
+                    return await self._follow(command, watch, opened, on_progress, ask)
             except TimeoutError:
                 await self._cancel(key, watch, sender, f"the parent's task timeout ({command.timeout_s:g} s)")
                 return Finished(task_id=command.task_id, outcome="timed_out", timeout_s=command.timeout_s)
@@ -117,11 +122,22 @@ class OwnRequests:
 
     async def _follow(
         self, command: TaskCommand, watch: _Watch, opened: Callable[[str], None], on_progress: Callable[[Progress], None],
+        ask: Callable[[Question], Awaitable[Answer]],
     ) -> Finished:
+        refused: Answer | None = None
         while True:
             event = await watch.events.get()
             if isinstance(event, RequestOpened) and event.request_id == watch.request_id:
                 opened(event.request_id or "")
+            elif isinstance(event, ConfirmationRequested) and event.request_id == watch.request_id:
+                # `parent.approval: own`: the plan waits here for an answer given in the parent's conversation.
+                answer = await ask(self._plan_question(event.request_id or ""))
+                refused = None if answer.allowed else answer
+                await self.orchestrator.post_message(
+                    session_key=event.session_key, channel=CHANNEL, sender=f"{CHANNEL}:{answer.by}",
+                    text="approve" if answer.allowed else "cancel", message_ref=f"{event.id}:answer",
+                    action="approve" if answer.allowed else "cancel", request_id=watch.request_id,
+                )
             elif isinstance(event, NoticeIssued) and watch.request_id is None and event.level != "info":
                 return Finished(task_id=command.task_id, outcome="failed", error=f"refused: {event.text}")
             elif watch.request_id is not None and getattr(event, "request_id", None) == watch.request_id:
@@ -129,6 +145,9 @@ class OwnRequests:
                     watch.ended.set()
                     state = self.orchestrator.requests.get(watch.request_id)
                     assert state is not None  # folded before the listeners are told
+                    if refused is not None:
+                        why = f"{self.parent.name}'s plan was refused by {refused.by}" + (f" ({refused.reason})" if refused.reason else "")
+                        return Finished(task_id=command.task_id, outcome="failed", error=why, usage=state.usage)
                     return finished(command.task_id, watch.request_id, state, event)
                 if (line := progress_line(event)) is not None:
                     on_progress(Progress(kind="text", detail=line))
@@ -156,8 +175,24 @@ class OwnRequests:
         except TimeoutError:
             log.warning("request %s did not end within %g s of its cancel", watch.request_id, _CANCEL_WAIT_S)
 
+    def _plan_question(self, request_id: str) -> Question:
+        """The question that puts this orchestrator's plan for `request_id` to the parent's conversation."""
+        state = self.orchestrator.requests.get(request_id)
+        plan = state.plan if state is not None else None
+        detail = plan_brief(plan) if plan is not None else f"request {request_id}"
+        reason = f"{self.parent.name} requires its own approval of its plans (request {request_id})"
+        return Question(CHILD_PLAN_TOOL, detail, reason, "parent.approval: own")
+
     def _sender(self, command: TaskCommand) -> str:
         return f"{CHANNEL}:{command.approved_by or 'parent'}"
+
+
+def plan_brief(plan: Plan) -> str:
+    """A plan in one line for a question (cut to a relayed question's size at the parent):
+    `2 task(s) in 2 phase(s): recsys/trainer (retrain the model); then recsys/serving (serve it)`."""
+    phases = [", ".join(f"{plan.label_of(key)} ({' '.join(plan.task_for(key).task.split())[:80]})" for key in phase)
+              for phase in plan.phases]
+    return f"{len(plan.tasks)} task(s) in {len(plan.phases)} phase(s): " + "; then ".join(phases)
 
 
 def request_text(command: TaskCommand) -> str:
