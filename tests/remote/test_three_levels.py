@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from claude_tunnels.channels.status import status_text
 from claude_tunnels.events.conversation import ConfirmationRequested, RequestOpened
 from claude_tunnels.events.execution import (
     PermissionRequested,
@@ -40,6 +43,7 @@ from claude_tunnels.tunnels.bus import EmbeddedNatsServer
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
 from tests.e2e.scenarios import hangs, plan, router, scenario, succeeds
 from tests.e2e.world import World, world
+from tests.git.repos import make_repo, run
 from tests.helpers.remote import (
     ORCH_PASSWORD,
     ORCH_USER,
@@ -76,17 +80,28 @@ def us_script(*scripts: dict[str, Any]) -> str:
     return scenario(*scripts)
 
 
-def division_root(folder: Path, project: str, workspace: str, model_env: dict[str, str], **settings: Any) -> Path:
-    """A division's root: one project with one local workspace, its Claude Code CLIs on `model_env`."""
+def division_root(folder: Path, project: str, workspace: str, model_env: dict[str, str], *, git: bool = False, **settings: Any) -> Path:
+    """A division's root: one project with one local workspace (a git repository with `git`),
+    its Claude Code CLIs on `model_env`."""
     (folder / project / workspace).mkdir(parents=True)
     (folder / project / "CLAUDE.md").write_text(f"# {project}\nThe {project} project.\n", encoding="utf-8")
     (folder / project / workspace / "CLAUDE.md").write_text(f"# {workspace}\nThe {workspace}.\n", encoding="utf-8")
+    if git:
+        make_repo(folder / project / workspace, {})
     document = {
         "claude": {"isolate_home": True, "env": model_env}, "limits": {"progress_interval_s": 0.1, "task_timeout_s": 60},
         "channels": {"terminal": {"enabled": False}}, **settings,
     }
     (folder / "orchestrator.yaml").write_text(json.dumps(document), encoding="utf-8")
     return folder
+
+
+def top_replay(root: Path, request_id: str) -> str:
+    """The top's own `tunnels replay` of a request (the real command, as text)."""
+    return subprocess.run(
+        [sys.executable, "-m", "claude_tunnels.tunnels.cli", "--root", str(root), "replay", request_id],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
 
 
 @dataclass
@@ -122,7 +137,8 @@ async def three_levels(tmp_path: Path) -> AsyncIterator[Levels]:
             plan("kr", (API, "consume the new API", [])), succeeds(API, "api consumes the new model", writes="api.txt"),
         ))))
         settings = {"nats": {"url": hub.url, "user": ORCH_USER, "password": ORCH_PASSWORD}, "remote": {"lost_after_s": 5}}
-        top = await stack.enter_async_context(world(tmp_path, top_script(), settings=settings))
+        # The top throttles its agents' progress to one line a minute; a division's lines are each recorded.
+        top = await stack.enter_async_context(world(tmp_path, top_script(), settings=settings, limits={"progress_interval_s": 60}))
 
         # us/ml: the parent on the command line (over `parent:`, which keeps the description and heartbeat).
         us_root = division_root(
@@ -142,7 +158,7 @@ async def three_levels(tmp_path: Path) -> AsyncIterator[Levels]:
 
         # kr/product: behind the leaf node, in its settings.
         kr_root = division_root(
-            tmp_path / "kr", "backend", "api", kr_model.env(),
+            tmp_path / "kr", "backend", "api", kr_model.env(), git=True,
             parent={"url": leaf.url, "nkey_seed_file": str(kr_login.seed_file), "name": KR, "js_domain": "hub",
                     "description": "The Korean product backend.", "heartbeat_s": 0.5, "approval": "own"},
         )
@@ -181,9 +197,8 @@ async def test_one_message_at_the_top_runs_two_divisions_and_approvals_cancels_a
             assert words in final.summary, (words, final.summary)
         assert (levels.us_root / "recsys" / "trainer" / "model.txt").read_text() == "x\n"
         assert (levels.serving_dir / "serving.txt").read_text() == "x\n"
-        assert (levels.kr_root / "backend" / "api" / "api.txt").read_text() == "x\n"
         bases = (w.root, levels.us_root, levels.kr_root, levels.serving_dir.parent)
-        for name in ("model.txt", "serving.txt", "api.txt"):  # each in its workspace, nowhere else
+        for name in ("model.txt", "serving.txt"):  # each in its workspace, nowhere else
             assert len([p for base in bases for p in base.rglob(name)]) == 1, name
 
         top_order = [(type(e).__name__, e.workspace) for e in events_of(w, asked.request_id)
@@ -201,8 +216,23 @@ async def test_one_message_at_the_top_runs_two_divisions_and_approvals_cancels_a
         kr_events = child_replay(levels.kr_root, kr_request)
         opened = next(e for e in kr_events if isinstance(e, RequestOpened))
         assert opened.delegation is not None and opened.delegation.request_id == asked.request_id
+        # kr/product's workspace is a git repository: its change is on a branch there (waiting for a
+        # person at kr/product), which its report and the top's reply name.
+        kr_facts = next(e for e in kr_events if isinstance(e, WorkspaceTaskSucceeded)).facts
+        assert kr_facts is not None and kr_facts.branch
+        assert run(levels.kr_root / "backend" / "api", "show", f"{kr_facts.branch}:api.txt").strip() == "x"
+        assert not (levels.kr_root / "backend" / "api" / "api.txt").exists()
+        assert f"{API}: repo backend/api, branch {kr_facts.branch} at {kr_facts.commit[:12]}" in final.summary, final.summary
+        assert "waiting for a decision at kr/product" in final.summary
         kr_approved = next(e for e in kr_events if isinstance(e, PlanApproved))
         assert not kr_approved.auto and kr_approved.by == "parent:terminal:alice"  # its own approval, given at the top
+        # The top's replay nests each division's reported lines under its task; so does its chat's status.
+        replay = top_replay(w.root, asked.request_id or "")
+        assert f"↳ {US}: planned 2 task(s) in 2 phase(s): {TRAINER}, {SERVING}" in replay, replay
+        assert f"↳ {US}: {SERVING} succeeded: serving the new model" in replay
+        assert f"↳ {KR}: {API} succeeded: api consumes the new model" in replay
+        status = status_text(w.orchestrator.requests.get(asked.request_id or ""))  # type: ignore[arg-type]
+        assert f"✓ {US} (child orchestrator, request {us_request})\n    ↳ routed to recsys\n    ↳ planned 2 task(s)" in status, status
         # Costs roll up through both levels.
         us_cost = next(e for e in us_events if isinstance(e, RequestCompleted)).usage.cost_usd
         kr_cost = next(e for e in kr_events if isinstance(e, RequestCompleted)).usage.cost_usd

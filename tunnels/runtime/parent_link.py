@@ -26,9 +26,10 @@ from claude_tunnels.config.errors import ConfigError
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import ConfirmationRequested, NoticeIssued, RequestOpened
+from claude_tunnels.events.execution import WorkspaceProgress
 from claude_tunnels.events.values import CHILD_PLAN_TOOL, Delegation, Plan
 from claude_tunnels.remote_agent.child import ChildAgent, announcement
-from claude_tunnels.remote_agent.delegated import ends_request, finished, progress_line
+from claude_tunnels.remote_agent.delegated import ends_request, finished, nested_line, progress_line
 from claude_tunnels.remote_agent.errors import AgentProcessError
 from claude_tunnels.remote_agent.ports import AgentPorts
 from claude_tunnels.remote_agent.protocol import Finished, TaskCommand
@@ -148,8 +149,14 @@ class OwnRequests:
                     if refused is not None:
                         why = f"{self.parent.name}'s plan was refused by {refused.by}" + (f" ({refused.reason})" if refused.reason else "")
                         return Finished(task_id=command.task_id, outcome="failed", error=why, usage=state.usage)
-                    return finished(command.task_id, watch.request_id, state, event)
-                if (line := progress_line(event)) is not None:
+                    return finished(command.task_id, watch.request_id, state, event, self.parent.name or "the child")
+                if isinstance(event, WorkspaceProgress):
+                    # A child of this orchestrator's own: its lines go up too, nested under its task.
+                    state = self.orchestrator.requests.get(watch.request_id)
+                    line = nested_line(event, state) if state is not None else None
+                else:
+                    line = progress_line(event)
+                if line is not None:
                     on_progress(Progress(kind="text", detail=line))
 
     async def _cancel(self, key: str, watch: _Watch, sender: str, why: str) -> None:
