@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from claude_tunnels.actors.base import EventActor
-from claude_tunnels.actors.confirm_policy import approvers_for, may_approve
+from claude_tunnels.actors.confirm_policy import approvers_for, may_approve, relayed_from_parent
 from claude_tunnels.actors.once import reaction_id, request_end_id
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import (
@@ -26,9 +26,6 @@ from claude_tunnels.events.conversation import (
 from claude_tunnels.events.execution import RequestCancelled, RequestFailed
 from claude_tunnels.events.planning import PlanApproved, PlanProposed
 from claude_tunnels.projections.requests import RequestState
-
-PARENT_CHANNEL = "parent"
-"""The channel a parent orchestrator's tasks (and answers) arrive on."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,9 @@ class ConfirmGate(EventActor):
             return  # handled before a restart (this is its redelivery): its outcome is stored
         if request.status != "awaiting_approval":
             ctx.emit(ConfirmationRefused(**self._once(answer, "confirmation.refused"), by=answer.by, reason="nothing is waiting for approval"))
-        elif not _relayed_from_parent(answer, request) and not may_approve(answer.by, request.requester, ctx.settings.settings.approvers):
+        elif not relayed_from_parent(answer.by, request.delegation is not None) and not may_approve(
+            answer.by, request.requester, ctx.settings.settings.approvers,
+        ):
             reason = f"{answer.by} may not answer for {request.requester}'s request; ask them or an approver"
             ctx.emit(ConfirmationRefused(**self._once(answer, "confirmation.refused"), by=answer.by, reason=reason))
         elif answer.answer == "approve":
@@ -137,9 +136,3 @@ class ConfirmGate(EventActor):
             reason=f"nobody approved the plan within {minutes:g} minutes; send the request again to re-plan",
         ))
 
-
-def _relayed_from_parent(answer: ConfirmationAnswered, request: RequestState) -> bool:
-    """An answer to a delegated request's plan, put to the parent's conversation and answered
-    there (`parent.approval: own`): the parent's gate checked who may answer it. Only the parent
-    link speaks on channel `parent`."""
-    return request.delegation is not None and answer.by.startswith(f"{PARENT_CHANNEL}:")

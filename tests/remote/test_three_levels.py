@@ -27,6 +27,7 @@ import pytest
 from claude_tunnels.channels.status import status_text
 from claude_tunnels.events.conversation import ConfirmationRequested, RequestOpened
 from claude_tunnels.events.execution import (
+    PermissionDecided,
     PermissionRequested,
     RequestCancelled,
     RequestCompleted,
@@ -78,6 +79,11 @@ def events_of(w: World, request_id: str | None) -> list[Any]:
 
 def us_script(*scripts: dict[str, Any]) -> str:
     return scenario(*scripts)
+
+
+def asks_first(script: dict[str, Any], command: str) -> dict[str, Any]:
+    """`script`, its agent first running a Bash `command` outside the allowlist: a question for a person."""
+    return {**script, "turns": [{"tool_uses": [{"name": "Bash", "input": {"command": command}}]}, *script["turns"]]}
 
 
 def division_root(folder: Path, project: str, workspace: str, model_env: dict[str, str], *, git: bool = False, **settings: Any) -> Path:
@@ -178,15 +184,20 @@ async def test_one_message_at_the_top_runs_two_divisions_and_approvals_cancels_a
         assert "The Korean product backend." in w.orchestrator.remote.presences[KR][0].claude_md
         levels.us_model.load(parse_scenario(us_script(
             plan("us", (TRAINER, "retrain the model", []), (SERVING, "serve the new model", [TRAINER])),
-            succeeds(TRAINER, "model retrained", writes="model.txt"),
+            asks_first(succeeds(TRAINER, "model retrained", writes="model.txt"), "touch trained.flag"),
             succeeds(SERVING, "serving the new model", writes="serving.txt"),
         )))
 
         # 1. One message: the top's phases (us/ml, then kr/product), us/ml's (trainer, then its
         #    remote serving agent), kr/product's one task; files only where they belong.
         asked = await w.ask(TEXT, lambda e: isinstance(e, ConfirmationRequested))
-        # kr/product's plan comes up as a question nested under its task; alice approves it at the top.
+        # us/ml's trainer asks to run a command outside its allowlist: the question comes up to the
+        # top (us/ml's own conversation is no chat); alice allows it here.
         question = await w.ask("yes", lambda e: isinstance(e, PermissionRequested) and e.request_id == asked.request_id, 120)
+        assert question.workspace == US and question.tool == "Bash" and f"{TRAINER}: touch trained.flag" in question.detail
+        # Then kr/product's plan comes up as a question nested under its task; alice approves it at the top.
+        question = await w.ask("yes", lambda e: isinstance(e, PermissionRequested) and e.request_id == asked.request_id
+                               and e.workspace == KR, 120)
         assert question.workspace == KR and question.tool == CHILD_PLAN_TOOL
         assert "1 task(s) in 1 phase(s): backend/api (consume the new API)" in question.detail
         assert "kr/product (a child orchestrator) asks to approve its plan" in w.out.getvalue()
@@ -210,6 +221,9 @@ async def test_one_message_at_the_top_runs_two_divisions_and_approvals_cancels_a
         us_order = [(type(e).__name__, e.workspace) for e in us_events if isinstance(e, WorkspaceTaskStarted | WorkspaceTaskSucceeded)]
         assert us_order == [("WorkspaceTaskStarted", TRAINER), ("WorkspaceTaskSucceeded", TRAINER),
                             ("WorkspaceTaskStarted", SERVING), ("WorkspaceTaskSucceeded", SERVING)], us_order
+        allowed = next(e for e in us_events if isinstance(e, PermissionDecided) and e.permission_id)
+        assert allowed.allowed and allowed.by == "parent:terminal:alice" and allowed.workspace == TRAINER
+        assert (levels.us_root / "recsys" / "trainer" / "trained.flag").exists()  # the command ran, once allowed
         approved = next(e for e in us_events if isinstance(e, PlanApproved))
         assert approved.auto and asked.request_id in approved.by
         kr_request = next(e.child_request_id for e in w.of_type(WorkspaceTaskStarted) if e.workspace == KR)

@@ -19,14 +19,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from claude_tunnels.actors.confirm_gate import PARENT_CHANNEL
+from claude_tunnels.actors.confirm_policy import PARENT_CHANNEL
 from claude_tunnels.actors.ports import Answer, PermissionNote, Progress, Question, TreeSource
 from claude_tunnels.actors.tree import TreeError
 from claude_tunnels.config.errors import ConfigError
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.catalogue import AnyEvent
 from claude_tunnels.events.conversation import ConfirmationRequested, NoticeIssued, RequestOpened
-from claude_tunnels.events.execution import WorkspaceProgress
+from claude_tunnels.events.execution import PermissionRequested, WorkspaceProgress
 from claude_tunnels.events.values import CHILD_PLAN_TOOL, Delegation, Plan
 from claude_tunnels.remote_agent.child import ChildAgent, announcement
 from claude_tunnels.remote_agent.delegated import ends_request, finished, nested_line, progress_line
@@ -125,6 +125,17 @@ class OwnRequests:
         self, command: TaskCommand, watch: _Watch, opened: Callable[[str], None], on_progress: Callable[[Progress], None],
         ask: Callable[[Question], Awaitable[Answer]],
     ) -> Finished:
+        relays: set[asyncio.Future[None]] = set()
+        try:
+            return await self._follow_events(command, watch, opened, on_progress, ask, relays)
+        finally:
+            for relay in relays:  # a question still open when the request ended (or the task was cancelled)
+                relay.cancel()
+
+    async def _follow_events(
+        self, command: TaskCommand, watch: _Watch, opened: Callable[[str], None], on_progress: Callable[[Progress], None],
+        ask: Callable[[Question], Awaitable[Answer]], relays: set[asyncio.Future[None]],
+    ) -> Finished:
         refused: Answer | None = None
         while True:
             event = await watch.events.get()
@@ -139,6 +150,13 @@ class OwnRequests:
                     text="approve" if answer.allowed else "cancel", message_ref=f"{event.id}:answer",
                     action="approve" if answer.allowed else "cancel", request_id=watch.request_id,
                 )
+            elif isinstance(event, PermissionRequested) and event.request_id == watch.request_id:
+                # One of this orchestrator's agents asks a person: the question goes up to the
+                # parent's conversation (answered there, or denied at its deadline), concurrently
+                # with the rest of the request.
+                relay = asyncio.ensure_future(self._relay_question(event, ask))
+                relays.add(relay)
+                relay.add_done_callback(relays.discard)
             elif isinstance(event, NoticeIssued) and watch.request_id is None and event.level != "info":
                 return Finished(task_id=command.task_id, outcome="failed", error=f"refused: {event.text}")
             elif watch.request_id is not None and getattr(event, "request_id", None) == watch.request_id:
@@ -181,6 +199,20 @@ class OwnRequests:
                         watch.ended.set()
         except TimeoutError:
             log.warning("request %s did not end within %g s of its cancel", watch.request_id, _CANCEL_WAIT_S)
+
+    async def _relay_question(self, asked: PermissionRequested, ask: Callable[[Question], Awaitable[Answer]]) -> None:
+        """Put one of this orchestrator's agents' questions to the parent's conversation; its answer
+        is given here as `parent:<who answered>`, which the permission gate takes (the parent's gate checked who)."""
+        detail = f"{asked.workspace}: {asked.detail}"
+        try:
+            answer = await ask(Question(asked.tool, detail, asked.reason, asked.rule))
+            await self.orchestrator.post_message(
+                session_key=asked.session_key, channel=CHANNEL, sender=f"{CHANNEL}:{answer.by}",
+                text="allow" if answer.allowed else "deny", message_ref=f"{asked.id}:answer",
+                action="approve" if answer.allowed else "cancel", request_id=asked.request_id, permission_id=asked.permission_id,
+            )
+        except Exception as err:  # the question is then denied here at its own deadline
+            log.warning("could not relay question %s to the parent: %s", asked.permission_id, err)
 
     def _plan_question(self, request_id: str) -> Question:
         """The question that puts this orchestrator's plan for `request_id` to the parent's conversation."""
