@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from claude_tunnels.actors.base import EventActor
-from claude_tunnels.actors.confirm_policy import approvers_for, may_approve
+from claude_tunnels.actors.confirm_policy import approvers_for, may_approve, relayed_from_parent
 from claude_tunnels.actors.context import ActorContext
 from claude_tunnels.actors.once import reaction_id, request_end_id
 from claude_tunnels.actors.ports import Cancellable
@@ -86,7 +86,7 @@ class ConfirmGate(EventActor):
         if request.status != "awaiting_approval" or request.revision != proposed.revision or request.approval_expires_at:
             return
         envelope = self.ctx.envelope(proposed, request_id=request.request_id)
-        if request.delegation is not None:
+        if request.delegation is not None and self.ctx.settings.settings.parent.approval == "parent":
             # A parent orchestrator's task: its approved plan authorises this one (no second approval).
             by = f"{request.delegation.approved_by or 'the parent'} (parent request {request.delegation.request_id})"
             self.ctx.emit(ConfirmationGiven(**self._once(proposed, "confirmation.given"), by=by, auto=True))
@@ -115,7 +115,9 @@ class ConfirmGate(EventActor):
             return  # handled before a restart (this is its redelivery): its outcome is stored
         if request.status != "awaiting_approval":
             ctx.emit(ConfirmationRefused(**self._once(answer, "confirmation.refused"), by=answer.by, reason="nothing is waiting for approval"))
-        elif not may_approve(answer.by, request.requester, ctx.settings.settings.approvers):
+        elif not relayed_from_parent(answer.by, request.delegation is not None) and not may_approve(
+            answer.by, request.requester, ctx.settings.settings.approvers,
+        ):
             reason = f"{answer.by} may not answer for {request.requester}'s request; ask them or an approver"
             ctx.emit(ConfirmationRefused(**self._once(answer, "confirmation.refused"), by=answer.by, reason=reason))
         elif answer.answer == "approve":
@@ -154,3 +156,4 @@ class ConfirmGate(EventActor):
             request_id=request.request_id, stage="approval",
             reason=f"nobody approved the plan within {minutes:g} minutes; send the request again to re-plan",
         ))
+

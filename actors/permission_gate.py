@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from claude_tunnels.actors.base import EventActor
-from claude_tunnels.actors.confirm_policy import may_approve
+from claude_tunnels.actors.confirm_policy import may_approve, relayed_from_parent
 from claude_tunnels.events.base import Event
 from claude_tunnels.events.catalogue import TASK_ENDED, AnyEvent
 from claude_tunnels.events.conversation import NoticeIssued, PermissionAnswered
@@ -107,7 +107,9 @@ class PermissionGate(EventActor):
         elif question.decided:
             outcome = "allowed" if question.allowed else "denied"
             self._notice(answer, request, f"That question was already answered: {outcome} ({question.by}).")
-        elif not may_approve(answer.by, request.requester, self.ctx.settings.settings.approvers):
+        elif not relayed_from_parent(answer.by, request.delegation is not None) and not may_approve(
+            answer.by, request.requester, self.ctx.settings.settings.approvers,
+        ):
             self._notice(answer, request, f"Only {request.requester} or an approver can answer that question.")
         else:
             verdict = "allowed" if answer.allowed else "denied"

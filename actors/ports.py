@@ -148,6 +148,9 @@ class Progress:
 
     kind: Literal["tool", "text"]
     detail: str
+    every: bool = False
+    """Record it even within `limits.progress_interval_s` of the last (a child orchestrator's
+    lines: a few per phase and task, each worth telling, nested under its task)."""
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,7 @@ class TaskRecorder:
     def progress(self, progress: Progress) -> None:
         """What the agent is doing: recorded at most once per `limits.progress_interval_s`."""
         now = self._monotonic()
-        if now - self._last_progress < self._interval:
+        if now - self._last_progress < self._interval and not progress.every:
             return
         self._last_progress = now
         kind: Literal["tool", "text"] = "tool" if progress.kind == "tool" else "text"

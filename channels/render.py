@@ -42,7 +42,7 @@ from claude_tunnels.events.execution import (
     WorkspaceTaskTimedOut,
 )
 from claude_tunnels.events.planning import ClarificationNeeded, DirectAnswerGiven, PlanProposed, PlanRejected, RouteDecided
-from claude_tunnels.events.values import Plan
+from claude_tunnels.events.values import CHILD_PLAN_TOOL, Plan
 from claude_tunnels.projections.requests import RequestState
 
 
@@ -65,6 +65,12 @@ def question_text(event: PermissionRequested) -> str:
     """A relayed permission question, as asked in the conversation."""
     who = event.approvers[0] if event.approvers else "the requester"
     deadline = f"; no answer by {event.expires_at:%H:%M} UTC means deny" if event.expires_at else ""
+    if event.tool == CHILD_PLAN_TOOL:  # a child orchestrator's plan, nested under its task here
+        return (
+            f"❓ {event.workspace} (a child orchestrator) asks to approve its plan: {event.detail}\n"
+            f"Why I ask: {event.reason}.\n"
+            f"Approve or refuse? ({who} or an approver may answer{deadline}.)"
+        )
     return (
         f"❓ {event.workspace} asks to use {event.tool}: {event.detail}\n"
         f"Why I ask: {event.reason}.\n"

@@ -163,6 +163,7 @@ parent:
   js_domain: null      # the parent's JetStream domain, when reached through a leaf node
   heartbeat_s: 5       # the parent's remote.lost_after_s should be several of these
   tls_ca_file: null    # the CA that signed the parent server's certificate (tls:// URLs)
+  approval: parent     # own: put each plan to the parent's conversation as a question first
 
 # The web dashboard, its JSON API and /metrics (README: "Dashboard and HTTP API"). `tunnels serve`
 # starts it when enabled; `tunnels dashboard` runs it alone on the same stream.

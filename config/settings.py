@@ -440,6 +440,10 @@ class ParentSettings(_Section, frozen=True, kw_only=True):
     """The parent's JetStream domain, when the child reaches it through a leaf node."""
     heartbeat_s: float = 5
     tls_ca_file: str | None = None
+    approval: Literal["parent", "own"] = "parent"
+    """Who approves this orchestrator's plan for a parent's task: ``parent`` (the parent's approved
+    plan authorises it) or ``own`` (the plan is put to the parent's conversation as a question,
+    answered there by the parent's requester or an approver)."""
 
     def __post_init__(self) -> None:
         _require_positive(self, "heartbeat_s")

@@ -58,6 +58,9 @@ SUMMARY_CHARS = 4000
 CONTEXT_CHARS = 8000
 MAX_CHANGED_FILES = 500
 PATH_CHARS = 300
+CHILD_PLAN_TOOL = "child plan"
+"""The `tool` of a relayed question that is a child orchestrator's plan waiting for approval
+(`parent.approval: own` at the child): allowing it approves that plan, denying refuses it."""
 
 
 def _cut(text: str, limit: int) -> str:

@@ -77,6 +77,8 @@ TaskStatus = Literal[
 ]
 TASK_ACTIVE: frozenset[str] = frozenset({"dispatched", "running"})
 MAX_REFUSALS = 20
+MAX_NESTED = 12
+"""How many of a child orchestrator's progress lines a task keeps (the latest)."""
 """Refusals kept per task (the count goes on)."""
 REQUEST_OPEN: frozenset[str] = frozenset({"routing", "planning", "awaiting_approval", "executing"})
 
@@ -101,11 +103,14 @@ class TaskState(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     refused: int = 0
-    child_request_id: str = ""
-    """The request a child orchestrator opened for this task (its own `tunnels replay` id)."""
     """Actions of the agent that were refused (by the policy, the sandbox, a person or a deadline)."""
     refusals: list[str] = []
     """The first `MAX_REFUSALS` of them, one line each (`Bash curl …: not in the allowlist`)."""
+    child_request_id: str = ""
+    """The request a child orchestrator opened for this task (its own `tunnels replay` id)."""
+    nested: list[str] = []
+    """A child orchestrator's task: its last `MAX_NESTED` progress lines (its route, plan, phases
+    and tasks, and its own children's, indented), shown nested under the task."""
 
 
 class Question(msgspec.Struct, frozen=True, kw_only=True):
@@ -273,11 +278,14 @@ def evolve(state: RequestState, event: AnyEvent) -> RequestState:
             return replace(state, phase=event.phase)
         case WorkspaceTaskDispatched():
             return _task(state, event, task_id=event.task_id, status="dispatched", target=event.target, attempt=event.attempt,
-                error="", started_at=None, last_progress="", child_request_id="",
+                error="", started_at=None, last_progress="", child_request_id="", nested=[],
             )
         case WorkspaceTaskStarted():
             return _task(state, event, status="running", started_at=event.at, child_request_id=event.child_request_id)
         case WorkspaceProgress():
+            current = state.tasks.get(task_key(state, event.task_id, event.workspace))
+            if current is not None and current.child_request_id:
+                return _task(state, event, last_progress=event.detail, nested=[*current.nested, event.detail][-MAX_NESTED:])
             return _task(state, event, last_progress=event.detail)
         case WorkspaceTaskSucceeded():
             state = _add_usage(state, event.usage)

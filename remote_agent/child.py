@@ -11,10 +11,10 @@ request of the child (`OwnRequests`, wired by the composition root), and `Starte
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from claude_tunnels.actors.ports import Progress
+from claude_tunnels.actors.ports import Answer, Progress, Question
 from claude_tunnels.actors.tree import Tree
 from claude_tunnels.remote_agent.agent import WorkspaceAgent
 from claude_tunnels.remote_agent.ports import AgentPorts
@@ -33,9 +33,13 @@ class OwnRequests(Protocol):
         """Its description and a bounded summary of its projects (what the parent's planner reads)."""
         ...
 
-    async def run(self, command: TaskCommand, *, opened: Callable[[str], None], on_progress: Callable[[Progress], None]) -> Finished:
+    async def run(
+        self, command: TaskCommand, *, opened: Callable[[str], None], on_progress: Callable[[Progress], None],
+        ask: Callable[[Question], Awaitable[Answer]],
+    ) -> Finished:
         """Run the parent's task as a request of this orchestrator, to its end; `opened(request_id)`
-        once it is recorded. Cancelling the call cancels the request (and its agents) first."""
+        once it is recorded; `ask` puts a question to the parent's conversation (a plan that needs
+        this orchestrator's own approval). Cancelling the call cancels the request (and its agents) first."""
         ...
 
 
@@ -70,7 +74,7 @@ class ChildAgent(WorkspaceAgent):
             # Not throttled here: a request says a few lines per phase and task, each worth telling.
             reports.send(Progressed(task_id=command.task_id, kind="text", detail=progress.detail))
 
-        return self.requests.run(command, opened=opened, on_progress=line)
+        return self.requests.run(command, opened=opened, on_progress=line, ask=questions.ask)
 
 
 def announcement(description: str, tree: Tree, *, max_projects: int = 40, line_chars: int = 300) -> str:

@@ -15,6 +15,7 @@ from claude_tunnels.events.execution import (
     RequestCancelled,
     RequestCompleted,
     RequestFailed,
+    WorkspaceProgress,
     WorkspaceTaskCancelled,
     WorkspaceTaskFailed,
     WorkspaceTaskInterrupted,
@@ -61,6 +62,37 @@ def progress_line(event: AnyEvent) -> str | None:
     return None
 
 
+NESTED_INDENT = "  "
+"""How a grandchild's line is set off from its child's when it is passed up one more level."""
+
+
+def nested_line(event: WorkspaceProgress, state: RequestState) -> str | None:
+    """A progress line of one of this request's tasks that is itself a child orchestrator's
+    request, passed up indented and named (`  ml/us: phase 1: …`); None for an agent's progress
+    (its tool uses stay at this level). So a top sees every level's route, plan and tasks, nested."""
+    task = next((t for t in state.tasks.values() if t.task_id == event.task_id), None)
+    if task is None or not task.child_request_id:
+        return None
+    deeper = event.detail[: len(event.detail) - len(event.detail.lstrip(" "))]  # its own children's, already indented
+    return NESTED_INDENT + deeper + _cut(f"{event.workspace}: {event.detail}", LINE_CHARS)
+
+
+def changes_lines(state: RequestState, where: str) -> list[str]:
+    """Each task's committed changes in git, as the report names them: `backend/api: repo
+    backend/api, branch tunnels/01J…-1 at 1a2b3c4d5e6f (2 files; waiting for a decision at kr/product)`."""
+    lines = []
+    for task in state.tasks.values():
+        facts = task.facts
+        if facts is None or not facts.commit or not facts.branch:
+            continue
+        files = f"{len(facts.files)} file(s); " if facts.files else ""
+        lines.append(_cut(
+            f"{task.workspace}: repo {facts.repo or '.'}, branch {facts.branch} at {facts.commit[:12]} ({files}waiting for a decision at {where})",
+            LINE_CHARS,
+        ))
+    return lines
+
+
 def ends_request(event: AnyEvent) -> bool:
     """Whether the child's request is over with `event` (an end, or a question the child cannot put to anyone)."""
     return isinstance(event, RequestCompleted | RequestFailed | RequestCancelled | ClarificationNeeded)
@@ -76,14 +108,14 @@ def outcomes(state: RequestState) -> list[str]:
     return lines
 
 
-def finished(task_id: str, request_id: str, state: RequestState, end: AnyEvent) -> Finished:
+def finished(task_id: str, request_id: str, state: RequestState, end: AnyEvent, where: str = "the child") -> Finished:
     """The parent's `Finished` report for its task `task_id`, which ran as the child's request
-    `request_id` (folded into `state`) and ended with `end`."""
+    `request_id` (folded into `state`) and ended with `end`; `where` names the child (its branches wait there)."""
     usage = state.usage
     named = f"request {request_id}"
     match end:
         case RequestCompleted() if end.failed == 0 and not end.stopped:
-            return Finished(task_id=task_id, outcome="succeeded", result=result_of(request_id, state, end), usage=usage)
+            return Finished(task_id=task_id, outcome="succeeded", result=result_of(request_id, state, end, where), usage=usage)
         case RequestCompleted():
             why = end.stopped or f"{end.failed} of its task(s) failed"
             brief = "; ".join(outcomes(state))
@@ -97,9 +129,13 @@ def finished(task_id: str, request_id: str, state: RequestState, end: AnyEvent) 
     return Finished(task_id=task_id, outcome="failed", error=f"{named} ended with {end.type}", usage=usage)
 
 
-def result_of(request_id: str, state: RequestState, completed: RequestCompleted) -> TaskResult:
-    """The task result a succeeded child request stands for at the parent."""
-    summary = "\n".join([f"request {request_id}: {completed.summary.strip()}", *outcomes(state)])
+def result_of(request_id: str, state: RequestState, completed: RequestCompleted, where: str = "the child") -> TaskResult:
+    """The task result a succeeded child request stands for at the parent: its summary, each
+    workspace's outcome, and the repositories and branches it changed (decided at the child)."""
+    changes = changes_lines(state, where)
+    summary = "\n".join([
+        f"request {request_id}: {completed.summary.strip()}", *outcomes(state), *(["changes:", *changes] if changes else []),
+    ])
     files = [f"{task.workspace}/{path}" for task in state.tasks.values() if task.result for path in task.result.changed_files]
     tests = {task.result.test_result for task in state.tasks.values() if task.result is not None}
     context = "\n\n".join(

@@ -16,6 +16,7 @@ from claude_tunnels.config.errors import ConfigError
 from claude_tunnels.config.loader import LoadedSettings, find_config, load_settings
 from claude_tunnels.tunnels.bus.errors import BusError
 from claude_tunnels.tunnels.cli_support import INCOMPLETE, Command, add_global_options, configure_logging, exit_on_broken_pipe, finish, incomplete, one_line
+from claude_tunnels.tunnels.commands.parent_args import add_parent_arguments, with_parent_arguments
 from claude_tunnels.tunnels.commands.setup_parsers import SCRIPTED_MODEL_HELP, add_init_arguments, add_setup_parsers
 from claude_tunnels.tunnels.errors import UserError
 
@@ -43,10 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="talk to the orchestrator in this terminal")
     chat.add_argument("--user", help="who you are (default: channels.terminal.user)")
     chat.add_argument("--scripted-model", metavar="SCENARIO", help=SCRIPTED_MODEL_HELP)
+    add_parent_arguments(chat)
 
     serve = commands.add_parser("serve", help="run the orchestrator with every enabled chat channel (foreground)")
     serve.add_argument("--systemd-unit", action="store_true", help="print a systemd unit running this and exit")
     serve.add_argument("--scripted-model", metavar="SCENARIO", help=SCRIPTED_MODEL_HELP)
+    add_parent_arguments(serve)
 
     init = commands.add_parser("init", help="set a new root up: settings, credentials, CLAUDE.md stubs")
     add_init_arguments(init)
@@ -142,7 +145,10 @@ def _load(args: argparse.Namespace) -> LoadedSettings:
     if args.command in ("demo", "init", "config", "slack"):
         return load_settings(None)  # these write their own settings, or print what needs none
     path = args.config or find_config(args.root or Path.cwd())
-    return load_settings(path, root=args.root)
+    loaded = load_settings(path, root=args.root)
+    if args.command in ("serve", "chat"):
+        loaded = with_parent_arguments(loaded, args)  # `--parent URL …` over `parent:`
+    return loaded
 
 
 def main(argv: list[str] | None = None) -> int:

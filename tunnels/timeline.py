@@ -171,3 +171,26 @@ def _value(value: object) -> str | None:
 def line(seq: int, event: Event) -> str:
     """`#seq  HH:MM:SS.mmm  type  detail`."""
     return f"#{seq:<6} {event.at:%H:%M:%S}.{event.at.microsecond // 1000:03d}  {event.type:<24} {detail(event)}"
+
+
+class Nesting:
+    """`tunnels replay` of a request whose tasks were taken by child orchestrators: each child's
+    timeline in brief nested under its task.
+
+    The child's events stay in its own store (maybe behind a leaf node, on another network); what
+    the parent's store holds of them is the lines the child reported as it ran (its route, plan,
+    phases and tasks, its own children's indented: `remote_agent.delegated`), recorded here as
+    the task's progress. So the nesting needs no access to the child's store, at any depth; the
+    child's whole timeline is its own `tunnels replay` of the request named on `task.started`."""
+
+    def __init__(self) -> None:
+        self._children: set[str] = set()  # the ids of tasks a child orchestrator took
+
+    def line(self, seq: int, event: Event) -> str:
+        """The event's line: a child's reported line indented under its task, any other as `line()`."""
+        if isinstance(event, WorkspaceTaskStarted) and event.child_request_id:
+            self._children.add(event.task_id)
+        if isinstance(event, WorkspaceProgress) and event.task_id in self._children:
+            at = f"{event.at:%H:%M:%S}.{event.at.microsecond // 1000:03d}"
+            return f"#{seq:<6} {at}    ↳ {event.workspace}: {event.detail.rstrip()}"
+        return line(seq, event)

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from claude_tunnels.actors.confirm_gate import ConfirmGate, Expire
+from claude_tunnels.actors.confirm_policy import relayed_from_parent
 from claude_tunnels.actors.once import reaction_id
 from claude_tunnels.config.settings import ChannelSettings, Settings, SlackChannelSettings
 from claude_tunnels.events.conversation import ConfirmationGiven, ConfirmationRequested
@@ -111,3 +112,9 @@ async def test_an_answer_cut_short_between_its_two_facts_records_only_the_missin
     await world.given(*story.up_to("awaiting_approval"), answer, given)
     assert shape(await world.deliver(world.start(ConfirmGate), answer), GIVEN_BY_ALICE[1:]) == GIVEN_BY_ALICE[1:]
     assert [e.type for e in world.log.events].count("confirmation.given") == 1
+
+
+def test_only_an_answer_about_a_parents_task_is_taken_on_the_parents_word() -> None:
+    assert relayed_from_parent("parent:terminal:alice", delegated=True)  # answered in the parent's conversation
+    assert not relayed_from_parent("parent:terminal:alice", delegated=False)  # an ordinary request: the usual check
+    assert not relayed_from_parent("slack:U123", delegated=True)

@@ -804,6 +804,9 @@ def delegated_request() -> list[Event]:
     s.dispatched(parent, plan, "ml/platform", 1)
     s.add(WorkspaceTaskStarted, request_id=parent, task_id=s.task(parent, "ml/platform"), workspace="ml/platform",
           agent="orchestrator ml/platform", child_request_id=child)
+    for line in ("routed to trainer", "planned 1 task(s) in 1 phase(s): trainer", "  ml/platform/sub: phase 1: deep"):
+        # The child's lines, nested under its task (the last one a grandchild's, passed up indented).
+        s.add(WorkspaceProgress, request_id=parent, task_id=s.task(parent, "ml/platform"), workspace="ml/platform", kind="text", detail=line)
     s.succeeded(parent, "ml/platform", TaskResult(summary="retrained: 1 of 1 workspace tasks succeeded", test_result="pass"), turns=1)
     s.add(PhaseCompleted, request_id=parent, phase=1, succeeded=["ml/platform"])
     s.add(RequestCompleted, request_id=parent, summary="1 of 1 workspace tasks succeeded.", succeeded=1, usage=PLANNER + agent_usage(1))

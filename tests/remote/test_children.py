@@ -8,7 +8,6 @@ credentials ml/platform` makes. Both run the real Claude Code CLI against script
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -22,19 +21,15 @@ import pytest
 from claude_tunnels.events import EVENTS
 from claude_tunnels.events.conversation import ConfirmationRequested, RequestOpened
 from claude_tunnels.events.execution import (
-    RequestCancelled,
     RequestCompleted,
     WorkspaceProgress,
-    WorkspaceTaskCancelled,
-    WorkspaceTaskFailed,
-    WorkspaceTaskSkipped,
     WorkspaceTaskStarted,
     WorkspaceTaskSucceeded,
 )
 from claude_tunnels.events.planning import PlanApproved, PlanProposed, RouteDecided
 from claude_tunnels.tunnels.bus import EmbeddedNatsServer
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, parse_scenario
-from tests.e2e.scenarios import hangs, plan, router, scenario, succeeds
+from tests.e2e.scenarios import plan, router, scenario, succeeds
 from tests.e2e.world import World, world
 from tests.helpers.remote import ORCH_PASSWORD, ORCH_USER, AgentIdentity, AgentProcess, authorization, make_identity
 
@@ -156,29 +151,5 @@ async def test_one_message_at_the_top_runs_the_childs_plan_in_the_childs_workspa
         assert f"ml/platform: child orchestrator's request {child_request}" in replay
 
 
-async def test_a_cancel_at_the_top_stops_the_childs_agent_and_a_killed_child_is_lost(tmp_path: Path) -> None:
-    # On the real clock: the top records the child's progress lines as they come (a manual clock
-    # standing still would throttle all but the first); the child heartbeats every 0.5 s.
-    async with two_levels(tmp_path, hangs("recsys/trainer"), lost_after_s=5) as (w, child, root, model):
-        # The child's agent runs (its session is waiting on the model), then the top cancels.
-        await start_request(w)
-        await w.terminal.say("yes")
-        await model.wait_for_requests(1, script="recsys/trainer", timeout=120)
-        started = next(e for e in w.of_type(WorkspaceTaskStarted) if e.workspace == CHILD)
-        cancelled = await w.ask("stop", lambda e: isinstance(e, RequestCancelled), 120)
-        assert cancelled.by == "terminal:alice"
-        assert [e.workspace for e in w.of_type(WorkspaceTaskCancelled)] == [CHILD]
-        events = child_replay(root, started.child_request_id)
-        assert [e.workspace for e in events if isinstance(e, WorkspaceTaskCancelled)] == ["recsys/trainer"]
-        assert any(isinstance(e, RequestCancelled) for e in events)
-
-        # Again; this time the child's host goes away mid-task: the top reports it lost.
-        lost = w.terminal.watch(lambda e: isinstance(e, WorkspaceTaskFailed) and e.workspace == CHILD)
-        await start_request(w)
-        await w.terminal.say("yes")
-        await model.wait_for_requests(2, script="recsys/trainer", timeout=120)
-        child.kill_group()  # the child, its Claude Code CLI (its nats-server follows its parent)
-        await child.wait()
-        failure = await asyncio.wait_for(lost, 60)
-        assert "agent lost" in failure.error and "for 5 s" in failure.error  # remote.lost_after_s
-        assert not w.of_type(WorkspaceTaskSkipped)  # nothing depended on it
+# A cancel at the top reaching a child's agents, and a killed child lost with its dependants
+# skipped, are shown at three levels: tests/remote/test_three_levels.py.

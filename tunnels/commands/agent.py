@@ -52,9 +52,14 @@ async def credentials(loaded: LoadedSettings, args: argparse.Namespace) -> int:
     block = permission_block(
         workspace, public_key(seed), prefix=args.prefix, stream=stream, js_domain=args.js_domain
     )
+    if getattr(args, "child_orchestrator", False):
+        block = child_block(block, workspace)
     conf = path.with_suffix(".conf")
     conf.write_text(block, encoding="utf-8")
     sys.stdout.write(block)
+    if getattr(args, "child_orchestrator", False):
+        print(child_settings(loaded, workspace, path, args.js_domain), file=sys.stderr)
+        return 0
     print(
         f"nkey seed {made}: {path} (mode 0600; the agent reads it with --nkey-seed-file, "
         f"`tunnels deploy` copies it). Add the block above (also in {conf}) to the server's "
@@ -62,3 +67,29 @@ async def credentials(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def child_block(block: str, name: str) -> str:
+    """The permission block of a child orchestrator known here as `name`.
+
+    It is an agent's: its workspace's task, report, control and presence subjects and its own
+    inbox, nothing else of this server (not the event log, not another workspace's subjects). Its
+    own children (agents and orchestrators) are on its own NATS server, where it is the
+    orchestrator, each confined there the same way: so each level sees only its own subjects and
+    its direct children's, and a grandchild is no login of this server at all."""
+    head = (f"# The child orchestrator {name}: add inside `authorization {{ users = [ ... ] }}`. Like an agent's\n"
+            f"# login: only {name}'s own subjects here; its children are on its own server.\n")
+    return head + "\n".join(line for line in block.splitlines() if not line.startswith("# The tunnels-agent")) + "\n"
+
+
+def child_settings(loaded: LoadedSettings, name: str, seed: Path, js_domain: str | None) -> str:
+    """What to tell the child: its `parent:` settings (or the `tunnels serve --parent …` flags)."""
+    url = loaded.settings.nats.url or "nats://THIS-SERVER:4222"
+    domain = f"\n  js_domain: {js_domain}" if js_domain else ""
+    return (
+        f"nkey seed: {seed} (mode 0600): copy it to the child's host. Add the block above (also in "
+        f"{seed.with_suffix('.conf')}) to this server's `authorization {{ users = [...] }}` and reload it. In the child's "
+        f"orchestrator.yaml:\nparent:\n  url: {url}\n  nkey_seed_file: {seed.name}\n  name: {name}{domain}\n"
+        f"or: tunnels serve --parent {url} --parent-name {name} --parent-seed {seed.name}"
+        + (f" --parent-js-domain {js_domain}" if js_domain else "")
+    )

@@ -157,6 +157,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     creds.add_argument("workspace", metavar="PROJECT/NAME")
     creds.add_argument("--out", type=Path, help="where to keep the seed (default: <state_dir>/agents)")
     creds.add_argument("--rotate", action="store_true", help="replace an existing seed with a new one")
+    creds.add_argument("--child-orchestrator", action="store_true",
+                       help="the login of a child orchestrator known as PROJECT/NAME: the same confined block, and its `parent:` settings")
     _layout_options(creds)
     listing = agent.add_parser("list", help="the agents that announced themselves, and whether they are live")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -17,7 +17,7 @@ from claude_tunnels.tunnels.backbone import open_backbone, standard_projections
 from claude_tunnels.tunnels.bus.store import EventStore
 from claude_tunnels.tunnels.errors import UserError
 from claude_tunnels.tunnels.following import follow_until_gone
-from claude_tunnels.tunnels.timeline import line
+from claude_tunnels.tunnels.timeline import Nesting, line
 
 
 def _print(stored: Stored, as_json: bool) -> None:
@@ -78,8 +78,13 @@ async def replay(loaded: LoadedSettings, args: argparse.Namespace) -> int:
         timeline = await request_timeline(backbone.store, args.request_id)
         if not timeline:
             raise UserError(f"no request {args.request_id} in the event log (see `tunnels events tail` for ids)")
+        nesting = Nesting()  # a child orchestrator's reported lines under its task
         for stored in timeline:
-            _print(stored, args.json)
+            if args.json:
+                _print(stored, True)
+            else:
+                sys.stdout.write(nesting.line(stored.seq, stored.event) + "\n")
+        sys.stdout.flush()
     return 0
 
 

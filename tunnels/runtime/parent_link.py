@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from claude_tunnels.actors.ports import PermissionNote, Progress, TreeSource
+from claude_tunnels.actors.confirm_policy import PARENT_CHANNEL
+from claude_tunnels.actors.ports import Answer, PermissionNote, Progress, Question, TreeSource
 from claude_tunnels.actors.tree import TreeError
 from claude_tunnels.config.errors import ConfigError
 from claude_tunnels.config.loader import LoadedSettings
 from claude_tunnels.events.catalogue import AnyEvent
-from claude_tunnels.events.conversation import NoticeIssued, RequestOpened
-from claude_tunnels.events.values import Delegation
+from claude_tunnels.events.conversation import ConfirmationRequested, NoticeIssued, RequestOpened
+from claude_tunnels.events.execution import PermissionRequested, WorkspaceProgress
+from claude_tunnels.events.values import CHILD_PLAN_TOOL, Delegation, Plan
 from claude_tunnels.remote_agent.child import ChildAgent, announcement
-from claude_tunnels.remote_agent.delegated import ends_request, finished, progress_line
+from claude_tunnels.remote_agent.delegated import ends_request, finished, nested_line, progress_line
 from claude_tunnels.remote_agent.errors import AgentProcessError
 from claude_tunnels.remote_agent.ports import AgentPorts
 from claude_tunnels.remote_agent.protocol import Finished, TaskCommand
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "parent"
+CHANNEL = PARENT_CHANNEL
 _OPEN_WAIT_S = 30.0
 _CANCEL_WAIT_S = 60.0
 
@@ -83,8 +85,12 @@ class OwnRequests:
             watch.opened.set()
         watch.events.put_nowait(event)
 
-    async def run(self, command: TaskCommand, *, opened: Callable[[str], None], on_progress: Callable[[Progress], None]) -> Finished:
-        """Open the request for `command`, tell its progress, and return how it ended."""
+    async def run(
+        self, command: TaskCommand, *, opened: Callable[[str], None], on_progress: Callable[[Progress], None],
+        ask: Callable[[Question], Awaitable[Answer]],
+    ) -> Finished:
+        """Open the request for `command`, tell its progress, and return how it ended (its plan put
+        to the parent's conversation through `ask` first, with `parent.approval: own`)."""
         key = f"{CHANNEL}:{command.task_id}"
         watch = self._watches[key] = _Watch()
         sender = self._sender(command)
@@ -99,7 +105,7 @@ class OwnRequests:
             )
             try:
                 async with asyncio.timeout(command.timeout_s):
-                    return await self._follow(command, watch, opened, on_progress)
+                    return await self._follow(command, watch, opened, on_progress, ask)
             except TimeoutError:
                 await self._cancel(key, watch, sender, f"the parent's task timeout ({command.timeout_s:g} s)")
                 return Finished(task_id=command.task_id, outcome="timed_out", timeout_s=command.timeout_s)
@@ -117,11 +123,40 @@ class OwnRequests:
 
     async def _follow(
         self, command: TaskCommand, watch: _Watch, opened: Callable[[str], None], on_progress: Callable[[Progress], None],
+        ask: Callable[[Question], Awaitable[Answer]],
     ) -> Finished:
+        relays: set[asyncio.Future[None]] = set()
+        try:
+            return await self._follow_events(command, watch, opened, on_progress, ask, relays)
+        finally:
+            for relay in relays:  # a question still open when the request ended (or the task was cancelled)
+                relay.cancel()
+
+    async def _follow_events(
+        self, command: TaskCommand, watch: _Watch, opened: Callable[[str], None], on_progress: Callable[[Progress], None],
+        ask: Callable[[Question], Awaitable[Answer]], relays: set[asyncio.Future[None]],
+    ) -> Finished:
+        refused: Answer | None = None
         while True:
             event = await watch.events.get()
             if isinstance(event, RequestOpened) and event.request_id == watch.request_id:
                 opened(event.request_id or "")
+            elif isinstance(event, ConfirmationRequested) and event.request_id == watch.request_id:
+                # `parent.approval: own`: the plan waits here for an answer given in the parent's conversation.
+                answer = await ask(self._plan_question(event.request_id or ""))
+                refused = None if answer.allowed else answer
+                await self.orchestrator.post_message(
+                    session_key=event.session_key, channel=CHANNEL, sender=f"{CHANNEL}:{answer.by}",
+                    text="approve" if answer.allowed else "cancel", message_ref=f"{event.id}:answer",
+                    action="approve" if answer.allowed else "cancel", request_id=watch.request_id,
+                )
+            elif isinstance(event, PermissionRequested) and event.request_id == watch.request_id:
+                # One of this orchestrator's agents asks a person: the question goes up to the
+                # parent's conversation (answered there, or denied at its deadline), concurrently
+                # with the rest of the request.
+                relay = asyncio.ensure_future(self._relay_question(event, ask))
+                relays.add(relay)
+                relay.add_done_callback(relays.discard)
             elif isinstance(event, NoticeIssued) and watch.request_id is None and event.level != "info":
                 return Finished(task_id=command.task_id, outcome="failed", error=f"refused: {event.text}")
             elif watch.request_id is not None and getattr(event, "request_id", None) == watch.request_id:
@@ -129,8 +164,17 @@ class OwnRequests:
                     watch.ended.set()
                     state = self.orchestrator.requests.get(watch.request_id)
                     assert state is not None  # folded before the listeners are told
-                    return finished(command.task_id, watch.request_id, state, event)
-                if (line := progress_line(event)) is not None:
+                    if refused is not None:
+                        why = f"{self.parent.name}'s plan was refused by {refused.by}" + (f" ({refused.reason})" if refused.reason else "")
+                        return Finished(task_id=command.task_id, outcome="failed", error=why, usage=state.usage)
+                    return finished(command.task_id, watch.request_id, state, event, self.parent.name or "the child")
+                if isinstance(event, WorkspaceProgress):
+                    # A child of this orchestrator's own: its lines go up too, nested under its task.
+                    state = self.orchestrator.requests.get(watch.request_id)
+                    line = nested_line(event, state) if state is not None else None
+                else:
+                    line = progress_line(event)
+                if line is not None:
                     on_progress(Progress(kind="text", detail=line))
 
     async def _cancel(self, key: str, watch: _Watch, sender: str, why: str) -> None:
@@ -156,8 +200,38 @@ class OwnRequests:
         except TimeoutError:
             log.warning("request %s did not end within %g s of its cancel", watch.request_id, _CANCEL_WAIT_S)
 
+    async def _relay_question(self, asked: PermissionRequested, ask: Callable[[Question], Awaitable[Answer]]) -> None:
+        """Put one of this orchestrator's agents' questions to the parent's conversation; its answer
+        is given here as `parent:<who answered>`, which the permission gate takes (the parent's gate checked who)."""
+        detail = f"{asked.workspace}: {asked.detail}"
+        try:
+            answer = await ask(Question(asked.tool, detail, asked.reason, asked.rule))
+            await self.orchestrator.post_message(
+                session_key=asked.session_key, channel=CHANNEL, sender=f"{CHANNEL}:{answer.by}",
+                text="allow" if answer.allowed else "deny", message_ref=f"{asked.id}:answer",
+                action="approve" if answer.allowed else "cancel", request_id=asked.request_id, permission_id=asked.permission_id,
+            )
+        except Exception as err:  # the question is then denied here at its own deadline
+            log.warning("could not relay question %s to the parent: %s", asked.permission_id, err)
+
+    def _plan_question(self, request_id: str) -> Question:
+        """The question that puts this orchestrator's plan for `request_id` to the parent's conversation."""
+        state = self.orchestrator.requests.get(request_id)
+        plan = state.plan if state is not None else None
+        detail = plan_brief(plan) if plan is not None else f"request {request_id}"
+        reason = f"{self.parent.name} requires its own approval of its plans (request {request_id})"
+        return Question(CHILD_PLAN_TOOL, detail, reason, "parent.approval: own")
+
     def _sender(self, command: TaskCommand) -> str:
         return f"{CHANNEL}:{command.approved_by or 'parent'}"
+
+
+def plan_brief(plan: Plan) -> str:
+    """A plan in one line for a question (cut to a relayed question's size at the parent):
+    `2 task(s) in 2 phase(s): recsys/trainer (retrain the model); then recsys/serving (serve it)`."""
+    phases = [", ".join(f"{plan.label_of(key)} ({' '.join(plan.task_for(key).task.split())[:80]})" for key in phase)
+              for phase in plan.phases]
+    return f"{len(plan.tasks)} task(s) in {len(plan.phases)} phase(s): " + "; then ".join(phases)
 
 
 def request_text(command: TaskCommand) -> str:

@@ -85,6 +85,13 @@ class InFlight:
     started: bool = False
     relays: set[asyncio.Future[None]] = field(default_factory=set)
     """Questions of the agent waiting for their answer, to be sent on its control subject."""
+    child_lines: int = -1
+    """A child orchestrator's task (it named its request): how many of its lines were recorded
+    unthrottled so far (-1: an agent's task, throttled)."""
+
+
+MAX_CHILD_LINES = 400
+"""How many of a child orchestrator's progress lines one task records unthrottled (then as an agent's)."""
 
 
 def silent_tasks(
@@ -322,9 +329,13 @@ class RemoteWorkspaces:
         match report:
             case Started() if not flight.started:
                 flight.started, flight.agent_id = True, report.agent_id
+                flight.child_lines = 0 if report.child_request_id else -1
                 handle.started(report.agent_id[:200], report.child_request_id)
             case Progressed() if flight.started:
-                handle.progress(Progress(kind=report.kind, detail=report.detail))
+                # A child orchestrator's lines are each recorded (bounded: a host is not trusted to be brief).
+                every = 0 <= flight.child_lines < MAX_CHILD_LINES
+                flight.child_lines += 1 if every else 0
+                handle.progress(Progress(kind=report.kind, detail=report.detail, every=every))
             case Decided() if flight.started:
                 # The host is not trusted: the handle cuts what it says to size, and it never speaks for a person.
                 handle.decided(PermissionNote(report.tool, report.detail, report.allowed, report.reason, report.rule, report.by))
