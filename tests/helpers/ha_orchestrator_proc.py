@@ -8,16 +8,13 @@ Prints `ACTIVE <term>` then `READY`, then waits; prints `LOST` and exits 3 if it
 from __future__ import annotations
 
 import asyncio
-import io
 import sys
 from pathlib import Path
 
-from claude_tunnels.channels.terminal import TerminalChannel
 from claude_tunnels.config.loader import load_settings
-from claude_tunnels.events.conversation import ConfirmationRequested
-from claude_tunnels.events.execution import WorkspaceTaskStarted
 from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, load_scenario
+from tests.helpers.orchestrator_proc import start_two_requests
 
 
 async def main(root: Path, scenario: Path) -> int:
@@ -25,18 +22,7 @@ async def main(root: Path, scenario: Path) -> int:
     async with ScriptedModelServer(load_scenario(scenario)) as model, Orchestrator(loaded, agent_env=model.env()) as orchestrator:
         assert orchestrator.lease is not None
         print(f"ACTIVE {orchestrator.lease.term}", flush=True)
-        alice = TerminalChannel(orchestrator, "alice", out=io.StringIO())
-        bob = TerminalChannel(orchestrator, "bob", out=io.StringIO())
-        asked = bob.watch(lambda e: isinstance(e, ConfirmationRequested))
-        await bob.say("in api-service: bob's change")
-        await asyncio.wait_for(asked, 60)
-        asked = alice.watch(lambda e: isinstance(e, ConfirmationRequested))
-        await alice.say("in web-app: alice's slow change")
-        await asyncio.wait_for(asked, 60)
-        started = alice.watch(lambda e: isinstance(e, WorkspaceTaskStarted))
-        await alice.say("yes")
-        await asyncio.wait_for(started, 60)
-        print("READY", flush=True)
+        await start_two_requests(orchestrator)
         await orchestrator.lease_lost()
         print("LOST", flush=True)
     return 3

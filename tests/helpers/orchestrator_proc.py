@@ -19,21 +19,26 @@ from claude_tunnels.tunnels.runtime.orchestrator import Orchestrator
 from claude_tunnels.tunnels.scripted_model import ScriptedModelServer, load_scenario
 
 
+async def start_two_requests(orchestrator: Orchestrator) -> None:
+    """Bob's request waiting for approval and Alice's task running (one that never ends); prints READY."""
+    alice = TerminalChannel(orchestrator, "alice", out=io.StringIO())
+    bob = TerminalChannel(orchestrator, "bob", out=io.StringIO())
+    asked = bob.watch(lambda e: isinstance(e, ConfirmationRequested))
+    await bob.say("in api-service: bob's change")
+    await asyncio.wait_for(asked, 60)
+    asked = alice.watch(lambda e: isinstance(e, ConfirmationRequested))
+    await alice.say("in web-app: alice's slow change")
+    await asyncio.wait_for(asked, 60)
+    started = alice.watch(lambda e: isinstance(e, WorkspaceTaskStarted))
+    await alice.say("yes")
+    await asyncio.wait_for(started, 60)
+    print("READY", flush=True)
+
+
 async def main(root: Path, scenario: Path) -> None:
     loaded = load_settings(root / "orchestrator.yaml")
     async with ScriptedModelServer(load_scenario(scenario)) as model, Orchestrator(loaded, agent_env=model.env()) as orchestrator:
-        alice = TerminalChannel(orchestrator, "alice", out=io.StringIO())
-        bob = TerminalChannel(orchestrator, "bob", out=io.StringIO())
-        asked = bob.watch(lambda e: isinstance(e, ConfirmationRequested))
-        await bob.say("in api-service: bob's change")
-        await asyncio.wait_for(asked, 60)
-        asked = alice.watch(lambda e: isinstance(e, ConfirmationRequested))
-        await alice.say("in web-app: alice's slow change")
-        await asyncio.wait_for(asked, 60)
-        started = alice.watch(lambda e: isinstance(e, WorkspaceTaskStarted))
-        await alice.say("yes")
-        await asyncio.wait_for(started, 60)
-        print("READY", flush=True)
+        await start_two_requests(orchestrator)
         await asyncio.Event().wait()
 
 
