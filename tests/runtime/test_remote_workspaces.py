@@ -7,15 +7,18 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
+
 from claude_tunnels.actors.ports import Failed, TaskEnd, TaskOrder
 from claude_tunnels.config.loader import load_settings
 from claude_tunnels.projections import RequestsView
-from claude_tunnels.remote_agent.protocol import Presence, kv_key
+from claude_tunnels.remote_agent.protocol import Finished, Presence, kv_key
 from claude_tunnels.tunnels.runtime.remote import InFlight, RemoteWorkspaces, silent_tasks
 from tests.clocks import ManualClock
 from tests.factories import T0, Events
 
 LOST_AFTER_S = 10.0
+REPORTS_ENCODER = msgspec.json.Encoder()
 EDGE, OTHER = "edge/worker", "edge/other"
 
 
@@ -178,5 +181,27 @@ async def test_a_task_for_a_workspace_whose_agent_went_offline_fails_naming_it_o
         await executor.execute(TaskOrder(Events().dispatched("s", "r1", EDGE), "prompt", "instructions"), handle)  # type: ignore[arg-type]
         end = await asyncio.wait_for(handle.ended, 10)
         assert end == Failed(f"{EDGE} is served by a remote agent that is offline (last seen 09:30 UTC, 1 min ago)")
+    finally:
+        await remote.stop()
+
+
+async def test_a_retried_report_of_an_ended_task_is_acknowledged_though_its_request_left_memory(tmp_path: Path) -> None:
+    clock, bus, handle = ManualClock(T0), _Bus(), _Handle()
+    # An empty requests view: the task's request is not in memory (it left once settled).
+    remote = RemoteWorkspaces(
+        bus, RequestsView(), load_settings(root=tmp_path), lost_after_s=LOST_AFTER_S,  # type: ignore[arg-type]
+        timers=clock, monotonic=clock.monotonic,
+    )
+    await remote.start()
+    try:
+        bus.beat(EDGE)
+        dispatched = Events().dispatched("s", "r1", EDGE)
+        await remote.execute(TaskOrder(dispatched, "prompt", "instructions"), handle)  # type: ignore[arg-type]
+        finished = REPORTS_ENCODER.encode(Finished(task_id=dispatched.task_id, outcome="failed", error="boom"))
+        assert await remote._on_report(EDGE, finished) == b"ok"
+        assert await asyncio.wait_for(handle.ended, 10) == Failed("boom")
+        assert await remote._on_report(EDGE, finished) == b"ok"  # the agent did not hear the first answer
+        stranger = REPORTS_ENCODER.encode(Finished(task_id="never-dispatched", outcome="failed", error="x"))
+        assert await remote._on_report(EDGE, stranger) == b"error: unknown task"
     finally:
         await remote.stop()

@@ -73,6 +73,10 @@ _MAX_QUESTIONS = 1000
 """Questions one remote task may put to the conversation (a runaway agent cannot flood it)."""
 
 
+REMEMBER_ENDED = 2000
+"""Remote tasks remembered as ended, for the agents' retried reports (a bounded memory)."""
+
+
 @dataclass
 class InFlight:
     """A task handed to a remote agent and not settled yet."""
@@ -158,6 +162,9 @@ class RemoteWorkspaces:
         """Each workspace ever seen in this run: when its last presence came (on `clock`), and
         whether it was draining; kept after the agent left, to say so."""
         self.in_flight: dict[str, InFlight] = {}
+        self._ended: dict[str, None] = {}
+        """The tasks ended here lately, oldest first (at most `REMEMBER_ENDED`): a retried report of
+        one is answered "ok" though its request may have left memory."""
         self._timers = timers
         self._monotonic = monotonic
         self._watchdog: Cancellable | None = None
@@ -343,6 +350,7 @@ class RemoteWorkspaces:
                 self._relay(flight, report.number, Question(report.tool, report.detail, report.reason, report.rule))
             case Finished():
                 del self.in_flight[report.task_id]
+                self._remember_ended(report.task_id)
                 await handle.finish(finished_end(report))
         return b"ok"
 
@@ -364,8 +372,15 @@ class RemoteWorkspaces:
         except BusError as err:  # the agent refuses the action once its own deadline passes
             log.warning("could not send the answer to question %d of task %s: %s", number, dispatched.task_id, err)
 
+    def _remember_ended(self, task_id: str) -> None:
+        self._ended[task_id] = None
+        if len(self._ended) > REMEMBER_ENDED:
+            del self._ended[next(iter(self._ended))]
+
     def _settled(self, task_id: str) -> bool:
-        for request in self.requests.requests.values():
+        if task_id in self._ended:
+            return True
+        for request in self.requests.requests.values():  # ended before a restart: its request is recent
             for task in request.tasks.values():
                 if task.task_id == task_id:
                     return task.status not in ("dispatched", "running")
@@ -380,6 +395,7 @@ class RemoteWorkspaces:
         try:
             for task_id in silent_tasks(self.in_flight, self.presences, self._monotonic(), self.lost_after_s):
                 flight = self.in_flight.pop(task_id)
+                self._remember_ended(task_id)
                 seen = self.presences.get(flight.dispatched.workspace)
                 agent = flight.agent_id or (seen[0].agent_id if seen else "its agent")
                 for relay in flight.relays:
