@@ -4,7 +4,8 @@ clock, without waiting); reports cut to size."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
@@ -113,28 +114,41 @@ class _Handle:
         self.ended.set_result(end)
 
 
-async def test_a_silent_agent_is_lost_when_the_manual_clock_passes_lost_after_s_and_heartbeats_keep_it_alive(tmp_path: Path) -> None:
-    clock, bus, handle = ManualClock(T0), _Bus(), _Handle()
+@asynccontextmanager
+async def watching(tmp_path: Path, clock: ManualClock, bus: _Bus) -> AsyncIterator[RemoteWorkspaces]:
+    """`RemoteWorkspaces` on `bus` and a manual clock, started (an empty requests view), stopped after."""
     remote = RemoteWorkspaces(
         bus, RequestsView(), load_settings(root=tmp_path), lost_after_s=LOST_AFTER_S,  # type: ignore[arg-type]
         timers=clock, monotonic=clock.monotonic,
     )
     await remote.start()
     try:
-        bus.beat(EDGE)
-        dispatched = Events().dispatched("s", "r1", EDGE)
-        await remote.execute(TaskOrder(dispatched, "prompt", "instructions"), handle)  # type: ignore[arg-type]
-        assert bus.sent == [dispatched.task_id]
+        yield remote
+    finally:
+        await remote.stop()
+
+
+async def dispatch(remote: RemoteWorkspaces, bus: _Bus, handle: _Handle) -> str:
+    """A task of EDGE (whose agent is present) handed to its agent; its id."""
+    bus.beat(EDGE)
+    dispatched = Events().dispatched("s", "r1", EDGE)
+    await remote.execute(TaskOrder(dispatched, "prompt", "instructions"), handle)  # type: ignore[arg-type]
+    return dispatched.task_id
+
+
+async def test_a_silent_agent_is_lost_when_the_manual_clock_passes_lost_after_s_and_heartbeats_keep_it_alive(tmp_path: Path) -> None:
+    clock, bus, handle = ManualClock(T0), _Bus(), _Handle()
+    async with watching(tmp_path, clock, bus) as remote:
+        task_id = await dispatch(remote, bus, handle)
+        assert bus.sent == [task_id]
         clock.advance(LOST_AFTER_S - 1)
         bus.beat(EDGE)  # a heartbeat: the silence starts again
         clock.advance(LOST_AFTER_S)  # exactly `lost_after_s` of silence: not lost yet
-        assert dispatched.task_id in remote.in_flight and not handle.ended.done() and EDGE in remote.live()
+        assert task_id in remote.in_flight and not handle.ended.done() and EDGE in remote.live()
         clock.advance(1)  # the watchdog's next check (every min(1 s, lost_after_s / 4))
-        assert dispatched.task_id not in remote.in_flight and EDGE not in remote.live()
+        assert task_id not in remote.in_flight and EDGE not in remote.live()
         end = await asyncio.wait_for(handle.ended, 10)
         assert end == Failed(f"agent lost: no heartbeat from a1 for {LOST_AFTER_S:g} s")
-    finally:
-        await remote.stop()
     assert clock.pending() == []  # the watchdog stopped checking
 
 
@@ -187,21 +201,12 @@ async def test_a_task_for_a_workspace_whose_agent_went_offline_fails_naming_it_o
 
 async def test_a_retried_report_of_an_ended_task_is_acknowledged_though_its_request_left_memory(tmp_path: Path) -> None:
     clock, bus, handle = ManualClock(T0), _Bus(), _Handle()
-    # An empty requests view: the task's request is not in memory (it left once settled).
-    remote = RemoteWorkspaces(
-        bus, RequestsView(), load_settings(root=tmp_path), lost_after_s=LOST_AFTER_S,  # type: ignore[arg-type]
-        timers=clock, monotonic=clock.monotonic,
-    )
-    await remote.start()
-    try:
-        bus.beat(EDGE)
-        dispatched = Events().dispatched("s", "r1", EDGE)
-        await remote.execute(TaskOrder(dispatched, "prompt", "instructions"), handle)  # type: ignore[arg-type]
-        finished = REPORTS_ENCODER.encode(Finished(task_id=dispatched.task_id, outcome="failed", error="boom"))
+    # `watching` gives an empty requests view: the task's request is not in memory (it left once settled).
+    async with watching(tmp_path, clock, bus) as remote:
+        task_id = await dispatch(remote, bus, handle)
+        finished = REPORTS_ENCODER.encode(Finished(task_id=task_id, outcome="failed", error="boom"))
         assert await remote._on_report(EDGE, finished) == b"ok"
         assert await asyncio.wait_for(handle.ended, 10) == Failed("boom")
         assert await remote._on_report(EDGE, finished) == b"ok"  # the agent did not hear the first answer
         stranger = REPORTS_ENCODER.encode(Finished(task_id="never-dispatched", outcome="failed", error="x"))
         assert await remote._on_report(EDGE, stranger) == b"error: unknown task"
-    finally:
-        await remote.stop()
