@@ -200,12 +200,11 @@ class _Session:
         self.guard.on_decision = on_decision
         self.guard.ask = ask
 
-    async def connect(self) -> None:
-        """Start the CLI and wait for its initialisation; nothing is sent to the model yet."""
+    @contextlib.contextmanager
+    def _cli_failures(self) -> Iterator[None]:
+        """The CLI's failures while talking to it, as `AgentFailed` with a one-line reason."""
         try:
-            await self.client.connect()
-            pid = (await self.client.get_server_info() or {}).get("pid")
-            self.pid = pid if isinstance(pid, int) else None
+            yield
         except ClaudeSDKError as err:
             raise AgentFailed(self._crash_reason(err)) from err
         except Exception as err:
@@ -213,11 +212,18 @@ class _Session:
                 raise
             raise AgentFailed(_one_line(f"Claude Code did not respond: {err}")) from err
 
+    async def connect(self) -> None:
+        """Start the CLI and wait for its initialisation; nothing is sent to the model yet."""
+        with self._cli_failures():
+            await self.client.connect()
+            pid = (await self.client.get_server_info() or {}).get("pid")
+            self.pid = pid if isinstance(pid, int) else None
+
     async def converse(self, prompt: str) -> AgentOutcome:
         """Send `prompt` and read the session to its result."""
         texts: list[str] = []
         result: ResultMessage | None = None
-        try:
+        with self._cli_failures():
             await self.client.query(prompt)
             calls: dict[str, ToolUseBlock] = {}
             async for message in self.client.receive_response():
@@ -229,12 +235,6 @@ class _Session:
                     self._check_results(message.content, calls)
                 elif isinstance(message, ResultMessage):
                     result = message
-        except ClaudeSDKError as err:
-            raise AgentFailed(self._crash_reason(err)) from err
-        except Exception as err:
-            if type(err) is not Exception:  # the SDK's control-request timeouts are bare Exceptions
-                raise
-            raise AgentFailed(_one_line(f"Claude Code did not respond: {err}")) from err
         if result is None:
             raise AgentFailed(self._with_stderr("Claude Code ended without a result"))
         self.ended = True
