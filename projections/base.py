@@ -165,11 +165,9 @@ class KeyedProjection(Projection, Generic[V]):
 
     def record(self, key: str) -> V | None:
         """The record of `key`: in memory, else the stored one brought back into memory (for a fold)."""
-        found = self.records.get(key)
-        if found is None and key and self._file is not None and self.keep_settled is not None:
-            found = self.stored(key)
-            if found is not None:
-                self.records[key] = found
+        found = self.lookup(key)
+        if found is not None:
+            self.records.setdefault(key, found)
         return found
 
     def stored(self, key: str) -> V | None:
